@@ -1,0 +1,10 @@
+using System.CommandLine;
+using PartialReplica.Cli.Commands;
+
+var root = new RootCommand("partial-replica: a Conjur-style leader feeds many followers; each follower gets every non-secret table by native logical replication and only the secrets its replica sets grant.")
+{
+    new SetupCommand(),
+    new FollowerCommand(),
+};
+
+return await root.Parse(args).InvokeAsync();

@@ -1,0 +1,2 @@
+namespace PartialReplica.Web;
+internal static class Placeholder;

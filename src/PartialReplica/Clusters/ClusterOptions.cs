@@ -1,0 +1,17 @@
+namespace PartialReplica.Clusters;
+
+/// <summary>How a throwaway cluster is configured.</summary>
+public sealed record ClusterOptions
+{
+    /// <summary>A label for the data folder and logs (leader, follower-1, ...).</summary>
+    public string Name { get; init; } = "pg";
+
+    /// <summary>
+    /// Whether commits are flushed to disk. Tests turn it off for speed; benchmarks keep it on so commit
+    /// rates mean what they mean in production.
+    /// </summary>
+    public bool Durable { get; init; }
+
+    /// <summary>Extra <c>postgresql.conf</c> settings.</summary>
+    public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();
+}

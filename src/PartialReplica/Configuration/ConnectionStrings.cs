@@ -1,0 +1,52 @@
+using Npgsql;
+
+namespace PartialReplica.Configuration;
+
+/// <summary>Accepts both Npgsql's <c>Host=...;Database=...</c> and libpq URIs (<c>postgresql://user:pw@host:port/db</c>).</summary>
+public static class ConnectionStrings
+{
+    /// <summary>Normalises a connection string or URI; throws a clear error for anything else.</summary>
+    public static string Normalize(string value, string whatFor)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            throw new PartialReplicaException($"No connection string for the {whatFor}.");
+        }
+
+        if (value.StartsWith("postgres://", StringComparison.Ordinal) || value.StartsWith("postgresql://", StringComparison.Ordinal))
+        {
+            if (!Uri.TryCreate(value, UriKind.Absolute, out var uri))
+            {
+                throw new PartialReplicaException($"The {whatFor} URI is malformed; write it as postgresql://user:password@host:port/database.");
+            }
+
+            var builder = new NpgsqlConnectionStringBuilder
+            {
+                Host = uri.Host,
+                Port = uri.IsDefaultPort || uri.Port <= 0 ? 5432 : uri.Port,
+                Database = Uri.UnescapeDataString(uri.AbsolutePath.TrimStart('/')),
+            };
+            var userInfo = uri.UserInfo.Split(':', 2);
+            if (userInfo[0].Length > 0)
+            {
+                builder.Username = Uri.UnescapeDataString(userInfo[0]);
+            }
+
+            if (userInfo.Length == 2)
+            {
+                builder.Password = Uri.UnescapeDataString(userInfo[1]);
+            }
+
+            return builder.ConnectionString;
+        }
+
+        try
+        {
+            return new NpgsqlConnectionStringBuilder(value).ConnectionString;
+        }
+        catch (ArgumentException e)
+        {
+            throw new PartialReplicaException($"The {whatFor} connection string is malformed ({e.Message}).", e);
+        }
+    }
+}

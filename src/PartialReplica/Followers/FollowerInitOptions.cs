@@ -1,0 +1,26 @@
+namespace PartialReplica.Followers;
+
+/// <summary>What <c>partial-replica follower init</c> needs besides the two connections.</summary>
+public sealed record FollowerInitOptions
+{
+    /// <summary>The follower's host identifier (<c>conjur/followers/east-1</c>).</summary>
+    public required string Name { get; init; }
+
+    /// <summary>The Conjur account.</summary>
+    public string Account { get; init; } = "default";
+
+    /// <summary>Where the follower's agent listens, recorded for the gateway's pushes.</summary>
+    public string? AgentUrl { get; init; }
+
+    /// <summary>
+    /// How the follower's server reaches the leader (libpq key=value), when it differs from how this
+    /// process does, e.g. a compose service name. Credentials are added by init.
+    /// </summary>
+    public string? PublisherHost { get; init; }
+
+    /// <summary>The leader's port as the follower's server sees it, with <see cref="PublisherHost"/>.</summary>
+    public int? PublisherPort { get; init; }
+
+    /// <summary>How long to wait for the subscription's initial copy; null returns at once.</summary>
+    public TimeSpan? WaitForInitialCopy { get; init; } = TimeSpan.FromMinutes(5);
+}

@@ -1,0 +1,25 @@
+using Microsoft.Extensions.Logging;
+
+namespace PartialReplica;
+
+/// <summary>
+/// Every log line the core writes, with stable event ids. Arguments are ids, counts and timings;
+/// never a secret value or an API key.
+/// </summary>
+internal static partial class LogMessages
+{
+    [LoggerMessage(1001, LogLevel.Information, "Applied migration {Migration} to database {Database}")]
+    public static partial void MigrationApplied(ILogger logger, string database, string migration);
+
+    [LoggerMessage(1101, LogLevel.Information, "Publication partial_replica_public now holds {TableCount} tables (added {Added}, removed {Removed})")]
+    public static partial void PublicationSynced(ILogger logger, int tableCount, int added, int removed);
+
+    [LoggerMessage(1102, LogLevel.Warning, "Role partial_replica_subscriber existed without a password recorded in this leader database; a new password was set, so subscriptions made with the old one must be re-created")]
+    public static partial void SubscriberPasswordReset(ILogger logger);
+
+    [LoggerMessage(1201, LogLevel.Information, "Follower {Follower} registered with slot {Slot}")]
+    public static partial void FollowerRegistered(ILogger logger, string follower, string slot);
+
+    [LoggerMessage(1202, LogLevel.Information, "Follower {Follower} subscribed to partial_replica_public through slot {Slot}")]
+    public static partial void FollowerSubscribed(ILogger logger, string follower, string slot);
+}
