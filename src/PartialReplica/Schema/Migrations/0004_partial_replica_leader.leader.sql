@@ -30,6 +30,7 @@ CREATE INDEX changes_tx ON partial_replica.changes (tx, change_id);
 
 CREATE TABLE partial_replica.delivery (
     follower       text PRIMARY KEY REFERENCES partial_replica.followers (name) ON DELETE CASCADE,
+    last_tx        xid8 NOT NULL DEFAULT '0',   -- the outbox cursor is (tx, change_id)
     last_change_id bigint NOT NULL DEFAULT 0,
     delivered_at   timestamptz,
     last_error     text,

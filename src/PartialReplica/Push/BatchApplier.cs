@@ -1,0 +1,105 @@
+using Npgsql;
+using NpgsqlTypes;
+using PartialReplica.Schema;
+
+namespace PartialReplica.Push;
+
+/// <summary>
+/// Applies a push batch to a follower's database in one transaction, idempotently: each variable's
+/// state replaces what the follower holds when, and only when, its stamp is newer.
+/// </summary>
+public sealed class BatchApplier(NpgsqlDataSource follower)
+{
+    // One apply at a time per follower database: two gateways' overlapping batches serialise here.
+    private const long ApplyLockKey = 0x5052_4150_504c;
+
+    /// <summary>Applies the batch; returns what changed.</summary>
+    public async Task<ApplyReport> ApplyAsync(PushBatch batch, CancellationToken cancellationToken)
+    {
+        var startedAt = DateTime.UtcNow;
+        var latest = Latest(batch.Variables);
+        await using var connection = await follower.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await connection.ExecuteAsync("SELECT pg_advisory_xact_lock($1)", cancellationToken, ApplyLockKey);
+
+        var ids = latest.Keys.ToArray();
+        var held = new Dictionary<string, long>(StringComparer.Ordinal);
+        await using (var command = ConnectionExtensions.Command(connection,
+            "SELECT resource_id, stamp FROM partial_replica.applied WHERE resource_id = ANY($1)", new object?[] { ids }))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                held[reader.GetString(0)] = reader.GetInt64(1);
+            }
+        }
+
+        var accepted = latest.Values.Where(v => !held.TryGetValue(v.Id, out var stamp) || v.Stamp > stamp).ToList();
+        var upserts = 0;
+        var deletes = 0;
+        if (accepted.Count > 0)
+        {
+            var acceptedIds = accepted.Select(v => v.Id).ToArray();
+            var versions = accepted.SelectMany(v => v.Versions.Select(s => (v.Id, s))).ToList();
+            var versionIds = versions.Select(x => x.Id).ToArray();
+            var versionNumbers = versions.Select(x => x.s.Version).ToArray();
+
+            // Versions the new states no longer hold: pruned, deleted, or the whole variable revoked.
+            deletes = await connection.ExecuteAsync("""
+                DELETE FROM secrets s
+                 WHERE s.resource_id = ANY($1)
+                   AND NOT EXISTS (SELECT 1 FROM unnest($2::text[], $3::int[]) AS k(resource_id, version)
+                                    WHERE k.resource_id = s.resource_id AND k.version = s.version)
+                """, cancellationToken, acceptedIds, versionIds, versionNumbers);
+
+            if (versions.Count > 0)
+            {
+                upserts = await connection.ExecuteAsync("""
+                    INSERT INTO secrets (resource_id, version, value, expires_at)
+                    SELECT * FROM unnest($1::text[], $2::int[], $3::bytea[], $4::timestamptz[])
+                    ON CONFLICT (resource_id, version) DO UPDATE
+                       SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at
+                     WHERE secrets.value IS DISTINCT FROM EXCLUDED.value
+                        OR secrets.expires_at IS DISTINCT FROM EXCLUDED.expires_at
+                    """, cancellationToken,
+                    versionIds,
+                    versionNumbers,
+                    versions.Select(x => x.s.Value).ToArray(),
+                    new NpgsqlParameter { Value = versions.Select(x => x.s.ExpiresAt).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
+            }
+
+            await connection.ExecuteAsync("""
+                INSERT INTO partial_replica.applied (resource_id, stamp, present)
+                SELECT * FROM unnest($1::text[], $2::bigint[], $3::boolean[])
+                ON CONFLICT (resource_id) DO UPDATE
+                   SET stamp = EXCLUDED.stamp, present = EXCLUDED.present, applied_at = clock_timestamp()
+                """, cancellationToken,
+                acceptedIds,
+                accepted.Select(v => v.Stamp).ToArray(),
+                accepted.Select(v => v.Versions.Count > 0).ToArray());
+        }
+
+        var report = new ApplyReport(latest.Count, latest.Count - accepted.Count, upserts, deletes);
+        await connection.ExecuteAsync("""
+            INSERT INTO partial_replica.apply_log (batch_id, gateway, started_at, variables, skipped, upserts, deletes)
+            VALUES ($1, $2, $3, $4, $5, $6, $7)
+            """, cancellationToken, batch.BatchId, batch.Gateway, startedAt, report.Variables, report.Skipped, report.Upserts, report.Deletes);
+        await transaction.CommitAsync(cancellationToken);
+        return report;
+    }
+
+    /// <summary>Within one batch a variable may appear more than once; its newest state wins.</summary>
+    private static Dictionary<string, VariableState> Latest(IReadOnlyList<VariableState> variables)
+    {
+        var latest = new Dictionary<string, VariableState>(StringComparer.Ordinal);
+        foreach (var variable in variables)
+        {
+            if (!latest.TryGetValue(variable.Id, out var seen) || variable.Stamp > seen.Stamp)
+            {
+                latest[variable.Id] = variable;
+            }
+        }
+
+        return latest;
+    }
+}

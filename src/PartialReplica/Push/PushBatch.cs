@@ -1,0 +1,33 @@
+namespace PartialReplica.Push;
+
+/// <summary>
+/// What the gateway sends a follower agent: the whole current state of some variables. Values are the
+/// stored Slosilo ciphertext, copied byte for byte; the agent never needs the data key.
+/// </summary>
+/// <param name="BatchId">Unique per push attempt, for the agent's log.</param>
+/// <param name="Gateway">The pushing gateway instance.</param>
+/// <param name="Follower">The follower this batch is addressed to.</param>
+/// <param name="Variables">Each variable's state.</param>
+public sealed record PushBatch(string BatchId, string Gateway, string Follower, IReadOnlyList<VariableState> Variables);
+
+/// <summary>
+/// A variable's state as read on the leader. <paramref name="Stamp"/> is the leader's WAL insert position
+/// read just before the state was read: a newer state always has a larger stamp.
+/// </summary>
+/// <param name="Id">The variable's resource id.</param>
+/// <param name="Stamp">Leader WAL position (as a number) the state is at least as new as.</param>
+/// <param name="Versions">The kept versions the follower may hold; empty means "hold none".</param>
+public sealed record VariableState(string Id, long Stamp, IReadOnlyList<SecretVersion> Versions);
+
+/// <summary>One stored version of a secret.</summary>
+/// <param name="Version">Conjur's version number.</param>
+/// <param name="Value">The Slosilo ciphertext exactly as stored on the leader.</param>
+/// <param name="ExpiresAt">Conjur's expiry, if any.</param>
+public sealed record SecretVersion(int Version, byte[] Value, DateTime? ExpiresAt);
+
+/// <summary>What an agent applied from one batch.</summary>
+/// <param name="Variables">Variables in the batch.</param>
+/// <param name="Skipped">Variables whose state was not newer than what the follower holds.</param>
+/// <param name="Upserts">Secret versions written.</param>
+/// <param name="Deletes">Secret versions removed.</param>
+public sealed record ApplyReport(int Variables, int Skipped, int Upserts, int Deletes);
