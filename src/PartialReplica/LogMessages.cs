@@ -22,4 +22,19 @@ internal static partial class LogMessages
 
     [LoggerMessage(1202, LogLevel.Information, "Follower {Follower} subscribed to partial_replica_public through slot {Slot}")]
     public static partial void FollowerSubscribed(ILogger logger, string follower, string slot);
+
+    [LoggerMessage(1301, LogLevel.Information, "Gateway {Instance} now serves follower {Follower}")]
+    public static partial void FollowerServed(ILogger logger, string follower, string instance);
+
+    [LoggerMessage(1302, LogLevel.Warning, "Push to follower {Follower} failed ({ErrorType}): {Error}")]
+    public static partial void PushFailed(ILogger logger, string follower, string errorType, string error);
+
+    [LoggerMessage(1303, LogLevel.Debug, "Pushed to {Follower}: {Variables} variables, {Upserts} upserts, {Deletes} deletes in {Milliseconds:0.0} ms")]
+    public static partial void Pushed(ILogger logger, string follower, int variables, int upserts, int deletes, double milliseconds);
+
+    [LoggerMessage(1304, LogLevel.Warning, "Listening for change notifications failed ({ErrorType}); reconnecting in {DelayMs} ms")]
+    public static partial void ListenFailed(ILogger logger, string errorType, int delayMs);
+
+    [LoggerMessage(1305, LogLevel.Information, "Pruned {Count} outbox rows every follower is past")]
+    public static partial void OutboxPruned(ILogger logger, int count);
 }

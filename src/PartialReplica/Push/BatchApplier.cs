@@ -79,6 +79,11 @@ public sealed class BatchApplier(NpgsqlDataSource follower)
                 accepted.Select(v => v.Versions.Count > 0).ToArray());
         }
 
+        if (batch.KeepOnly is { } keep)
+        {
+            deletes += await RemoveUngrantedAsync(connection, keep, batch.KeepOnlyStamp, cancellationToken);
+        }
+
         var report = new ApplyReport(latest.Count, latest.Count - accepted.Count, upserts, deletes);
         await connection.ExecuteAsync("""
             INSERT INTO partial_replica.apply_log (batch_id, gateway, started_at, variables, skipped, upserts, deletes)
@@ -86,6 +91,29 @@ public sealed class BatchApplier(NpgsqlDataSource follower)
             """, cancellationToken, batch.BatchId, batch.Gateway, startedAt, report.Variables, report.Skipped, report.Upserts, report.Deletes);
         await transaction.CommitAsync(cancellationToken);
         return report;
+    }
+
+    /// <summary>
+    /// Removes every secret outside <paramref name="keep"/> whose applied state is older than the list,
+    /// leaving tombstones so an older push cannot bring them back.
+    /// </summary>
+    private static async Task<int> RemoveUngrantedAsync(NpgsqlConnection connection, IReadOnlyList<string> keep, long stamp, CancellationToken cancellationToken)
+    {
+        await using var command = ConnectionExtensions.Command(connection, """
+            WITH removed AS (
+                DELETE FROM secrets s
+                 WHERE NOT EXISTS (SELECT 1 FROM unnest($1::text[]) AS k(resource_id) WHERE k.resource_id = s.resource_id)
+                   AND NOT EXISTS (SELECT 1 FROM partial_replica.applied a WHERE a.resource_id = s.resource_id AND a.stamp >= $2)
+                RETURNING s.resource_id),
+            tombstones AS (
+                INSERT INTO partial_replica.applied (resource_id, stamp, present)
+                SELECT DISTINCT resource_id, $2, false FROM removed
+                ON CONFLICT (resource_id) DO UPDATE
+                   SET stamp = EXCLUDED.stamp, present = false, applied_at = clock_timestamp()
+                 WHERE partial_replica.applied.stamp < EXCLUDED.stamp)
+            SELECT count(*) FROM removed
+            """, keep.ToArray(), stamp);
+        return (int)(long)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
     /// <summary>Within one batch a variable may appear more than once; its newest state wins.</summary>

@@ -8,7 +8,14 @@ namespace PartialReplica.Push;
 /// <param name="Gateway">The pushing gateway instance.</param>
 /// <param name="Follower">The follower this batch is addressed to.</param>
 /// <param name="Variables">Each variable's state.</param>
-public sealed record PushBatch(string BatchId, string Gateway, string Follower, IReadOnlyList<VariableState> Variables);
+/// <param name="KeepOnly">
+/// With a full reconcile's last batch: every variable the follower may hold. The agent removes the rest,
+/// unless it applied a newer state for them than <paramref name="KeepOnlyStamp"/>.
+/// </param>
+/// <param name="KeepOnlyStamp">The stamp of the <paramref name="KeepOnly"/> list.</param>
+public sealed record PushBatch(
+    string BatchId, string Gateway, string Follower, IReadOnlyList<VariableState> Variables,
+    IReadOnlyList<string>? KeepOnly = null, long KeepOnlyStamp = 0);
 
 /// <summary>
 /// A variable's state as read on the leader. <paramref name="Stamp"/> is the leader's WAL insert position

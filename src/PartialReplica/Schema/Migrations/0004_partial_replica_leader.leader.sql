@@ -33,6 +33,7 @@ CREATE TABLE partial_replica.delivery (
     last_tx        xid8 NOT NULL DEFAULT '0',   -- the outbox cursor is (tx, change_id)
     last_change_id bigint NOT NULL DEFAULT 0,
     delivered_at   timestamptz,
+    needs_reconcile boolean NOT NULL DEFAULT true,  -- a full reconcile is owed (new follower, requeue)
     last_error     text,
     updated_at     timestamptz NOT NULL DEFAULT now()
 );

@@ -1,0 +1,32 @@
+namespace PartialReplica.Push;
+
+/// <summary>How the gateway dispatches (bound from configuration section <c>Dispatch</c>).</summary>
+public sealed record DispatchOptions
+{
+    /// <summary>This gateway instance, written into every batch (agents log who pushed).</summary>
+    public string InstanceId { get; init; } = $"{Environment.MachineName}-{Environment.ProcessId}";
+
+    /// <summary>Fallback poll when no notification arrives (R3 catch-up bound).</summary>
+    public TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How often a gateway tries to take over followers another instance serves (R5).</summary>
+    public TimeSpan TakeoverInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How often the follower list is re-read.</summary>
+    public TimeSpan FollowersRefreshInterval { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Heartbeat writes, so idle followers' slots advance.</summary>
+    public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Outbox pruning.</summary>
+    public TimeSpan PruneInterval { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Changes read per batch.</summary>
+    public int BatchSize { get; init; } = 2000;
+
+    /// <summary>Variables per push during a full reconcile.</summary>
+    public int ReconcileBatchSize { get; init; } = 2000;
+
+    /// <summary>Per-follower circuit: how long it stays open after repeated failures.</summary>
+    public TimeSpan BreakDuration { get; init; } = TimeSpan.FromSeconds(5);
+}

@@ -1,0 +1,199 @@
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using PartialReplica.Capture;
+using PartialReplica.Heartbeat;
+using PartialReplica.Schema;
+using PartialReplica.Setup;
+
+namespace PartialReplica.Push;
+
+/// <summary>
+/// The gateway's push side (SPEC F6): LISTENs for change wake-ups (reconnecting with backoff), polls as
+/// a fallback, runs one <see cref="FollowerWorker"/> per registered follower, beats the heartbeat and
+/// prunes the outbox. Nothing depends on a notification arriving: the outbox and cursors are the truth.
+/// </summary>
+public sealed class Dispatcher(NpgsqlDataSource leader, IBatchSender sender, DispatchOptions options, ILogger logger)
+{
+    private readonly Dictionary<string, (FollowerWorker Worker, Task Task)> _workers = new(StringComparer.Ordinal);
+
+    /// <summary>Raised after every push (from worker threads).</summary>
+    public event Action<PushEvent>? Pushed;
+
+    /// <summary>Runs until cancelled.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var listen = ListenAsync(cancellationToken);
+        var heartbeat = HeartbeatAsync(cancellationToken);
+        var prune = PruneAsync(cancellationToken);
+        try
+        {
+            using var refresh = new PeriodicTimer(options.FollowersRefreshInterval);
+            do
+            {
+                await RefreshFollowersAsync(cancellationToken);
+            }
+            while (await refresh.WaitForNextTickAsync(cancellationToken));
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Shutting down.
+        }
+        finally
+        {
+            await Task.WhenAll(_workers.Values.Select(w => w.Task).Append(listen).Append(heartbeat).Append(prune))
+                .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+
+    /// <summary>Wakes every worker (what a notification does).</summary>
+    public void WakeAll()
+    {
+        lock (_workers)
+        {
+            foreach (var (worker, _) in _workers.Values)
+            {
+                worker.Wake.Pulse();
+            }
+        }
+    }
+
+    private async Task RefreshFollowersAsync(CancellationToken cancellationToken)
+    {
+        List<FollowerEndpoint> followers;
+        try
+        {
+            followers = await ReadFollowersAsync(cancellationToken);
+        }
+        catch (NpgsqlException e)
+        {
+            LogMessages.PushFailed(logger, "*", e.GetType().Name, e.Message);
+            return;
+        }
+
+        lock (_workers)
+        {
+            foreach (var follower in followers)
+            {
+                if (_workers.TryGetValue(follower.Name, out var existing) && existing.Worker.Endpoint == follower)
+                {
+                    continue;
+                }
+
+                // New follower, or its agent moved: a fresh worker (the old one stops at its next wait).
+                var worker = new FollowerWorker(leader, follower, sender, options, logger, OnPushed);
+                _workers[follower.Name] = (worker, Task.Run(() => worker.RunAsync(cancellationToken), cancellationToken));
+                if (existing.Worker is not null)
+                {
+                    existing.Worker.Stop();
+                }
+            }
+        }
+    }
+
+    private void OnPushed(PushEvent pushed)
+    {
+        LogMessages.Pushed(logger, pushed.Follower, pushed.Variables, pushed.Upserts, pushed.Deletes, pushed.Milliseconds);
+        Pushed?.Invoke(pushed);
+    }
+
+    private async Task<List<FollowerEndpoint>> ReadFollowersAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await leader.OpenConnectionAsync(cancellationToken);
+        await using var command = ConnectionExtensions.Command(connection,
+            "SELECT name, role_id, agent_url FROM partial_replica.followers WHERE agent_url IS NOT NULL ORDER BY name");
+        var followers = new List<FollowerEndpoint>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            followers.Add(new FollowerEndpoint(reader.GetString(0), reader.GetString(1), reader.GetString(2)));
+        }
+
+        return followers;
+    }
+
+    /// <summary>LISTEN with reconnect and exponential backoff; every notification wakes all workers.</summary>
+    private async Task ListenAsync(CancellationToken cancellationToken)
+    {
+        var delay = TimeSpan.FromMilliseconds(100);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await using var connection = await leader.OpenConnectionAsync(cancellationToken);
+                connection.Notification += (_, _) => WakeAll();
+                await connection.ExecuteAsync($"LISTEN {SqlIdentifier.Quote(ReplicationRoles.ChangesChannel)}", cancellationToken);
+                delay = TimeSpan.FromMilliseconds(100);
+
+                // Changes committed while we were not listening are found by the workers' next read.
+                WakeAll();
+                while (true)
+                {
+                    await connection.WaitAsync(cancellationToken);
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (e is NpgsqlException or IOException or TimeoutException)
+            {
+                LogMessages.ListenFailed(logger, e.GetType().Name, (int)delay.TotalMilliseconds);
+                await Task.Delay(delay + TimeSpan.FromMilliseconds(Random.Shared.Next(0, 100)), cancellationToken);
+                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 5000));
+            }
+        }
+    }
+
+    private async Task HeartbeatAsync(CancellationToken cancellationToken)
+    {
+        var writer = new HeartbeatWriter(leader);
+        using var timer = new PeriodicTimer(options.HeartbeatInterval);
+        try
+        {
+            do
+            {
+                try
+                {
+                    await writer.BeatAsync(cancellationToken);
+                }
+                catch (NpgsqlException e)
+                {
+                    LogMessages.PushFailed(logger, "heartbeat", e.GetType().Name, e.Message);
+                }
+            }
+            while (await timer.WaitForNextTickAsync(cancellationToken));
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Shutting down.
+        }
+    }
+
+    private async Task PruneAsync(CancellationToken cancellationToken)
+    {
+        var outbox = new OutboxReader(leader);
+        using var timer = new PeriodicTimer(options.PruneInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                try
+                {
+                    var pruned = await outbox.PruneAsync(cancellationToken);
+                    if (pruned > 0)
+                    {
+                        LogMessages.OutboxPruned(logger, pruned);
+                    }
+                }
+                catch (NpgsqlException e)
+                {
+                    LogMessages.PushFailed(logger, "prune", e.GetType().Name, e.Message);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Shutting down.
+        }
+    }
+}

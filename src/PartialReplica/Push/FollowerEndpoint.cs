@@ -1,0 +1,16 @@
+namespace PartialReplica.Push;
+
+/// <summary>A registered follower as the dispatcher sees it.</summary>
+/// <param name="Name">Host identifier (<c>conjur/followers/east-1</c>).</param>
+/// <param name="RoleId">Its role (<c>default:host:conjur/followers/east-1</c>); tokens are addressed to it.</param>
+/// <param name="AgentUrl">Where its agent listens; null until recorded.</param>
+public sealed record FollowerEndpoint(string Name, string RoleId, string? AgentUrl);
+
+/// <summary>Delivers a batch to a follower's agent and returns what it applied.</summary>
+public interface IBatchSender
+{
+    Task<ApplyReport> SendAsync(FollowerEndpoint follower, PushBatch batch, CancellationToken cancellationToken);
+}
+
+/// <summary>One push, as <c>listen</c> prints it.</summary>
+public sealed record PushEvent(string Follower, int Variables, int Upserts, int Deletes, double Milliseconds, bool Reconcile);

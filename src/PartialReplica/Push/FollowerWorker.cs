@@ -1,0 +1,256 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using Polly;
+using Polly.CircuitBreaker;
+using Polly.Retry;
+using PartialReplica.Capture;
+using PartialReplica.Schema;
+
+namespace PartialReplica.Push;
+
+/// <summary>
+/// Serves one follower: holds the follower's advisory lock on the leader (so one gateway at a time pushes
+/// to it), owes it a full reconcile when asked, and otherwise pushes the granted part of each outbox
+/// change, advancing the durable cursor only after the agent acknowledged. One worker's slow or dead
+/// follower never delays another worker.
+/// </summary>
+internal sealed class FollowerWorker
+{
+    private readonly NpgsqlDataSource _leader;
+    private readonly FollowerEndpoint _follower;
+    private readonly IBatchSender _sender;
+    private readonly DispatchOptions _options;
+    private readonly ILogger _logger;
+    private readonly OutboxReader _outbox;
+    private readonly VariableStateReader _states;
+    private readonly ResiliencePipeline<ApplyReport> _pipeline;
+    private readonly Action<PushEvent> _pushed;
+
+    public FollowerWorker(
+        NpgsqlDataSource leader, FollowerEndpoint follower, IBatchSender sender, DispatchOptions options, ILogger logger, Action<PushEvent> pushed)
+    {
+        _leader = leader;
+        _follower = follower;
+        _sender = sender;
+        _options = options;
+        _logger = logger;
+        _pushed = pushed;
+        _outbox = new OutboxReader(leader);
+        _states = new VariableStateReader(leader);
+        var transient = new PredicateBuilder<ApplyReport>()
+            .Handle<Exception>(e => e is not OperationCanceledException and not BrokenCircuitException);
+        _pipeline = new ResiliencePipelineBuilder<ApplyReport>()
+            .AddRetry(new RetryStrategyOptions<ApplyReport>
+            {
+                ShouldHandle = transient,
+                MaxRetryAttempts = 3,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = TimeSpan.FromMilliseconds(100),
+            })
+            .AddCircuitBreaker(new CircuitBreakerStrategyOptions<ApplyReport>
+            {
+                ShouldHandle = transient,
+                FailureRatio = 0.5,
+                MinimumThroughput = 4,
+                SamplingDuration = TimeSpan.FromSeconds(10),
+                BreakDuration = options.BreakDuration,
+            })
+            .Build();
+    }
+
+    private readonly CancellationTokenSource _stop = new();
+
+    public WakeSignal Wake { get; } = new();
+
+    public FollowerEndpoint Endpoint => _follower;
+
+    /// <summary>Stops this worker (its follower's record changed; a new worker takes over).</summary>
+    public void Stop() => _stop.Cancel();
+
+    public async Task RunAsync(CancellationToken outer)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(outer, _stop.Token);
+        var cancellationToken = linked.Token;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await using var lockConnection = await _leader.OpenConnectionAsync(cancellationToken);
+                var acquired = await lockConnection.ScalarAsync<bool>(
+                    "SELECT pg_try_advisory_lock(hashtextextended('partial_replica.follower:' || $1, 0))", cancellationToken, _follower.Name);
+                if (!acquired)
+                {
+                    await Task.Delay(_options.TakeoverInterval, cancellationToken);
+                    continue;
+                }
+
+                LogMessages.FollowerServed(_logger, _follower.Name, _options.InstanceId);
+                await ServeAsync(lockConnection, cancellationToken);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                LogMessages.PushFailed(_logger, _follower.Name, e.GetType().Name, e.Message);
+                await RecordErrorAsync(e, cancellationToken);
+                await Wake.WaitAsync(_options.PollInterval, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        }
+    }
+
+    private async Task ServeAsync(NpgsqlConnection lockConnection, CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            // The lock lives as long as this session; if the session is gone, so is our claim on the follower.
+            await lockConnection.ExecuteAsync("SELECT 1", cancellationToken);
+
+            var (cursor, needsReconcile) = await ReadDeliveryAsync(cancellationToken);
+            if (needsReconcile)
+            {
+                await ReconcileAsync(cursor, cancellationToken);
+                continue;
+            }
+
+            var changes = await _outbox.ReadAsync(cursor, _follower.Name, _options.BatchSize, cancellationToken);
+            if (changes.Count == 0)
+            {
+                await Wake.WaitAsync(_options.PollInterval, cancellationToken);
+                continue;
+            }
+
+            var ids = new List<string>();
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            var sendAbsent = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var change in changes)
+            {
+                if (seen.Add(change.ResourceId))
+                {
+                    ids.Add(change.ResourceId);
+                }
+
+                // A new version of a variable the follower may not hold needs no message; anything that can
+                // take a variable away must reach the follower even when the grant is already gone.
+                if (change.Kind != "upsert")
+                {
+                    sendAbsent.Add(change.ResourceId);
+                }
+            }
+
+            var clock = Stopwatch.StartNew();
+            var states = await _states.ReadAsync(_follower.RoleId, ids, sendAbsent, cancellationToken);
+            var report = states.Count == 0 ? new ApplyReport(0, 0, 0, 0) : await SendAsync(states, null, 0, cancellationToken);
+            await AdvanceAsync(changes[^1].Position, reconciled: false, cancellationToken);
+            if (states.Count > 0)
+            {
+                _pushed(new PushEvent(_follower.Name, report.Variables, report.Upserts, report.Deletes, clock.Elapsed.TotalMilliseconds, Reconcile: false));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Pushes every granted variable, then the full granted list so the agent drops the rest. Changes up to
+    /// the horizon taken first are covered by the states read afterwards; the cursor moves there.
+    /// </summary>
+    private async Task ReconcileAsync(OutboxCursor cursor, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var horizon = await _outbox.HorizonAsync(cancellationToken);
+        var all = new List<string>();
+        var after = "";
+        int upserts = 0, deletes = 0;
+        while (true)
+        {
+            var page = await GrantedPageAsync(after, _options.ReconcileBatchSize, cancellationToken);
+            if (page.Count == 0)
+            {
+                break;
+            }
+
+            all.AddRange(page);
+            after = page[^1];
+            var states = await _states.ReadAsync(_follower.RoleId, page, new HashSet<string>(), cancellationToken);
+            var report = await SendAsync(states, null, 0, cancellationToken);
+            upserts += report.Upserts;
+            deletes += report.Deletes;
+        }
+
+        var stamp = await StampAsync(cancellationToken);
+        var final = await SendAsync([], all, stamp, cancellationToken);
+        deletes += final.Deletes;
+        await AdvanceAsync(horizon.CompareTo(cursor) > 0 ? horizon : cursor, reconciled: true, cancellationToken);
+        _pushed(new PushEvent(_follower.Name, all.Count, upserts, deletes, clock.Elapsed.TotalMilliseconds, Reconcile: true));
+    }
+
+    private async Task<ApplyReport> SendAsync(IReadOnlyList<VariableState> states, IReadOnlyList<string>? keepOnly, long keepStamp, CancellationToken cancellationToken)
+    {
+        var batch = new PushBatch(Guid.NewGuid().ToString("N"), _options.InstanceId, _follower.Name, states, keepOnly, keepStamp);
+        return await _pipeline.ExecuteAsync(async token => await _sender.SendAsync(_follower, batch, token), cancellationToken);
+    }
+
+    private async Task<List<string>> GrantedPageAsync(string after, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await _leader.OpenConnectionAsync(cancellationToken);
+        await using var command = ConnectionExtensions.Command(connection, GrantedSecretsSql.GrantedPage, _follower.RoleId, after, limit);
+        var ids = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            ids.Add(reader.GetString(0));
+        }
+
+        return ids;
+    }
+
+    private async Task<long> StampAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await _leader.OpenConnectionAsync(cancellationToken);
+        return await connection.ScalarAsync<long>("SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint", cancellationToken);
+    }
+
+    private async Task<(OutboxCursor Cursor, bool NeedsReconcile)> ReadDeliveryAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await _leader.OpenConnectionAsync(cancellationToken);
+        await using var command = ConnectionExtensions.Command(connection, """
+            SELECT last_tx::text::bigint, last_change_id, needs_reconcile FROM partial_replica.delivery WHERE follower = $1
+            """, _follower.Name);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            throw new PartialReplicaException($"Follower {_follower.Name} has no delivery state; was it removed?");
+        }
+
+        return (new OutboxCursor(reader.GetInt64(0), reader.GetInt64(1)), reader.GetBoolean(2));
+    }
+
+    private async Task AdvanceAsync(OutboxCursor to, bool reconciled, CancellationToken cancellationToken)
+    {
+        await using var connection = await _leader.OpenConnectionAsync(cancellationToken);
+        await connection.ExecuteAsync("""
+            UPDATE partial_replica.delivery
+               SET last_tx = $2::text::xid8, last_change_id = $3, delivered_at = clock_timestamp(), last_error = NULL,
+                   needs_reconcile = needs_reconcile AND NOT $4, updated_at = clock_timestamp()
+             WHERE follower = $1
+            """, cancellationToken, _follower.Name, to.Tx.ToString(System.Globalization.CultureInfo.InvariantCulture), to.ChangeId, reconciled);
+    }
+
+    private async Task RecordErrorAsync(Exception error, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var connection = await _leader.OpenConnectionAsync(cancellationToken);
+            await connection.ExecuteAsync(
+                "UPDATE partial_replica.delivery SET last_error = $2, updated_at = clock_timestamp() WHERE follower = $1",
+                cancellationToken, _follower.Name, $"{error.GetType().Name}: {error.Message}");
+        }
+        catch (Exception e) when (e is NpgsqlException or OperationCanceledException)
+        {
+            // The leader itself is unreachable; the error is in the log and the next attempt will retry.
+            LogMessages.PushFailed(_logger, _follower.Name, e.GetType().Name, e.Message);
+        }
+    }
+}

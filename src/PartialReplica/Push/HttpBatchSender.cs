@@ -1,0 +1,46 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace PartialReplica.Push;
+
+/// <summary>Supplies the gateway-signed token a push to a follower carries (audience = the follower's role).</summary>
+public interface IPushTokenSource
+{
+    Task<string> GetTokenAsync(string audience, CancellationToken cancellationToken);
+}
+
+/// <summary>Pushes batches to agents over HTTP: <c>POST {agent}/agent/batches</c> with a bearer token.</summary>
+public sealed class HttpBatchSender(HttpClient http, IPushTokenSource tokens) : IBatchSender
+{
+    /// <summary>The wire format shared with the agent.</summary>
+    public static JsonSerializerOptions Json { get; } = new(JsonSerializerDefaults.Web);
+
+    /// <summary>The agent's route.</summary>
+    public const string AgentRoute = "/agent/batches";
+
+    public async Task<ApplyReport> SendAsync(FollowerEndpoint follower, PushBatch batch, CancellationToken cancellationToken)
+    {
+        if (follower.AgentUrl is null)
+        {
+            throw new PartialReplicaException($"Follower {follower.Name} has no agent URL; run follower init with --agent-url.");
+        }
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(new Uri(follower.AgentUrl), AgentRoute))
+        {
+            Content = JsonContent.Create(batch, options: Json),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", await tokens.GetTokenAsync(follower.RoleId, cancellationToken));
+        using var response = await http.SendAsync(request, cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            // The agent's error bodies carry no values; keep them short in our own errors anyway.
+            var body = await response.Content.ReadAsStringAsync(cancellationToken);
+            throw new HttpRequestException(
+                $"Agent of {follower.Name} answered {(int)response.StatusCode}: {body[..Math.Min(body.Length, 200)]}", null, response.StatusCode);
+        }
+
+        return await response.Content.ReadFromJsonAsync<ApplyReport>(Json, cancellationToken)
+            ?? throw new HttpRequestException($"Agent of {follower.Name} sent an empty report.");
+    }
+}
