@@ -1,0 +1,60 @@
+using System.CommandLine;
+using Microsoft.Extensions.Hosting;
+using PartialReplica.Web.Gateway;
+
+namespace PartialReplica.Cli.Commands;
+
+/// <summary><c>partial-replica serve &lt;host&gt;</c>: runs one of the web hosts in the foreground until Ctrl+C.</summary>
+internal sealed class ServeCommand : Command
+{
+    public ServeCommand()
+        : base("serve", "Run a web host in the foreground.")
+    {
+        Add(new GatewayCommand());
+    }
+
+    /// <summary>The web hosts' common options: ASP.NET's --urls.</summary>
+    private static Option<string?> Urls() => new("--urls")
+    {
+        Description = "Where to listen, e.g. http://127.0.0.1:8080 (default: ASP.NET's ASPNETCORE_URLS or http://localhost:5000).",
+    };
+
+    /// <summary><c>serve gateway</c>: authn, the follower pull API, the admin API (F7, S1).</summary>
+    private sealed class GatewayCommand : Command
+    {
+        private readonly Option<string?> _leader = CommonOptions.Leader();
+        private readonly Option<string?> _account = CommonOptions.Account();
+        private readonly Option<string?> _urls = Urls();
+
+        public GatewayCommand()
+            : base("gateway", "Serve the leader-side gateway: authn, edge (follower pull) and admin APIs, health, OpenAPI.")
+        {
+            Add(_leader);
+            Add(_account);
+            Add(_urls);
+            SetAction((result, cancellationToken) => CommandRunner.RunAsync(async () =>
+            {
+                var overrides = new Dictionary<string, string?>();
+                if (result.GetValue(_leader) is { } leader)
+                {
+                    overrides["Gateway:Leader"] = leader;
+                }
+
+                if (result.GetValue(_account) is { } account)
+                {
+                    overrides["Gateway:Account"] = account;
+                }
+
+                if (result.GetValue(_urls) is { } urls)
+                {
+                    overrides["urls"] = urls;
+                }
+
+                await using var app = GatewayApplication.Build([], overrides);
+                // The host overload: WebApplication.RunAsync(string) would take the token for a URL.
+                await HostingAbstractionsHostExtensions.RunAsync(app, cancellationToken);
+                return ExitCode.Success;
+            }));
+        }
+    }
+}

@@ -1,0 +1,68 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Routing;
+using PartialReplica.Followers;
+using PartialReplica.ReplicaSets;
+using PartialReplica.Web.Authentication;
+
+namespace PartialReplica.Web.Apis;
+
+/// <summary>The admin's view of followers and replica sets (F7 paging and counts, F9 status). Admin role only.</summary>
+public static class AdminApi
+{
+    public static IEndpointRouteBuilder MapAdminApi(this IEndpointRouteBuilder app)
+    {
+        var admin = app.MapGroup("").WithTags("Admin").RequireAuthorization(GatewayRoles.AdminPolicy);
+        admin.MapGet("/followers", ListFollowersAsync)
+            .WithSummary("Registered followers ordered by name: limit/offset; count=true for the total.");
+        admin.MapGet("/followers/{**name}", GetFollowerAsync)
+            .WithSummary("One follower's status: replica sets, granted count, replication slot, delivery.");
+        admin.MapGet("/replica-sets", ListReplicaSetsAsync)
+            .WithSummary("Replica sets ordered by id with their follower counts: limit/offset; count=true for the total.");
+        return app;
+    }
+
+    public static async Task<Results<Ok<FollowersResponse>, Ok<CountResponse>, BadRequest<ErrorBody>>> ListFollowersAsync(
+        string? limit, string? offset, string? count, [AsParameters] GatewayServices services, CancellationToken cancellationToken)
+    {
+        if (PageQuery.Parse(limit, offset, null, count, allowAfter: false, out var error) is not { } page)
+        {
+            return TypedResults.BadRequest(ErrorBody.Of("bad_request", error));
+        }
+
+        return page.Count
+            ? TypedResults.Ok(new CountResponse(await FollowerDirectory.CountAsync(services.Leader, cancellationToken)))
+            : TypedResults.Ok(new FollowersResponse(await FollowerDirectory.ListAsync(services.Leader, page.Limit, page.Offset, cancellationToken)));
+    }
+
+    public static async Task<Results<Ok<FollowerStatus>, NotFound<ErrorBody>>> GetFollowerAsync(
+        string name, [AsParameters] GatewayServices services, CancellationToken cancellationToken)
+    {
+        name = RouteIds.Decode(name);
+        var status = await FollowerDirectory.StatusAsync(services.Leader, name, cancellationToken);
+        return status is null
+            ? TypedResults.NotFound(ErrorBody.Of("not_found", $"No follower named '{name}' is registered."))
+            : TypedResults.Ok(status);
+    }
+
+    public static async Task<Results<Ok<ReplicaSetsResponse>, Ok<CountResponse>, BadRequest<ErrorBody>>> ListReplicaSetsAsync(
+        string? limit, string? offset, string? count, [AsParameters] GatewayServices services, CancellationToken cancellationToken)
+    {
+        if (PageQuery.Parse(limit, offset, null, count, allowAfter: false, out var error) is not { } page)
+        {
+            return TypedResults.BadRequest(ErrorBody.Of("bad_request", error));
+        }
+
+        var account = services.Options.Account;
+        return page.Count
+            ? TypedResults.Ok(new CountResponse(await ReplicaSetDirectory.CountAsync(services.Leader, account, cancellationToken)))
+            : TypedResults.Ok(new ReplicaSetsResponse(await ReplicaSetDirectory.ListAsync(services.Leader, account, page.Limit, page.Offset, cancellationToken)));
+    }
+}
+
+/// <summary><c>{"followers":[...]}</c></summary>
+public sealed record FollowersResponse(IReadOnlyList<FollowerSummary> Followers);
+
+/// <summary><c>{"replica_sets":[...]}</c></summary>
+public sealed record ReplicaSetsResponse(IReadOnlyList<ReplicaSetSummary> ReplicaSets);

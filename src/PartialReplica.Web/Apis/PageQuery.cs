@@ -1,0 +1,56 @@
+using System.Globalization;
+
+namespace PartialReplica.Web.Apis;
+
+/// <summary>
+/// The paging parameters every list takes: <c>limit</c> (default 1000, 1..10000), <c>offset</c> (≥ 0) or
+/// keyset <c>after=&lt;id&gt;</c> where the list allows it, and <c>count=true</c> for the total instead of rows.
+/// </summary>
+internal sealed record PageQuery(int Limit, int Offset, string? After, bool Count)
+{
+    public const int DefaultLimit = 1000;
+    public const int MaxLimit = 10_000;
+
+    /// <summary>Parses the raw query values; returns null and a message saying what is wrong on bad input.</summary>
+    public static PageQuery? Parse(string? limit, string? offset, string? after, string? count, bool allowAfter, out string error)
+    {
+        error = "";
+        var parsedLimit = DefaultLimit;
+        if (limit is not null && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out parsedLimit) || parsedLimit < 1 || parsedLimit > MaxLimit))
+        {
+            error = $"limit must be a whole number from 1 to {MaxLimit}; got '{Truncate(limit)}'.";
+            return null;
+        }
+
+        var parsedOffset = 0;
+        if (offset is not null && !int.TryParse(offset, NumberStyles.None, CultureInfo.InvariantCulture, out parsedOffset))
+        {
+            error = $"offset must be a whole number of at least 0; got '{Truncate(offset)}'.";
+            return null;
+        }
+
+        if (after is not null && !allowAfter)
+        {
+            error = "after is not supported on this list; page with limit and offset.";
+            return null;
+        }
+
+        if (after is not null && (after.Length == 0 || offset is not null))
+        {
+            error = after.Length == 0 ? "after must name the last id of the previous page." : "Give either after or offset, not both.";
+            return null;
+        }
+
+        var wantCount = false;
+        if (count is not null && !bool.TryParse(count, out wantCount))
+        {
+            error = $"count must be true or false; got '{Truncate(count)}'.";
+            return null;
+        }
+
+        return new PageQuery(parsedLimit, parsedOffset, after, wantCount);
+    }
+
+    // Echo enough of a bad value to recognise it, never a whole pasted blob.
+    private static string Truncate(string value) => value.Length <= 40 ? value : value[..40] + "…";
+}

@@ -1,0 +1,79 @@
+using System.Security.Claims;
+using System.Text;
+using System.Text.Encodings.Web;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using PartialReplica.Authn;
+using PartialReplica.Web.Gateway;
+
+namespace PartialReplica.Web.Authentication;
+
+/// <summary>
+/// Authenticates requests carrying a gateway token, as Conjur clients send it
+/// (<c>Authorization: Token token="..."</c>, the JWT raw or base64-encoded) or as <c>Bearer</c>.
+/// The principal's <c>sub</c> claim is the caller's Conjur role id.
+/// </summary>
+internal sealed class GatewayTokenHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory loggerFactory, UrlEncoder encoder, TokenValidator validator)
+    : AuthenticationHandler<AuthenticationSchemeOptions>(options, loggerFactory, encoder)
+{
+    public const string SchemeName = "ConjurToken";
+
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var token = ReadToken(Request.Headers.Authorization.ToString());
+        if (token is null)
+        {
+            return AuthenticateResult.NoResult();
+        }
+
+        var validation = await validator.ValidateAsync(token, Context.RequestAborted);
+        if (!validation.IsValid)
+        {
+            GatewayLog.TokenRefused(Logger, validation.Failure ?? "invalid");
+            return AuthenticateResult.Fail("invalid token");
+        }
+
+        var identity = new ClaimsIdentity([new Claim(GatewayRoles.SubjectClaim, validation.Subject!)], SchemeName, GatewayRoles.SubjectClaim, null);
+        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
+    }
+
+    protected override Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        Response.StatusCode = StatusCodes.Status401Unauthorized;
+        Response.Headers.WWWAuthenticate = "Token realm=\"partial-replica\"";
+        return Task.CompletedTask;
+    }
+
+    private static string? ReadToken(string header)
+    {
+        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return header["Bearer ".Length..].Trim();
+        }
+
+        const string conjurPrefix = "Token token=\"";
+        if (!header.StartsWith(conjurPrefix, StringComparison.OrdinalIgnoreCase) || !header.EndsWith('"'))
+        {
+            return null;
+        }
+
+        var value = header[conjurPrefix.Length..^1];
+        if (value.Contains('.', StringComparison.Ordinal))
+        {
+            return value;
+        }
+
+        // Conjur's clients base64-encode the token they were given.
+        try
+        {
+            return Encoding.UTF8.GetString(Convert.FromBase64String(value));
+        }
+        catch (FormatException)
+        {
+            return value;
+        }
+    }
+}

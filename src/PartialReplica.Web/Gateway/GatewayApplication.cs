@@ -1,0 +1,30 @@
+using Microsoft.AspNetCore.Builder;
+using PartialReplica.Web.Apis;
+
+namespace PartialReplica.Web.Gateway;
+
+/// <summary>The leader-side gateway web host: authn, follower pull API, admin API, health, OpenAPI.</summary>
+public static class GatewayApplication
+{
+    /// <summary>
+    /// Builds the gateway from ASP.NET's usual sources (appsettings, env, <paramref name="args"/> such as
+    /// <c>--urls</c>) plus <paramref name="overrides"/> (configuration keys such as <c>Gateway:Leader</c>).
+    /// </summary>
+    public static WebApplication Build(string[] args, IReadOnlyDictionary<string, string?>? overrides = null)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        builder.Configuration.AddGatewaySources(overrides);
+        builder.AddGateway();
+
+        var app = builder.Build();
+        app.UseMiddleware<RequestBodyLimit>();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.MapOpenApi();
+        app.MapHealthApi();
+        app.MapAuthnApi();
+        app.MapEdgeApi();
+        app.MapAdminApi();
+        return app;
+    }
+}

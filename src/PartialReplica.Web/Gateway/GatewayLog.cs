@@ -1,0 +1,25 @@
+using Microsoft.Extensions.Logging;
+
+namespace PartialReplica.Web.Gateway;
+
+/// <summary>Every log line the gateway writes, with stable event ids. Never an API key, token or secret value.</summary>
+internal static partial class GatewayLog
+{
+    [LoggerMessage(2001, LogLevel.Information, "Role {RoleId} authenticated with its API key")]
+    public static partial void Authenticated(ILogger logger, string roleId);
+
+    [LoggerMessage(2002, LogLevel.Warning, "Authentication refused for login {Login} of account {Account}")]
+    public static partial void AuthenticationRefused(ILogger logger, string account, string login);
+
+    [LoggerMessage(2003, LogLevel.Information, "Token refused: {Reason}")]
+    public static partial void TokenRefused(ILogger logger, string reason);
+
+    [LoggerMessage(2004, LogLevel.Information, "API key of {RoleId} rotated by {Caller}")]
+    public static partial void ApiKeyRotated(ILogger logger, string roleId, string caller);
+
+    [LoggerMessage(2101, LogLevel.Debug, "Served {Count} granted secrets to {RoleId}")]
+    public static partial void EdgePageServed(ILogger logger, int count, string roleId);
+
+    [LoggerMessage(2201, LogLevel.Warning, "Request body over {Limit} bytes refused on {Path}")]
+    public static partial void BodyTooLarge(ILogger logger, long limit, string path);
+}

@@ -1,0 +1,33 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace PartialReplica.Web.Gateway;
+
+/// <summary>
+/// The gateway's settings: section <c>Gateway</c> of appsettings, <c>Gateway__Leader</c> style env vars, or the
+/// flat names of SPEC F8 (<c>PARTIALREPLICA_LEADER</c>, <c>PARTIALREPLICA_ACCOUNT</c>).
+/// </summary>
+public sealed class GatewayOptions
+{
+    /// <summary>The configuration section.</summary>
+    public const string Section = "Gateway";
+
+    /// <summary>The leader database: connection string or postgresql:// URI.</summary>
+    [Required(ErrorMessage = "No leader database given: set Gateway:Leader, PARTIALREPLICA_LEADER or pass --leader.")]
+    public string Leader { get; set; } = "";
+
+    /// <summary>The Conjur account this gateway serves.</summary>
+    [Required]
+    public string Account { get; set; } = "default";
+
+    /// <summary>The <c>iss</c> of the tokens this gateway issues, and the audience of tokens for its own API.</summary>
+    [Required]
+    public string Issuer { get; set; } = "partial-replica-gateway";
+
+    /// <summary>How long tokens from <c>/authn/.../authenticate</c> live (at most 8 minutes).</summary>
+    [Range(typeof(TimeSpan), "00:00:10", "00:08:00")]
+    public TimeSpan TokenLifetime { get; set; } = TimeSpan.FromMinutes(8);
+
+    /// <summary>The largest request body accepted; larger ones get 413.</summary>
+    [Range(1024, 1L << 30)]
+    public long MaxRequestBodyBytes { get; set; } = 1L << 20;
+}

@@ -1,0 +1,55 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using PartialReplica.Authn;
+using PartialReplica.Configuration;
+using PartialReplica.Web.Apis;
+using PartialReplica.Web.Authentication;
+
+namespace PartialReplica.Web.Gateway;
+
+/// <summary>The gateway's services, in one place.</summary>
+public static class GatewayServiceExtensions
+{
+    public static WebApplicationBuilder AddGateway(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<GatewayOptions>()
+            .BindConfiguration(GatewayOptions.Section)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(sp => NpgsqlDataSource.Create(
+            ConnectionStrings.Normalize(sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Leader, "leader")));
+        services.AddSingleton(sp => new SigningKeyRing(sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new TokenIssuer(
+            sp.GetRequiredService<SigningKeyRing>(), sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Issuer, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<GatewayOptions>>().Value;
+            // Tokens for the gateway's own API carry the issuer as audience; push tokens (audience = a
+            // follower's role id) are therefore refused here.
+            return new TokenValidator(sp.GetRequiredService<SigningKeyRing>(), options.Issuer, options.Issuer, sp.GetRequiredService<TimeProvider>());
+        });
+
+        services.AddAuthentication(GatewayTokenHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, GatewayTokenHandler>(GatewayTokenHandler.SchemeName, null);
+        services.AddAuthorization();
+        services.AddOptions<AuthorizationOptions>()
+            .Configure<IOptions<GatewayOptions>>((authorization, gateway) =>
+                authorization.AddPolicy(GatewayRoles.AdminPolicy, GatewayRoles.Admin(gateway.Value.Account)));
+
+        services.AddOptions<KestrelServerOptions>()
+            .Configure<IOptions<GatewayOptions>>((kestrel, gateway) => kestrel.Limits.MaxRequestBodySize = gateway.Value.MaxRequestBodyBytes);
+        services.ConfigureHttpJsonOptions(json => json.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
+        services.AddHealthChecks().AddCheck<LeaderHealthCheck>("leader", tags: [HealthApi.ReadyTag]);
+        services.AddOpenApi();
+        return builder;
+    }
+}

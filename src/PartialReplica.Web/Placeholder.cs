@@ -1,2 +1,0 @@
-namespace PartialReplica.Web;
-internal static class Placeholder;

@@ -1,0 +1,53 @@
+using System.Net.Http.Json;
+using Microsoft.IdentityModel.Tokens;
+
+namespace PartialReplica.Authn;
+
+/// <summary>
+/// The issuer's public keys fetched from its JWKS URL (the gateway's <c>/.well-known/jwks.json</c>), cached
+/// for a few minutes and re-fetched when a token names an unknown key (at most once every few seconds).
+/// </summary>
+public sealed class HttpJwksSource(HttpClient http, Uri jwksUri, TimeProvider timeProvider) : IJwksSource
+{
+    private static readonly TimeSpan CacheFor = TimeSpan.FromMinutes(5);
+    private static readonly TimeSpan MinRefreshInterval = TimeSpan.FromSeconds(5);
+
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private (IReadOnlyList<SecurityKey> Keys, DateTimeOffset ReadAt)? _cached;
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<SecurityKey>> GetKeysAsync(bool refresh, CancellationToken cancellationToken)
+    {
+        if (Fresh(refresh) is { } keys)
+        {
+            return keys;
+        }
+
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            if (Fresh(refresh) is { } again)
+            {
+                return again;
+            }
+
+            var document = await http.GetFromJsonAsync<JwksDocument>(jwksUri, cancellationToken)
+                ?? throw new PartialReplicaException($"The JWKS at {jwksUri} is empty.");
+            var fetched = document.Keys
+                .Where(k => k.KeyType == "EC" && k.Curve == "P-256")
+                .Select(k => (SecurityKey)k.ToSecurityKey())
+                .ToList();
+            _cached = (fetched, timeProvider.GetUtcNow());
+            return fetched;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private IReadOnlyList<SecurityKey>? Fresh(bool refresh) =>
+        _cached is { } cached && timeProvider.GetUtcNow() - cached.ReadAt < (refresh ? MinRefreshInterval : CacheFor)
+            ? cached.Keys
+            : null;
+}

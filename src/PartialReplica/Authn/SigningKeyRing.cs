@@ -1,0 +1,144 @@
+using System.Security.Cryptography;
+using Microsoft.IdentityModel.Tokens;
+using Npgsql;
+using PartialReplica.Schema;
+
+namespace PartialReplica.Authn;
+
+/// <summary>
+/// The gateway's ES256 signing keys, kept in <c>partial_replica.signing_keys</c> on the leader so that every
+/// gateway instance signs and verifies with the same keys. The active key is created on first use;
+/// <see cref="RotateAsync"/> retires it and makes a new one. Reads are cached briefly; a token naming an
+/// unknown key id triggers a fresh read, so a rotation on another instance is seen at once.
+/// </summary>
+public sealed class SigningKeyRing(NpgsqlDataSource leader, TimeProvider timeProvider) : IJwksSource
+{
+    // Serialises key creation and rotation across gateway instances.
+    private const long KeyLockKey = 0x5052_4a57_4b53;
+    private static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan MinRefreshInterval = TimeSpan.FromSeconds(1);
+
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private Snapshot? _snapshot;
+
+    /// <summary>The key that signs new tokens.</summary>
+    public async Task<ECDsaSecurityKey> GetSigningKeyAsync(CancellationToken cancellationToken) =>
+        (await GetSnapshotAsync(refresh: false, cancellationToken)).Active;
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<SecurityKey>> GetKeysAsync(bool refresh, CancellationToken cancellationToken) =>
+        (await GetSnapshotAsync(refresh, cancellationToken)).Published;
+
+    /// <summary>The public keys to publish as a JWKS document.</summary>
+    public async Task<JwksDocument> GetJwksAsync(CancellationToken cancellationToken) =>
+        JwksDocument.From((await GetSnapshotAsync(refresh: false, cancellationToken)).Published);
+
+    /// <summary>Retires the active key and makes a new one; returns the new key id.</summary>
+    public async Task<string> RotateAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await leader.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await connection.ExecuteAsync("SELECT pg_advisory_xact_lock($1)", cancellationToken, KeyLockKey);
+        await connection.ExecuteAsync(
+            "UPDATE partial_replica.signing_keys SET retired_at = clock_timestamp() WHERE retired_at IS NULL", cancellationToken);
+        var kid = await InsertKeyAsync(connection, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        _snapshot = null;
+        return kid;
+    }
+
+    private async Task<Snapshot> GetSnapshotAsync(bool refresh, CancellationToken cancellationToken)
+    {
+        var now = timeProvider.GetUtcNow();
+        var current = _snapshot;
+        if (current is not null && now - current.ReadAt < (refresh ? MinRefreshInterval : CacheFor))
+        {
+            return current;
+        }
+
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            current = _snapshot;
+            if (current is not null && now - current.ReadAt < (refresh ? MinRefreshInterval : CacheFor))
+            {
+                return current;
+            }
+
+            _snapshot = current = await ReadAsync(cancellationToken);
+            return current;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private async Task<Snapshot> ReadAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await leader.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            var keys = await ReadPublishedAsync(connection, cancellationToken);
+            if (!keys.Any(k => k.Active))
+            {
+                await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+                await connection.ExecuteAsync("SELECT pg_advisory_xact_lock($1)", cancellationToken, KeyLockKey);
+                if (!await connection.ScalarAsync<bool>(
+                        "SELECT EXISTS (SELECT 1 FROM partial_replica.signing_keys WHERE retired_at IS NULL)", cancellationToken))
+                {
+                    await InsertKeyAsync(connection, cancellationToken);
+                }
+
+                await transaction.CommitAsync(cancellationToken);
+                keys = await ReadPublishedAsync(connection, cancellationToken);
+            }
+
+            return new Snapshot(
+                keys.First(k => k.Active).Key,
+                keys.Select(k => (SecurityKey)k.Key).ToList(),
+                timeProvider.GetUtcNow());
+        }
+        catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.UndefinedTable or PostgresErrorCodes.InvalidSchemaName)
+        {
+            throw new PartialReplicaException(
+                $"The leader database {connection.Database} has no signing key table; run 'partial-replica setup' against it first.", e);
+        }
+    }
+
+    private static async Task<List<(ECDsaSecurityKey Key, bool Active)>> ReadPublishedAsync(
+        NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        var keys = new List<(ECDsaSecurityKey, bool)>();
+        await using var command = ConnectionExtensions.Command(connection, """
+            SELECT kid, private_key, retired_at IS NULL
+              FROM partial_replica.signing_keys
+             WHERE retired_at IS NULL OR retired_at > clock_timestamp() - $1::interval
+             ORDER BY created_at DESC
+            """, TokenLifetimes.RetiredKeyGrace);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var ecdsa = ECDsa.Create();
+            ecdsa.ImportPkcs8PrivateKey(reader.GetFieldValue<byte[]>(1), out _);
+            keys.Add((new ECDsaSecurityKey(ecdsa) { KeyId = reader.GetString(0) }, reader.GetBoolean(2)));
+        }
+
+        return keys;
+    }
+
+    private static async Task<string> InsertKeyAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        using var ecdsa = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var kid = Base64UrlEncoder.Encode(RandomNumberGenerator.GetBytes(12));
+        await connection.ExecuteAsync(
+            "INSERT INTO partial_replica.signing_keys (kid, private_key) VALUES ($1, $2)",
+            cancellationToken, kid, ecdsa.ExportPkcs8PrivateKey());
+        // Keys retired long ago verify nothing any more.
+        await connection.ExecuteAsync(
+            "DELETE FROM partial_replica.signing_keys WHERE retired_at < clock_timestamp() - interval '1 day'", cancellationToken);
+        return kid;
+    }
+
+    private sealed record Snapshot(ECDsaSecurityKey Active, IReadOnlyList<SecurityKey> Published, DateTimeOffset ReadAt);
+}

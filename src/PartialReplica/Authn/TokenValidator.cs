@@ -1,0 +1,64 @@
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace PartialReplica.Authn;
+
+/// <summary>
+/// Validates gateway tokens anywhere: the gateway itself (keys from the leader) or a follower agent (keys
+/// fetched from the gateway's JWKS with <see cref="HttpJwksSource"/>). Accepts only ES256 signatures from a
+/// published key, the expected issuer and audience, and an unexpired <c>exp</c>; <c>alg: none</c> and
+/// unsigned tokens are refused.
+/// </summary>
+public sealed class TokenValidator(IJwksSource keys, string issuer, string audience, TimeProvider timeProvider)
+{
+    private readonly JsonWebTokenHandler _handler = new() { MapInboundClaims = false };
+
+    /// <summary>The audience this validator accepts (a follower agent passes its own role id).</summary>
+    public string Audience => audience;
+
+    /// <summary>Validates <paramref name="token"/>; never throws for a bad token.</summary>
+    public async Task<TokenValidation> ValidateAsync(string token, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(token))
+        {
+            return new TokenValidation(null, "no token");
+        }
+
+        var result = await ValidateWithAsync(token, await keys.GetKeysAsync(refresh: false, cancellationToken));
+        if (!result.IsValid && result.Exception is SecurityTokenSignatureKeyNotFoundException)
+        {
+            // The issuer may have rotated since the keys were cached.
+            result = await ValidateWithAsync(token, await keys.GetKeysAsync(refresh: true, cancellationToken));
+        }
+
+        if (!result.IsValid)
+        {
+            return new TokenValidation(null, result.Exception?.GetType().Name ?? "invalid token");
+        }
+
+        return result.Claims.TryGetValue(JwtRegisteredClaimNames.Sub, out var sub) && sub is string subject && subject.Length > 0
+            ? new TokenValidation(subject, null)
+            : new TokenValidation(null, "token has no subject");
+    }
+
+    private Task<TokenValidationResult> ValidateWithAsync(string token, IReadOnlyList<SecurityKey> signingKeys) =>
+        _handler.ValidateTokenAsync(token, new TokenValidationParameters
+        {
+            ValidIssuer = issuer,
+            ValidAudience = audience,
+            IssuerSigningKeys = signingKeys,
+            ValidAlgorithms = [SecurityAlgorithms.EcdsaSha256],
+            RequireSignedTokens = true,
+            RequireExpirationTime = true,
+            ValidateIssuerSigningKey = true,
+            ValidateLifetime = true,
+            ClockSkew = TokenLifetimes.ClockSkew,
+            LifetimeValidator = (notBefore, expires, _, parameters) =>
+            {
+                var now = timeProvider.GetUtcNow().UtcDateTime;
+                return expires is { } exp && exp + parameters.ClockSkew > now
+                    && (notBefore is not { } nbf || nbf - parameters.ClockSkew <= now)
+                    && exp - (notBefore ?? exp) <= TokenLifetimes.Max;
+            },
+        });
+}

@@ -1,0 +1,98 @@
+using Npgsql;
+using PartialReplica.Schema;
+
+namespace PartialReplica.Edge;
+
+/// <summary>
+/// Every question "which secrets may follower F read" the gateway asks, in one place, so grant resolution
+/// can be swapped for a faster (materialised) form without touching the edges. All of them go through
+/// <c>partial_replica.granted_variables</c> (migration 0005). A variable counts as a granted secret when it
+/// is granted and has at least one stored version. Ids are ordered bytewise (COLLATE "C") so offset and
+/// keyset paging agree whatever the database's collation.
+/// </summary>
+public static class GrantedSecretsQuery
+{
+    private const string PageSql = """
+        WITH page AS (
+            SELECT g.resource_id
+              FROM partial_replica.granted_variables($1) g
+             WHERE ($2::text IS NULL OR g.resource_id COLLATE "C" > $2::text COLLATE "C")
+               AND EXISTS (SELECT 1 FROM secrets s WHERE s.resource_id = g.resource_id)
+             ORDER BY g.resource_id COLLATE "C"
+             LIMIT $3 OFFSET $4)
+        SELECT s.resource_id, s.version, s.expires_at, s.value
+          FROM page JOIN secrets s ON s.resource_id = page.resource_id
+         ORDER BY s.resource_id COLLATE "C", s.version
+        """;
+
+    /// <summary>One page of the follower's granted secrets, ordered by id, each with all its kept versions.</summary>
+    public static async Task<IReadOnlyList<GrantedSecret>> PageAsync(
+        NpgsqlDataSource leader, string followerRoleId, GrantedPage page, CancellationToken cancellationToken)
+    {
+        await using var connection = await leader.OpenConnectionAsync(cancellationToken);
+        await using var command = ConnectionExtensions.Command(connection, PageSql,
+            followerRoleId,
+            new NpgsqlParameter { Value = (object?)page.After ?? DBNull.Value, DataTypeName = "text" },
+            page.Limit,
+            page.Offset);
+        return await ReadSecretsAsync(command, cancellationToken);
+    }
+
+    /// <summary>How many granted secrets the follower has (the length of the full list, whatever the page).</summary>
+    public static async Task<long> CountAsync(NpgsqlDataSource leader, string followerRoleId, CancellationToken cancellationToken)
+    {
+        await using var connection = await leader.OpenConnectionAsync(cancellationToken);
+        return await connection.ScalarAsync<long>("""
+            SELECT count(*) FROM partial_replica.granted_variables($1) g
+             WHERE EXISTS (SELECT 1 FROM secrets s WHERE s.resource_id = g.resource_id)
+            """, cancellationToken, followerRoleId);
+    }
+
+    /// <summary>How many variables the follower is granted, with or without values (status).</summary>
+    public static async Task<long> CountGrantedVariablesAsync(NpgsqlConnection leader, string followerRoleId, CancellationToken cancellationToken) =>
+        await leader.ScalarAsync<long>("SELECT count(*) FROM partial_replica.granted_variables($1)", cancellationToken, followerRoleId);
+
+    /// <summary>
+    /// One variable when it is granted to the follower and has a value; null otherwise. "Not granted" and
+    /// "does not exist" are deliberately the same answer (S2).
+    /// </summary>
+    public static async Task<GrantedSecret?> FindAsync(
+        NpgsqlDataSource leader, string followerRoleId, string variableId, CancellationToken cancellationToken)
+    {
+        await using var connection = await leader.OpenConnectionAsync(cancellationToken);
+        await using var command = ConnectionExtensions.Command(connection, """
+            SELECT s.resource_id, s.version, s.expires_at, s.value
+              FROM secrets s
+             WHERE s.resource_id = $2
+               AND EXISTS (SELECT 1 FROM partial_replica.granted_variables($1) g WHERE g.resource_id = $2)
+             ORDER BY s.version
+            """, followerRoleId, variableId);
+        var found = await ReadSecretsAsync(command, cancellationToken);
+        return found.Count == 0 ? null : found[0];
+    }
+
+    private static async Task<List<GrantedSecret>> ReadSecretsAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    {
+        var secrets = new List<GrantedSecret>();
+        string? currentId = null;
+        List<SecretVersion>? versions = null;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var id = reader.GetString(0);
+            if (id != currentId)
+            {
+                versions = [];
+                secrets.Add(new GrantedSecret(id, versions));
+                currentId = id;
+            }
+
+            versions!.Add(new SecretVersion(
+                reader.GetInt32(1),
+                reader.IsDBNull(2) ? null : reader.GetFieldValue<DateTimeOffset>(2),
+                reader.GetFieldValue<byte[]>(3)));
+        }
+
+        return secrets;
+    }
+}
