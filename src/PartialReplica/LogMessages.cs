@@ -22,4 +22,7 @@ internal static partial class LogMessages
 
     [LoggerMessage(1202, LogLevel.Information, "Follower {Follower} subscribed to partial_replica_public through slot {Slot}")]
     public static partial void FollowerSubscribed(ILogger logger, string follower, string slot);
+
+    [LoggerMessage(1301, LogLevel.Information, "Policy {Mode} into {Branch}: version {Version}, dry run {DryRun}, {Records} records, {CreatedRoles} roles created, {Followers} followers' granted sets changed")]
+    public static partial void PolicyLoaded(ILogger logger, string branch, string mode, int version, bool dryRun, int records, int createdRoles, int followers);
 }
