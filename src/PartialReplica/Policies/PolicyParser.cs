@@ -74,6 +74,17 @@ public static partial class PolicyParser
 
         private void Statement(YamlNode node, PolicyScope scope)
         {
+            // A nested plain list (often an anchored one, `- &vars [...]`) contributes its items.
+            if (node is YamlSequenceNode { Tag.IsEmpty: true } nested)
+            {
+                foreach (var item in nested.Children)
+                {
+                    Statement(item, scope);
+                }
+
+                return;
+            }
+
             var tag = node.Tag.IsEmpty ? null : node.Tag.Value;
             if (tag is null)
             {
