@@ -65,4 +65,4 @@ public static class AdminApi
 public sealed record FollowersResponse(IReadOnlyList<FollowerSummary> Followers);
 
 /// <summary><c>{"replica_sets":[...]}</c></summary>
-public sealed record ReplicaSetsResponse(IReadOnlyList<ReplicaSetSummary> ReplicaSets);
+public sealed record ReplicaSetsResponse(IReadOnlyList<ReplicaSetListing> ReplicaSets);

@@ -7,7 +7,7 @@ namespace PartialReplica.ReplicaSets;
 /// <param name="Id">The webservice id.</param>
 /// <param name="Name">N.</param>
 /// <param name="Followers">How many registered followers may replicate it.</param>
-public sealed record ReplicaSetSummary(string Id, string Name, long Followers);
+public sealed record ReplicaSetListing(string Id, string Name, long Followers);
 
 /// <summary>Lists the replica sets defined by policy, for the admin API.</summary>
 public static class ReplicaSetDirectory
@@ -21,7 +21,7 @@ public static class ReplicaSetDirectory
         """;
 
     /// <summary>Replica sets of the account ordered by id, with their follower counts.</summary>
-    public static async Task<IReadOnlyList<ReplicaSetSummary>> ListAsync(
+    public static async Task<IReadOnlyList<ReplicaSetListing>> ListAsync(
         NpgsqlDataSource leader, string account, int limit, int offset, CancellationToken cancellationToken)
     {
         await using var connection = await leader.OpenConnectionAsync(cancellationToken);
@@ -33,11 +33,11 @@ public static class ReplicaSetDirectory
                                     WHERE fs.set_id = sets.resource_id))
               FROM sets ORDER BY sets.resource_id COLLATE "C"
             """, Prefix(account), limit, offset);
-        var sets = new List<ReplicaSetSummary>();
+        var sets = new List<ReplicaSetListing>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            sets.Add(new ReplicaSetSummary(reader.GetString(0), reader.GetString(1), reader.GetInt64(2)));
+            sets.Add(new ReplicaSetListing(reader.GetString(0), reader.GetString(1), reader.GetInt64(2)));
         }
 
         return sets;

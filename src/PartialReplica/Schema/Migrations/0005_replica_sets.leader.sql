@@ -23,7 +23,7 @@ RETURNS TABLE (set_id text) LANGUAGE sql STABLE AS $$
     SELECT DISTINCT p.resource_id
       FROM partial_replica.all_roles(p_follower_role_id) r
       JOIN permissions p ON p.role_id = r.role_id AND p.privilege = 'replicate'
-     WHERE p.resource_id LIKE split_part(p_follower_role_id, ':', 1) || ':webservice:conjur/replication-sets/%'
+     WHERE starts_with(p.resource_id, split_part(p_follower_role_id, ':', 1) || ':webservice:conjur/replication-sets/')
        AND position('/' IN substr(p.resource_id,
              length(split_part(p_follower_role_id, ':', 1) || ':webservice:conjur/replication-sets/') + 1)) = 0
 $$;
@@ -42,10 +42,10 @@ RETURNS TABLE (resource_id text) LANGUAGE sql STABLE AS $$
                partial_replica.all_roles(account.name || ':group:' || split_part(sets.set_id, ':', 3) || '/replicated-data') r
     )
     SELECT res.resource_id FROM resources res, account, is_full
-     WHERE is_full.yes AND res.resource_id LIKE account.name || ':variable:%'
+     WHERE is_full.yes AND starts_with(res.resource_id, account.name || ':variable:')
     UNION
     SELECT p.resource_id FROM carriers c
       JOIN permissions p ON p.role_id = c.role_id AND p.privilege = 'execute'
       CROSS JOIN account
-     WHERE p.resource_id LIKE account.name || ':variable:%'
+     WHERE starts_with(p.resource_id, account.name || ':variable:')
 $$;

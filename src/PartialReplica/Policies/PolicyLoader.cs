@@ -1,0 +1,210 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using PartialReplica.Authn;
+using PartialReplica.Conjur;
+using PartialReplica.Schema;
+
+namespace PartialReplica.Policies;
+
+/// <summary>
+/// F3: loads a policy into a branch with Conjur's semantics, in one transaction: records, ownership
+/// memberships, grants, permits, annotations, deletions, <c>policy_versions</c> and <c>policy_log</c>, the
+/// refresh of every registered follower's granted set and the matching 'grant'/'revoke' outbox rows.
+/// Any error (parse, missing reference, database) leaves the database as it was.
+/// </summary>
+public sealed class PolicyLoader(ILogger logger)
+{
+    // Serialises policy loads on a leader: each computes its grant difference against the previous one.
+    private const long PolicyLockKey = 0x5052_504f_4c49;
+
+    /// <summary>Parses and loads a policy; see <see cref="PolicyMode"/> for the modes.</summary>
+    public async Task<PolicyLoadResult> LoadAsync(NpgsqlDataSource leader, PolicyLoadRequest request, CancellationToken cancellationToken)
+    {
+        var document = PolicyParser.Parse(request.PolicyText, request.FileName, request.Account, request.Branch);
+        if (request.Mode == PolicyMode.Load)
+        {
+            RejectDeletions(document);
+        }
+
+        var rows = PolicyRows.From(document);
+        RejectContradictions(document, rows);
+
+        var branchId = document.Branch.ToString();
+        var scopePrefix = document.Branch.Identifier == "root" ? $"{request.Account}:policy:" : branchId + "/";
+        var loader = request.LoaderRoleId ?? ConjurRecords.Admin(request.Account).ToString();
+
+        await using var connection = await leader.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await connection.ExecuteAsync("SELECT pg_advisory_xact_lock($1)", cancellationToken, PolicyLockKey);
+
+        if (!await connection.ScalarAsync<bool>("SELECT EXISTS (SELECT 1 FROM resources WHERE resource_id = $1)", cancellationToken, branchId))
+        {
+            throw new PartialReplicaException(
+                $"Policy branch {branchId} does not exist. Declare it with '!policy' in its parent branch and load that first.");
+        }
+
+        await PolicyReferences.CheckAsync(connection, document, rows, request.Mode, branchId, scopePrefix, cancellationToken);
+
+        var version = await connection.ScalarAsync<int>(
+            "SELECT COALESCE(max(version), 0) + 1 FROM policy_versions WHERE resource_id = $1", cancellationToken, branchId);
+        await connection.ExecuteAsync("""
+            INSERT INTO policy_versions (resource_id, role_id, version, policy_text, policy_sha256)
+            VALUES ($1, $2, $3, $4, $5)
+            """, cancellationToken, branchId, loader, version, request.PolicyText,
+            Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(request.PolicyText))));
+
+        await rows.CopyAsync(connection, cancellationToken);
+        object?[] scope = [branchId, version, branchId, scopePrefix];
+
+        if (request.Mode == PolicyMode.Replace)
+        {
+            await RunAsync(connection, PolicyStatements.CollectOmittedRecords, scope, cancellationToken);
+        }
+
+        if (request.Mode != PolicyMode.Load)
+        {
+            await RunAsync(connection, PolicyStatements.CollectDeletedRecords, scope, cancellationToken);
+            await RunAsync(connection, PolicyStatements.RemoveRecords, scope, cancellationToken);
+        }
+
+        if (request.Mode == PolicyMode.Replace)
+        {
+            await RunAsync(connection, PolicyStatements.RemoveOmittedRows, scope, cancellationToken);
+        }
+
+        var created = await ReadColumnAsync(connection, PolicyStatements.UpsertRoles(request.Mode), scope, cancellationToken);
+        await RunAsync(connection, PolicyStatements.UpsertRest(request.Mode), scope, cancellationToken);
+        await connection.ExecuteAsync(PolicyStatements.UpsertCredentials(request.Mode), cancellationToken, new object?[] { created.ToArray() });
+
+        if (request.Mode != PolicyMode.Load)
+        {
+            await RunAsync(connection, PolicyStatements.RevokeAndDeny, scope, cancellationToken);
+        }
+
+        var createdRoles = await IssueApiKeysAsync(connection, created, request.DryRun, cancellationToken);
+        var changes = await RefreshGrantsAsync(connection, cancellationToken);
+        await connection.ExecuteAsync(
+            "UPDATE policy_versions SET finished_at = clock_timestamp() WHERE resource_id = $1 AND version = $2",
+            cancellationToken, branchId, version);
+
+        if (request.DryRun)
+        {
+            await transaction.RollbackAsync(cancellationToken);
+        }
+        else
+        {
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        LogMessages.PolicyLoaded(logger, branchId, request.Mode.ToString(), version, request.DryRun,
+            document.Records.Count, createdRoles.Count, changes.Count);
+        return new PolicyLoadResult(createdRoles, version, request.DryRun, changes);
+    }
+
+    private static void RejectDeletions(PolicyDocument document)
+    {
+        var mark = document.Deletions.Select(d => d.Mark)
+            .Concat(document.Memberships.Where(m => m.Revoke).Select(m => m.Mark))
+            .Concat(document.Permissions.Where(p => p.Deny).Select(p => p.Mark))
+            .MinBy(m => (m.Line, m.Column));
+        if (mark is not null)
+        {
+            throw PolicyErrors.At(mark, "!delete, !revoke and !deny are not allowed when loading (add only); use update or replace");
+        }
+    }
+
+    private static void RejectContradictions(PolicyDocument document, PolicyRows rows)
+    {
+        foreach (var deletion in document.Deletions.Where(d => rows.Declared.Contains(d.Record.Id.ToString())))
+        {
+            throw PolicyErrors.At(deletion.Mark, $"{deletion.Record.Id} is both declared and deleted in this file");
+        }
+
+        var granted = document.Memberships.Where(m => !m.Revoke).Select(m => (m.Role.Id, m.Member.Id)).ToHashSet();
+        foreach (var revoke in document.Memberships.Where(m => m.Revoke && granted.Contains((m.Role.Id, m.Member.Id))))
+        {
+            throw PolicyErrors.At(revoke.Mark, $"{revoke.Member.Id} is both granted and revoked {revoke.Role.Id} in this file");
+        }
+
+        var permitted = document.Permissions.Where(p => !p.Deny).Select(p => (p.Role.Id, p.Privilege, p.Resource.Id)).ToHashSet();
+        foreach (var deny in document.Permissions.Where(p => p.Deny && permitted.Contains((p.Role.Id, p.Privilege, p.Resource.Id))))
+        {
+            throw PolicyErrors.At(deny.Mark, $"{deny.Role.Id} is both permitted and denied '{deny.Privilege}' on {deny.Resource.Id} in this file");
+        }
+    }
+
+    /// <summary>New users and hosts get an API key, stored hashed; the key itself is returned once.</summary>
+    private static async Task<Dictionary<string, CreatedRole>> IssueApiKeysAsync(
+        NpgsqlConnection connection, List<string> created, bool dryRun, CancellationToken cancellationToken)
+    {
+        var roles = created.Where(id => ConjurId.Parse(id).Kind is "user" or "host").Order(StringComparer.Ordinal).ToList();
+        var result = new Dictionary<string, CreatedRole>(StringComparer.Ordinal);
+        if (roles.Count == 0)
+        {
+            return result;
+        }
+
+        var keys = roles.Select(_ => ApiKeys.Generate()).ToArray();
+        await connection.ExecuteAsync("""
+            INSERT INTO credentials (role_id, encrypted_hash) SELECT * FROM unnest($1::text[], $2::bytea[])
+            ON CONFLICT (role_id) DO UPDATE SET encrypted_hash = EXCLUDED.encrypted_hash
+            """, cancellationToken, roles.ToArray(), keys.Select(ApiKeys.Hash).ToArray());
+        for (var i = 0; i < roles.Count; i++)
+        {
+            result[roles[i]] = new CreatedRole(roles[i], dryRun ? null : keys[i]);
+        }
+
+        return result;
+    }
+
+    private static async Task<List<FollowerGrantChange>> RefreshGrantsAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        var byFollower = new Dictionary<string, (string RoleId, List<string> Added, List<string> Removed)>(StringComparer.Ordinal);
+        await using (var command = new NpgsqlCommand(PolicyStatements.RefreshGrants, connection))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var follower = reader.GetString(0);
+                if (!byFollower.TryGetValue(follower, out var entry))
+                {
+                    entry = (reader.GetString(1), [], []);
+                    byFollower[follower] = entry;
+                }
+
+                (reader.GetString(3) == "grant" ? entry.Added : entry.Removed).Add(reader.GetString(2));
+            }
+        }
+
+        if (byFollower.Count > 0)
+        {
+            // Wake-up only: the outbox rows are the truth, and a payload would be visible to every user.
+            await connection.ExecuteAsync("SELECT pg_notify('partial_replica_changes', '')", cancellationToken);
+        }
+
+        return byFollower.Select(f => new FollowerGrantChange(f.Key, f.Value.RoleId, f.Value.Added, f.Value.Removed)).ToList();
+    }
+
+    private static async Task RunAsync(NpgsqlConnection connection, IEnumerable<string> statements, object?[] scope, CancellationToken cancellationToken)
+    {
+        foreach (var sql in statements)
+        {
+            await connection.ExecuteAsync(sql, cancellationToken, scope);
+        }
+    }
+
+    private static async Task<List<string>> ReadColumnAsync(NpgsqlConnection connection, string sql, object?[] parameters, CancellationToken cancellationToken)
+    {
+        var values = new List<string>();
+        await using var command = ConnectionExtensions.Command(connection, sql, parameters);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            values.Add(reader.GetString(0));
+        }
+
+        return values;
+    }
+}
