@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Microsoft.Extensions.Hosting;
+using PartialReplica.Web.Agent;
 using PartialReplica.Web.Gateway;
 
 namespace PartialReplica.Cli.Commands;
@@ -11,6 +12,7 @@ internal sealed class ServeCommand : Command
         : base("serve", "Run a web host in the foreground.")
     {
         Add(new GatewayCommand());
+        Add(new FollowerAgentCommand());
     }
 
     /// <summary>The web hosts' common options: ASP.NET's --urls.</summary>
@@ -52,6 +54,53 @@ internal sealed class ServeCommand : Command
 
                 await using var app = GatewayApplication.Build([], overrides);
                 // The host overload: WebApplication.RunAsync(string) would take the token for a URL.
+                await HostingAbstractionsHostExtensions.RunAsync(app, cancellationToken);
+                return ExitCode.Success;
+            }));
+        }
+    }
+
+    /// <summary><c>serve follower --name F</c>: the follower agent that applies the gateway's pushes (F6).</summary>
+    private sealed class FollowerAgentCommand : Command
+    {
+        private readonly Option<string> _name = new("--name") { Description = "The follower's host identifier, e.g. conjur/followers/east-1.", Required = true };
+        private readonly Option<string?> _db = CommonOptions.FollowerDb();
+        private readonly Option<string?> _gateway = new("--gateway-url") { Description = "The gateway's base URL (env PARTIALREPLICA_GATEWAY_URL); its JWKS verifies pushes." };
+        private readonly Option<string?> _account = CommonOptions.Account();
+        private readonly Option<string?> _urls = Urls();
+
+        public FollowerAgentCommand()
+            : base("follower", "Serve a follower agent: accepts only the gateway's pushes addressed to this follower and applies them to its database.")
+        {
+            Add(_name);
+            Add(_db);
+            Add(_gateway);
+            Add(_account);
+            Add(_urls);
+            SetAction((result, cancellationToken) => CommandRunner.RunAsync(async () =>
+            {
+                var overrides = new Dictionary<string, string?> { ["Agent:Name"] = result.GetRequiredValue(_name) };
+                if (result.GetValue(_db) is { } db)
+                {
+                    overrides["Agent:Database"] = db;
+                }
+
+                if (result.GetValue(_gateway) is { } gateway)
+                {
+                    overrides["Agent:GatewayUrl"] = gateway;
+                }
+
+                if (result.GetValue(_account) is { } account)
+                {
+                    overrides["Agent:Account"] = account;
+                }
+
+                if (result.GetValue(_urls) is { } urls)
+                {
+                    overrides["urls"] = urls;
+                }
+
+                await using var app = AgentApplication.Build([], overrides);
                 await HostingAbstractionsHostExtensions.RunAsync(app, cancellationToken);
                 return ExitCode.Success;
             }));

@@ -7,7 +7,9 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using PartialReplica.Authn;
+using Microsoft.Extensions.Configuration;
 using PartialReplica.Configuration;
+using PartialReplica.Push;
 using PartialReplica.Web.Apis;
 using PartialReplica.Web.Authentication;
 
@@ -50,6 +52,15 @@ public static class GatewayServiceExtensions
         services.ConfigureHttpJsonOptions(json => json.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
         services.AddHealthChecks().AddCheck<LeaderHealthCheck>("leader", tags: [HealthApi.ReadyTag]);
         services.AddOpenApi();
+
+        // Push (SPEC F6): on by default; Gateway:Dispatch:Enabled=false serves only the APIs.
+        if (builder.Configuration.GetValue("Dispatch:Enabled", true))
+        {
+            services.AddOptions<DispatchOptions>().BindConfiguration("Dispatch");
+            services.AddHttpClient(DispatchService.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(30));
+            services.AddHostedService<DispatchService>();
+        }
+
         return builder;
     }
 }

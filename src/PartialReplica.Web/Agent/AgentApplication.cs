@@ -1,0 +1,66 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using PartialReplica.Authn;
+using PartialReplica.Configuration;
+using PartialReplica.Conjur;
+using PartialReplica.Push;
+using PartialReplica.Web.Apis;
+
+namespace PartialReplica.Web.Agent;
+
+/// <summary>
+/// The follower agent (follower side of SPEC F6): accepts only the gateway's tokens addressed to this
+/// follower, applies each batch in one transaction, reports what it applied. Copies ciphertext; never
+/// needs the data key.
+/// </summary>
+public static class AgentApplication
+{
+    private static readonly (string Variable, string Key)[] FlatNames =
+    [
+        ("PARTIALREPLICA_FOLLOWER_DB", AgentOptions.Section + ":" + nameof(AgentOptions.Database)),
+        ("PARTIALREPLICA_GATEWAY_URL", AgentOptions.Section + ":" + nameof(AgentOptions.GatewayUrl)),
+        ("PARTIALREPLICA_ACCOUNT", AgentOptions.Section + ":" + nameof(AgentOptions.Account)),
+    ];
+
+    public static WebApplication Build(string[] args, IReadOnlyDictionary<string, string?>? overrides = null)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        builder.Configuration.AddInMemoryCollection(FlatNames
+            .Select(n => (n.Key, Value: Environment.GetEnvironmentVariable(n.Variable)))
+            .Where(n => !string.IsNullOrEmpty(n.Value))
+            .ToDictionary(n => n.Key, n => n.Value));
+        if (overrides is not null)
+        {
+            builder.Configuration.AddInMemoryCollection(overrides);
+        }
+
+        var services = builder.Services;
+        services.AddOptions<AgentOptions>().BindConfiguration(AgentOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(sp => NpgsqlDataSource.Create(
+            ConnectionStrings.Normalize(sp.GetRequiredService<IOptions<AgentOptions>>().Value.Database, "follower database")));
+        services.AddSingleton(sp => new BatchApplier(sp.GetRequiredService<NpgsqlDataSource>()));
+        services.AddHttpClient("jwks", client => client.Timeout = TimeSpan.FromSeconds(10));
+        services.AddSingleton(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<AgentOptions>>().Value;
+            var jwks = new HttpJwksSource(
+                sp.GetRequiredService<IHttpClientFactory>().CreateClient("jwks"),
+                new Uri(new Uri(options.GatewayUrl), "/.well-known/jwks.json"),
+                sp.GetRequiredService<TimeProvider>());
+            return new TokenValidator(jwks, options.Issuer, ConjurId.Host(options.Account, options.Name).ToString(), sp.GetRequiredService<TimeProvider>());
+        });
+        services.AddOptions<KestrelServerOptions>()
+            .Configure<IOptions<AgentOptions>>((kestrel, agent) => kestrel.Limits.MaxRequestBodySize = agent.Value.MaxRequestBodyBytes);
+        services.AddHealthChecks().AddCheck<FollowerHealthCheck>("follower", tags: [HealthApi.ReadyTag]);
+
+        var app = builder.Build();
+        app.MapHealthApi();
+        app.MapAgentApi();
+        return app;
+    }
+}

@@ -1,0 +1,35 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace PartialReplica.Web.Agent;
+
+/// <summary>
+/// The follower agent's settings: section <c>Agent</c>, or the flat names of SPEC F8
+/// (<c>PARTIALREPLICA_FOLLOWER_DB</c>, <c>PARTIALREPLICA_GATEWAY_URL</c>, <c>PARTIALREPLICA_ACCOUNT</c>).
+/// </summary>
+public sealed class AgentOptions
+{
+    public const string Section = "Agent";
+
+    /// <summary>The follower's host identifier (<c>conjur/followers/east-1</c>); pushes must be addressed to it.</summary>
+    [Required(ErrorMessage = "No follower name given: pass --name or set Agent:Name.")]
+    public string Name { get; set; } = "";
+
+    /// <summary>The follower database: connection string or postgresql:// URI.</summary>
+    [Required(ErrorMessage = "No follower database given: pass --db or set PARTIALREPLICA_FOLLOWER_DB.")]
+    public string Database { get; set; } = "";
+
+    /// <summary>The gateway's base URL; its <c>/.well-known/jwks.json</c> holds the keys pushes are signed with.</summary>
+    [Required(ErrorMessage = "No gateway URL given: pass --gateway-url or set PARTIALREPLICA_GATEWAY_URL.")]
+    public string GatewayUrl { get; set; } = "";
+
+    [Required]
+    public string Account { get; set; } = "default";
+
+    /// <summary>The gateway's token issuer.</summary>
+    [Required]
+    public string Issuer { get; set; } = "partial-replica-gateway";
+
+    /// <summary>Largest batch accepted (a batch may carry many 64 KiB values).</summary>
+    [Range(1024, 1L << 31)]
+    public long MaxRequestBodyBytes { get; set; } = 256L << 20;
+}

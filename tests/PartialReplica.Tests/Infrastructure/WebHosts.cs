@@ -1,0 +1,50 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using PartialReplica.Web.Agent;
+using PartialReplica.Web.Gateway;
+
+namespace PartialReplica.Tests.Infrastructure;
+
+/// <summary>Real Kestrel hosts on free loopback ports: the gateway and follower agents.</summary>
+internal static class WebHosts
+{
+    public static async Task<(WebApplication App, string Url)> StartGatewayAsync(string leader, IReadOnlyDictionary<string, string?>? extra = null)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["Gateway:Leader"] = leader,
+            ["urls"] = "http://127.0.0.1:0",
+            ["Dispatch:PollInterval"] = "00:00:00.500",
+            ["Dispatch:FollowersRefreshInterval"] = "00:00:00.200",
+            ["Dispatch:TakeoverInterval"] = "00:00:00.200",
+            ["Logging:LogLevel:Default"] = "Warning",
+        };
+        foreach (var (key, value) in extra ?? new Dictionary<string, string?>())
+        {
+            settings[key] = value;
+        }
+
+        var app = GatewayApplication.Build([], settings);
+        await app.StartAsync();
+        return (app, Address(app));
+    }
+
+    public static async Task<(WebApplication App, string Url)> StartAgentAsync(string name, string followerDb, string gatewayUrl)
+    {
+        var app = AgentApplication.Build([], new Dictionary<string, string?>
+        {
+            ["Agent:Name"] = name,
+            ["Agent:Database"] = followerDb,
+            ["Agent:GatewayUrl"] = gatewayUrl,
+            ["urls"] = "http://127.0.0.1:0",
+            ["Logging:LogLevel:Default"] = "Warning",
+        });
+        await app.StartAsync();
+        return (app, Address(app));
+    }
+
+    private static string Address(WebApplication app) =>
+        app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+}
