@@ -267,7 +267,8 @@ public static partial class PolicyParser
             var id = node switch
             {
                 YamlScalarNode scalar => scalar.Value,
-                YamlMappingNode => Fields(node, tag, "id").TryGetValue("id", out var idNode) ? Scalar(idNode, "id") : null,
+                // An aliased record (`resources: *vars`) refers to it by id; its other attributes are its declaration.
+                YamlMappingNode mapping => mapping.Children.TryGetValue(new YamlScalarNode("id"), out var idNode) ? Scalar(idNode, "id") : null,
                 _ => throw PolicyErrors.At(Mark(node), "a reference is a tagged id such as !variable db/password"),
             };
             return new PolicyReference(scope.Resolve(kind, id, Mark(node)), Mark(node));
