@@ -24,9 +24,9 @@ public static class AdminApi
     }
 
     public static async Task<Results<Ok<FollowersResponse>, Ok<CountResponse>, BadRequest<ErrorBody>>> ListFollowersAsync(
-        string? limit, string? offset, string? count, [AsParameters] GatewayServices services, CancellationToken cancellationToken)
+        string? limit, string? offset, string? after, string? count, [AsParameters] GatewayServices services, CancellationToken cancellationToken)
     {
-        if (PageQuery.Parse(limit, offset, null, count, allowAfter: false, out var error) is not { } page)
+        if (PageQuery.Parse(limit, offset, after, count, allowAfter: false, out var error) is not { } page)
         {
             return TypedResults.BadRequest(ErrorBody.Of("bad_request", error));
         }
@@ -47,9 +47,9 @@ public static class AdminApi
     }
 
     public static async Task<Results<Ok<ReplicaSetsResponse>, Ok<CountResponse>, BadRequest<ErrorBody>>> ListReplicaSetsAsync(
-        string? limit, string? offset, string? count, [AsParameters] GatewayServices services, CancellationToken cancellationToken)
+        string? limit, string? offset, string? after, string? count, [AsParameters] GatewayServices services, CancellationToken cancellationToken)
     {
-        if (PageQuery.Parse(limit, offset, null, count, allowAfter: false, out var error) is not { } page)
+        if (PageQuery.Parse(limit, offset, after, count, allowAfter: false, out var error) is not { } page)
         {
             return TypedResults.BadRequest(ErrorBody.Of("bad_request", error));
         }

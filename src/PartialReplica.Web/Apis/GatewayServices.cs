@@ -9,12 +9,14 @@ namespace PartialReplica.Web.Apis;
 /// <summary>What every handler needs, bound with <c>[AsParameters]</c> (as eShop's <c>CatalogServices</c>).</summary>
 public sealed class GatewayServices(
     [FromServices] NpgsqlDataSource leader,
-    [FromServices] IOptions<GatewayOptions> options,
+    [FromServices] IOptions<GatewayOptions> gateway,
     [FromServices] ILogger<GatewayServices> logger)
 {
     public NpgsqlDataSource Leader { get; } = leader;
 
-    public GatewayOptions Options { get; } = options.Value;
+    public IOptions<GatewayOptions> Gateway { get; } = gateway;
 
-    public ILogger Logger { get; } = logger;
+    public ILogger<GatewayServices> Logger { get; } = logger;
+
+    public GatewayOptions Options => Gateway.Value;
 }

@@ -1,0 +1,96 @@
+using System.Net;
+using System.Text;
+using Microsoft.IdentityModel.JsonWebTokens;
+using PartialReplica.Authn;
+
+namespace PartialReplica.Tests.Gateway;
+
+[Collection(GatewayCollection.Name)]
+public sealed class AuthenticateTests(GatewayFixture fixture)
+{
+    [Fact]
+    public async Task Admin_api_key_buys_an_ES256_token_with_kid_issuer_audience_subject_and_at_most_8_minutes()
+    {
+        var token = await fixture.AdminTokenAsync();
+
+        var jwt = new JsonWebToken(token);
+        Assert.Equal("ES256", jwt.Alg);
+        Assert.False(string.IsNullOrEmpty(jwt.Kid));
+        Assert.Equal(GatewayFixture.Issuer, jwt.Issuer);
+        Assert.Equal([GatewayFixture.Issuer], jwt.Audiences);
+        Assert.Equal("default:user:admin", jwt.Subject);
+        Assert.InRange(jwt.ValidTo - DateTime.UtcNow, TimeSpan.FromMinutes(7), TimeSpan.FromMinutes(8));
+    }
+
+    [Fact]
+    public async Task Host_login_is_url_encoded_like_conjur()
+    {
+        var follower = await fixture.AddFollowerAsync();
+
+        using var response = await fixture.Http.PostAsync(
+            $"/authn/default/{Uri.EscapeDataString("host/" + follower.Name)}/authenticate", new StringContent(follower.ApiKey));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.StartsWith("text/plain", response.Content.Headers.ContentType!.ToString(), StringComparison.Ordinal);
+        Assert.Equal(follower.RoleId, new JsonWebToken(await response.Content.ReadAsStringAsync()).Subject);
+    }
+
+    [Fact]
+    public async Task Wrong_key_and_unknown_login_get_the_same_401()
+    {
+        var follower = await fixture.AddFollowerAsync();
+
+        using var wrongKey = await fixture.Http.PostAsync(
+            $"/authn/default/{Uri.EscapeDataString("host/" + follower.Name)}/authenticate", new StringContent(ApiKeys.Generate()));
+        using var unknown = await fixture.Http.PostAsync(
+            $"/authn/default/{Uri.EscapeDataString("host/conjur/followers/nobody")}/authenticate", new StringContent(follower.ApiKey));
+        using var otherAccount = await fixture.Http.PostAsync(
+            $"/authn/elsewhere/{Uri.EscapeDataString("host/" + follower.Name)}/authenticate", new StringContent(follower.ApiKey));
+
+        foreach (var response in new[] { wrongKey, unknown, otherAccount })
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+            Assert.Equal("", await response.Content.ReadAsStringAsync());
+        }
+    }
+
+    [Fact]
+    public async Task Another_process_validates_tokens_from_the_published_jwks()
+    {
+        var follower = await fixture.AddFollowerAsync();
+        var jwks = new HttpJwksSource(fixture.Http, new Uri(fixture.Http.BaseAddress!, "/.well-known/jwks.json"), TimeProvider.System);
+        var validator = new TokenValidator(jwks, GatewayFixture.Issuer, GatewayFixture.Issuer, TimeProvider.System);
+
+        var validation = await validator.ValidateAsync(follower.Token, CancellationToken.None);
+
+        Assert.True(validation.IsValid, validation.Failure);
+        Assert.Equal(follower.RoleId, validation.Subject);
+        var document = await fixture.Http.GetStringAsync("/.well-known/jwks.json");
+        Assert.DoesNotContain("\"d\"", document, StringComparison.Ordinal);
+        Assert.Contains(new JsonWebToken(follower.Token).Kid, document, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Push_tokens_addressed_to_a_follower_validate_only_at_that_follower()
+    {
+        var east = await fixture.AddFollowerAsync();
+        var west = await fixture.AddFollowerAsync();
+        var push = await fixture.ForgingIssuer().CreateTokenAsync(
+            "default:host:partial-replica-gateway", east.RoleId, TimeSpan.FromMinutes(2), CancellationToken.None);
+        var jwks = new HttpJwksSource(fixture.Http, new Uri(fixture.Http.BaseAddress!, "/.well-known/jwks.json"), TimeProvider.System);
+
+        var atEast = await new TokenValidator(jwks, GatewayFixture.Issuer, east.RoleId, TimeProvider.System).ValidateAsync(push, CancellationToken.None);
+        var atWest = await new TokenValidator(jwks, GatewayFixture.Issuer, west.RoleId, TimeProvider.System).ValidateAsync(push, CancellationToken.None);
+
+        Assert.True(atEast.IsValid, atEast.Failure);
+        Assert.False(atWest.IsValid);
+    }
+
+    [Fact]
+    public async Task Token_lifetime_over_8_minutes_is_refused_at_issue()
+    {
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => fixture.ForgingIssuer().CreateTokenAsync(
+            "default:user:admin", GatewayFixture.Issuer, TimeSpan.FromMinutes(9), CancellationToken.None));
+        Assert.NotEmpty(Encoding.UTF8.GetBytes(await fixture.AdminTokenAsync()));
+    }
+}
