@@ -6,6 +6,8 @@ var root = new RootCommand("partial-replica: a Conjur-style leader feeds many fo
     new SetupCommand(),
     new FollowerCommand(),
     new ServeCommand(),
+    new ListenCommand(),
+    new NotifyCommand(),
 };
 
 return await root.Parse(args).InvokeAsync();

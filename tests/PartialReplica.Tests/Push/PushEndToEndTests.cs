@@ -49,15 +49,37 @@ public sealed class PushEndToEndTests(ReplicationFixture fixture) : IClassFixtur
         _apps.Add(gateway);
         var east = await StartFollowerAsync(leader, 0, East, gatewayUrl);
         var west = await StartFollowerAsync(leader, 1, West, gatewayUrl);
+        var outsider = await StartFollowerAsync(leader, 0, "conjur/followers/outsider", gatewayUrl);
 
         // Backfill of a new follower: exactly the granted set, all versions, byte-exact.
         await AwaitExactAsync(leader, east, [BillingDb, BillingToken, InventoryDb]);
         await AwaitExactAsync(leader, west, [BillingDb, BillingToken]);
 
+        // A grant added later is backfilled, whatever the id and value look like (R7).
+        var big = new byte[64 * 1024];
+        new Random(11).NextBytes(big);
+        await LoadPolicyAsync(leader, """
+            - !variable
+              id: "odd/ünï cödé \"quoted\" 'single'"
+            - !permit
+              role: !group /apps/billing-readers
+              privilege: execute
+              resource: !variable "odd/ünï cödé \"quoted\" 'single'"
+            """, PolicyMode.Load, "apps/billing");
+        const string Odd = "default:variable:apps/billing/odd/ünï cödé \"quoted\" 'single'";
+        await SetSecretAsync(leader, Odd, big);
+        await SetSecretAsync(leader, Odd, []);
+        await AwaitExactAsync(leader, east, [BillingDb, BillingToken, InventoryDb, Odd]);
+        await AwaitExactAsync(leader, west, [BillingDb, BillingToken, Odd]);
+        Assert.Equal(big, _crypto.Decrypt((await Db.ScalarAsync<byte[]>(east, "SELECT value FROM secrets WHERE resource_id = $1 AND version = 1", Odd))!, Odd));
+        await AwaitExactAsync(leader, outsider, []);
+        // The outsider (in no replica set) still receives every non-secret table.
+        Assert.True(await Db.ScalarAsync<long>(outsider, "SELECT count(*) FROM resources WHERE resource_id = $1", Odd) == 1);
+
         // A new version reaches both holders; binary values with NUL bytes stay byte-exact.
         await SetSecretAsync(leader, BillingDb, [0, 1, 0, 255, 0]);
-        await AwaitExactAsync(leader, east, [BillingDb, BillingToken, InventoryDb]);
-        await AwaitExactAsync(leader, west, [BillingDb, BillingToken]);
+        await AwaitExactAsync(leader, east, [BillingDb, BillingToken, InventoryDb, Odd]);
+        await AwaitExactAsync(leader, west, [BillingDb, BillingToken, Odd]);
         Assert.Equal(new byte[] { 0, 1, 0, 255, 0 }, _crypto.Decrypt(
             (await Db.ScalarAsync<byte[]>(west, "SELECT value FROM secrets WHERE resource_id = $1 AND version = 2", BillingDb))!, BillingDb));
 
@@ -68,12 +90,13 @@ public sealed class PushEndToEndTests(ReplicationFixture fixture) : IClassFixtur
               member: !layer conjur/followers/west-hosts
             """, PolicyMode.Update);
         await AwaitExactAsync(leader, west, []);
-        await AwaitExactAsync(leader, east, [BillingDb, BillingToken, InventoryDb]);
+        await AwaitExactAsync(leader, east, [BillingDb, BillingToken, InventoryDb, Odd]);
 
         // Deleting a secret version on the leader deletes it on the holder.
         await Db.ExecuteAsync(leader, "DELETE FROM secrets WHERE resource_id = $1 AND version = 1", BillingDb);
-        await AwaitExactAsync(leader, east, [BillingDb, BillingToken, InventoryDb]);
+        await AwaitExactAsync(leader, east, [BillingDb, BillingToken, InventoryDb, Odd]);
         Assert.Equal(0L, await Db.ScalarAsync<long>(east, "SELECT count(*) FROM secrets WHERE resource_id = $1", Nobody));
+        await AwaitExactAsync(leader, outsider, []);
     }
 
     private async Task<string> StartFollowerAsync(string leader, int server, string name, string gatewayUrl)
@@ -88,11 +111,11 @@ public sealed class PushEndToEndTests(ReplicationFixture fixture) : IClassFixtur
         return follower;
     }
 
-    private static async Task LoadPolicyAsync(string leader, string text, PolicyMode mode)
+    private static async Task LoadPolicyAsync(string leader, string text, PolicyMode mode, string branch = "root")
     {
         await using var dataSource = NpgsqlDataSource.Create(leader);
         await new PolicyLoader(NullLogger.Instance).LoadAsync(dataSource,
-            new PolicyLoadRequest { PolicyText = text, Mode = mode, Branch = "root" }, CancellationToken.None);
+            new PolicyLoadRequest { PolicyText = text, Mode = mode, Branch = branch }, CancellationToken.None);
     }
 
     private async Task SetSecretAsync(string leader, string id, byte[] plaintext) =>

@@ -1,0 +1,34 @@
+using System.CommandLine;
+using System.Globalization;
+using Npgsql;
+using PartialReplica.Authn;
+using PartialReplica.Push;
+
+namespace PartialReplica.Cli.Commands;
+
+/// <summary><c>partial-replica listen</c>: the dispatcher in the foreground, one line per push (rake's partial_replication:listen).</summary>
+internal sealed class ListenCommand : Command
+{
+    private readonly Option<string?> _leader = CommonOptions.Leader();
+    private readonly Option<string?> _issuer = new("--issuer") { Description = "Token issuer name the agents expect (default partial-replica-gateway)." };
+
+    public ListenCommand()
+        : base("listen", "Run the push dispatcher in the foreground: LISTEN for changes, push each follower its granted part, print one line per push.")
+    {
+        Add(_leader);
+        Add(_issuer);
+        SetAction((result, cancellationToken) => CommandRunner.RunAsync(async () =>
+        {
+            await using var leader = NpgsqlDataSource.Create(CommonOptions.LeaderConnection(result, _leader));
+            var issuer = new TokenIssuer(new SigningKeyRing(leader, TimeProvider.System), result.GetValue(_issuer) ?? "partial-replica-gateway", TimeProvider.System);
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+            var dispatcher = new Dispatcher(leader, new HttpBatchSender(http, new SignedPushTokens(issuer, TimeProvider.System)),
+                new DispatchOptions(), CommandRunner.Logging.CreateLogger("listen"));
+            dispatcher.Pushed += pushed => Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{DateTime.Now:HH:mm:ss.fff} follower={pushed.Follower} variables={pushed.Variables} upserts={pushed.Upserts} deletes={pushed.Deletes} ms={pushed.Milliseconds:0.0}{(pushed.Reconcile ? " (reconcile)" : "")}"));
+            Console.Error.WriteLine("listening for changes; Ctrl+C to stop");
+            await dispatcher.RunAsync(cancellationToken);
+            return ExitCode.Success;
+        }));
+    }
+}
