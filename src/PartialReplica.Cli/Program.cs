@@ -8,6 +8,10 @@ var root = new RootCommand("partial-replica: a Conjur-style leader feeds many fo
     new ServeCommand(),
     new ListenCommand(),
     new NotifyCommand(),
+    new StatusCommand(),
+    new ReplicateCommand(),
+    new SecretCommand(),
+    new LoadCommand(),
 };
 
 return await root.Parse(args).InvokeAsync();

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using Npgsql;
-using PartialReplica.Authn;
 using PartialReplica.Push;
 
 namespace PartialReplica.Cli.Commands;
@@ -20,9 +19,9 @@ internal sealed class ListenCommand : Command
         SetAction((result, cancellationToken) => CommandRunner.RunAsync(async () =>
         {
             await using var leader = NpgsqlDataSource.Create(CommonOptions.LeaderConnection(result, _leader));
-            var issuer = new TokenIssuer(new SigningKeyRing(leader, TimeProvider.System), result.GetValue(_issuer) ?? "partial-replica-gateway", TimeProvider.System);
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
-            var dispatcher = new Dispatcher(leader, new HttpBatchSender(http, new SignedPushTokens(issuer, TimeProvider.System)),
+            var tokens = SignedPushTokens.ForLeader(leader, result.GetValue(_issuer) ?? "partial-replica-gateway");
+            var dispatcher = new Dispatcher(leader, new HttpBatchSender(http, tokens),
                 new DispatchOptions(), CommandRunner.Logging.CreateLogger("listen"));
             dispatcher.Pushed += pushed => Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{DateTime.Now:HH:mm:ss.fff} follower={pushed.Follower} variables={pushed.Variables} upserts={pushed.Upserts} deletes={pushed.Deletes} ms={pushed.Milliseconds:0.0}{(pushed.Reconcile ? " (reconcile)" : "")}"));

@@ -4,7 +4,9 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Logging;
 using PartialReplica.Authn;
+using Npgsql;
 using PartialReplica.Push;
+using PartialReplica.Status;
 
 namespace PartialReplica.Web.Apis;
 
@@ -14,24 +16,43 @@ public static class AgentApi
     public static IEndpointRouteBuilder MapAgentApi(this IEndpointRouteBuilder app)
     {
         app.MapPost(HttpBatchSender.AgentRoute, ApplyAsync);
+        app.MapGet(AgentStatusClient.Route, StatusAsync);
         return app;
     }
 
-    private static async Task<Results<Ok<ApplyReport>, UnauthorizedHttpResult, ForbidHttpResult, BadRequest<ErrorBody>>> ApplyAsync(
-        HttpRequest request, TokenValidator validator, BatchApplier applier, ILoggerFactory loggers, CancellationToken cancellationToken)
+    /// <summary>Counts from this follower's own database, for <c>status</c>.</summary>
+    private static async Task<Results<Ok<LocalStatus>, UnauthorizedHttpResult, StatusCodeHttpResult>> StatusAsync(
+        HttpRequest request, TokenValidator validator, NpgsqlDataSource follower, CancellationToken cancellationToken)
+    {
+        if (await AuthorizeAsync(request, validator, cancellationToken) is { } refused)
+        {
+            return refused == StatusCodes.Status401Unauthorized ? TypedResults.Unauthorized() : TypedResults.StatusCode(StatusCodes.Status403Forbidden);
+        }
+
+        return TypedResults.Ok(await FollowerLocalStatus.ReadAsync(follower, cancellationToken));
+    }
+
+    /// <summary>Null when the bearer token is the gateway's and addressed to this follower; else 401 or 403.</summary>
+    private static async Task<int?> AuthorizeAsync(HttpRequest request, TokenValidator validator, CancellationToken cancellationToken)
     {
         var header = request.Headers.Authorization.ToString();
         var token = header.StartsWith("Bearer ", StringComparison.Ordinal) ? header["Bearer ".Length..].Trim() : "";
         var validation = await validator.ValidateAsync(token, cancellationToken);
         if (!validation.IsValid)
         {
-            return TypedResults.Unauthorized();
+            return StatusCodes.Status401Unauthorized;
         }
 
         // Only the gateway pushes; a follower's own API token (other audience) never gets this far.
-        if (validation.Subject != SignedPushTokens.Subject)
+        return validation.Subject == SignedPushTokens.Subject ? null : StatusCodes.Status403Forbidden;
+    }
+
+    private static async Task<Results<Ok<ApplyReport>, UnauthorizedHttpResult, StatusCodeHttpResult, BadRequest<ErrorBody>>> ApplyAsync(
+        HttpRequest request, TokenValidator validator, BatchApplier applier, ILoggerFactory loggers, CancellationToken cancellationToken)
+    {
+        if (await AuthorizeAsync(request, validator, cancellationToken) is { } refused)
         {
-            return TypedResults.Forbid();
+            return refused == StatusCodes.Status401Unauthorized ? TypedResults.Unauthorized() : TypedResults.StatusCode(StatusCodes.Status403Forbidden);
         }
 
         PushBatch? batch;

@@ -1,0 +1,16 @@
+using System.CommandLine;
+using PartialReplica.Crypto;
+
+namespace PartialReplica.Cli.Commands;
+
+/// <summary>The data key option, falling back to <c>CONJUR_DATA_KEY</c>.</summary>
+internal static class DataKeyOption
+{
+    public static Option<string?> Create() => new("--data-key")
+    {
+        Description = "Base64 of the 32-byte data key (env CONJUR_DATA_KEY). Prefer the env var: options show in process lists.",
+    };
+
+    public static Slosilo Read(ParseResult result, Option<string?> option) =>
+        Slosilo.FromBase64Key(result.GetValue(option) ?? Environment.GetEnvironmentVariable("CONJUR_DATA_KEY"));
+}

@@ -1,0 +1,79 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Npgsql;
+using PartialReplica.Push;
+using PartialReplica.Status;
+using Spectre.Console;
+
+namespace PartialReplica.Cli.Commands;
+
+/// <summary><c>partial-replica status [--json]</c> (SPEC F9).</summary>
+internal sealed class StatusCommand : Command
+{
+    private readonly Option<string?> _leader = CommonOptions.Leader();
+    private readonly Option<bool> _json = CommonOptions.Json();
+
+    public StatusCommand()
+        : base("status", "Per follower: replica sets, granted and delivered variables (delivered read from the follower's own database), pending changes, lag, subscription state, last error.")
+    {
+        Add(_leader);
+        Add(_json);
+        SetAction((result, cancellationToken) => CommandRunner.RunAsync(async () =>
+        {
+            await using var leader = NpgsqlDataSource.Create(CommonOptions.LeaderConnection(result, _leader));
+            var rows = await ReadAsync(leader, cancellationToken);
+            if (result.GetValue(_json))
+            {
+                Console.WriteLine(ToJson(rows));
+            }
+            else
+            {
+                AnsiConsole.Write(ToTable(rows));
+            }
+
+            return ExitCode.Success;
+        }));
+    }
+
+    public static async Task<IReadOnlyList<FollowerStatusRow>> ReadAsync(NpgsqlDataSource leader, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        var agents = new AgentStatusClient(http, SignedPushTokens.ForLeader(leader));
+        return await new StatusReader(leader, agents.ReadAsync).ReadAsync(cancellationToken);
+    }
+
+    public static string ToJson(IReadOnlyList<FollowerStatusRow> rows) => JsonSerializer.Serialize(new
+    {
+        followers = rows.Select(r => new
+        {
+            name = r.Name,
+            replicaSets = r.ReplicaSets,
+            granted = r.Granted,
+            delivered = r.Delivered,
+            pending = r.Pending,
+            lagMs = r.LagMs,
+            subscription = r.Subscription,
+            lastError = r.LastError,
+        }),
+    });
+
+    public static Table ToTable(IReadOnlyList<FollowerStatusRow> rows)
+    {
+        var table = new Table().AddColumns("follower", "replica sets", "granted", "delivered", "pending", "lag ms", "subscription", "last error");
+        foreach (var r in rows)
+        {
+            table.AddRow(
+                Markup.Escape(r.Name),
+                Markup.Escape(string.Join(", ", r.ReplicaSets)),
+                r.Granted.ToString(CultureInfo.InvariantCulture),
+                r.Delivered?.ToString(CultureInfo.InvariantCulture) ?? "?",
+                r.Pending.ToString(CultureInfo.InvariantCulture),
+                r.LagMs.ToString(CultureInfo.InvariantCulture),
+                Markup.Escape(r.Subscription),
+                Markup.Escape(r.LastError ?? ""));
+        }
+
+        return table;
+    }
+}

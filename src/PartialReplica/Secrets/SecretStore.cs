@@ -1,0 +1,56 @@
+using Npgsql;
+using NpgsqlTypes;
+using PartialReplica.Conjur;
+using PartialReplica.Crypto;
+using PartialReplica.Schema;
+
+namespace PartialReplica.Secrets;
+
+/// <summary><c>secret set|get</c>: the only place besides follower readers that uses the data key.</summary>
+public static class SecretStore
+{
+    /// <summary>A full variable id from <c>prod/db/password</c> or <c>default:variable:prod/db/password</c>.</summary>
+    public static string VariableId(string account, string id)
+    {
+        if (id.Contains(':', StringComparison.Ordinal))
+        {
+            var parsed = ConjurId.Parse(id);
+            return parsed.Kind == "variable" ? parsed.ToString() : throw new PartialReplicaException($"'{id}' is a {parsed.Kind}, not a variable.");
+        }
+
+        return new ConjurId(account, "variable", id.TrimStart('/')).ToString();
+    }
+
+    /// <summary>Adds a new version (Conjur's trigger numbers it); returns the version.</summary>
+    public static async Task<int> SetAsync(NpgsqlDataSource leader, string variableId, ReadOnlyMemory<byte> value, Slosilo crypto, CancellationToken cancellationToken)
+    {
+        await using var connection = await leader.OpenConnectionAsync(cancellationToken);
+        if (!await connection.ScalarAsync<bool>("SELECT EXISTS (SELECT 1 FROM resources WHERE resource_id = $1)", cancellationToken, variableId))
+        {
+            throw new PartialReplicaException($"Variable {variableId} does not exist; define it in policy first (partial-replica policy load).");
+        }
+
+        return await connection.ScalarAsync<int>(
+            "INSERT INTO secrets (resource_id, value) VALUES ($1, $2) RETURNING version",
+            cancellationToken, variableId, crypto.Encrypt(value.Span, variableId));
+    }
+
+    /// <summary>Reads and decrypts a version (the newest when null) from a leader or a follower.</summary>
+    public static async Task<(int Version, byte[] Value)> GetAsync(NpgsqlDataSource database, string variableId, int? version, Slosilo crypto, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        await using var command = ConnectionExtensions.Command(connection, """
+            SELECT version, value FROM secrets WHERE resource_id = $1 AND ($2::int IS NULL OR version = $2)
+             ORDER BY version DESC LIMIT 1
+            """, variableId, new NpgsqlParameter { Value = (object?)version ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Integer });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            throw new PartialReplicaException(version is null
+                ? $"No value for {variableId} in this database."
+                : $"No version {version} of {variableId} in this database.");
+        }
+
+        return (reader.GetInt32(0), crypto.Decrypt(reader.GetFieldValue<byte[]>(1), variableId));
+    }
+}
