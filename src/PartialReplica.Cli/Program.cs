@@ -12,6 +12,7 @@ var root = new RootCommand("partial-replica: a Conjur-style leader feeds many fo
     new ReplicateCommand(),
     new SecretCommand(),
     new LoadCommand(),
+    new DemoCommand(),
 };
 
 return await root.Parse(args).InvokeAsync();

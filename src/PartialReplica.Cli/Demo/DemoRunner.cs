@@ -1,0 +1,191 @@
+using System.Diagnostics;
+using System.Text;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using PartialReplica.Cli.Commands;
+using PartialReplica.Clusters;
+using PartialReplica.Crypto;
+using PartialReplica.Followers;
+using PartialReplica.Policies;
+using PartialReplica.Samples;
+using PartialReplica.Secrets;
+using PartialReplica.Setup;
+using PartialReplica.Status;
+using PartialReplica.Verification;
+using PartialReplica.Web.Agent;
+using PartialReplica.Web.Gateway;
+using Spectre.Console;
+
+namespace PartialReplica.Cli.Demo;
+
+/// <summary>
+/// F10: a throwaway leader and two followers on loopback, the gateway and two agents, the demo policy and
+/// sample data; shows convergence, a change and a revocation, the status table, and proves each follower
+/// holds exactly its granted set. Everything it starts, it removes.
+/// </summary>
+internal sealed class DemoRunner(ILogger logger)
+{
+    private const string East = "conjur/followers/east-1";
+    private const string West = "conjur/followers/west-1";
+    private const string Changed = "default:variable:apps/billing/db/password";
+    private const string Nobody = "default:variable:apps/inventory/reports/key";
+    private static readonly TimeSpan ConvergeTimeout = TimeSpan.FromSeconds(60);
+
+    private readonly List<IAsyncDisposable> _owned = [];
+    private readonly Slosilo _crypto = Slosilo.FromBase64Key(Slosilo.GenerateBase64Key());
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+
+    public async Task<int> RunAsync(int samples, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await RunStepsAsync(samples, cancellationToken) ? ExitCode.Success : ExitCode.NotConverged;
+        }
+        finally
+        {
+            Step("cleaning up: stopping hosts and removing the clusters");
+            for (var i = _owned.Count - 1; i >= 0; i--)
+            {
+                await _owned[i].DisposeAsync();
+            }
+        }
+    }
+
+    private async Task<bool> RunStepsAsync(int samples, CancellationToken cancellationToken)
+    {
+        Step("starting a throwaway leader and two follower PostgreSQL servers on 127.0.0.1");
+        var clusters = await Task.WhenAll(
+            PostgresCluster.StartAsync(new ClusterOptions { Name = "demo-leader" }, cancellationToken),
+            PostgresCluster.StartAsync(new ClusterOptions { Name = "demo-east" }, cancellationToken),
+            PostgresCluster.StartAsync(new ClusterOptions { Name = "demo-west" }, cancellationToken));
+        _owned.AddRange(clusters);
+        var databases = await Task.WhenAll(clusters.Select(c => c.CreateDatabaseAsync("conjur", cancellationToken)));
+        var leader = Own(NpgsqlDataSource.Create(clusters[0].ConnectionString(databases[0])));
+        var eastDb = Own(NpgsqlDataSource.Create(clusters[1].ConnectionString(databases[1])));
+        var westDb = Own(NpgsqlDataSource.Create(clusters[2].ConnectionString(databases[2])));
+
+        Step("partial-replica setup: schema, replication roles, publication, capture trigger");
+        await new LeaderSetup(logger).RunAsync(leader, new SetupOptions(), cancellationToken);
+
+        Step("loading policies/demo.yml: two replica sets (east, west), overlapping grants, one variable granted to nobody");
+        var policy = await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "policies", "demo.yml"), cancellationToken);
+        await LoadPolicyAsync(leader, policy, "demo.yml", PolicyMode.Load, cancellationToken);
+        foreach (var id in new[] { Changed, "default:variable:apps/billing/api/token", "default:variable:apps/inventory/db/password", Nobody })
+        {
+            await SecretStore.SetAsync(leader, id, Encoding.UTF8.GetBytes($"initial value of {id}"), _crypto, cancellationToken);
+        }
+
+        Step($"loading {samples} sample variables into replica set east, values encrypted with a fresh data key");
+        await LoadPolicyAsync(leader, SampleData.Policy("samples", samples, ["east"]), "samples.yml", PolicyMode.Load, cancellationToken);
+        await SampleData.InsertValuesAsync(leader, SampleData.Identifiers("samples", samples).Select(i => "default:variable:" + i).ToList(), 32, _crypto, null, cancellationToken);
+
+        Step("starting the gateway and two follower agents; follower init subscribes each follower");
+        var gatewayUrl = await StartAsync(GatewayApplication.Build([], new Dictionary<string, string?>
+        {
+            ["Gateway:Leader"] = clusters[0].ConnectionString(databases[0]),
+            ["urls"] = "http://127.0.0.1:0",
+            ["Dispatch:FollowersRefreshInterval"] = "00:00:00.250",
+            ["Logging:LogLevel:Default"] = "Warning",
+        }), cancellationToken);
+        foreach (var (name, cluster, database, dataSource) in new[] { (East, clusters[1], databases[1], eastDb), (West, clusters[2], databases[2], westDb) })
+        {
+            var agentUrl = await StartAsync(AgentApplication.Build([], new Dictionary<string, string?>
+            {
+                ["Agent:Name"] = name,
+                ["Agent:Database"] = cluster.ConnectionString(database),
+                ["Agent:GatewayUrl"] = gatewayUrl,
+                ["urls"] = "http://127.0.0.1:0",
+                ["Logging:LogLevel:Default"] = "Warning",
+            }), cancellationToken);
+            await new FollowerInit(logger).RunAsync(leader, dataSource, new FollowerInitOptions { Name = name, AgentUrl = agentUrl }, cancellationToken);
+        }
+
+        Step("waiting for both followers to converge (delivered = granted, nothing pending)");
+        var start = _clock.Elapsed;
+        await ConvergeAsync(leader, cancellationToken);
+        AnsiConsole.MarkupLine($"  converged in [green]{(_clock.Elapsed - start).TotalSeconds:0.00} s[/]");
+        AnsiConsole.Write(StatusCommand.ToTable(await StatusCommand.ReadAsync(leader, cancellationToken)));
+
+        Step($"changing {Changed} on the leader (a new version)");
+        await SecretStore.SetAsync(leader, Changed, Encoding.UTF8.GetBytes("rotated value"), _crypto, cancellationToken);
+        await ConvergeAsync(leader, cancellationToken);
+        var (version, value) = await SecretStore.GetAsync(westDb, Changed, null, _crypto, cancellationToken);
+        AnsiConsole.MarkupLine($"  west-1 decrypts version {version} with the data key: [green]{Markup.Escape(Encoding.UTF8.GetString(value))}[/]");
+
+        Step("revoking: west-1 leaves the west replica set's followers layer (policy update)");
+        await LoadPolicyAsync(leader, """
+            - !revoke
+              role: !layer conjur/replication-sets/west/followers
+              member: !layer conjur/followers/west-hosts
+            """, "revoke.yml", PolicyMode.Update, cancellationToken);
+        await ConvergeAsync(leader, cancellationToken);
+
+        Step("status");
+        AnsiConsole.Write(StatusCommand.ToTable(await StatusCommand.ReadAsync(leader, cancellationToken)));
+
+        Step("proving each follower holds exactly its granted set, byte for byte, and nothing else");
+        var ok = true;
+        foreach (var (name, dataSource) in new[] { (East, eastDb), (West, westDb) })
+        {
+            var result = await FollowerVerifier.VerifyAsync(leader, dataSource, "default:host:" + name, cancellationToken);
+            var holdsNobody = await CountAsync(dataSource, Nobody, cancellationToken) > 0;
+            ok &= result.Exact && !holdsNobody;
+            AnsiConsole.MarkupLine(result.Exact && !holdsNobody
+                ? $"  [green]✓[/] {name}: exactly {result.Expected} granted secret versions; {Markup.Escape(Nobody)} absent"
+                : $"  [red]✗[/] {name}: {result.Missing.Count} missing, {result.Extra.Count} extra, holds nobody's variable: {holdsNobody}");
+        }
+
+        AnsiConsole.MarkupLine(ok ? $"[green]Demo passed[/] in {_clock.Elapsed.TotalSeconds:0.0} s." : "[red]Demo FAILED[/]: a follower does not hold exactly its granted set.");
+        return ok;
+    }
+
+    private async Task ConvergeAsync(NpgsqlDataSource leader, CancellationToken cancellationToken)
+    {
+        var deadline = Stopwatch.StartNew();
+        IReadOnlyList<FollowerStatusRow> rows = [];
+        while (deadline.Elapsed < ConvergeTimeout)
+        {
+            rows = await StatusCommand.ReadAsync(leader, cancellationToken);
+            if (rows.Count == 2 && rows.All(r => r.Pending == 0 && r.Delivered == r.Granted && r.Subscription == "streaming"))
+            {
+                return;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
+        }
+
+        AnsiConsole.Write(StatusCommand.ToTable(rows));
+        throw new PartialReplicaException($"The followers did not converge within {ConvergeTimeout.TotalSeconds:0} s.");
+    }
+
+    private async Task LoadPolicyAsync(NpgsqlDataSource leader, string text, string file, PolicyMode mode, CancellationToken cancellationToken) =>
+        await new PolicyLoader(logger).LoadAsync(leader, new PolicyLoadRequest { PolicyText = text, FileName = file, Branch = "root", Mode = mode }, cancellationToken);
+
+    private async Task<string> StartAsync(WebApplication app, CancellationToken cancellationToken)
+    {
+        _owned.Add(app);
+        await app.StartAsync(cancellationToken);
+        return app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+    }
+
+    private static async Task<long> CountAsync(NpgsqlDataSource database, string id, CancellationToken cancellationToken)
+    {
+        await using var command = database.CreateCommand("SELECT count(*) FROM secrets WHERE resource_id = $1");
+        command.Parameters.Add(new NpgsqlParameter { Value = id });
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    private T Own<T>(T disposable)
+        where T : IAsyncDisposable
+    {
+        _owned.Add(disposable);
+        return disposable;
+    }
+
+    private void Step(string what) =>
+        AnsiConsole.MarkupLine($"[grey]{_clock.Elapsed.TotalSeconds,6:0.0}s[/] [bold]{Markup.Escape(what)}[/]");
+}
