@@ -2,6 +2,8 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.Mvc;
+using PartialReplica.Authn;
 using PartialReplica.Followers;
 using PartialReplica.ReplicaSets;
 using PartialReplica.Web.Authentication;
@@ -20,6 +22,8 @@ public static class AdminApi
             .WithSummary("One follower's status: replica sets, granted count, replication slot, delivery.");
         admin.MapGet("/replica-sets", ListReplicaSetsAsync)
             .WithSummary("Replica sets ordered by id with their follower counts: limit/offset; count=true for the total.");
+        admin.MapPost("/signing-keys/rotate", RotateSigningKeyAsync)
+            .WithSummary("Retire the token signing key and make a new one; tokens signed with the old key stay valid until they expire.");
         return app;
     }
 
@@ -35,6 +39,9 @@ public static class AdminApi
             ? TypedResults.Ok(new CountResponse(await FollowerDirectory.CountAsync(services.Leader, cancellationToken)))
             : TypedResults.Ok(new FollowersResponse(await FollowerDirectory.ListAsync(services.Leader, page.Limit, page.Offset, cancellationToken)));
     }
+
+    public static async Task<Ok<SigningKeyResponse>> RotateSigningKeyAsync([FromServices] SigningKeyRing keys, CancellationToken cancellationToken) =>
+        TypedResults.Ok(new SigningKeyResponse(await keys.RotateAsync(cancellationToken)));
 
     public static async Task<Results<Ok<FollowerStatus>, NotFound<ErrorBody>>> GetFollowerAsync(
         string name, [AsParameters] GatewayServices services, CancellationToken cancellationToken)
@@ -60,6 +67,9 @@ public static class AdminApi
             : TypedResults.Ok(new ReplicaSetsResponse(await ReplicaSetDirectory.ListAsync(services.Leader, account, page.Limit, page.Offset, cancellationToken)));
     }
 }
+
+/// <summary><c>{"kid":"..."}</c>: the key that signs from now on.</summary>
+public sealed record SigningKeyResponse(string Kid);
 
 /// <summary><c>{"followers":[...]}</c></summary>
 public sealed record FollowersResponse(IReadOnlyList<FollowerSummary> Followers);

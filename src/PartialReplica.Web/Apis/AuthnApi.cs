@@ -16,8 +16,9 @@ public static class AuthnApi
     public static IEndpointRouteBuilder MapAuthnApi(this IEndpointRouteBuilder app)
     {
         var authn = app.MapGroup("/authn").WithTags("Authn");
+        // No Accepts metadata: it would enforce a content type, and Conjur clients post the key as text/plain,
+        // form-urlencoded (curl -d) or without any.
         authn.MapPost("/{account}/{login}/authenticate", AuthenticateAsync)
-            .Accepts<string>("text/plain")
             .WithSummary("Exchange an API key (the raw body) for a token (the raw JWT, ES256, at most 8 minutes).");
         authn.MapPut("/{account}/api_key", RotateApiKeyAsync)
             .RequireAuthorization()

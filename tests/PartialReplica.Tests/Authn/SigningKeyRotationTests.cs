@@ -31,4 +31,32 @@ public sealed class SigningKeyRotationTests(GatewayFixture fixture)
         Assert.Contains(jwks.Keys, k => k.KeyId == newKid);
         Assert.Contains(jwks.Keys, k => k.KeyId == new JsonWebToken(before).Kid);
     }
+
+    [Fact]
+    public async Task Admin_rotates_the_gateways_key_over_the_api_and_earlier_tokens_keep_working()
+    {
+        var follower = await fixture.AddFollowerAsync();
+        var admin = await fixture.AdminTokenAsync();
+        using var asFollower = await PostAsync("/signing-keys/rotate", follower.Token);
+
+        using var rotated = await PostAsync("/signing-keys/rotate", admin);
+        var kid = System.Text.Json.JsonDocument.Parse(await rotated.Content.ReadAsStringAsync()).RootElement.GetProperty("kid").GetString();
+        var fresh = await fixture.AuthenticateAsync("host/" + follower.Name, follower.ApiKey);
+        using var withOldToken = await fixture.GetAsync("/edge/secrets/default?count=true", follower.Token);
+        var jwks = await fixture.Http.GetStringAsync("/.well-known/jwks.json");
+
+        Assert.Equal(System.Net.HttpStatusCode.Forbidden, asFollower.StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.OK, rotated.StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.OK, withOldToken.StatusCode);
+        Assert.Contains(kid!, jwks, StringComparison.Ordinal);
+        Assert.Contains(new JsonWebToken(follower.Token).Kid, jwks, StringComparison.Ordinal);
+        Assert.Equal(kid, new JsonWebToken(fresh).Kid);
+    }
+
+    private async Task<HttpResponseMessage> PostAsync(string path, string token)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, path);
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        return await fixture.Http.SendAsync(request);
+    }
 }

@@ -27,8 +27,10 @@ public sealed class AuthenticateTests(GatewayFixture fixture)
     {
         var follower = await fixture.AddFollowerAsync();
 
+        // As curl -d sends it: form-urlencoded.
         using var response = await fixture.Http.PostAsync(
-            $"/authn/default/{Uri.EscapeDataString("host/" + follower.Name)}/authenticate", new StringContent(follower.ApiKey));
+            $"/authn/default/{Uri.EscapeDataString("host/" + follower.Name)}/authenticate",
+            new StringContent(follower.ApiKey, Encoding.UTF8, "application/x-www-form-urlencoded"));
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.StartsWith("text/plain", response.Content.Headers.ContentType!.ToString(), StringComparison.Ordinal);

@@ -54,6 +54,29 @@ public sealed class EdgePagingTests(GatewayFixture fixture)
         Assert.Equal(names.Length, (await JsonAsync(count)).GetProperty("count").GetInt64());
     }
 
+    [Fact]
+    public async Task Variables_without_values_are_skipped_and_keyset_pages_still_fill()
+    {
+        var follower = await fixture.AddFollowerAsync();
+        var prefix = GatewayFixture.Unique("holes");
+        string[] all = ["1", "2", "3", "4", "5", "6", "7"];
+        string[] withValues = ["2", "6", "7"];
+        foreach (var name in all)
+        {
+            await fixture.AddSecretAsync($"{prefix}/{name}", withValues.Contains(name) ? [[1]] : []);
+        }
+
+        await fixture.GrantAsync(GatewayFixture.Unique("set"), [follower], all.Select(n => $"{prefix}/{n}").ToArray());
+
+        var first = await IdsAsync(fixture, follower.Token, "?limit=2");
+        var second = await IdsAsync(fixture, follower.Token, $"?limit=2&after={Uri.EscapeDataString(first[^1])}");
+        var byOffset = await IdsAsync(fixture, follower.Token, "?limit=2&offset=2");
+
+        Assert.Equal([GatewayFixture.VariableId($"{prefix}/2"), GatewayFixture.VariableId($"{prefix}/6")], first);
+        Assert.Equal([GatewayFixture.VariableId($"{prefix}/7")], second);
+        Assert.Equal(second, byOffset);
+    }
+
     [Theory]
     [InlineData("limit=0")]
     [InlineData("limit=-1")]

@@ -87,6 +87,8 @@ public sealed class GatewayFixture : IAsyncLifetime
         ["Gateway:Issuer"] = Issuer,
         ["Gateway:MaxRequestBodyBytes"] = BodyLimit.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["Logging:LogLevel:Default"] = "Warning",
+        // The unreachable-leader test makes the health check log an error with a stack trace on purpose.
+        ["Logging:LogLevel:Microsoft.Extensions.Diagnostics.HealthChecks"] = "None",
     });
 
     /// <summary>An issuer over the gateway's own keys, to forge tokens the gateway must refuse.</summary>
