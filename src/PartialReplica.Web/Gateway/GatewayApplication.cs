@@ -25,6 +25,7 @@ public static class GatewayApplication
         app.MapAuthnApi();
         app.MapEdgeApi();
         app.MapAdminApi();
+        app.MapPolicyApi();
         return app;
     }
 }

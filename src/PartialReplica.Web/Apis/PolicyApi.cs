@@ -1,0 +1,80 @@
+using System.Text;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Logging;
+using PartialReplica.Policies;
+using PartialReplica.Web.Authentication;
+
+namespace PartialReplica.Web.Apis;
+
+/// <summary>
+/// Conjur's policy endpoints (F3): <c>POST</c> load, <c>PUT</c> replace, <c>PATCH</c> update on
+/// <c>/policies/{account}/policy/{branch}</c>, <c>?dryRun=true</c>. Admin only. The body is the YAML.
+/// </summary>
+public static class PolicyApi
+{
+    public static IEndpointRouteBuilder MapPolicyApi(this IEndpointRouteBuilder app)
+    {
+        var policies = app.MapGroup("/policies/{account}/policy").WithTags("Policies").RequireAuthorization(GatewayRoles.AdminPolicy);
+        policies.MapPost("/{**branch}", (string account, string branch, string? dryRun, HttpRequest request, [AsParameters] GatewayServices services, CancellationToken ct) =>
+            LoadAsync(PolicyMode.Load, account, branch, dryRun, request, services, ct)).WithSummary("Load (add only).");
+        policies.MapPut("/{**branch}", (string account, string branch, string? dryRun, HttpRequest request, [AsParameters] GatewayServices services, CancellationToken ct) =>
+            LoadAsync(PolicyMode.Replace, account, branch, dryRun, request, services, ct)).WithSummary("Replace: delete what the file omits in the branch.");
+        policies.MapPatch("/{**branch}", (string account, string branch, string? dryRun, HttpRequest request, [AsParameters] GatewayServices services, CancellationToken ct) =>
+            LoadAsync(PolicyMode.Update, account, branch, dryRun, request, services, ct)).WithSummary("Update: delete only through explicit statements.");
+        return app;
+    }
+
+    private static async Task<Results<Created<PolicyLoadResult>, Ok<PolicyLoadResult>, BadRequest<ErrorBody>, UnprocessableEntity<ErrorBody>, ForbidHttpResult>> LoadAsync(
+        PolicyMode mode, string account, string branch, string? dryRun, HttpRequest request, GatewayServices services, CancellationToken cancellationToken)
+    {
+        if (account != services.Options.Account)
+        {
+            return TypedResults.Forbid();
+        }
+
+        if (dryRun is not null and not "true" and not "false")
+        {
+            return TypedResults.BadRequest(ErrorBody.Of("bad_request", "dryRun must be true or false."));
+        }
+
+        string text;
+        try
+        {
+            using var reader = new StreamReader(request.Body, new UTF8Encoding(false, throwOnInvalidBytes: true));
+            text = await reader.ReadToEndAsync(cancellationToken);
+        }
+        catch (DecoderFallbackException)
+        {
+            return TypedResults.BadRequest(ErrorBody.Of("bad_request", "The policy body is not valid UTF-8."));
+        }
+
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return TypedResults.BadRequest(ErrorBody.Of("bad_request", "The policy body is empty; send the policy YAML as the request body."));
+        }
+
+        try
+        {
+            var result = await new PolicyLoader(services.Logger).LoadAsync(services.Leader, new PolicyLoadRequest
+            {
+                PolicyText = text,
+                FileName = "policy",
+                Account = account,
+                Branch = branch.Trim('/'),
+                Mode = mode,
+                DryRun = dryRun == "true",
+                LoaderRoleId = request.HttpContext.User.Identity?.Name,
+            }, cancellationToken);
+            return result.DryRun ? TypedResults.Ok(result) : TypedResults.Created((string?)null, result);
+        }
+        catch (PartialReplicaException e)
+        {
+            // Parser and loader errors name file:line:column and the problem; nothing was applied.
+            return TypedResults.UnprocessableEntity(ErrorBody.Of("validation_failed", e.Message));
+        }
+    }
+}
