@@ -11,7 +11,7 @@ namespace PartialReplica.Tests.Faults;
 /// no row is duplicated, and a revoked secret never comes back.
 /// </summary>
 [Collection(FaultsCollection.Name)]
-public sealed class DuplicateDeliveryTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>
+public sealed class DuplicateDeliveryTests(ReplicationFixture fixture)
 {
     private static readonly string Kept = FaultWorld.Billing[0];
     private static readonly string Pruned = FaultWorld.Inventory[0];

@@ -7,7 +7,7 @@ namespace PartialReplica.Tests.Faults;
 /// when it returns, and the other follower is served meanwhile as if nothing happened.
 /// </summary>
 [Collection(FaultsCollection.Name)]
-public sealed class FollowerOutageTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>
+public sealed class FollowerOutageTests(ReplicationFixture fixture)
 {
     /// <summary>How far behind the healthy follower may fall while the other is down (pushes take milliseconds).</summary>
     private static readonly TimeSpan HealthyLag = TimeSpan.FromSeconds(5);

@@ -4,7 +4,7 @@ namespace PartialReplica.Tests.Faults;
 
 /// <summary>R1: the gateway process is SIGKILLed in the middle of a burst of secret writes and restarted.</summary>
 [Collection(FaultsCollection.Name)]
-public sealed class GatewayCrashTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>
+public sealed class GatewayCrashTests(ReplicationFixture fixture)
 {
     [Fact]
     public async Task Gateway_killed_mid_burst_and_restarted_leaves_every_follower_exact()

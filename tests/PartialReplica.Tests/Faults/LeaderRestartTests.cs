@@ -4,7 +4,7 @@ namespace PartialReplica.Tests.Faults;
 
 /// <summary>The leader restarts (pg_ctl restart) under load: the gateway reconnects everything and the end state is exact.</summary>
 [Collection(FaultsCollection.Name)]
-public sealed class LeaderRestartTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>
+public sealed class LeaderRestartTests(ReplicationFixture fixture)
 {
     [Fact]
     public async Task Gateway_reconnects_after_leader_restart_under_load_and_followers_end_exact()

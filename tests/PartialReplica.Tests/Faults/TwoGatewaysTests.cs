@@ -8,7 +8,7 @@ namespace PartialReplica.Tests.Faults;
 /// one follower at the same time, and when the serving one is SIGKILLed the other takes over within seconds.
 /// </summary>
 [Collection(FaultsCollection.Name)]
-public sealed class TwoGatewaysTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>
+public sealed class TwoGatewaysTests(ReplicationFixture fixture)
 {
     private static readonly TimeSpan Takeover = TimeSpan.FromSeconds(5);
 
