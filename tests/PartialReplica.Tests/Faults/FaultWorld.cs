@@ -166,9 +166,9 @@ internal sealed class FaultWorld : IAsyncDisposable
     public async Task<int?> ListenBackendAsync() =>
         await Db.ScalarAsync<int?>(Leader, """
             SELECT pid FROM pg_stat_activity
-             WHERE datname = current_database() AND query ILIKE 'LISTEN %' AND pid <> pg_backend_pid()
+             WHERE datname = current_database() AND application_name = $1 AND query ILIKE 'LISTEN %'
              ORDER BY backend_start DESC LIMIT 1
-            """);
+            """, PartialReplica.Push.Dispatcher.ListenApplicationName);
 
     public string OutputTails() =>
         string.Join(Environment.NewLine, _hosts.Select(h => $"--- {h.Label} ({(h.IsRunning ? "running" : "stopped")}):{Environment.NewLine}{h.OutputTail}"));
