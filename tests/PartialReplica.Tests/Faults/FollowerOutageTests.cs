@@ -25,17 +25,15 @@ public sealed class FollowerOutageTests(ReplicationFixture fixture)
         await world.AwaitExactAsync(FaultWorld.West);
 
         await east.KillAsync();
-        var burst = world.StartWriting(writers: 2, seed: 2);
-        await burst.ReachedAsync(200, "while east-1's agent is dead");
-        await burst.StopAsync();
-
-        var lag = await world.AwaitExactAsync(FaultWorld.West, HealthyLag);
+        await WriteWhileDownAsync(world, seed: 2);
         Assert.False(await world.IsExactAsync(FaultWorld.East), "east-1 changed nothing while its agent was dead");
-        Assert.True(lag < HealthyLag, $"west-1 lagged {lag.TotalMilliseconds:0} ms behind the last commit while east-1 was down");
 
         await east.StartAsync();
         await world.AwaitExactAsync(FaultWorld.East);
         await world.AwaitExactAsync(FaultWorld.West);
+        await Eventually.HoldsAsync(async () => await Db.ScalarAsync<string>(world.Leader,
+            "SELECT last_error FROM partial_replica.delivery WHERE follower = $1", FaultWorld.East) is null,
+            "east-1's last error is cleared once it is delivered to again");
     }
 
     [Fact]
@@ -54,15 +52,36 @@ public sealed class FollowerOutageTests(ReplicationFixture fixture)
 
         // A crash-like stop: no checkpoint, the agent's connections die mid-use.
         await eastServer.StopAsync(immediate: true, CancellationToken.None);
-        var burst = world.StartWriting(writers: 2, seed: 3);
-        await burst.ReachedAsync(200, "while east-1's database is down");
-        await burst.StopAsync();
-
-        var lag = await world.AwaitExactAsync(FaultWorld.West, HealthyLag);
-        Assert.True(lag < HealthyLag, $"west-1 lagged {lag.TotalMilliseconds:0} ms behind the last commit while east-1 was down");
+        await WriteWhileDownAsync(world, seed: 3);
 
         await eastServer.StartServerAsync(CancellationToken.None);
         await world.AwaitExactAsync(FaultWorld.East);
         await world.AwaitExactAsync(FaultWorld.West);
+        await Eventually.HoldsAsync(async () => await Db.ScalarAsync<string>(world.Leader,
+            "SELECT last_error FROM partial_replica.delivery WHERE follower = $1", FaultWorld.East) is null,
+            "east-1's last error is cleared once it is delivered to again");
+    }
+
+    /// <summary>
+    /// Two rounds of writes while east-1 is down: the first while its worker still retries, the second once
+    /// its failure is recorded (circuit open, backing off). After each round west-1 must hold exactly its
+    /// granted set within <see cref="HealthyLag"/> of the last commit.
+    /// </summary>
+    private static async Task WriteWhileDownAsync(FaultWorld world, int seed)
+    {
+        for (var round = 0; round < 2; round++)
+        {
+            var burst = world.StartWriting(writers: 2, seed: seed * 10 + round);
+            await burst.ReachedAsync(100, $"round {round + 1} while east-1 is down");
+            await burst.StopAsync();
+            var lag = await world.AwaitExactAsync(FaultWorld.West, HealthyLag);
+            Assert.True(lag < HealthyLag, $"west-1 lagged {lag.TotalMilliseconds:0} ms behind the last commit while east-1 was down");
+            if (round == 0)
+            {
+                await Eventually.HoldsAsync(async () => await Db.ScalarAsync<string>(world.Leader,
+                    "SELECT last_error FROM partial_replica.delivery WHERE follower = $1", FaultWorld.East) is not null,
+                    "east-1's failed pushes are recorded as its last error");
+            }
+        }
     }
 }
