@@ -17,7 +17,8 @@ namespace PartialReplica.Policies;
 public sealed class PolicyLoader(ILogger logger)
 {
     // Serialises policy loads on a leader: each computes its grant difference against the previous one.
-    private const long PolicyLockKey = 0x5052_504f_4c49;
+    // ReplicaSetCatalog.RefreshAsync takes the same key.
+    internal const long PolicyLockKey = 0x5056_504f_4c49;
 
     /// <summary>Parses and loads a policy; see <see cref="PolicyMode"/> for the modes.</summary>
     public async Task<PolicyLoadResult> LoadAsync(NpgsqlDataSource leader, PolicyLoadRequest request, CancellationToken cancellationToken)

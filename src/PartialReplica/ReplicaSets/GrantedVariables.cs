@@ -18,11 +18,13 @@ public static class GrantedVariables
     /// <summary>Keyset page: up to <paramref name="limit"/> ids after <paramref name="after"/> (null: from the start).</summary>
     public static Task<IReadOnlyList<string>> PageAfterAsync(
         NpgsqlConnection leader, string followerRoleId, string? after, int limit, CancellationToken cancellationToken) =>
-        ReadAsync(leader, """
-            SELECT resource_id FROM partial_replica.granted
-             WHERE follower_role_id = $1 AND ($2::text IS NULL OR resource_id > $2::text COLLATE "C")
-             ORDER BY resource_id LIMIT $3
-            """, cancellationToken, followerRoleId, after, CheckLimit(limit));
+        after is null
+            ? PageAsync(leader, followerRoleId, 0, limit, cancellationToken)
+            : ReadAsync(leader, """
+                SELECT resource_id FROM partial_replica.granted
+                 WHERE follower_role_id = $1 AND resource_id > $2
+                 ORDER BY resource_id LIMIT $3
+                """, cancellationToken, followerRoleId, after, CheckLimit(limit));
 
     /// <summary>Offset page, as Conjur's <c>limit</c>/<c>offset</c>.</summary>
     public static Task<IReadOnlyList<string>> PageAsync(

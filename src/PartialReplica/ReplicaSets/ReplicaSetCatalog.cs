@@ -39,6 +39,12 @@ public static class ReplicaSetCatalog
     /// Recomputes every follower's granted set from the Conjur tables (after changes made outside a policy
     /// load); returns how many rows changed. Policy loads do this themselves.
     /// </summary>
-    public static async Task<long> RefreshAsync(NpgsqlConnection leader, CancellationToken cancellationToken) =>
-        await leader.ScalarAsync<long>("SELECT count(*) FROM partial_replica.refresh_granted()", cancellationToken);
+    public static async Task<long> RefreshAsync(NpgsqlConnection leader, CancellationToken cancellationToken)
+    {
+        await using var transaction = await leader.BeginTransactionAsync(cancellationToken);
+        await leader.ExecuteAsync("SELECT pg_advisory_xact_lock($1)", cancellationToken, Policies.PolicyLoader.PolicyLockKey);
+        var changed = await leader.ScalarAsync<long>("SELECT count(*) FROM partial_replica.refresh_granted()", cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return changed;
+    }
 }
