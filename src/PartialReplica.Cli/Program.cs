@@ -5,6 +5,7 @@ var root = new RootCommand("partial-replica: a Conjur-style leader feeds many fo
 {
     new SetupCommand(),
     new FollowerCommand(),
+    new PolicyCommand(),
 };
 
 return await root.Parse(args).InvokeAsync();

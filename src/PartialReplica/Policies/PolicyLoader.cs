@@ -160,7 +160,8 @@ public sealed class PolicyLoader(ILogger logger)
         return result;
     }
 
-    private static async Task<List<FollowerGrantChange>> RefreshGrantsAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    /// <summary>Refreshes every follower's materialised grants, queues the differences in the outbox and wakes the gateway.</summary>
+    internal static async Task<List<FollowerGrantChange>> RefreshGrantsAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
         var byFollower = new Dictionary<string, (string RoleId, List<string> Added, List<string> Removed)>(StringComparer.Ordinal);
         await using (var command = new NpgsqlCommand(PolicyStatements.RefreshGrants, connection))
