@@ -255,7 +255,17 @@ public sealed class PostgresCluster : IPostgresServer, IAsyncDisposable
     {
         foreach (var owner in Directory.GetFiles(Root, "*.owner"))
         {
-            if (!int.TryParse(await File.ReadAllTextAsync(owner, cancellationToken), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) || IsAlive(pid))
+            string ownerText;
+            try
+            {
+                ownerText = await File.ReadAllTextAsync(owner, cancellationToken);
+            }
+            catch (FileNotFoundException)
+            {
+                continue; // another test process reaped it first
+            }
+
+            if (!int.TryParse(ownerText, NumberStyles.None, CultureInfo.InvariantCulture, out var pid) || IsAlive(pid))
             {
                 continue;
             }
