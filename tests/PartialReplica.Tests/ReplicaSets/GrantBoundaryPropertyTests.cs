@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using PartialReplica.ReplicaSets;
 using PartialReplica.Tests.Infrastructure;
 using PartialReplica.Tests.Policies;
 using Xunit.Abstractions;
@@ -90,15 +91,21 @@ public sealed class GrantBoundaryPropertyTests(ReplicationFixture fixture, ITest
                 var expected = model.Granted("default:host:" + follower).ToList();
                 var resolved = await db.GrantedAsync(follower);
                 var materialised = await db.MaterialisedAsync(follower);
+                long count;
+                await using (var connection = await db.DataSource.OpenConnectionAsync())
+                {
+                    count = await GrantedVariables.CountAsync(connection, "default:host:" + follower, CancellationToken.None);
+                }
+
                 var change = result.GrantChanges.SingleOrDefault(c => c.Follower == follower);
                 var added = expected.Except(before[follower], StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
                 var removed = before[follower].Except(expected, StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
-                if (!expected.SequenceEqual(resolved) || !expected.SequenceEqual(materialised)
+                if (!expected.SequenceEqual(resolved) || !expected.SequenceEqual(materialised) || count != expected.Count
                     || !added.SequenceEqual(change?.Added ?? []) || !removed.SequenceEqual(change?.Removed ?? []))
                 {
                     throw new XunitException(
                         $"seed {seed} step {step}, follower {follower}:\n model      [{string.Join(", ", expected)}]\n" +
-                        $" sql        [{string.Join(", ", resolved)}]\n materialised [{string.Join(", ", materialised)}]\n" +
+                        $" sql        [{string.Join(", ", resolved)}]\n count {count}\n materialised [{string.Join(", ", materialised)}]\n" +
                         $" added  model [{string.Join(", ", added)}] load [{string.Join(", ", change?.Added ?? [])}]\n" +
                         $" removed model [{string.Join(", ", removed)}] load [{string.Join(", ", change?.Removed ?? [])}]\n{Describe(file, yaml)}");
                 }
