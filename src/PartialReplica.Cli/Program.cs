@@ -14,6 +14,7 @@ var root = new RootCommand("partial-replica: a Conjur-style leader feeds many fo
     new LoadCommand(),
     new DemoCommand(),
     new BenchCommand(),
+    new PolicyCommand(),
 };
 
 return await root.Parse(args).InvokeAsync();
