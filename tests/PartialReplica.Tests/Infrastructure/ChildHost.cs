@@ -20,6 +20,7 @@ internal sealed class ChildHost : IAsyncDisposable
     private readonly Dictionary<string, string> _environment;
     private readonly ConcurrentQueue<string> _output = new();
     private Process? _process;
+    private bool _keepAll;
 
     private ChildHost(string label, int port, string[] arguments, Dictionary<string, string> environment)
     {
@@ -38,6 +39,18 @@ internal sealed class ChildHost : IAsyncDisposable
 
     /// <summary>Whether the process is alive.</summary>
     public bool IsRunning => _process is { HasExited: false };
+
+    /// <summary>Every output line so far, when <see cref="LogEverything"/> was called; else the latest ones.</summary>
+    public IReadOnlyList<string> Output => _output.ToArray();
+
+    /// <summary>Logs at Trace level and keeps every line (for tests that read the whole log).</summary>
+    public ChildHost LogEverything()
+    {
+        _keepAll = true;
+        _environment["Logging__LogLevel__Default"] = "Trace";
+        _environment["Logging__LogLevel__Microsoft"] = "Trace";
+        return this;
+    }
 
     /// <summary>The process's latest output lines (for failure messages).</summary>
     public string OutputTail => string.Join(Environment.NewLine, _output.TakeLast(60));
@@ -105,7 +118,11 @@ internal sealed class ChildHost : IAsyncDisposable
             info.Environment.Remove(name);
         }
 
-        info.Environment["Logging__LogLevel__Default"] = "Warning";
+        if (!_keepAll)
+        {
+            info.Environment["Logging__LogLevel__Default"] = "Warning";
+        }
+
         info.Environment["Logging__Console__FormatterName"] = "simple";
         foreach (var (key, value) in _environment)
         {
@@ -178,7 +195,7 @@ internal sealed class ChildHost : IAsyncDisposable
         }
 
         _output.Enqueue(line);
-        while (_output.Count > 400 && _output.TryDequeue(out _))
+        while (!_keepAll && _output.Count > 400 && _output.TryDequeue(out _))
         {
         }
     }
