@@ -1,23 +1,48 @@
--- The push path's grant check: which of these variables may the follower hold? Same rule as
--- granted_variables (0005), evaluated per variable through the permissions index instead of computing
--- the follower's whole granted set, so a batch of a few ids costs a few index probes however many
--- variables the follower is granted. GrantBoundaryTests keeps it equal to granted_variables.
+-- The grant rule of 0005, factored so that it is written once and asked two ways:
+--   granted_variables(follower)      the follower's whole granted set (status, reconcile, refresh);
+--   granted_among(follower, ids[])   which of these variables it may hold (the push path, per batch),
+--                                    evaluated per variable through the permissions index, so a batch
+--                                    costs a few index probes however many variables the follower has.
+-- GrantBoundaryTests and the policy property test keep both equal to the independent model.
+
+-- Whether the follower receives the reserved set 'full' (every variable of its account).
+CREATE OR REPLACE FUNCTION partial_replica.follower_has_full(p_follower_role_id text)
+RETURNS boolean LANGUAGE sql STABLE AS $$
+    SELECT EXISTS (
+        SELECT 1 FROM partial_replica.follower_replica_sets(p_follower_role_id) s
+         WHERE s.set_id = split_part(p_follower_role_id, ':', 1) || ':webservice:conjur/replication-sets/full')
+$$;
+
+-- The roles whose 'execute' permissions reach the follower: each of its sets' replicated-data group and
+-- every role that group is (transitively) a member of.
+CREATE OR REPLACE FUNCTION partial_replica.follower_carriers(p_follower_role_id text)
+RETURNS TABLE (role_id text) LANGUAGE sql STABLE AS $$
+    SELECT DISTINCT r.role_id
+      FROM partial_replica.follower_replica_sets(p_follower_role_id) s,
+           partial_replica.all_roles(split_part(p_follower_role_id, ':', 1) || ':group:'
+                                     || split_part(s.set_id, ':', 3) || '/replicated-data') r
+$$;
+
+CREATE OR REPLACE FUNCTION partial_replica.granted_variables(p_follower_role_id text)
+RETURNS TABLE (resource_id text) LANGUAGE sql STABLE AS $$
+    SELECT res.resource_id FROM resources res
+     WHERE partial_replica.follower_has_full(p_follower_role_id)
+       AND starts_with(res.resource_id, split_part(p_follower_role_id, ':', 1) || ':variable:')
+    UNION
+    SELECT p.resource_id
+      FROM partial_replica.follower_carriers(p_follower_role_id) c
+      JOIN permissions p ON p.role_id = c.role_id AND p.privilege = 'execute'
+     WHERE starts_with(p.resource_id, split_part(p_follower_role_id, ':', 1) || ':variable:')
+$$;
+
 CREATE OR REPLACE FUNCTION partial_replica.granted_among(p_follower_role_id text, p_ids text[])
 RETURNS TABLE (resource_id text) LANGUAGE sql STABLE AS $$
-    WITH account AS (SELECT split_part(p_follower_role_id, ':', 1) AS name),
-    sets AS (SELECT s.set_id FROM partial_replica.follower_replica_sets(p_follower_role_id) s),
-    is_full AS (
-        SELECT EXISTS (SELECT 1 FROM sets, account WHERE sets.set_id = account.name || ':webservice:conjur/replication-sets/full') AS yes
-    ),
-    carriers AS (
-        SELECT DISTINCT r.role_id
-          FROM sets, account,
-               partial_replica.all_roles(account.name || ':group:' || split_part(sets.set_id, ':', 3) || '/replicated-data') r
-    ),
+    WITH full_set AS (SELECT partial_replica.follower_has_full(p_follower_role_id) AS yes),
+    carriers AS (SELECT c.role_id FROM partial_replica.follower_carriers(p_follower_role_id) c),
     ids AS (SELECT DISTINCT i.id FROM unnest(p_ids) AS i(id))
-    SELECT ids.id FROM ids, account, is_full
-     WHERE starts_with(ids.id, account.name || ':variable:')
-       AND ((is_full.yes AND EXISTS (SELECT 1 FROM resources res WHERE res.resource_id = ids.id))
+    SELECT ids.id FROM ids, full_set
+     WHERE starts_with(ids.id, split_part(p_follower_role_id, ':', 1) || ':variable:')
+       AND ((full_set.yes AND EXISTS (SELECT 1 FROM resources res WHERE res.resource_id = ids.id))
             OR EXISTS (SELECT 1 FROM permissions p JOIN carriers c ON c.role_id = p.role_id
                         WHERE p.resource_id = ids.id AND p.privilege = 'execute'))
 $$;
