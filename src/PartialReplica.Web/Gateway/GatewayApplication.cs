@@ -3,7 +3,7 @@ using PartialReplica.Web.Apis;
 
 namespace PartialReplica.Web.Gateway;
 
-/// <summary>The leader-side gateway web host: authn, follower pull API, admin API, health, OpenAPI.</summary>
+/// <summary>The leader-side gateway web host: authn, follower pull API, admin API, status and dashboard, health, OpenAPI.</summary>
 public static class GatewayApplication
 {
     /// <summary>
@@ -26,6 +26,8 @@ public static class GatewayApplication
         app.MapEdgeApi();
         app.MapAdminApi();
         app.MapPolicyApi();
+        app.MapStatusApi();
+        app.MapDashboardApi();
         return app;
     }
 }
