@@ -15,6 +15,7 @@ public static class GatewayApplication
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.AddGatewaySources(overrides);
         builder.AddGateway();
+        builder.AddGatewayTelemetry();
 
         var app = builder.Build();
         app.UseMiddleware<RequestBodyLimit>();
