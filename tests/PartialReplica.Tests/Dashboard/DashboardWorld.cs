@@ -3,6 +3,7 @@ using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
+using PartialReplica.Authn;
 using PartialReplica.Crypto;
 using PartialReplica.Followers;
 using PartialReplica.Policies;
@@ -112,6 +113,7 @@ public sealed class DashboardWorld : IAsyncLifetime
         await using var followerSource = NpgsqlDataSource.Create(follower);
         var init = await new FollowerInit(NullLogger.Instance).RunAsync(leaderSource, followerSource,
             new FollowerInitOptions { Name = name, AgentUrl = agentUrl }, CancellationToken.None);
-        FollowerApiKeys[name] = init.ApiKey!;
+        // The demo policy created the host, so init printed no key; a fresh one makes it a caller we can use.
+        FollowerApiKeys[name] = init.ApiKey ?? (await ApiKeyAuthenticator.RotateAsync(leaderSource, init.RoleId, CancellationToken.None))!;
     }
 }
