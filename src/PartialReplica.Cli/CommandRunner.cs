@@ -41,5 +41,11 @@ internal static class CommandRunner
             await Console.Error.WriteLineAsync("cancelled");
             return ExitCode.Failure;
         }
+        catch (Exception e) when (e is NpgsqlException or HttpRequestException or IOException or InvalidOperationException)
+        {
+            // Unexpected: one line with the type and message (server details are redacted by Npgsql).
+            await Console.Error.WriteLineAsync($"error: unexpected failure ({e.GetType().Name}): {e.Message}");
+            return ExitCode.Failure;
+        }
     }
 }

@@ -13,6 +13,7 @@ var root = new RootCommand("partial-replica: a Conjur-style leader feeds many fo
     new SecretCommand(),
     new LoadCommand(),
     new DemoCommand(),
+    new BenchCommand(),
 };
 
 return await root.Parse(args).InvokeAsync();

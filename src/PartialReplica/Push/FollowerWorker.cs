@@ -161,6 +161,11 @@ internal sealed class FollowerWorker
     {
         var clock = Stopwatch.StartNew();
         var horizon = await _outbox.HorizonAsync(cancellationToken);
+        await using (var connection = await _leader.OpenConnectionAsync(cancellationToken))
+        {
+            await connection.ExecuteAsync(GrantedSecretsSql.RefreshGranted, cancellationToken, _follower.RoleId);
+        }
+
         var all = new List<string>();
         var after = "";
         int upserts = 0, deletes = 0;

@@ -5,12 +5,21 @@ internal static class GrantedSecretsSql
 {
     /// <summary>$1 follower role id, $2 text[] of variable ids → those granted to the follower.</summary>
     public const string GrantedAmong = """
-        SELECT g.resource_id FROM partial_replica.granted_variables($1) g WHERE g.resource_id = ANY($2)
+        SELECT g.resource_id FROM partial_replica.granted_among($1, $2) g
         """;
 
-    /// <summary>$1 follower role id, $2 keyset start (exclusive), $3 limit → granted ids in order.</summary>
+    /// <summary>
+    /// $1 follower role id: brings the materialised grant table (0008) up to date for the follower, so a
+    /// full reconcile pages index scans and still sees grants made outside policy loads.
+    /// </summary>
+    public const string RefreshGranted = """
+        SELECT count(*) FROM partial_replica.refresh_granted($1)
+        """;
+
+    /// <summary>$1 follower role id, $2 keyset start (exclusive), $3 limit → granted ids in byte order.</summary>
     public const string GrantedPage = """
-        SELECT g.resource_id FROM partial_replica.granted_variables($1) g
-         WHERE g.resource_id > $2 ORDER BY g.resource_id LIMIT $3
+        SELECT g.resource_id FROM partial_replica.granted g
+         WHERE g.follower_role_id = $1 AND g.resource_id > $2::text COLLATE "C"
+         ORDER BY g.resource_id LIMIT $3
         """;
 }

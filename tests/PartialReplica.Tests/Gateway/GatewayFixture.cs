@@ -185,7 +185,9 @@ public sealed class GatewayFixture : IAsyncLifetime
     {
         await using var connection = new NpgsqlConnection(Leader);
         await connection.OpenAsync();
-        await using var batch = new NpgsqlBatch(connection);
+        // Set-up statements may write 100,000 rows through Conjur's triggers; on a busy 2-core machine
+        // that can outlast Npgsql's default 30 s command timeout. They are set-up, not what is measured.
+        await using var batch = new NpgsqlBatch(connection) { Timeout = 600 };
         foreach (var (sql, parameters) in statements)
         {
             var command = new NpgsqlBatchCommand(sql);

@@ -26,8 +26,11 @@ ALTER TABLE authenticator_configs ADD CONSTRAINT authenticator_configs_resource_
     FOREIGN KEY (resource_id) REFERENCES resources (resource_id) ON DELETE CASCADE;
 
 -- As Conjur: each insert gets version max+1 for its variable; rows are never updated.
+-- Unlike Conjur, concurrent writers of one variable are serialised (a transaction-scoped advisory lock
+-- per variable), so two simultaneous `secret set`s get versions n+1 and n+2 instead of a key violation.
 CREATE OR REPLACE FUNCTION secrets_version() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    PERFORM pg_advisory_xact_lock(hashtextextended('secrets_version:' || NEW.resource_id, 0));
     NEW.version := COALESCE(
         (SELECT max(s.version) FROM secrets s WHERE s.resource_id = NEW.resource_id), 0) + 1;
     RETURN NEW;

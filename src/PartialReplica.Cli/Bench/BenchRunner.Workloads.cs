@@ -1,0 +1,276 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using Npgsql;
+using PartialReplica.Policies;
+using PartialReplica.ReplicaSets;
+using PartialReplica.Samples;
+
+namespace PartialReplica.Cli.Bench;
+
+/// <summary>The six workloads.</summary>
+internal sealed partial class BenchRunner
+{
+    private const string CountSecrets = "SELECT count(*) FROM secrets";
+
+    /// <summary>P1: native initial table sync of the secrets vs the gateway's full reconcile of a new follower.</summary>
+    private async Task<(double Gateway, double Native)> MeasureInitialReplicateAsync(CancellationToken cancellationToken)
+    {
+        Say($"P1: creating {sizes.P1Secrets:N0} variables granted to set p1, with values");
+        await BenchData.CreateVariablesAsync(_leaderSource, "bench/p1", sizes.P1Secrets, _ => ["p1"], cancellationToken);
+        await BenchData.InsertValuesAsync(_leaderSource, "bench/p1", sizes.P1Secrets, _crypto, cancellationToken);
+        var rows = await BenchData.CountAsync(_leader, CountSecrets, cancellationToken);
+
+        Say("P1: native initial table sync");
+        var native = await AddNativeFollowerAsync(cancellationToken);
+        var clock = Stopwatch.StartNew();
+        await SubscribeNativeAsync(native, "bench_p1", copyData: true, cancellationToken);
+        await UntilAsync(async () => await BenchData.CountAsync(native, CountSecrets, cancellationToken) == rows, "native P1 sync", cancellationToken);
+        var nativeSeconds = clock.Elapsed.TotalSeconds;
+
+        Say("P1: gateway initial replicate");
+        var (follower, init) = await AddGatewayFollowerAsync("bench/p1", cancellationToken);
+        clock.Restart();
+        await UntilAsync(async () => await BenchData.CountAsync(follower, CountSecrets, cancellationToken) == sizes.P1Secrets, "gateway P1 replicate", cancellationToken);
+        var gatewaySeconds = clock.Elapsed.TotalSeconds;
+        await VerifyAsync("P1 follower", follower, init.RoleId, cancellationToken);
+        return (gatewaySeconds, nativeSeconds);
+    }
+
+    /// <summary>P2: a burst of single-row commits from two writers; time from the last commit until every follower is exact.</summary>
+    private async Task<((double Gateway, double Native) Figures, string[] Followers, string[] Natives)> MeasureBurstAsync(CancellationToken cancellationToken)
+    {
+        var m = sizes.P2Variables;
+        // Follower i is granted a third of the variables, windows overlapping their neighbours'.
+        bool Granted(int follower, int index) => index >= follower * m / 4 && index < (follower * m / 4) + (m / 3);
+        Say($"P2: {m:N0} variables over sets s0..s2 (overlapping thirds), three followers");
+        await BenchData.CreateVariablesAsync(_leaderSource, "bench/p2", m,
+            i => Enumerable.Range(0, 3).Where(f => Granted(f, i)).Select(f => "s" + f.ToString(CultureInfo.InvariantCulture)), cancellationToken);
+        await BenchData.InsertValuesAsync(_leaderSource, "bench/p2", m, _crypto, cancellationToken);
+        var followers = new string[3];
+        var roles = new string[3];
+        for (var f = 0; f < 3; f++)
+        {
+            var (db, init) = await AddGatewayFollowerAsync($"bench/f{f}", cancellationToken);
+            (followers[f], roles[f]) = (db, init.RoleId);
+        }
+
+        var natives = new string[3];
+        for (var f = 0; f < 3; f++)
+        {
+            natives[f] = await AddNativeFollowerAsync(cancellationToken);
+            await SubscribeNativeAsync(natives[f], $"bench_p2_{f}", copyData: false, cancellationToken);
+        }
+
+        // Start from a settled state: a marker row reaches the native subscriptions (so they stream) and
+        // every gateway follower holds its granted set (the marker's variable is granted to follower 0).
+        var marker = BenchData.VariableId("bench/p2", 0);
+        await using (var connection = await _leaderSource.OpenConnectionAsync(cancellationToken))
+        await using (var insert = new NpgsqlCommand("INSERT INTO secrets (resource_id, value) VALUES ($1, $2)", connection))
+        {
+            insert.Parameters.Add(new NpgsqlParameter { Value = marker });
+            insert.Parameters.Add(new NpgsqlParameter { Value = _crypto.Encrypt(RandomNumberGenerator.GetBytes(32), marker) });
+            await insert.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        foreach (var native in natives)
+        {
+            await UntilAsync(async () => await BenchData.CountAsync(native, CountSecrets, cancellationToken) == 1, "native P2 streaming", cancellationToken);
+        }
+
+        var expected = new long[3];
+        for (var f = 0; f < 3; f++)
+        {
+            expected[f] = Enumerable.Range(0, m).Count(i => Granted(f, i)) + (Granted(f, 0) ? 1 : 0);
+            var (db, target) = (followers[f], expected[f]);
+            await UntilAsync(async () => await BenchData.CountAsync(db, CountSecrets, cancellationToken) == target, "P2 initial replicate", cancellationToken);
+        }
+
+        // Values are encrypted before the clock starts; each writer commits one row per transaction.
+        Say($"P2: {sizes.P2Transactions:N0} single-row transactions from 2 writers");
+        var writes = Enumerable.Range(0, sizes.P2Transactions).Select(_ => Random.Shared.Next(m)).ToArray();
+        foreach (var index in writes)
+        {
+            for (var f = 0; f < 3; f++)
+            {
+                expected[f] += Granted(f, index) ? 1 : 0;
+            }
+        }
+
+        var lastCommit = await WriteAsync(writes.Select(i => BenchData.VariableId("bench/p2", i)).ToArray(), cancellationToken);
+        var nativeTarget = 1 + sizes.P2Transactions;
+        var gatewayDone = Task.WhenAll(Enumerable.Range(0, 3).Select(f =>
+            UntilAsync(async () => await BenchData.CountAsync(followers[f], CountSecrets, cancellationToken) == expected[f], "P2 gateway", cancellationToken)));
+        var nativeDone = Task.WhenAll(natives.Select(n =>
+            UntilAsync(async () => await BenchData.CountAsync(n, CountSecrets, cancellationToken) == nativeTarget, "P2 native", cancellationToken)));
+        var gatewayAt = (await gatewayDone.ContinueWith(_ => Stopwatch.GetTimestamp(), cancellationToken));
+        var nativeAt = (await nativeDone.ContinueWith(_ => Stopwatch.GetTimestamp(), cancellationToken));
+        await gatewayDone;
+        await nativeDone;
+        for (var f = 0; f < 3; f++)
+        {
+            await VerifyAsync($"P2 follower {f}", followers[f], roles[f], cancellationToken);
+        }
+
+        return ((Stopwatch.GetElapsedTime(lastCommit, gatewayAt).TotalSeconds, Stopwatch.GetElapsedTime(lastCommit, nativeAt).TotalSeconds), followers, natives);
+    }
+
+    /// <summary>Two writers commit the given inserts, one row per transaction; returns the timestamp of the last commit.</summary>
+    private async Task<long> WriteAsync(string[] ids, CancellationToken cancellationToken)
+    {
+        var values = ids.Select(id => _crypto.Encrypt(RandomNumberGenerator.GetBytes(32), id)).ToArray();
+        var last = new long[2];
+        await Task.WhenAll(Enumerable.Range(0, 2).Select(async w =>
+        {
+            await using var connection = await _leaderSource.OpenConnectionAsync(cancellationToken);
+            await using var insert = new NpgsqlCommand("INSERT INTO secrets (resource_id, value) VALUES ($1, $2)", connection);
+            var id = new NpgsqlParameter<string> { TypedValue = "" };
+            var value = new NpgsqlParameter<byte[]> { TypedValue = [] };
+            insert.Parameters.Add(id);
+            insert.Parameters.Add(value);
+            await insert.PrepareAsync(cancellationToken);
+            for (var i = w; i < ids.Length; i += 2)
+            {
+                id.TypedValue = ids[i];
+                value.TypedValue = values[i];
+                await insert.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            last[w] = Stopwatch.GetTimestamp();
+        }));
+        return Math.Max(last[0], last[1]);
+    }
+
+    /// <summary>P3: one change at a time on an idle system; the same probe polls a gateway follower and a native one.</summary>
+    private async Task<(double GatewayP50, double GatewayP99, double NativeP50, double NativeP99)> MeasureLatencyAsync(
+        string follower, string native, CancellationToken cancellationToken)
+    {
+        Say($"P3: {sizes.P3Changes} single changes, commit → visible");
+        var m = sizes.P2Variables;
+        var granted = Enumerable.Range(0, m / 3).Select(i => BenchData.VariableId("bench/p2", i)).ToArray();
+        var gateway = new List<double>();
+        var nativeLatencies = new List<double>();
+        await using var leader = await _leaderSource.OpenConnectionAsync(cancellationToken);
+        await using var gatewayProbe = new NpgsqlConnection(follower);
+        await using var nativeProbe = new NpgsqlConnection(native);
+        await gatewayProbe.OpenAsync(cancellationToken);
+        await nativeProbe.OpenAsync(cancellationToken);
+        for (var k = 0; k < sizes.P3Changes; k++)
+        {
+            var id = granted[k % granted.Length];
+            await using var insert = new NpgsqlCommand("INSERT INTO secrets (resource_id, value) VALUES ($1, $2) RETURNING version", leader);
+            insert.Parameters.Add(new NpgsqlParameter { Value = id });
+            insert.Parameters.Add(new NpgsqlParameter { Value = _crypto.Encrypt(RandomNumberGenerator.GetBytes(32), id) });
+            var version = (int)(await insert.ExecuteScalarAsync(cancellationToken))!;
+            var committed = Stopwatch.GetTimestamp();
+            var probes = await Task.WhenAll(ProbeAsync(gatewayProbe, id, version, committed, cancellationToken), ProbeAsync(nativeProbe, id, version, committed, cancellationToken));
+            gateway.Add(probes[0]);
+            nativeLatencies.Add(probes[1]);
+        }
+
+        return (Percentile(gateway, 50), Percentile(gateway, 99), Percentile(nativeLatencies, 50), Percentile(nativeLatencies, 99));
+    }
+
+    private static async Task<double> ProbeAsync(NpgsqlConnection probe, string id, int version, long committed, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM secrets WHERE resource_id = $1 AND version = $2)", probe);
+        command.Parameters.Add(new NpgsqlParameter { Value = id });
+        command.Parameters.Add(new NpgsqlParameter { Value = version });
+        await command.PrepareAsync(cancellationToken);
+        while (!(bool)(await command.ExecuteScalarAsync(cancellationToken))!)
+        {
+            if (Stopwatch.GetElapsedTime(committed) > TimeSpan.FromSeconds(30))
+            {
+                throw new PartialReplicaException($"P3: a change did not become visible within 30 s.");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(1), cancellationToken);
+        }
+
+        return Stopwatch.GetElapsedTime(committed).TotalMilliseconds;
+    }
+
+    private static double Percentile(List<double> values, int percentile)
+    {
+        var sorted = values.Order().ToArray();
+        var rank = (int)Math.Ceiling(percentile / 100.0 * sorted.Length) - 1;
+        return Math.Round(sorted[Math.Clamp(rank, 0, sorted.Length - 1)], 2);
+    }
+
+    /// <summary>P4: two writers for a fixed time into variables no follower is granted, with and without the capture triggers.</summary>
+    private async Task<(double With, double Without)> MeasureCaptureCostAsync(CancellationToken cancellationToken)
+    {
+        Say($"P4: commit rate with and without capture, {sizes.P4Duration.TotalSeconds:0.#} s each");
+        await BenchData.CreateVariablesAsync(_leaderSource, "bench/p4", sizes.P4Variables, _ => [], cancellationToken);
+        var ids = Enumerable.Range(0, sizes.P4Variables).Select(i => BenchData.VariableId("bench/p4", i)).ToArray();
+        var value = _crypto.Encrypt(RandomNumberGenerator.GetBytes(32), ids[0]);
+
+        async Task<double> RateAsync()
+        {
+            var commits = new long[2];
+            var clock = Stopwatch.StartNew();
+            await Task.WhenAll(Enumerable.Range(0, 2).Select(async w =>
+            {
+                await using var connection = await _leaderSource.OpenConnectionAsync(cancellationToken);
+                await using var insert = new NpgsqlCommand("INSERT INTO secrets (resource_id, value) VALUES ($1, $2)", connection);
+                var id = new NpgsqlParameter<string> { TypedValue = "" };
+                insert.Parameters.Add(id);
+                insert.Parameters.Add(new NpgsqlParameter<byte[]> { TypedValue = value });
+                await insert.PrepareAsync(cancellationToken);
+                while (clock.Elapsed < sizes.P4Duration)
+                {
+                    id.TypedValue = ids[Random.Shared.Next(ids.Length)];
+                    await insert.ExecuteNonQueryAsync(cancellationToken);
+                    commits[w]++;
+                }
+            }));
+            return Math.Round((commits[0] + commits[1]) / clock.Elapsed.TotalSeconds, 1);
+        }
+
+        // Alternate the modes so drift (checkpoints, autovacuum) falls on both.
+        double with = 0, without = 0;
+        for (var round = 0; round < 2; round++)
+        {
+            with += await RateAsync() / 2;
+            await BenchData.ExecuteAsync(_leader, "ALTER TABLE secrets DISABLE TRIGGER partial_replica_capture_inserts, DISABLE TRIGGER partial_replica_capture_deletes", cancellationToken);
+            try
+            {
+                without += await RateAsync() / 2;
+            }
+            finally
+            {
+                await BenchData.ExecuteAsync(_leader, "ALTER TABLE secrets ENABLE TRIGGER partial_replica_capture_inserts, ENABLE TRIGGER partial_replica_capture_deletes", cancellationToken);
+            }
+        }
+
+        return (Math.Round(with, 1), Math.Round(without, 1));
+    }
+
+    /// <summary>P5: a policy load of N variables with grants, and the granted count of the P1 follower.</summary>
+    private async Task<(double Load, double Count)> MeasurePolicyAsync(CancellationToken cancellationToken)
+    {
+        Say($"P5: policy load of {sizes.P5Variables:N0} variables with grants; granted count at {sizes.P1Secrets:N0}");
+        var clock = Stopwatch.StartNew();
+        await new PolicyLoader(logger).LoadAsync(_leaderSource, new PolicyLoadRequest
+        {
+            PolicyText = SampleData.Policy("bench/p5", sizes.P5Variables, ["s1"]),
+            FileName = "p5.yml",
+        }, cancellationToken);
+        var load = clock.Elapsed.TotalSeconds;
+
+        await using var connection = await _leaderSource.OpenConnectionAsync(cancellationToken);
+        var times = new List<double>();
+        for (var i = 0; i < 5; i++)
+        {
+            clock.Restart();
+            var count = await GrantedVariables.CountAsync(connection, "default:host:bench/p1", cancellationToken);
+            times.Add(clock.Elapsed.TotalSeconds);
+            if (count != sizes.P1Secrets)
+            {
+                throw new PartialReplicaException($"P5: the P1 follower's granted count is {count}, expected {sizes.P1Secrets}.");
+            }
+        }
+
+        return (Math.Round(load, 3), Math.Round(times.Order().ElementAt(2), 4));
+    }
+}

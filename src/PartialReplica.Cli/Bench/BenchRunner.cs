@@ -1,0 +1,183 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using PartialReplica.Clusters;
+using PartialReplica.Crypto;
+using PartialReplica.Followers;
+using PartialReplica.Policies;
+using PartialReplica.ReplicaSets;
+using PartialReplica.Schema;
+using PartialReplica.Setup;
+using PartialReplica.Verification;
+using Spectre.Console;
+
+namespace PartialReplica.Cli.Bench;
+
+/// <summary>
+/// <c>partial-replica bench</c> (SPEC §6): its own leader and followers, each workload measured for the
+/// gateway and for native logical replication of the same <c>secrets</c> rows in the same run. Every
+/// gateway follower is verified exact before any figure is reported.
+/// </summary>
+internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger logger, bool quiet) : IAsyncDisposable
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromMinutes(10);
+    private readonly List<IAsyncDisposable> _owned = [];
+    private readonly Slosilo _crypto = Slosilo.FromBase64Key(Slosilo.GenerateBase64Key());
+    private readonly List<string> _verified = [];
+    private PostgresCluster _leaderCluster = null!;
+    private PostgresCluster _followers = null!;
+    private PostgresCluster _natives = null!;
+    private string _leader = "";
+    private NpgsqlDataSource _leaderSource = null!;
+    private ChildHost _gateway = null!;
+
+    public async Task<BenchReport> RunAsync(CancellationToken cancellationToken)
+    {
+        await StartAsync(cancellationToken);
+        var p1 = await MeasureInitialReplicateAsync(cancellationToken);
+        var (p2, p2Followers, p2Natives) = await MeasureBurstAsync(cancellationToken);
+        var rss = _gateway.PeakRssMegabytes();
+        var p3 = await MeasureLatencyAsync(p2Followers[0], p2Natives[0], cancellationToken);
+        var p4 = await MeasureCaptureCostAsync(cancellationToken);
+        var (p5Load, p5Count) = await MeasurePolicyAsync(cancellationToken);
+
+        var results = new List<BenchFigure>
+        {
+            new("P1", $"initial replicate of {sizes.P1Secrets:N0} granted secrets to an empty follower", p1.Gateway, p1.Native, "s", "≤ 3× native", "≤ 1.5× native"),
+            new("P2", $"{sizes.P2Transactions:N0} single-row commits, 2 writers, 3 followers: last commit → all exact", p2.Gateway, p2.Native, "s", "≤ 0.5 s", "≤ 0.1 s"),
+            new("P3", $"one change, idle: commit → visible ({sizes.P3Changes} changes)", p3.GatewayP99, p3.NativeP99, "ms", "p99 ≤ 100 ms", "p50 ≤ 10, p99 ≤ 30 ms")
+            {
+                GatewayP50 = p3.GatewayP50,
+                NativeP50 = p3.NativeP50,
+            },
+            new("P4", "leader commits/s with capture (gateway) vs without (native)", p4.With, p4.Without, "commits/s", "≥ 80% of without", "≥ 90% of without"),
+            new("P5", $"policy load of {sizes.P5Variables:N0} variables with grants", p5Load, null, "s", "≤ 5 s", "≤ 2 s"),
+            new("P5c", $"granted-count for a follower granted {sizes.P1Secrets:N0} variables", p5Count, null, "s", "≤ 0.2 s", "≤ 0.05 s"),
+            new("P6", "gateway peak RSS during P1–P2", Math.Round(rss, 1), null, "MB", "≤ 300 MB", "≤ 150 MB"),
+        };
+        var machine = new
+        {
+            cores = Environment.ProcessorCount,
+            memoryGiB = Math.Round(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 1073741824.0, 1),
+            os = System.Runtime.InteropServices.RuntimeInformation.OSDescription,
+            dotnet = Environment.Version.ToString(),
+            postgres = await ServerVersionAsync(cancellationToken),
+            durableCommits = true,
+        };
+        return new BenchReport(machine, quick, _verified, results);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        for (var i = _owned.Count - 1; i >= 0; i--)
+        {
+            await _owned[i].DisposeAsync();
+        }
+    }
+
+    private async Task StartAsync(CancellationToken cancellationToken)
+    {
+        Say("starting leader, gateway-follower and native-follower servers (fsync on)");
+        var clusters = await Task.WhenAll(
+            PostgresCluster.StartAsync(new ClusterOptions { Name = "bench-leader", Durable = true }, cancellationToken),
+            PostgresCluster.StartAsync(new ClusterOptions { Name = "bench-followers", Durable = true }, cancellationToken),
+            PostgresCluster.StartAsync(new ClusterOptions { Name = "bench-native", Durable = true }, cancellationToken));
+        _owned.AddRange(clusters);
+        (_leaderCluster, _followers, _natives) = (clusters[0], clusters[1], clusters[2]);
+        _leader = _leaderCluster.ConnectionString(await _leaderCluster.CreateDatabaseAsync("conjur", cancellationToken));
+        _leaderSource = NpgsqlDataSource.Create(_leader);
+        _owned.Add(_leaderSource);
+
+        await new LeaderSetup(logger).RunAsync(_leaderSource, new SetupOptions(), cancellationToken);
+        await BenchData.ExecuteAsync(_leader, "CREATE PUBLICATION bench_native_secrets FOR TABLE secrets", cancellationToken);
+        await new PolicyLoader(logger).LoadAsync(_leaderSource, new PolicyLoadRequest
+        {
+            PolicyText = BenchData.Policy([("p1", "bench/p1"), ("s0", "bench/f0"), ("s1", "bench/f1"), ("s2", "bench/f2")]),
+            FileName = "bench.yml",
+        }, cancellationToken);
+
+        _gateway = await ChildHost.StartAsync(["serve", "gateway"], new Dictionary<string, string>
+        {
+            ["PARTIALREPLICA_LEADER"] = _leader,
+            ["Dispatch__FollowersRefreshInterval"] = "00:00:00.100",
+        }, cancellationToken);
+        _owned.Add(_gateway);
+    }
+
+    private async Task<(string Follower, FollowerInitResult Init)> AddGatewayFollowerAsync(string name, CancellationToken cancellationToken)
+    {
+        var follower = _followers.ConnectionString(await _followers.CreateDatabaseAsync("follower", cancellationToken));
+        var agent = await ChildHost.StartAsync(["serve", "follower", "--name", name], new Dictionary<string, string>
+        {
+            ["PARTIALREPLICA_FOLLOWER_DB"] = follower,
+            ["PARTIALREPLICA_GATEWAY_URL"] = _gateway.Url,
+        }, cancellationToken);
+        _owned.Add(agent);
+        await using var followerSource = NpgsqlDataSource.Create(follower);
+        var init = await new FollowerInit(logger).RunAsync(_leaderSource, followerSource,
+            new FollowerInitOptions { Name = name, AgentUrl = agent.Url }, cancellationToken);
+        return (follower, init);
+    }
+
+    /// <summary>A database on the native server with the follower schema.</summary>
+    private async Task<string> AddNativeFollowerAsync(CancellationToken cancellationToken)
+    {
+        var native = _natives.ConnectionString(await _natives.CreateDatabaseAsync("native", cancellationToken));
+        await using var source = NpgsqlDataSource.Create(native);
+        await new MigrationRunner(logger).MigrateAsync(source, DatabaseRole.Follower, cancellationToken);
+        return native;
+    }
+
+    /// <summary>Subscribes a native follower to the secrets-only publication (the physical floor).</summary>
+    private async Task SubscribeNativeAsync(string native, string name, bool copyData, CancellationToken cancellationToken)
+    {
+        var leader = new NpgsqlConnectionStringBuilder(_leader);
+        await BenchData.ExecuteAsync(native,
+            $"CREATE SUBSCRIPTION {SqlIdentifier.Quote(name)} CONNECTION " +
+            SqlIdentifier.Literal($"host=127.0.0.1 port={leader.Port} dbname={leader.Database} user={leader.Username} password={leader.Password}") +
+            $" PUBLICATION bench_native_secrets WITH (copy_data = {(copyData ? "true" : "false")})", cancellationToken);
+    }
+
+    private async Task VerifyAsync(string what, string follower, string roleId, CancellationToken cancellationToken)
+    {
+        await using var followerSource = NpgsqlDataSource.Create(follower);
+        var result = await FollowerVerifier.VerifyAsync(_leaderSource, followerSource, roleId, cancellationToken);
+        if (!result.Exact)
+        {
+            throw new PartialReplicaException(
+                $"Correctness check failed for {what}: {result.Missing.Count} secret versions missing or different, {result.Extra.Count} extra. No figures are reported.");
+        }
+
+        _verified.Add($"{what}: {result.Expected} secret versions exact");
+    }
+
+    private static async Task<TimeSpan> UntilAsync(Func<Task<bool>> condition, string what, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            if (clock.Elapsed > Deadline)
+            {
+                throw new PartialReplicaException($"Benchmark step did not finish within {Deadline.TotalMinutes:0} min: {what}.");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(2), cancellationToken);
+        }
+
+        return clock.Elapsed;
+    }
+
+    private async Task<string> ServerVersionAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await _leaderSource.OpenConnectionAsync(cancellationToken);
+        return connection.PostgreSqlVersion.ToString();
+    }
+
+    private void Say(string what)
+    {
+        if (!quiet)
+        {
+            AnsiConsole.MarkupLine($"[grey]bench:[/] {Markup.Escape(what)}");
+        }
+    }
+}

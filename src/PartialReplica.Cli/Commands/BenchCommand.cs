@@ -1,0 +1,47 @@
+using System.CommandLine;
+using PartialReplica.Cli.Bench;
+using Spectre.Console;
+
+namespace PartialReplica.Cli.Commands;
+
+/// <summary><c>partial-replica bench [--quick] [--json]</c> (SPEC §6).</summary>
+internal sealed class BenchCommand : Command
+{
+    private readonly Option<bool> _quick = new("--quick") { Description = "Small sizes: proves the harness and its correctness checks (used by CI)." };
+    private readonly Option<bool> _json = CommonOptions.Json();
+
+    public BenchCommand()
+        : base("bench", "Start a leader and followers and measure P1–P6 for the gateway and for native logical replication of the same secrets rows, after verifying the followers exact.")
+    {
+        Add(_quick);
+        Add(_json);
+        SetAction((result, cancellationToken) => CommandRunner.RunAsync(async () =>
+        {
+            var quick = result.GetValue(_quick);
+            var json = result.GetValue(_json);
+            await using var runner = new BenchRunner(quick ? BenchSizes.Quick : BenchSizes.Full, quick, CommandRunner.Logging.CreateLogger("bench"), quiet: json);
+            var report = await runner.RunAsync(cancellationToken);
+            if (json)
+            {
+                Console.WriteLine(report.ToJson());
+            }
+            else
+            {
+                if (Console.IsOutputRedirected)
+                {
+                    // Not a terminal: keep the table readable in logs instead of wrapping at 80 columns.
+                    AnsiConsole.Profile.Width = 200;
+                }
+
+                foreach (var line in report.Verified)
+                {
+                    AnsiConsole.MarkupLine($"[green]✓[/] {Markup.Escape(line)}");
+                }
+
+                AnsiConsole.Write(report.ToTable());
+            }
+
+            return ExitCode.Success;
+        }));
+    }
+}
