@@ -255,7 +255,18 @@ public sealed class PostgresCluster : IPostgresServer, IAsyncDisposable
     {
         foreach (var owner in Directory.GetFiles(Root, "*.owner"))
         {
-            if (!int.TryParse(await File.ReadAllTextAsync(owner, cancellationToken), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) || IsAlive(pid))
+            string text;
+            try
+            {
+                text = await File.ReadAllTextAsync(owner, cancellationToken);
+            }
+            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+            {
+                // Its owner (another test run on this machine) removed it between the listing and the read.
+                continue;
+            }
+
+            if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var pid) || IsAlive(pid))
             {
                 continue;
             }

@@ -14,6 +14,9 @@ namespace PartialReplica.Push;
 /// </summary>
 public sealed class Dispatcher(NpgsqlDataSource leader, IBatchSender sender, DispatchOptions options, ILogger logger)
 {
+    /// <summary>The <c>application_name</c> of the gateway's LISTEN connection on the leader.</summary>
+    public const string ListenApplicationName = "partial-replica-listen";
+
     private readonly Dictionary<string, (FollowerWorker Worker, Task Task)> _workers = new(StringComparer.Ordinal);
 
     /// <summary>Raised after every push (from worker threads).</summary>
@@ -122,6 +125,10 @@ public sealed class Dispatcher(NpgsqlDataSource leader, IBatchSender sender, Dis
             {
                 await using var connection = await leader.OpenConnectionAsync(cancellationToken);
                 connection.Notification += (_, _) => WakeAll();
+
+                // Named so operators (and fault tests) find this backend in pg_stat_activity; the pool's
+                // reset (DISCARD ALL) clears the name when the connection goes back to the pool.
+                await connection.ExecuteAsync("SELECT set_config('application_name', $1, false)", cancellationToken, ListenApplicationName);
                 await connection.ExecuteAsync($"LISTEN {SqlIdentifier.Quote(ReplicationRoles.ChangesChannel)}", cancellationToken);
                 delay = TimeSpan.FromMilliseconds(100);
 

@@ -4,7 +4,10 @@ using PartialReplica.Schema;
 
 namespace PartialReplica.Status;
 
-/// <summary>One follower's line in <c>status</c> (SPEC F9).</summary>
+/// <summary>
+/// One follower's line in <c>status</c> (SPEC F9). Granted counts the granted variables that hold a value
+/// (a variable without one has nothing to deliver), so a converged follower shows delivered = granted.
+/// </summary>
 public sealed record FollowerStatusRow(
     string Name,
     IReadOnlyList<string> ReplicaSets,
@@ -37,7 +40,8 @@ public sealed class StatusReader(NpgsqlDataSource leader, Func<FollowerEndpoint,
                 SELECT f.name, f.role_id, f.agent_url,
                        ARRAY(SELECT split_part(s.set_id, 'conjur/replication-sets/', 2)
                                FROM partial_replica.follower_replica_sets(f.role_id) s ORDER BY 1),
-                       (SELECT count(*) FROM partial_replica.granted_variables(f.role_id)),
+                       (SELECT count(*) FROM partial_replica.granted_variables(f.role_id) g
+                         WHERE EXISTS (SELECT 1 FROM secrets s WHERE s.resource_id = g.resource_id)),
                        pending.n, COALESCE(pending.lag_ms, 0), d.last_error, d.needs_reconcile
                   FROM partial_replica.followers f
                   JOIN partial_replica.delivery d ON d.follower = f.name

@@ -16,6 +16,7 @@ public sealed class ReplicationFixture : IAsyncLifetime
 {
     private readonly List<PostgresCluster> _clusters = [];
     private readonly List<(IPostgresServer Server, string Database)> _databases = [];
+    private readonly List<PostgresCluster> _faultClusters = [];
 
     public IPostgresServer LeaderServer { get; private set; } = null!;
 
@@ -46,6 +47,11 @@ public sealed class ReplicationFixture : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
+        foreach (var cluster in _faultClusters)
+        {
+            await cluster.DisposeAsync();
+        }
+
         if (OwnsServers)
         {
             foreach (var cluster in _clusters)
@@ -90,6 +96,30 @@ public sealed class ReplicationFixture : IAsyncLifetime
         var options = OwnsServers ? new SetupOptions() : new SetupOptions { SubscriberPassword = "test-subscriber-password" };
         var setup = await new LeaderSetup(NullLogger.Instance).RunAsync(dataSource, options, CancellationToken.None);
         return (leader, setup);
+    }
+
+    /// <summary>
+    /// A server of the test's own, which it may stop and restart (fault tests), removed with the fixture.
+    /// Made even when <c>PARTIALREPLICA_TEST_PG</c> names a shared server, which must never be stopped.
+    /// </summary>
+    public async Task<PostgresCluster> StartClusterAsync(string name)
+    {
+        var cluster = await PostgresCluster.StartAsync(new ClusterOptions { Name = name }, CancellationToken.None);
+        lock (_faultClusters)
+        {
+            _faultClusters.Add(cluster);
+        }
+
+        return cluster;
+    }
+
+    /// <summary>A leader database with setup run on <paramref name="cluster"/> (one of <see cref="StartClusterAsync"/>).</summary>
+    public static async Task<string> CreateLeaderOnAsync(PostgresCluster cluster)
+    {
+        var leader = cluster.ConnectionString(await cluster.CreateDatabaseAsync("leader", CancellationToken.None));
+        await using var dataSource = NpgsqlDataSource.Create(leader);
+        await new LeaderSetup(NullLogger.Instance).RunAsync(dataSource, new SetupOptions(), CancellationToken.None);
+        return leader;
     }
 
     /// <summary>A follower database on follower server <paramref name="index"/>, initialised as <paramref name="name"/>.</summary>
