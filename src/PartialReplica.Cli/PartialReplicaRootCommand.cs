@@ -20,5 +20,6 @@ internal sealed class PartialReplicaRootCommand : RootCommand
         Add(new LoadCommand());
         Add(new DemoCommand());
         Add(new BenchCommand());
+        Add(new PolicyCommand());
     }
 }

@@ -19,12 +19,12 @@
     session.token = (await response.text()).trim();
   }
 
-  async function getJson(path) {
+  async function getJson(path, renewed = false) {
     const response = await fetch(path, { headers: { Authorization: `Bearer ${session.token}` }, cache: "no-store" });
-    if (response.status === 401 && session.apiKey) {
-      // Tokens live at most 8 minutes; sign in again with the key kept in memory.
+    if (response.status === 401 && session.apiKey && !renewed) {
+      // Tokens live at most 8 minutes; sign in again (once) with the key kept in memory.
       await authenticate();
-      return getJson(path);
+      return getJson(path, true);
     }
     if (response.status === 401 || response.status === 403) {
       const error = new Error(response.status === 403 ? "This token is not the admin's." : "The token was refused or has expired.");
