@@ -316,9 +316,16 @@ public sealed class PostgresCluster : IPostgresServer, IAsyncDisposable
 
     private static void DeleteQuietly(string path)
     {
-        if (Directory.Exists(path))
+        // Another test process may be reaping the same stale directory at the same moment.
+        try
         {
-            Directory.Delete(path, recursive: true);
+            if (Directory.Exists(path))
+            {
+                Directory.Delete(path, recursive: true);
+            }
+        }
+        catch (DirectoryNotFoundException)
+        {
         }
     }
 }

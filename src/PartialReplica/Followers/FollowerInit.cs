@@ -53,7 +53,8 @@ public sealed class FollowerInit(ILogger logger)
         await leader.ExecuteAsync("LOCK TABLE partial_replica.followers IN SHARE ROW EXCLUSIVE MODE", cancellationToken);
 
         var admin = ConjurRecords.Admin(options.Account);
-        await ConjurRecords.EnsureRoleWithResourceAsync(leader, host, admin, ConjurRecords.RootPolicy(options.Account), cancellationToken);
+        // No policy owns a host made here, so a later `policy replace` of root does not delete a live follower.
+        await ConjurRecords.EnsureRoleWithResourceAsync(leader, host, admin, null, cancellationToken);
         var apiKey = await ApiKeys.IssueIfMissingAsync(leader, host.ToString(), cancellationToken);
 
         var slot = await leader.ScalarAsync<string>(

@@ -13,11 +13,27 @@ namespace PartialReplica.Policies;
 /// memberships, grants, permits, annotations, deletions, <c>policy_versions</c> and <c>policy_log</c>, the
 /// refresh of every registered follower's granted set and the matching 'grant'/'revoke' outbox rows.
 /// Any error (parse, missing reference, database) leaves the database as it was.
+/// <para>Semantics decided here, as Conjur has them unless noted:</para>
+/// <list type="bullet">
+/// <item>Records are owned by the policy that declares them unless <c>owner:</c> says otherwise; for every
+/// role record the owner is made a member of it (<c>ownership = true</c>, admin option). Ownership rows
+/// are memberships like any other, so grant resolution follows them transitively. Owning a
+/// <em>resource</em> (<c>resources.owner_id</c>) is administrative and does not grant <c>execute</c> or
+/// <c>replicate</c>: only permissions do (SPEC F4 reads "permitted ... through role memberships").</item>
+/// <item>load adds missing rows and leaves existing ones untouched; <c>!delete</c>/<c>!revoke</c>/<c>!deny</c>
+/// are refused. update and replace also bring existing rows to the file (owner, annotations,
+/// restricted_to, and <c>policy_id</c> becomes the declaring policy).</item>
+/// <item>replace deletes rows whose <c>policy_id</c> is the branch or a sub-branch (for root: every row a
+/// policy defined) that the file does not state; deleting a record first deletes (and logs) every row
+/// naming it. A file may not both declare and delete a record, or grant and revoke the same membership.</item>
+/// <item>Explicit deletions run before the file's rows are written; revokes and denies after.</item>
+/// </list>
 /// </summary>
 public sealed class PolicyLoader(ILogger logger)
 {
     // Serialises policy loads on a leader: each computes its grant difference against the previous one.
-    private const long PolicyLockKey = 0x5052_504f_4c49;
+    // ReplicaSetCatalog.RefreshAsync takes the same key.
+    internal const long PolicyLockKey = 0x5056_504f_4c49;
 
     /// <summary>Parses and loads a policy; see <see cref="PolicyMode"/> for the modes.</summary>
     public async Task<PolicyLoadResult> LoadAsync(NpgsqlDataSource leader, PolicyLoadRequest request, CancellationToken cancellationToken)
@@ -159,7 +175,8 @@ public sealed class PolicyLoader(ILogger logger)
         return result;
     }
 
-    private static async Task<List<FollowerGrantChange>> RefreshGrantsAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    /// <summary>Refreshes every follower's materialised grants, queues the differences in the outbox and wakes the gateway.</summary>
+    internal static async Task<List<FollowerGrantChange>> RefreshGrantsAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
         var byFollower = new Dictionary<string, (string RoleId, List<string> Added, List<string> Removed)>(StringComparer.Ordinal);
         await using (var command = new NpgsqlCommand(PolicyStatements.RefreshGrants, connection))

@@ -136,8 +136,12 @@ internal sealed class PolicyRows
         await CopyAsync(connection, "pr_revokes (role_id, member_id)", Revokes, cancellationToken);
         await CopyAsync(connection, "pr_denies (privilege, resource_id, role_id)", Denies, cancellationToken);
         await CopyAsync(connection, "pr_deletes (id)", Deletes, cancellationToken);
-        await using var analyze = new NpgsqlCommand("ANALYZE pr_roles, pr_resources, pr_memberships, pr_permissions, pr_annotations", connection);
-        await analyze.ExecuteNonQueryAsync(cancellationToken);
+        // Statistics matter for big files only (the planner's guess for an unanalysed temp table suits small ones).
+        if (Resources.Count + Memberships.Count + Permissions.Count > 1000)
+        {
+            await using var analyze = new NpgsqlCommand("ANALYZE pr_roles, pr_resources, pr_memberships, pr_permissions, pr_annotations", connection);
+            await analyze.ExecuteNonQueryAsync(cancellationToken);
+        }
     }
 
     private static async Task CopyAsync(

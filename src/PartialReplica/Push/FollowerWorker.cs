@@ -87,7 +87,14 @@ internal sealed class FollowerWorker
                 }
 
                 LogMessages.FollowerServed(_logger, _follower.Name, _options.InstanceId);
-                await ServeAsync(lockConnection, cancellationToken);
+                try
+                {
+                    await ServeAsync(lockConnection, cancellationToken);
+                }
+                finally
+                {
+                    await ReleaseAsync(lockConnection);
+                }
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -100,6 +107,22 @@ internal sealed class FollowerWorker
                 await RecordErrorAsync(e, cancellationToken);
                 await Wake.WaitAsync(_options.PollInterval, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
+        }
+    }
+
+    /// <summary>
+    /// Gives the follower up explicitly: a pooled connection would otherwise keep the session lock until
+    /// its next use, delaying another gateway's takeover. A broken session has released it already.
+    /// </summary>
+    private static async Task ReleaseAsync(NpgsqlConnection lockConnection)
+    {
+        try
+        {
+            await lockConnection.ExecuteAsync("SELECT pg_advisory_unlock_all()", CancellationToken.None);
+        }
+        catch (Exception e) when (e is NpgsqlException or InvalidOperationException)
+        {
+            // The session is gone, and its locks with it.
         }
     }
 

@@ -5,24 +5,27 @@ namespace PartialReplica.ReplicaSets;
 
 /// <summary>
 /// A follower's granted variables, read from the materialised <c>partial_replica.granted</c> (kept equal
-/// to <c>granted_variables</c> by every policy load). Ordered by resource id in byte order; count is an
-/// index-only scan.
+/// to <c>granted_variables</c> by every policy load). Ordered by resource id in byte order; the count is
+/// one row of <c>partial_replica.granted_counts</c>.
 /// </summary>
 public static class GrantedVariables
 {
     /// <summary>How many variables the follower host may hold.</summary>
     public static async Task<long> CountAsync(NpgsqlConnection leader, string followerRoleId, CancellationToken cancellationToken) =>
         await leader.ScalarAsync<long>(
-            "SELECT count(*) FROM partial_replica.granted WHERE follower_role_id = $1", cancellationToken, followerRoleId);
+            "SELECT coalesce((SELECT variables FROM partial_replica.granted_counts WHERE follower_role_id = $1), 0)",
+            cancellationToken, followerRoleId);
 
     /// <summary>Keyset page: up to <paramref name="limit"/> ids after <paramref name="after"/> (null: from the start).</summary>
     public static Task<IReadOnlyList<string>> PageAfterAsync(
         NpgsqlConnection leader, string followerRoleId, string? after, int limit, CancellationToken cancellationToken) =>
-        ReadAsync(leader, """
-            SELECT resource_id FROM partial_replica.granted
-             WHERE follower_role_id = $1 AND ($2::text IS NULL OR resource_id > $2::text COLLATE "C")
-             ORDER BY resource_id LIMIT $3
-            """, cancellationToken, followerRoleId, after, CheckLimit(limit));
+        after is null
+            ? PageAsync(leader, followerRoleId, 0, limit, cancellationToken)
+            : ReadAsync(leader, """
+                SELECT resource_id FROM partial_replica.granted
+                 WHERE follower_role_id = $1 AND resource_id > $2
+                 ORDER BY resource_id LIMIT $3
+                """, cancellationToken, followerRoleId, after, CheckLimit(limit));
 
     /// <summary>Offset page, as Conjur's <c>limit</c>/<c>offset</c>.</summary>
     public static Task<IReadOnlyList<string>> PageAsync(

@@ -1,4 +1,5 @@
 using Npgsql;
+using PartialReplica.Policies;
 using PartialReplica.Schema;
 
 namespace PartialReplica.ReplicaSets;
@@ -37,8 +38,14 @@ public static class ReplicaSetCatalog
 
     /// <summary>
     /// Recomputes every follower's granted set from the Conjur tables (after changes made outside a policy
-    /// load); returns how many rows changed. Policy loads do this themselves.
+    /// load) and queues the differences in the outbox, as a policy load does; returns them.
     /// </summary>
-    public static async Task<long> RefreshAsync(NpgsqlConnection leader, CancellationToken cancellationToken) =>
-        await leader.ScalarAsync<long>("SELECT count(*) FROM partial_replica.refresh_granted()", cancellationToken);
+    public static async Task<IReadOnlyList<FollowerGrantChange>> RefreshAsync(NpgsqlConnection leader, CancellationToken cancellationToken)
+    {
+        await using var transaction = await leader.BeginTransactionAsync(cancellationToken);
+        await leader.ExecuteAsync("SELECT pg_advisory_xact_lock($1)", cancellationToken, PolicyLoader.PolicyLockKey);
+        var changes = await PolicyLoader.RefreshGrantsAsync(leader, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return changes;
+    }
 }

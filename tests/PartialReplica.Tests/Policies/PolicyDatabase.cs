@@ -19,9 +19,16 @@ public sealed class PolicyCollection : ICollectionFixture<ReplicationFixture>
 /// </summary>
 internal sealed class PolicyDatabase
 {
-    private PolicyDatabase(string connectionString) => ConnectionString = connectionString;
+    private PolicyDatabase(string connectionString)
+    {
+        ConnectionString = connectionString;
+        DataSource = NpgsqlDataSource.Create(connectionString);
+    }
 
     public string ConnectionString { get; }
+
+    /// <summary>Pooled for the test's lifetime (the fixture drops the database with its server).</summary>
+    public NpgsqlDataSource DataSource { get; }
 
     public static async Task<PolicyDatabase> CreateAsync(ReplicationFixture fixture)
     {
@@ -35,8 +42,7 @@ internal sealed class PolicyDatabase
     public async Task<PolicyLoadResult> LoadAsync(
         string yaml, PolicyMode mode = PolicyMode.Load, string branch = "root", bool dryRun = false, string file = "policy.yml")
     {
-        await using var dataSource = NpgsqlDataSource.Create(ConnectionString);
-        return await new PolicyLoader(NullLogger.Instance).LoadAsync(dataSource, new PolicyLoadRequest
+        return await new PolicyLoader(NullLogger.Instance).LoadAsync(DataSource, new PolicyLoadRequest
         {
             PolicyText = yaml, Mode = mode, Branch = branch, DryRun = dryRun, FileName = file,
         }, CancellationToken.None);

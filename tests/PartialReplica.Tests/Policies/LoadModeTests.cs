@@ -1,0 +1,51 @@
+using PartialReplica.Policies;
+using PartialReplica.Tests.Infrastructure;
+
+namespace PartialReplica.Tests.Policies;
+
+/// <summary>load (POST): adds, never deletes, leaves existing rows as they are.</summary>
+[Collection(PolicyCollection.Name)]
+public sealed class LoadModeTests(ReplicationFixture fixture)
+{
+    [Fact]
+    public async Task Load_adds_records_and_keeps_what_the_file_omits()
+    {
+        var db = await PolicyDatabase.CreateAsync(fixture);
+        await db.LoadAsync("- !policy\n  id: app\n  body:\n  - !variable a\n  - !group g\n");
+        await db.LoadAsync("- !variable b\n- !permit\n  role: !group g\n  privilege: execute\n  resource: !variable a\n", branch: "app");
+
+        var variables = await Db.ColumnAsync(db.ConnectionString, "SELECT resource_id FROM resources WHERE resource_id LIKE '%:variable:%' ORDER BY 1");
+        Assert.Equal(["default:variable:app/a", "default:variable:app/b"], variables);
+        Assert.Equal(1L, await Db.ScalarAsync<long>(db.ConnectionString,
+            "SELECT count(*) FROM permissions WHERE role_id = 'default:group:app/g' AND policy_id = 'default:policy:app'"));
+    }
+
+    [Fact]
+    public async Task Load_refuses_delete_revoke_and_deny()
+    {
+        var db = await PolicyDatabase.CreateAsync(fixture);
+        await db.LoadAsync("- !variable a\n");
+        var error = await Assert.ThrowsAsync<PartialReplicaException>(() => db.LoadAsync("- !delete\n  record: !variable a\n", file: "d.yml"));
+        Assert.StartsWith("d.yml:1:3:", error.Message);
+        Assert.Contains("not allowed when loading", error.Message);
+    }
+
+    [Fact]
+    public async Task Owner_becomes_member_of_the_roles_it_owns()
+    {
+        var db = await PolicyDatabase.CreateAsync(fixture);
+        await db.LoadAsync("- !group admins\n- !policy\n  id: app\n  owner: !group admins\n  body:\n  - !layer l\n");
+
+        var ownership = await Db.ColumnAsync(db.ConnectionString,
+            "SELECT role_id || ' <- ' || member_id FROM role_memberships WHERE ownership AND admin_option ORDER BY 1");
+        Assert.Equal(
+            [
+                "default:group:admins <- default:policy:root",
+                "default:layer:app/l <- default:policy:app",
+                "default:policy:app <- default:group:admins",
+            ],
+            ownership);
+        Assert.Equal("default:policy:app", await Db.ScalarAsync<string>(db.ConnectionString,
+            "SELECT owner_id FROM resources WHERE resource_id = 'default:layer:app/l'"));
+    }
+}

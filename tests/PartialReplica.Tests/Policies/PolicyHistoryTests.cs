@@ -1,0 +1,59 @@
+using PartialReplica.Policies;
+using PartialReplica.Tests.Infrastructure;
+
+namespace PartialReplica.Tests.Policies;
+
+/// <summary>Each load is recorded in policy_versions (per branch) and policy_log, and tags rows with their policy.</summary>
+[Collection(PolicyCollection.Name)]
+public sealed class PolicyHistoryTests(ReplicationFixture fixture)
+{
+    [Fact]
+    public async Task Each_load_writes_a_version_per_branch_and_logs_its_rows()
+    {
+        var db = await PolicyDatabase.CreateAsync(fixture);
+        const string root = "- !policy\n  id: app\n";
+        var first = await db.LoadAsync(root);
+        var second = await db.LoadAsync("- !variable a\n", branch: "app");
+        var third = await db.LoadAsync("- !variable b\n", PolicyMode.Update, branch: "app");
+
+        Assert.Equal((1, 1, 2), (first.Version, second.Version, third.Version));
+        var versions = await Db.ColumnAsync(db.ConnectionString, """
+            SELECT resource_id || ' ' || version || ' ' || role_id || ' ' || (policy_sha256 = encode(sha256(convert_to(policy_text, 'UTF8')), 'hex'))
+                   || ' ' || (finished_at IS NOT NULL)
+              FROM policy_versions ORDER BY resource_id, version
+            """);
+        Assert.Equal(
+            [
+                "default:policy:app 1 default:user:admin true true",
+                "default:policy:app 2 default:user:admin true true",
+                "default:policy:root 1 default:user:admin true true",
+            ],
+            versions);
+
+        var log = await Db.ColumnAsync(db.ConnectionString,
+            "SELECT policy_version || ' ' || operation || ' ' || kind || ' ' || subject::text FROM policy_log WHERE policy_id = 'default:policy:app' ORDER BY 1");
+        Assert.Equal(
+            [
+                """1 INSERT resources {"resource_id": "default:variable:app/a"}""",
+                """2 INSERT resources {"resource_id": "default:variable:app/b"}""",
+            ],
+            log);
+        Assert.Equal("default:policy:app", await Db.ScalarAsync<string>(db.ConnectionString,
+            "SELECT policy_id FROM resources WHERE resource_id = 'default:variable:app/b'"));
+    }
+
+    [Fact]
+    public async Task Created_users_and_hosts_get_an_api_key_once()
+    {
+        var db = await PolicyDatabase.CreateAsync(fixture);
+        var first = await db.LoadAsync("- !user alice\n- !host\n  id: h\n  restricted_to: 10.1.0.0/16\n- !group g\n");
+        var again = await db.LoadAsync("- !user alice\n- !host h\n", PolicyMode.Update);
+
+        Assert.Equal(["default:host:h", "default:user:alice"], first.CreatedRoles.Keys.Order(StringComparer.Ordinal));
+        Assert.Empty(again.CreatedRoles);
+        var hash = await Db.ScalarAsync<byte[]>(db.ConnectionString, "SELECT encrypted_hash FROM credentials WHERE role_id = 'default:user:alice'");
+        Assert.True(PartialReplica.Authn.ApiKeys.Matches(first.CreatedRoles["default:user:alice"].ApiKey!, hash!));
+        // The update restated h without restricted_to: update mode makes the file's value the truth.
+        Assert.Equal("{}", await Db.ScalarAsync<string>(db.ConnectionString, "SELECT restricted_to::text FROM credentials WHERE role_id = 'default:host:h'"));
+    }
+}

@@ -1,0 +1,176 @@
+using System.Text;
+using PartialReplica.Policies;
+
+namespace PartialReplica.Tests.ReplicaSets;
+
+/// <summary>One statement or record of a generated policy; paths are absolute identifiers.</summary>
+internal abstract record GenItem;
+
+internal sealed record GenRecord(string Kind, string? Name) : GenItem;
+
+internal sealed record GenPolicy(string Name, List<GenItem> Body) : GenItem;
+
+internal sealed record GenEdge(bool Revoke, string RoleKind, string Role, string MemberKind, string Member) : GenItem;
+
+internal sealed record GenPermission(bool Deny, string RoleKind, string Role, string[] Privileges, string ResourceKind, string[] Resources) : GenItem;
+
+internal sealed record GenDelete(string Kind, string Path) : GenItem;
+
+/// <summary>A generated policy file: where it loads, how, and its items.</summary>
+internal sealed record GenFile(string Branch, PolicyMode Mode, List<GenItem> Items)
+{
+    /// <summary>The file as YAML. References inside their own branch are written relative, others absolute.</summary>
+    public string Render()
+    {
+        var builder = new StringBuilder();
+        Render(builder, Items, Branch == "root" ? "" : Branch, 0);
+        return builder.ToString();
+    }
+
+    /// <summary>What the loader must do with this file, applied to the model from the spec's words.</summary>
+    public void ApplyTo(GrantModel model)
+    {
+        var branchPolicy = GrantModel.PolicyId(Branch == "root" ? "" : Branch);
+        var declared = new List<(string Id, string Policy)>();
+        var grants = new List<(string Role, string Member, string Policy)>();
+        var permits = new List<(string Privilege, string Resource, string Role, string Policy)>();
+        var revokes = new List<(string, string)>();
+        var denies = new List<(string, string, string)>();
+        var deletes = new List<string>();
+        Collect(Items, Branch == "root" ? "" : Branch);
+
+        if (Mode == PolicyMode.Replace)
+        {
+            var keep = declared.Select(d => d.Id).ToHashSet(StringComparer.Ordinal);
+            foreach (var id in model.Records.Where(r => GrantModel.InScope(r.Value, branchPolicy) && !keep.Contains(r.Key)).Select(r => r.Key).ToList())
+            {
+                model.Delete(id);
+            }
+
+            var keepGrants = grants.Select(g => (g.Role, g.Member)).ToHashSet();
+            foreach (var key in model.Memberships.Where(m => GrantModel.InScope(m.Value, branchPolicy) && !keepGrants.Contains(m.Key)).Select(m => m.Key).ToList())
+            {
+                model.Memberships.Remove(key);
+            }
+
+            var keepPermits = permits.Select(p => (p.Privilege, p.Resource, p.Role)).ToHashSet();
+            foreach (var key in model.Permissions.Where(p => GrantModel.InScope(p.Value, branchPolicy) && !keepPermits.Contains(p.Key)).Select(p => p.Key).ToList())
+            {
+                model.Permissions.Remove(key);
+            }
+        }
+
+        if (Mode != PolicyMode.Load)
+        {
+            deletes.ForEach(model.Delete);
+        }
+
+        // A statement written twice in one file counts once, where it first appears.
+        declared.ForEach(d => model.Declare(d.Id, d.Policy, Mode));
+        grants.DistinctBy(g => (g.Role, g.Member)).ToList().ForEach(g => model.Grant(g.Role, g.Member, g.Policy, Mode));
+        permits.DistinctBy(p => (p.Privilege, p.Resource, p.Role)).ToList().ForEach(p => model.Permit(p.Privilege, p.Resource, p.Role, p.Policy, Mode));
+        revokes.ForEach(r => model.Revoke(r.Item1, r.Item2));
+        denies.ForEach(d => model.Deny(d.Item1, d.Item2, d.Item3));
+
+        void Collect(List<GenItem> items, string path)
+        {
+            var policy = GrantModel.PolicyId(path);
+            foreach (var item in items)
+            {
+                switch (item)
+                {
+                    case GenRecord r:
+                        declared.Add((GrantModel.Id(r.Kind, r.Name is null ? path : Join(path, r.Name)), policy));
+                        break;
+                    case GenPolicy p:
+                        declared.Add((GrantModel.Id("policy", Join(path, p.Name)), policy));
+                        Collect(p.Body, Join(path, p.Name));
+                        break;
+                    case GenEdge e when e.Revoke:
+                        revokes.Add((GrantModel.Id(e.RoleKind, e.Role), GrantModel.Id(e.MemberKind, e.Member)));
+                        break;
+                    case GenEdge e:
+                        grants.Add((GrantModel.Id(e.RoleKind, e.Role), GrantModel.Id(e.MemberKind, e.Member), policy));
+                        break;
+                    case GenPermission p:
+                        foreach (var privilege in p.Privileges)
+                        {
+                            foreach (var resource in p.Resources)
+                            {
+                                var key = (privilege, GrantModel.Id(p.ResourceKind, resource), GrantModel.Id(p.RoleKind, p.Role));
+                                if (p.Deny)
+                                {
+                                    denies.Add(key);
+                                }
+                                else
+                                {
+                                    permits.Add((key.privilege, key.Item2, key.Item3, policy));
+                                }
+                            }
+                        }
+
+                        break;
+                    case GenDelete d:
+                        deletes.Add(GrantModel.Id(d.Kind, d.Path));
+                        break;
+                }
+            }
+        }
+    }
+
+    public static string Join(string path, string name) => path.Length == 0 ? name : path + "/" + name;
+
+    private static void Render(StringBuilder builder, List<GenItem> items, string path, int indent)
+    {
+        var pad = new string(' ', indent);
+        foreach (var item in items)
+        {
+            switch (item)
+            {
+                case GenRecord r:
+                    builder.Append($"{pad}- !{r.Kind}{(r.Name is null ? "" : " " + r.Name)}\n");
+                    break;
+                case GenPolicy p:
+                    builder.Append($"{pad}- !policy\n{pad}  id: {p.Name}\n{pad}  body:{(p.Body.Count == 0 ? " []" : "")}\n");
+                    Render(builder, p.Body, Join(path, p.Name), indent + 2);
+                    break;
+                case GenEdge e:
+                    builder.Append($"{pad}- !{(e.Revoke ? "revoke" : "grant")}\n");
+                    builder.Append($"{pad}  role: {Ref(e.RoleKind, e.Role, path, true)}\n");
+                    builder.Append($"{pad}  member: {Ref(e.MemberKind, e.Member, path, true)}\n");
+                    break;
+                case GenPermission p:
+                    builder.Append($"{pad}- !{(p.Deny ? "deny" : "permit")}\n");
+                    builder.Append($"{pad}  role: {Ref(p.RoleKind, p.Role, path, true)}\n");
+                    builder.Append(p.Privileges.Length == 1
+                        ? $"{pad}  privilege: {p.Privileges[0]}\n"
+                        : $"{pad}  privileges: [{string.Join(", ", p.Privileges)}]\n");
+                    builder.Append(p.Resources.Length == 1
+                        ? $"{pad}  resource: {Ref(p.ResourceKind, p.Resources[0], path, true)}\n"
+                        : $"{pad}  resources: [{string.Join(", ", p.Resources.Select(r => Ref(p.ResourceKind, r, path, false)))}]\n");
+                    break;
+                case GenDelete d:
+                    builder.Append($"{pad}- !delete\n{pad}  record: {Ref(d.Kind, d.Path, path, true)}\n");
+                    break;
+            }
+        }
+    }
+
+    /// <summary>Relative inside the branch, the branch's own id as an empty reference, absolute otherwise.</summary>
+    private static string Ref(string kind, string target, string path, bool allowEmpty)
+    {
+        if (path.Length == 0)
+        {
+            return $"!{kind} {target}";
+        }
+
+        if (allowEmpty && target == path)
+        {
+            return $"!{kind}";
+        }
+
+        return target.StartsWith(path + "/", StringComparison.Ordinal)
+            ? $"!{kind} {target[(path.Length + 1)..]}"
+            : $"!{kind} /{target}";
+    }
+}
