@@ -1,5 +1,6 @@
-# Shared by the rakelike scripts: makes sure the .NET SDK and the PostgreSQL server binaries are here,
-# installing the server from the OS packages when running as root, or saying exactly what to install.
+# Shared by the rakelike scripts: makes sure the .NET SDK, the PostgreSQL server binaries and chromium (the
+# dashboard's browser test drives it; never a downloaded browser) are here, installing what is missing from
+# the OS packages when running as root, or saying exactly what to install.
 
 pr_have_postgres_server() {
   if command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1; then return 0; fi
@@ -9,6 +10,8 @@ pr_have_postgres_server() {
   return 1
 }
 
+# pr_ensure_prerequisites [--with-browser]: --with-browser also requires chromium (the test script passes it;
+# the demo does not need a browser).
 pr_ensure_prerequisites() {
   if ! command -v dotnet >/dev/null 2>&1; then
     echo "error: the .NET SDK (10.0) is required: see https://learn.microsoft.com/dotnet/core/install/linux-debian" >&2
@@ -22,6 +25,17 @@ pr_ensure_prerequisites() {
     else
       echo "error: the PostgreSQL server binaries (initdb, pg_ctl, postgres) are missing." >&2
       echo "       Install them with: sudo apt-get install -y postgresql" >&2
+      exit 1
+    fi
+  fi
+  if [ "${1:-}" = "--with-browser" ] && [ ! -x /usr/bin/chromium ]; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+      echo "Installing chromium from the OS packages (apt-get install chromium) for the dashboard's browser test..."
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+      echo "error: /usr/bin/chromium is missing (the dashboard's browser test drives it)." >&2
+      echo "       Install it with: sudo apt-get install -y chromium" >&2
       exit 1
     fi
   fi

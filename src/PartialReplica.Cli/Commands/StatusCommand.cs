@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text.Json;
 using Npgsql;
 using PartialReplica.Push;
 using PartialReplica.Status;
@@ -39,24 +38,10 @@ internal sealed class StatusCommand : Command
     public static async Task<IReadOnlyList<FollowerStatusRow>> ReadAsync(NpgsqlDataSource leader, CancellationToken cancellationToken)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
-        var agents = new AgentStatusClient(http, SignedPushTokens.ForLeader(leader));
-        return await new StatusReader(leader, agents.ReadAsync).ReadAsync(cancellationToken);
+        return await StatusReader.WithAgents(leader, http, SignedPushTokens.ForLeader(leader)).ReadAsync(cancellationToken);
     }
 
-    public static string ToJson(IReadOnlyList<FollowerStatusRow> rows) => JsonSerializer.Serialize(new
-    {
-        followers = rows.Select(r => new
-        {
-            name = r.Name,
-            replicaSets = r.ReplicaSets,
-            granted = r.Granted,
-            delivered = r.Delivered,
-            pending = r.Pending,
-            lagMs = r.LagMs,
-            subscription = r.Subscription,
-            lastError = r.LastError,
-        }),
-    });
+    public static string ToJson(IReadOnlyList<FollowerStatusRow> rows) => new StatusDocument(rows).ToJson();
 
     public static Table ToTable(IReadOnlyList<FollowerStatusRow> rows)
     {

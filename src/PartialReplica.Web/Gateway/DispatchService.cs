@@ -19,6 +19,9 @@ internal sealed class DispatchService(
     {
         var sender = new HttpBatchSender(httpClients.CreateClient(HttpClientName), new SignedPushTokens(issuer, timeProvider));
         var dispatcher = new Dispatcher(leader, sender, options.Value, logger);
-        return dispatcher.RunAsync(stoppingToken);
+        // Queue depth and lag gauges are sampled beside the dispatcher at its poll interval.
+        return Task.WhenAll(
+            dispatcher.RunAsync(stoppingToken),
+            PushMetrics.SampleBacklogAsync(leader, options.Value.PollInterval, logger, stoppingToken));
     }
 }

@@ -3,7 +3,7 @@ using PartialReplica.Web.Apis;
 
 namespace PartialReplica.Web.Gateway;
 
-/// <summary>The leader-side gateway web host: authn, follower pull API, admin API, health, OpenAPI.</summary>
+/// <summary>The leader-side gateway web host: authn, follower pull API, admin API, status and dashboard, health, OpenAPI.</summary>
 public static class GatewayApplication
 {
     /// <summary>
@@ -15,6 +15,7 @@ public static class GatewayApplication
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.AddGatewaySources(overrides);
         builder.AddGateway();
+        builder.AddGatewayTelemetry();
 
         var app = builder.Build();
         app.UseMiddleware<RequestBodyLimit>();
@@ -26,6 +27,8 @@ public static class GatewayApplication
         app.MapEdgeApi();
         app.MapAdminApi();
         app.MapPolicyApi();
+        app.MapStatusApi();
+        app.MapDashboardApi();
         return app;
     }
 }

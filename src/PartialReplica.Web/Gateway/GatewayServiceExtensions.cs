@@ -10,6 +10,7 @@ using PartialReplica.Authn;
 using Microsoft.Extensions.Configuration;
 using PartialReplica.Configuration;
 using PartialReplica.Push;
+using PartialReplica.Status;
 using PartialReplica.Web.Apis;
 using PartialReplica.Web.Authentication;
 
@@ -50,6 +51,13 @@ public static class GatewayServiceExtensions
         services.AddOptions<KestrelServerOptions>()
             .Configure<IOptions<GatewayOptions>>((kestrel, gateway) => kestrel.Limits.MaxRequestBodySize = gateway.Value.MaxRequestBodyBytes);
         services.ConfigureHttpJsonOptions(json => json.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
+        // Status (F9) asks each follower's agent with the gateway's own push tokens.
+        services.AddSingleton<IPushTokenSource>(sp => new SignedPushTokens(sp.GetRequiredService<TokenIssuer>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddHttpClient(StatusApi.AgentClientName, client => client.Timeout = TimeSpan.FromSeconds(5));
+        services.AddTransient(sp => StatusReader.WithAgents(
+            sp.GetRequiredService<NpgsqlDataSource>(),
+            sp.GetRequiredService<IHttpClientFactory>().CreateClient(StatusApi.AgentClientName),
+            sp.GetRequiredService<IPushTokenSource>()));
         services.AddHealthChecks().AddCheck<LeaderHealthCheck>("leader", tags: [HealthApi.ReadyTag]);
         services.AddOpenApi();
 

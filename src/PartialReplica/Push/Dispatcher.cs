@@ -96,6 +96,7 @@ public sealed class Dispatcher(NpgsqlDataSource leader, IBatchSender sender, Dis
     private void OnPushed(PushEvent pushed)
     {
         LogMessages.Pushed(logger, pushed.Follower, pushed.Variables, pushed.Upserts, pushed.Deletes, pushed.Milliseconds);
+        PushMetrics.RecordPush(pushed);
         Pushed?.Invoke(pushed);
     }
 

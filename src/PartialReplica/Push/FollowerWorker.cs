@@ -103,6 +103,7 @@ internal sealed class FollowerWorker
             catch (Exception e)
             {
                 LogMessages.PushFailed(_logger, _follower.Name, e.GetType().Name, e.Message);
+                PushMetrics.RecordError(_follower.Name, e);
                 await RecordErrorAsync(e, cancellationToken);
                 await Wake.WaitAsync(_options.PollInterval, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }

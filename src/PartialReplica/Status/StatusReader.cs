@@ -24,6 +24,13 @@ public sealed record FollowerStatusRow(
 /// </summary>
 public sealed class StatusReader(NpgsqlDataSource leader, Func<FollowerEndpoint, CancellationToken, Task<LocalStatus>> probe)
 {
+    /// <summary>
+    /// A reader that asks each follower's agent for its own counts, with push tokens from <paramref name="tokens"/>
+    /// (the gateway's, or <see cref="SignedPushTokens.ForLeader"/> for tools beside it).
+    /// </summary>
+    public static StatusReader WithAgents(NpgsqlDataSource leader, HttpClient http, IPushTokenSource tokens) =>
+        new(leader, new AgentStatusClient(http, tokens).ReadAsync);
+
     public async Task<IReadOnlyList<FollowerStatusRow>> ReadAsync(CancellationToken cancellationToken)
     {
         var rows = new List<(FollowerEndpoint Endpoint, IReadOnlyList<string> Sets, long Granted, long Pending, long LagMs, string? Error)>();
