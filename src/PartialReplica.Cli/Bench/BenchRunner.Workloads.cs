@@ -97,14 +97,22 @@ internal sealed partial class BenchRunner
             }
         }
 
+        // Probes are connected before the burst, so the figure is replication lag, not connection set-up.
+        var gatewayProbes = await Task.WhenAll(followers.Select(f => OpenAsync(f, cancellationToken)));
+        var nativeProbes = await Task.WhenAll(natives.Select(n => OpenAsync(n, cancellationToken)));
         var lastCommit = await WriteAsync(writes.Select(i => BenchData.VariableId("bench/p2", i)).ToArray(), cancellationToken);
         var nativeTarget = 1 + sizes.P2Transactions;
         var gatewayDone = Task.WhenAll(Enumerable.Range(0, 3).Select(f =>
-            UntilAsync(async () => await BenchData.CountAsync(followers[f], CountSecrets, cancellationToken) == expected[f], "P2 gateway", cancellationToken)));
-        var nativeDone = Task.WhenAll(natives.Select(n =>
-            UntilAsync(async () => await BenchData.CountAsync(n, CountSecrets, cancellationToken) == nativeTarget, "P2 native", cancellationToken)));
-        var gatewayAt = (await gatewayDone.ContinueWith(_ => Stopwatch.GetTimestamp(), cancellationToken));
-        var nativeAt = (await nativeDone.ContinueWith(_ => Stopwatch.GetTimestamp(), cancellationToken));
+            UntilAsync(async () => await CountOnAsync(gatewayProbes[f], cancellationToken) == expected[f], "P2 gateway", cancellationToken)));
+        var nativeDone = Task.WhenAll(nativeProbes.Select(n =>
+            UntilAsync(async () => await CountOnAsync(n, cancellationToken) == nativeTarget, "P2 native", cancellationToken)));
+        var gatewayAt = await gatewayDone.ContinueWith(_ => Stopwatch.GetTimestamp(), cancellationToken);
+        var nativeAt = await nativeDone.ContinueWith(_ => Stopwatch.GetTimestamp(), cancellationToken);
+        foreach (var probe in gatewayProbes.Concat(nativeProbes))
+        {
+            await probe.DisposeAsync();
+        }
+
         await gatewayDone;
         await nativeDone;
         for (var f = 0; f < 3; f++)
@@ -113,6 +121,19 @@ internal sealed partial class BenchRunner
         }
 
         return ((Stopwatch.GetElapsedTime(lastCommit, gatewayAt).TotalSeconds, Stopwatch.GetElapsedTime(lastCommit, nativeAt).TotalSeconds), followers, natives);
+    }
+
+    private static async Task<NpgsqlConnection> OpenAsync(string connectionString, CancellationToken cancellationToken)
+    {
+        var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(cancellationToken);
+        return connection;
+    }
+
+    private static async Task<long> CountOnAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(CountSecrets, connection);
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
     /// <summary>Two writers commit the given inserts, one row per transaction; returns the timestamp of the last commit.</summary>

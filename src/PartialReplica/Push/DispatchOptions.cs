@@ -21,6 +21,12 @@ public sealed record DispatchOptions
     /// <summary>Outbox pruning.</summary>
     public TimeSpan PruneInterval { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>How long after the last change the gateway stays busy: notifications off, horizon polled.</summary>
+    public TimeSpan HotPeriod { get; init; } = TimeSpan.FromMilliseconds(300);
+
+    /// <summary>How often a busy gateway polls the outbox horizon.</summary>
+    public TimeSpan HotPollInterval { get; init; } = TimeSpan.FromMilliseconds(2);
+
     /// <summary>Changes read per batch.</summary>
     public int BatchSize { get; init; } = 2000;
 

@@ -18,6 +18,7 @@ public sealed class Dispatcher(NpgsqlDataSource leader, IBatchSender sender, Dis
     public const string ListenApplicationName = "partial-replica-listen";
 
     private readonly Dictionary<string, (FollowerWorker Worker, Task Task)> _workers = new(StringComparer.Ordinal);
+    private readonly WakeupGate _gate = new(leader, options, logger);
 
     /// <summary>Raised after every push (from worker threads).</summary>
     public event Action<PushEvent>? Pushed;
@@ -26,6 +27,7 @@ public sealed class Dispatcher(NpgsqlDataSource leader, IBatchSender sender, Dis
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         var listen = ListenAsync(cancellationToken);
+        var gate = _gate.RunAsync(WakeAll, cancellationToken);
         var heartbeat = HeartbeatAsync(cancellationToken);
         var prune = PruneAsync(cancellationToken);
         try
@@ -43,7 +45,7 @@ public sealed class Dispatcher(NpgsqlDataSource leader, IBatchSender sender, Dis
         }
         finally
         {
-            await Task.WhenAll(_workers.Values.Select(w => w.Task).Append(listen).Append(heartbeat).Append(prune))
+            await Task.WhenAll(_workers.Values.Select(w => w.Task).Append(listen).Append(gate).Append(heartbeat).Append(prune))
                 .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
     }
@@ -83,7 +85,7 @@ public sealed class Dispatcher(NpgsqlDataSource leader, IBatchSender sender, Dis
                 }
 
                 // New follower, or its agent moved: a fresh worker (the old one stops at its next wait).
-                var worker = new FollowerWorker(leader, follower, sender, options, logger, OnPushed);
+                var worker = new FollowerWorker(leader, follower, sender, options, logger, OnPushed, _gate.ReportActivity);
                 _workers[follower.Name] = (worker, Task.Run(() => worker.RunAsync(cancellationToken), cancellationToken));
                 if (existing.Worker is not null)
                 {
@@ -124,7 +126,11 @@ public sealed class Dispatcher(NpgsqlDataSource leader, IBatchSender sender, Dis
             try
             {
                 await using var connection = await leader.OpenConnectionAsync(cancellationToken);
-                connection.Notification += (_, _) => WakeAll();
+                connection.Notification += (_, _) =>
+                {
+                    _gate.ReportActivity();
+                    WakeAll();
+                };
 
                 // Named so operators (and fault tests) find this backend in pg_stat_activity; the pool's
                 // reset (DISCARD ALL) clears the name when the connection goes back to the pool.

@@ -26,10 +26,13 @@ internal sealed class FollowerWorker
     private readonly VariableStateReader _states;
     private readonly ResiliencePipeline<ApplyReport> _pipeline;
     private readonly Action<PushEvent> _pushed;
+    private readonly Action _activity;
 
     public FollowerWorker(
-        NpgsqlDataSource leader, FollowerEndpoint follower, IBatchSender sender, DispatchOptions options, ILogger logger, Action<PushEvent> pushed)
+        NpgsqlDataSource leader, FollowerEndpoint follower, IBatchSender sender, DispatchOptions options, ILogger logger,
+        Action<PushEvent> pushed, Action activity)
     {
+        _activity = activity;
         _leader = leader;
         _follower = follower;
         _sender = sender;
@@ -147,6 +150,7 @@ internal sealed class FollowerWorker
                 continue;
             }
 
+            _activity();
             var ids = new List<string>();
             var seen = new HashSet<string>(StringComparer.Ordinal);
             var sendAbsent = new HashSet<string>(StringComparer.Ordinal);
@@ -190,22 +194,30 @@ internal sealed class FollowerWorker
         }
 
         var all = new List<string>();
-        var after = "";
         int upserts = 0, deletes = 0;
-        while (true)
-        {
-            var page = await GrantedPageAsync(after, _options.ReconcileBatchSize, cancellationToken);
-            if (page.Count == 0)
-            {
-                break;
-            }
 
-            all.AddRange(page);
-            after = page[^1];
-            var states = await _states.ReadAsync(_follower.RoleId, page, new HashSet<string>(), cancellationToken);
-            var report = await SendAsync(states, null, 0, cancellationToken);
-            upserts += report.Upserts;
-            deletes += report.Deletes;
+        // Pipelined: the next page is read on the leader while the agent applies this one.
+        var next = ReadReconcilePageAsync("", cancellationToken);
+        try
+        {
+            while (true)
+            {
+                var (page, states) = await next;
+                if (page.Count == 0)
+                {
+                    break;
+                }
+
+                all.AddRange(page);
+                next = ReadReconcilePageAsync(page[^1], cancellationToken);
+                var report = await SendAsync(states, null, 0, cancellationToken);
+                upserts += report.Upserts;
+                deletes += report.Deletes;
+            }
+        }
+        finally
+        {
+            await ((Task)next).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
 
         var stamp = await StampAsync(cancellationToken);
@@ -219,6 +231,12 @@ internal sealed class FollowerWorker
     {
         var batch = new PushBatch(Guid.NewGuid().ToString("N"), _options.InstanceId, _follower.Name, states, keepOnly, keepStamp);
         return await _pipeline.ExecuteAsync(async token => await _sender.SendAsync(_follower, batch, token), cancellationToken);
+    }
+
+    private async Task<(List<string> Page, IReadOnlyList<VariableState> States)> ReadReconcilePageAsync(string after, CancellationToken cancellationToken)
+    {
+        var page = await GrantedPageAsync(after, _options.ReconcileBatchSize, cancellationToken);
+        return (page, page.Count == 0 ? [] : await _states.ReadAsync(_follower.RoleId, page, new HashSet<string>(), cancellationToken));
     }
 
     private async Task<List<string>> GrantedPageAsync(string after, int limit, CancellationToken cancellationToken)

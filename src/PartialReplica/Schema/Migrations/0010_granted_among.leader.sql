@@ -37,8 +37,9 @@ $$;
 
 CREATE OR REPLACE FUNCTION partial_replica.granted_among(p_follower_role_id text, p_ids text[])
 RETURNS TABLE (resource_id text) LANGUAGE sql STABLE AS $$
-    WITH full_set AS (SELECT partial_replica.follower_has_full(p_follower_role_id) AS yes),
-    carriers AS (SELECT c.role_id FROM partial_replica.follower_carriers(p_follower_role_id) c),
+    WITH full_set AS MATERIALIZED (SELECT partial_replica.follower_has_full(p_follower_role_id) AS yes),
+    -- MATERIALIZED: computed once per call, not once per probed variable.
+    carriers AS MATERIALIZED (SELECT c.role_id FROM partial_replica.follower_carriers(p_follower_role_id) c),
     ids AS (SELECT DISTINCT i.id FROM unnest(p_ids) AS i(id))
     SELECT ids.id FROM ids, full_set
      WHERE starts_with(ids.id, split_part(p_follower_role_id, ':', 1) || ':variable:')
