@@ -106,8 +106,10 @@ internal sealed partial class BenchRunner
             UntilAsync(async () => await CountOnAsync(gatewayProbes[f], cancellationToken) == expected[f], "P2 gateway", cancellationToken)));
         var nativeDone = Task.WhenAll(nativeProbes.Select(n =>
             UntilAsync(async () => await CountOnAsync(n, cancellationToken) == nativeTarget, "P2 native", cancellationToken)));
-        var gatewayAt = await gatewayDone.ContinueWith(_ => Stopwatch.GetTimestamp(), cancellationToken);
-        var nativeAt = await nativeDone.ContinueWith(_ => Stopwatch.GetTimestamp(), cancellationToken);
+        var gatewayStamp = gatewayDone.ContinueWith(_ => Stopwatch.GetTimestamp(), cancellationToken, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        var nativeStamp = nativeDone.ContinueWith(_ => Stopwatch.GetTimestamp(), cancellationToken, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        var gatewayAt = await gatewayStamp;
+        var nativeAt = await nativeStamp;
         foreach (var probe in gatewayProbes.Concat(nativeProbes))
         {
             await probe.DisposeAsync();

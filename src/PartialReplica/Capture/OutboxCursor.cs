@@ -18,4 +18,8 @@ public readonly record struct OutboxCursor(long Tx, long ChangeId) : IComparable
 /// <param name="ResourceId">The variable concerned.</param>
 /// <param name="Follower">For grant/revoke/requeue, the one follower concerned; null for everyone.</param>
 /// <param name="CreatedAt">When it was captured (for lag).</param>
-public sealed record Change(OutboxCursor Position, string Kind, string ResourceId, string? Follower, DateTime CreatedAt);
+/// <param name="Relevant">
+/// Whether the follower must hear of it: any removal, grant or requeue; a new version only of a variable
+/// the follower is granted.
+/// </param>
+public sealed record Change(OutboxCursor Position, string Kind, string ResourceId, string? Follower, DateTime CreatedAt, bool Relevant);

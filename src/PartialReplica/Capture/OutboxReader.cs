@@ -8,20 +8,30 @@ public sealed class OutboxReader(NpgsqlDataSource leader)
 {
     /// <summary>
     /// The next changes after <paramref name="after"/> that concern <paramref name="follower"/>, from
-    /// transactions that can no longer be overtaken (older than the oldest running transaction).
+    /// transactions that can no longer be overtaken (older than the oldest running transaction), each
+    /// marked relevant or not by the grant rule in the same round trip.
     /// </summary>
-    public async Task<IReadOnlyList<Change>> ReadAsync(OutboxCursor after, string follower, int limit, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<Change>> ReadAsync(
+        OutboxCursor after, string follower, string followerRoleId, int limit, CancellationToken cancellationToken)
     {
         await using var connection = await leader.OpenConnectionAsync(cancellationToken);
         await using var command = ConnectionExtensions.Command(connection, """
-            SELECT tx::text::bigint, change_id, kind, resource_id, follower, created_at
-              FROM partial_replica.changes
-             WHERE (tx, change_id) > ($1::text::xid8, $2)
-               AND tx < pg_snapshot_xmin(pg_current_snapshot())
-               AND (follower IS NULL OR follower = $3)
-             ORDER BY tx, change_id
-             LIMIT $4
-            """, after.Tx.ToString(System.Globalization.CultureInfo.InvariantCulture), after.ChangeId, follower, limit);
+            WITH batch AS MATERIALIZED (
+                SELECT tx, change_id, kind, resource_id, follower, created_at
+                  FROM partial_replica.changes
+                 WHERE (tx, change_id) > ($1::text::xid8, $2)
+                   AND tx < pg_snapshot_xmin(pg_current_snapshot())
+                   AND (follower IS NULL OR follower = $3)
+                 ORDER BY tx, change_id
+                 LIMIT $4),
+            granted AS MATERIALIZED (
+                SELECT g.resource_id FROM partial_replica.granted_among(
+                    $5, ARRAY(SELECT DISTINCT b.resource_id FROM batch b WHERE b.kind = 'upsert')) g)
+            SELECT b.tx::text::bigint, b.change_id, b.kind, b.resource_id, b.follower, b.created_at,
+                   b.kind <> 'upsert' OR EXISTS (SELECT 1 FROM granted g WHERE g.resource_id = b.resource_id)
+              FROM batch b
+             ORDER BY b.tx, b.change_id
+            """, after.Tx.ToString(System.Globalization.CultureInfo.InvariantCulture), after.ChangeId, follower, limit, followerRoleId);
         var changes = new List<Change>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
@@ -31,7 +41,8 @@ public sealed class OutboxReader(NpgsqlDataSource leader)
                 reader.GetString(2),
                 reader.GetString(3),
                 reader.IsDBNull(4) ? null : reader.GetString(4),
-                reader.GetDateTime(5)));
+                reader.GetDateTime(5),
+                reader.GetBoolean(6)));
         }
 
         return changes;

@@ -62,6 +62,18 @@ public sealed class Dispatcher(NpgsqlDataSource leader, IBatchSender sender, Dis
         }
     }
 
+    /// <summary>Notifications may carry a requeue: every worker re-reads its delivery row.</summary>
+    private void RecheckAll()
+    {
+        lock (_workers)
+        {
+            foreach (var (worker, _) in _workers.Values)
+            {
+                worker.RecheckDelivery();
+            }
+        }
+    }
+
     private async Task RefreshFollowersAsync(CancellationToken cancellationToken)
     {
         List<FollowerEndpoint> followers;
@@ -129,6 +141,7 @@ public sealed class Dispatcher(NpgsqlDataSource leader, IBatchSender sender, Dis
                 connection.Notification += (_, _) =>
                 {
                     _gate.ReportActivity();
+                    RecheckAll();
                     WakeAll();
                 };
 

@@ -27,6 +27,7 @@ internal sealed class FollowerWorker
     private readonly ResiliencePipeline<ApplyReport> _pipeline;
     private readonly Action<PushEvent> _pushed;
     private readonly Action _activity;
+    private volatile bool _recheckDelivery;
 
     public FollowerWorker(
         NpgsqlDataSource leader, FollowerEndpoint follower, IBatchSender sender, DispatchOptions options, ILogger logger,
@@ -129,21 +130,42 @@ internal sealed class FollowerWorker
         }
     }
 
+    /// <summary>Asks the worker to re-read its delivery row (a requeue or reconcile may have been ordered).</summary>
+    public void RecheckDelivery() => _recheckDelivery = true;
+
     private async Task ServeAsync(NpgsqlConnection lockConnection, CancellationToken cancellationToken)
     {
+        // The cursor lives in memory while this worker holds the follower; the delivery row is re-read
+        // when asked (a notification may carry a requeue) and at least every second, and written after
+        // every push, or every second when the changes read concerned nothing this follower holds.
+        OutboxCursor? cursor = null;
+        var persisted = OutboxCursor.Start;
+        var sinceCheck = Stopwatch.StartNew();
         while (!cancellationToken.IsCancellationRequested)
         {
-            // The lock lives as long as this session; if the session is gone, so is our claim on the follower.
-            await lockConnection.ExecuteAsync("SELECT 1", cancellationToken);
-
-            var (cursor, needsReconcile) = await ReadDeliveryAsync(cancellationToken);
-            if (needsReconcile)
+            if (cursor is null || _recheckDelivery || sinceCheck.Elapsed > TimeSpan.FromSeconds(1))
             {
-                await ReconcileAsync(cursor, cancellationToken);
-                continue;
+                _recheckDelivery = false;
+                sinceCheck.Restart();
+
+                // The lock lives as long as this session; if the session is gone, so is our claim on the follower.
+                await lockConnection.ExecuteAsync("SELECT 1", cancellationToken);
+                if (cursor is { } pending && pending.CompareTo(persisted) > 0)
+                {
+                    await AdvanceAsync(pending, reconciled: false, cancellationToken);
+                }
+
+                var (stored, needsReconcile) = await ReadDeliveryAsync(cancellationToken);
+                (cursor, persisted) = (stored, stored);
+                if (needsReconcile)
+                {
+                    await ReconcileAsync(stored, cancellationToken);
+                    cursor = null;
+                    continue;
+                }
             }
 
-            var changes = await _outbox.ReadAsync(cursor, _follower.Name, _options.BatchSize, cancellationToken);
+            var changes = await _outbox.ReadAsync(cursor.Value, _follower.Name, _follower.RoleId, _options.BatchSize, cancellationToken);
             if (changes.Count == 0)
             {
                 await Wake.WaitAsync(_options.PollInterval, cancellationToken);
@@ -151,10 +173,11 @@ internal sealed class FollowerWorker
             }
 
             _activity();
+            cursor = changes[^1].Position;
             var ids = new List<string>();
             var seen = new HashSet<string>(StringComparer.Ordinal);
             var sendAbsent = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var change in changes)
+            foreach (var change in changes.Where(c => c.Relevant))
             {
                 if (seen.Add(change.ResourceId))
                 {
@@ -169,14 +192,22 @@ internal sealed class FollowerWorker
                 }
             }
 
+            if (ids.Count == 0)
+            {
+                continue;
+            }
+
             var clock = Stopwatch.StartNew();
             var states = await _states.ReadAsync(_follower.RoleId, ids, sendAbsent, cancellationToken);
-            var report = states.Count == 0 ? new ApplyReport(0, 0, 0, 0) : await SendAsync(states, null, 0, cancellationToken);
-            await AdvanceAsync(changes[^1].Position, reconciled: false, cancellationToken);
             if (states.Count > 0)
             {
+                await lockConnection.ExecuteAsync("SELECT 1", cancellationToken);
+                var report = await SendAsync(states, null, 0, cancellationToken);
                 _pushed(new PushEvent(_follower.Name, report.Variables, report.Upserts, report.Deletes, clock.Elapsed.TotalMilliseconds, Reconcile: false));
             }
+
+            await AdvanceAsync(cursor.Value, reconciled: false, cancellationToken);
+            persisted = cursor.Value;
         }
     }
 
