@@ -25,7 +25,7 @@ public sealed record DispatchOptions
     public TimeSpan HotPeriod { get; init; } = TimeSpan.FromMilliseconds(300);
 
     /// <summary>How often a busy gateway polls the outbox horizon.</summary>
-    public TimeSpan HotPollInterval { get; init; } = TimeSpan.FromMilliseconds(2);
+    public TimeSpan HotPollInterval { get; init; } = TimeSpan.FromMilliseconds(10);
 
     /// <summary>Changes read per batch.</summary>
     public int BatchSize { get; init; } = 2000;
