@@ -38,27 +38,33 @@ CREATE TABLE partial_replica.delivery (
     updated_at     timestamptz NOT NULL DEFAULT now()
 );
 
--- Capture (F5): every insert and delete on secrets writes change rows in the same transaction and
--- wakes the gateway. The NOTIFY payload is empty on purpose: payloads are visible to every user, and
--- identical notifications within one transaction collapse into one.
-CREATE OR REPLACE FUNCTION partial_replica.capture_secret_inserts() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO partial_replica.changes (kind, resource_id, version)
-    SELECT 'upsert', i.resource_id, i.version FROM inserted i;
-    IF FOUND THEN
-        PERFORM pg_notify('partial_replica_changes', '');
-    END IF;
-    RETURN NULL;
-END
+-- Wake-ups only when someone sleeps. A transaction that NOTIFYs takes a cluster-wide lock held through
+-- its commit, so notifying on every secret write would serialise the leader's commits (no group commit).
+-- Each gateway records here whether it is waiting for a wake-up (Push/WakeupGate); writers notify only
+-- while one is, or while no gateway has been seen for 5 s. A busy gateway reads the outbox on its own.
+CREATE TABLE partial_replica.listeners (
+    instance text PRIMARY KEY,
+    waiting  boolean NOT NULL DEFAULT true,
+    seen_at  timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+
+CREATE OR REPLACE FUNCTION partial_replica.wake_wanted() RETURNS boolean
+LANGUAGE sql VOLATILE AS $$
+    SELECT EXISTS (SELECT 1 FROM partial_replica.listeners WHERE waiting)
+        OR NOT EXISTS (SELECT 1 FROM partial_replica.listeners WHERE seen_at > clock_timestamp() - interval '5 seconds')
 $$;
 
-CREATE OR REPLACE FUNCTION partial_replica.capture_secret_deletes() RETURNS trigger
+-- Capture (F5): every insert and delete on secrets writes change rows in the same transaction and,
+-- when a gateway waits, wakes it. The NOTIFY payload is empty on purpose: payloads are visible to every
+-- user, and identical notifications within one transaction collapse into one. Both triggers name their
+-- transition table changed_rows, so one function serves both.
+CREATE OR REPLACE FUNCTION partial_replica.capture_secret_changes() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO partial_replica.changes (kind, resource_id, version)
-    SELECT 'delete', d.resource_id, d.version FROM deleted d;
-    IF FOUND THEN
+    SELECT CASE TG_OP WHEN 'INSERT' THEN 'upsert' ELSE 'delete' END, c.resource_id, c.version
+      FROM changed_rows c;
+    IF FOUND AND partial_replica.wake_wanted() THEN
         PERFORM pg_notify('partial_replica_changes', '');
     END IF;
     RETURN NULL;
@@ -66,8 +72,8 @@ END
 $$;
 
 CREATE TRIGGER partial_replica_capture_inserts AFTER INSERT ON secrets
-    REFERENCING NEW TABLE AS inserted
-    FOR EACH STATEMENT EXECUTE FUNCTION partial_replica.capture_secret_inserts();
+    REFERENCING NEW TABLE AS changed_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION partial_replica.capture_secret_changes();
 CREATE TRIGGER partial_replica_capture_deletes AFTER DELETE ON secrets
-    REFERENCING OLD TABLE AS deleted
-    FOR EACH STATEMENT EXECUTE FUNCTION partial_replica.capture_secret_deletes();
+    REFERENCING OLD TABLE AS changed_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION partial_replica.capture_secret_changes();
