@@ -1,0 +1,78 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+using PartialReplica.Followers;
+using PartialReplica.Policies;
+using PartialReplica.Tests.Infrastructure;
+
+namespace PartialReplica.Tests.Cli;
+
+/// <summary>`listen`: the dispatcher in the foreground, one line per push (beside a gateway serving only its APIs).</summary>
+public sealed class ListenCliTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>, IAsyncLifetime
+{
+    private readonly List<WebApplication> _apps = [];
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var app in _apps)
+        {
+            await app.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Listen_pushes_a_change_and_prints_one_line_for_it()
+    {
+        var (leader, _) = await fixture.CreateLeaderAsync();
+        await using (var dataSource = NpgsqlDataSource.Create(leader))
+        {
+            await new PolicyLoader(NullLogger.Instance).LoadAsync(dataSource,
+                new PolicyLoadRequest { PolicyText = await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "policies", "demo.yml")) },
+                CancellationToken.None);
+        }
+
+        // The gateway serves JWKS (agents verify pushes with it); the pushing is listen's.
+        var (gateway, gatewayUrl) = await WebHosts.StartGatewayAsync(leader, new Dictionary<string, string?> { ["Dispatch:Enabled"] = "false" });
+        _apps.Add(gateway);
+        var follower = await fixture.CreateDatabaseAsync(fixture.FollowerServers[0], "listen");
+        var (agent, agentUrl) = await WebHosts.StartAgentAsync("conjur/followers/west-1", follower, gatewayUrl);
+        _apps.Add(agent);
+        await using (var leaderSource = NpgsqlDataSource.Create(leader))
+        await using (var followerSource = NpgsqlDataSource.Create(follower))
+        {
+            await new FollowerInit(NullLogger.Instance).RunAsync(leaderSource, followerSource,
+                new FollowerInitOptions { Name = "conjur/followers/west-1", AgentUrl = agentUrl }, CancellationToken.None);
+        }
+
+        var lines = new ConcurrentQueue<string>();
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "partial-replica.dll"));
+        info.ArgumentList.Add("listen");
+        info.Environment["PARTIALREPLICA_LEADER"] = leader;
+        using var listen = new Process { StartInfo = info };
+        listen.OutputDataReceived += (_, e) => { if (e.Data is not null) { lines.Enqueue(e.Data); } };
+        listen.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lines.Enqueue(e.Data); } };
+        listen.Start();
+        listen.BeginOutputReadLine();
+        listen.BeginErrorReadLine();
+        try
+        {
+            // First the new follower's reconcile (nothing to hold yet), then one push for one new value.
+            await Eventually.HoldsAsync(() => Task.FromResult(lines.Any(l => l.Contains("(reconcile)", StringComparison.Ordinal))), "reconcile line");
+            await Db.ExecuteAsync(leader, "INSERT INTO secrets (resource_id, value) VALUES ('default:variable:apps/billing/api/token', '\\x4701'::bytea)");
+            await Eventually.HoldsAsync(
+                () => Task.FromResult(lines.Any(l => l.Contains("follower=conjur/followers/west-1 variables=1 upserts=1 deletes=0", StringComparison.Ordinal))),
+                "one line for the push");
+            Assert.Equal(1L, await Db.ScalarAsync<long>(follower, "SELECT count(*) FROM secrets WHERE resource_id = 'default:variable:apps/billing/api/token'"));
+        }
+        finally
+        {
+            listen.Kill(entireProcessTree: true);
+            await listen.WaitForExitAsync();
+        }
+    }
+}
