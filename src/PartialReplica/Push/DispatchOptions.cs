@@ -31,7 +31,7 @@ public sealed record DispatchOptions
     public int BatchSize { get; init; } = 2000;
 
     /// <summary>Variables per push during a full reconcile.</summary>
-    public int ReconcileBatchSize { get; init; } = 2000;
+    public int ReconcileBatchSize { get; init; } = 5000;
 
     /// <summary>Per-follower circuit: how long it stays open after repeated failures.</summary>
     public TimeSpan BreakDuration { get; init; } = TimeSpan.FromSeconds(5);

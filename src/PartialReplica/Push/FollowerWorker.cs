@@ -264,25 +264,8 @@ internal sealed class FollowerWorker
         return await _pipeline.ExecuteAsync(async token => await _sender.SendAsync(_follower, batch, token), cancellationToken);
     }
 
-    private async Task<(List<string> Page, IReadOnlyList<VariableState> States)> ReadReconcilePageAsync(string after, CancellationToken cancellationToken)
-    {
-        var page = await GrantedPageAsync(after, _options.ReconcileBatchSize, cancellationToken);
-        return (page, page.Count == 0 ? [] : await _states.ReadAsync(_follower.RoleId, page, new HashSet<string>(), cancellationToken));
-    }
-
-    private async Task<List<string>> GrantedPageAsync(string after, int limit, CancellationToken cancellationToken)
-    {
-        await using var connection = await _leader.OpenConnectionAsync(cancellationToken);
-        await using var command = ConnectionExtensions.Command(connection, GrantedSecretsSql.GrantedPage, _follower.RoleId, after, limit);
-        var ids = new List<string>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            ids.Add(reader.GetString(0));
-        }
-
-        return ids;
-    }
+    private Task<(List<string> Ids, IReadOnlyList<VariableState> States)> ReadReconcilePageAsync(string after, CancellationToken cancellationToken) =>
+        _states.ReadGrantedPageAsync(_follower.RoleId, after, _options.ReconcileBatchSize, cancellationToken);
 
     private async Task<long> StampAsync(CancellationToken cancellationToken)
     {

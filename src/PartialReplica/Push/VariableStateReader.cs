@@ -11,6 +11,40 @@ namespace PartialReplica.Push;
 public sealed class VariableStateReader(NpgsqlDataSource leader)
 {
     /// <summary>
+    /// A full reconcile's page: the next <paramref name="limit"/> variables after <paramref name="after"/> in the
+    /// follower's materialised grant table (refreshed at the start of the reconcile) with their kept versions,
+    /// in one round trip. Returns the page's ids in order and their states.
+    /// </summary>
+    public async Task<(List<string> Ids, IReadOnlyList<VariableState> States)> ReadGrantedPageAsync(
+        string followerRoleId, string after, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await leader.OpenConnectionAsync(cancellationToken);
+        var stamp = await connection.ScalarAsync<long>("SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint", cancellationToken);
+        await using var command = ConnectionExtensions.Command(connection, GrantedSecretsSql.GrantedPageWithSecrets, followerRoleId, after, limit);
+        var ids = new List<string>(limit);
+        var states = new List<VariableState>(limit);
+        List<SecretVersion>? versions = null;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var id = reader.GetString(0);
+            if (ids.Count == 0 || ids[^1] != id)
+            {
+                ids.Add(id);
+                versions = [];
+                states.Add(new VariableState(id, stamp, versions));
+            }
+
+            if (!reader.IsDBNull(1))
+            {
+                versions!.Add(new SecretVersion(reader.GetInt32(1), reader.GetFieldValue<byte[]>(2), reader.IsDBNull(3) ? null : reader.GetDateTime(3)));
+            }
+        }
+
+        return (ids, states);
+    }
+
+    /// <summary>
     /// States of <paramref name="ids"/> for the follower. Variables not granted are returned as empty
     /// states only when listed in <paramref name="sendAbsent"/> (revocations, deletions); otherwise left out.
     /// </summary>
