@@ -270,7 +270,7 @@ internal sealed class FollowerWorker
     private async Task<long> StampAsync(CancellationToken cancellationToken)
     {
         await using var connection = await _leader.OpenConnectionAsync(cancellationToken);
-        return await connection.ScalarAsync<long>("SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint", cancellationToken);
+        return await VariableStateReader.ReadStampAsync(connection, cancellationToken);
     }
 
     private async Task<(OutboxCursor Cursor, bool NeedsReconcile)> ReadDeliveryAsync(CancellationToken cancellationToken)

@@ -11,6 +11,13 @@ namespace PartialReplica.Push;
 public sealed class VariableStateReader(NpgsqlDataSource leader)
 {
     /// <summary>
+    /// The stamp of a state read next on <paramref name="connection"/>: the leader's WAL insert position,
+    /// taken before the read's snapshot, so every commit the state misses has a larger one.
+    /// </summary>
+    public static Task<long> ReadStampAsync(NpgsqlConnection connection, CancellationToken cancellationToken) =>
+        connection.ScalarAsync<long>("SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint", cancellationToken);
+
+    /// <summary>
     /// A full reconcile's page: the next <paramref name="limit"/> variables after <paramref name="after"/> in the
     /// follower's materialised grant table (refreshed at the start of the reconcile) with their kept versions,
     /// in one round trip. Returns the page's ids in order and their states.
@@ -19,7 +26,7 @@ public sealed class VariableStateReader(NpgsqlDataSource leader)
         string followerRoleId, string after, int limit, CancellationToken cancellationToken)
     {
         await using var connection = await leader.OpenConnectionAsync(cancellationToken);
-        var stamp = await connection.ScalarAsync<long>("SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint", cancellationToken);
+        var stamp = await ReadStampAsync(connection, cancellationToken);
         await using var command = ConnectionExtensions.Command(connection, GrantedSecretsSql.GrantedPageWithSecrets, followerRoleId, after, limit);
         var ids = new List<string>(limit);
         var states = new List<VariableState>(limit);
@@ -55,7 +62,7 @@ public sealed class VariableStateReader(NpgsqlDataSource leader)
 
         // The stamp is read before the snapshot: every commit the state misses has a larger WAL position,
         // so a newer state always carries a larger stamp (see the follower's apply rule).
-        var stamp = await connection.ScalarAsync<long>("SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint", cancellationToken);
+        var stamp = await ReadStampAsync(connection, cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);
 
         var granted = new HashSet<string>(StringComparer.Ordinal);
