@@ -9,6 +9,7 @@ using PartialReplica.Configuration;
 using PartialReplica.Conjur;
 using PartialReplica.Push;
 using PartialReplica.Web.Apis;
+using PartialReplica.Web.Configuration;
 
 namespace PartialReplica.Web.Agent;
 
@@ -29,14 +30,7 @@ public static class AgentApplication
     public static WebApplication Build(string[] args, IReadOnlyDictionary<string, string?>? overrides = null)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
-        builder.Configuration.AddInMemoryCollection(FlatNames
-            .Select(n => (n.Key, Value: Environment.GetEnvironmentVariable(n.Variable)))
-            .Where(n => !string.IsNullOrEmpty(n.Value))
-            .ToDictionary(n => n.Key, n => n.Value));
-        if (overrides is not null)
-        {
-            builder.Configuration.AddInMemoryCollection(overrides);
-        }
+        builder.Configuration.AddFlatEnvironment(FlatNames, overrides);
 
         var services = builder.Services;
         services.AddOptions<AgentOptions>().BindConfiguration(AgentOptions.Section).ValidateDataAnnotations().ValidateOnStart();

@@ -1,23 +1,21 @@
 using Microsoft.Extensions.Configuration;
 
-namespace PartialReplica.Web.Gateway;
+namespace PartialReplica.Web.Configuration;
 
-/// <summary>Maps the flat environment names of SPEC F8 onto the <c>Gateway</c> section.</summary>
-internal static class GatewayConfiguration
+/// <summary>
+/// Maps the flat environment names of SPEC F8 (<c>PARTIALREPLICA_LEADER</c>, ...) onto a host's
+/// configuration section, for the gateway and the agent alike.
+/// </summary>
+internal static class FlatEnvironment
 {
-    private static readonly (string Variable, string Key)[] FlatNames =
-    [
-        ("PARTIALREPLICA_LEADER", GatewayOptions.Section + ":" + nameof(GatewayOptions.Leader)),
-        ("PARTIALREPLICA_ACCOUNT", GatewayOptions.Section + ":" + nameof(GatewayOptions.Account)),
-    ];
-
     /// <summary>
     /// Adds the flat variables that are set (over appsettings and other env vars), then the explicit
     /// overrides (command-line options), which win.
     /// </summary>
-    public static void AddGatewaySources(this IConfigurationBuilder configuration, IReadOnlyDictionary<string, string?>? overrides)
+    public static void AddFlatEnvironment(
+        this IConfigurationBuilder configuration, IEnumerable<(string Variable, string Key)> names, IReadOnlyDictionary<string, string?>? overrides)
     {
-        var flat = FlatNames
+        var flat = names
             .Select(n => (n.Key, Value: Environment.GetEnvironmentVariable(n.Variable)))
             .Where(n => !string.IsNullOrEmpty(n.Value))
             .ToDictionary(n => n.Key, n => n.Value);

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using PartialReplica.Web.Apis;
+using PartialReplica.Web.Configuration;
 
 namespace PartialReplica.Web.Gateway;
 
@@ -13,7 +14,11 @@ public static class GatewayApplication
     public static WebApplication Build(string[] args, IReadOnlyDictionary<string, string?>? overrides = null)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
-        builder.Configuration.AddGatewaySources(overrides);
+        builder.Configuration.AddFlatEnvironment(
+        [
+            ("PARTIALREPLICA_LEADER", GatewayOptions.Section + ":" + nameof(GatewayOptions.Leader)),
+            ("PARTIALREPLICA_ACCOUNT", GatewayOptions.Section + ":" + nameof(GatewayOptions.Account)),
+        ], overrides);
         builder.AddGateway();
         builder.AddGatewayTelemetry();
 
