@@ -4,7 +4,6 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using PartialReplica.Followers;
-using PartialReplica.Policies;
 using PartialReplica.Tests.Infrastructure;
 
 namespace PartialReplica.Tests.Cli;
@@ -28,12 +27,7 @@ public sealed class ListenCliTests(ReplicationFixture fixture) : IClassFixture<R
     public async Task Listen_pushes_a_change_and_prints_one_line_for_it()
     {
         var (leader, _) = await fixture.CreateLeaderAsync();
-        await using (var dataSource = NpgsqlDataSource.Create(leader))
-        {
-            await new PolicyLoader(NullLogger.Instance).LoadAsync(dataSource,
-                new PolicyLoadRequest { PolicyText = await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "policies", "demo.yml")) },
-                CancellationToken.None);
-        }
+        await ReplicationFixture.LoadDemoPolicyAsync(leader);
 
         // The gateway serves JWKS (agents verify pushes with it); the pushing is listen's.
         var (gateway, gatewayUrl) = await WebHosts.StartGatewayAsync(leader, new Dictionary<string, string?> { ["Dispatch:Enabled"] = "false" });

@@ -1,10 +1,6 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.Logging.Abstractions;
-using Npgsql;
 using PartialReplica.Crypto;
-using PartialReplica.Followers;
-using PartialReplica.Policies;
 using PartialReplica.Tests.Infrastructure;
 
 namespace PartialReplica.Tests.Cli;
@@ -28,12 +24,7 @@ public sealed class OperatorVerbsCliTests(ReplicationFixture fixture) : IClassFi
     public async Task Load_replicate_status_secret_and_notify_work_end_to_end()
     {
         var (leader, _) = await fixture.CreateLeaderAsync();
-        await using (var dataSource = NpgsqlDataSource.Create(leader))
-        {
-            await new PolicyLoader(NullLogger.Instance).LoadAsync(dataSource,
-                new PolicyLoadRequest { PolicyText = await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "policies", "demo.yml")) },
-                CancellationToken.None);
-        }
+        await ReplicationFixture.LoadDemoPolicyAsync(leader);
 
         var (gateway, gatewayUrl) = await WebHosts.StartGatewayAsync(leader);
         _apps.Add(gateway);

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using PartialReplica.Clusters;
 using PartialReplica.Followers;
+using PartialReplica.Policies;
 using PartialReplica.Setup;
 
 namespace PartialReplica.Tests.Infrastructure;
@@ -128,6 +129,15 @@ public sealed class ReplicationFixture : IAsyncLifetime
         var follower = await CreateDatabaseAsync(FollowerServers[index], "follower");
         var init = await InitFollowerAsync(leader, follower, name);
         return (follower, init);
+    }
+
+    /// <summary>Loads <c>policies/demo.yml</c> into the leader's root branch.</summary>
+    public static async Task<PolicyLoadResult> LoadDemoPolicyAsync(string leader)
+    {
+        await using var dataSource = NpgsqlDataSource.Create(leader);
+        return await new PolicyLoader(NullLogger.Instance).LoadAsync(dataSource,
+            new PolicyLoadRequest { PolicyText = await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "policies", "demo.yml")) },
+            CancellationToken.None);
     }
 
     public static async Task<FollowerInitResult> InitFollowerAsync(string leader, string follower, string name)

@@ -39,7 +39,7 @@ public sealed class PushEndToEndTests(ReplicationFixture fixture) : IClassFixtur
     public async Task Each_follower_holds_exactly_its_granted_secrets_through_changes_and_revocation()
     {
         var (leader, _) = await fixture.CreateLeaderAsync();
-        await LoadPolicyAsync(leader, File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "policies", "demo.yml")), PolicyMode.Load);
+        await ReplicationFixture.LoadDemoPolicyAsync(leader);
         foreach (var id in new[] { BillingDb, BillingToken, InventoryDb, Nobody })
         {
             await SetSecretAsync(leader, id, Encoding.UTF8.GetBytes("value of " + id));

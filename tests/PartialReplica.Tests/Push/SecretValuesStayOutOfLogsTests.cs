@@ -3,7 +3,6 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using PartialReplica.Crypto;
 using PartialReplica.Followers;
-using PartialReplica.Policies;
 using PartialReplica.Tests.Infrastructure;
 
 namespace PartialReplica.Tests.Push;
@@ -17,13 +16,7 @@ public sealed class SecretValuesStayOutOfLogsTests(ReplicationFixture fixture) :
     public async Task Neither_plaintext_nor_ciphertext_nor_keys_appear_in_any_log_line()
     {
         var (leader, setup) = await fixture.CreateLeaderAsync();
-        PolicyLoadResult policy;
-        await using (var dataSource = NpgsqlDataSource.Create(leader))
-        {
-            policy = await new PolicyLoader(NullLogger.Instance).LoadAsync(dataSource,
-                new PolicyLoadRequest { PolicyText = await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "policies", "demo.yml")) },
-                CancellationToken.None);
-        }
+        var policy = await ReplicationFixture.LoadDemoPolicyAsync(leader);
 
         var crypto = Slosilo.FromBase64Key(Slosilo.GenerateBase64Key());
         var canary = "CANARY-" + Guid.NewGuid().ToString("N");
