@@ -1,4 +1,5 @@
 using Npgsql;
+using PartialReplica.Policies;
 using PartialReplica.Schema;
 using PartialReplica.Setup;
 
@@ -26,15 +27,28 @@ public static class ChangeNotifier
         await WakeAsync(leader, cancellationToken);
     }
 
-    /// <summary>Owes a follower a full reconcile (upsert every granted secret, delete extras), then wakes the gateway.</summary>
+    /// <summary>
+    /// Owes a follower a full reconcile (upsert every granted secret, delete extras), then wakes the gateway.
+    /// The follower's materialised grant table is brought up to date first, under the policy-load lock, so
+    /// the reconcile also honours grants changed outside policy loads.
+    /// </summary>
     public static async Task RequeueFollowerAsync(NpgsqlConnection leader, string follower, CancellationToken cancellationToken)
     {
-        var updated = await leader.ExecuteAsync(
-            "UPDATE partial_replica.delivery SET needs_reconcile = true, updated_at = clock_timestamp() WHERE follower = $1",
-            cancellationToken, follower);
-        if (updated == 0)
+        await using (var transaction = await leader.BeginTransactionAsync(cancellationToken))
         {
-            throw new PartialReplicaException($"Unknown follower '{follower}'. Register it with 'partial-replica follower init --name {follower}'.");
+            await leader.ExecuteAsync("SELECT pg_advisory_xact_lock($1)", cancellationToken, PolicyLoader.PolicyLockKey);
+            var roleId = await leader.ScalarAsync<string?>(
+                "SELECT role_id FROM partial_replica.followers WHERE name = $1", cancellationToken, follower);
+            if (roleId is null)
+            {
+                throw new PartialReplicaException($"Unknown follower '{follower}'. Register it with 'partial-replica follower init --name {follower}'.");
+            }
+
+            await leader.ExecuteAsync("SELECT count(*) FROM partial_replica.refresh_granted($1)", cancellationToken, roleId);
+            await leader.ExecuteAsync(
+                "UPDATE partial_replica.delivery SET needs_reconcile = true, updated_at = clock_timestamp() WHERE follower = $1",
+                cancellationToken, follower);
+            await transaction.CommitAsync(cancellationToken);
         }
 
         await WakeAsync(leader, cancellationToken);

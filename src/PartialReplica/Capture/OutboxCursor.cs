@@ -19,7 +19,7 @@ public readonly record struct OutboxCursor(long Tx, long ChangeId) : IComparable
 /// <param name="Follower">For grant/revoke/requeue, the one follower concerned; null for everyone.</param>
 /// <param name="CreatedAt">When it was captured (for lag).</param>
 /// <param name="Relevant">
-/// Whether the follower must hear of it: any removal, grant or requeue; a new version only of a variable
-/// the follower is granted.
+/// Whether the follower must hear of it: a revoke, grant or requeue always; a new or deleted version only
+/// of a variable the follower is granted (one it is not granted it does not hold: the revoke removed it).
 /// </param>
 public sealed record Change(OutboxCursor Position, string Kind, string ResourceId, string? Follower, DateTime CreatedAt, bool Relevant);

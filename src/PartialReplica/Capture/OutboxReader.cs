@@ -9,29 +9,28 @@ public sealed class OutboxReader(NpgsqlDataSource leader)
     /// <summary>
     /// The next changes after <paramref name="after"/> that concern <paramref name="follower"/>, from
     /// transactions that can no longer be overtaken (older than the oldest running transaction), each
-    /// marked relevant or not by the grant rule in the same round trip.
+    /// marked relevant or not in the same round trip. A new or deleted version is relevant when the
+    /// follower's materialised grant table (kept current by every policy load, inside the load's
+    /// transaction) holds the variable: a follower never holds a variable it is not granted, because losing
+    /// the grant is itself a change ('revoke') that is always relevant, as are grants and requeues.
     /// </summary>
-    public async Task<IReadOnlyList<Change>> ReadAsync(
-        OutboxCursor after, string follower, string followerRoleId, int limit, CancellationToken cancellationToken)
+    /// <remarks>Runs often, on the caller's own session, as a prepared statement.</remarks>
+    public static async Task<IReadOnlyList<Change>> ReadAsync(
+        NpgsqlConnection connection, OutboxCursor after, string follower, string followerRoleId, int limit, CancellationToken cancellationToken)
     {
-        await using var connection = await leader.OpenConnectionAsync(cancellationToken);
         await using var command = ConnectionExtensions.Command(connection, """
-            WITH batch AS MATERIALIZED (
-                SELECT tx, change_id, kind, resource_id, follower, created_at
-                  FROM partial_replica.changes
-                 WHERE (tx, change_id) > ($1::text::xid8, $2)
-                   AND tx < pg_snapshot_xmin(pg_current_snapshot())
-                   AND (follower IS NULL OR follower = $3)
-                 ORDER BY tx, change_id
-                 LIMIT $4),
-            granted AS MATERIALIZED (
-                SELECT g.resource_id FROM partial_replica.granted_among(
-                    $5, ARRAY(SELECT DISTINCT b.resource_id FROM batch b WHERE b.kind = 'upsert')) g)
-            SELECT b.tx::text::bigint, b.change_id, b.kind, b.resource_id, b.follower, b.created_at,
-                   b.kind <> 'upsert' OR EXISTS (SELECT 1 FROM granted g WHERE g.resource_id = b.resource_id)
-              FROM batch b
-             ORDER BY b.tx, b.change_id
+            SELECT c.tx::text::bigint, c.change_id, c.kind, c.resource_id, c.follower, c.created_at,
+                   c.kind NOT IN ('upsert', 'delete') OR EXISTS (
+                       SELECT 1 FROM partial_replica.granted g
+                        WHERE g.follower_role_id = $5 AND g.resource_id = c.resource_id)
+              FROM partial_replica.changes c
+             WHERE (c.tx, c.change_id) > ($1::text::xid8, $2)
+               AND c.tx < pg_snapshot_xmin(pg_current_snapshot())
+               AND (c.follower IS NULL OR c.follower = $3)
+             ORDER BY c.tx, c.change_id
+             LIMIT $4
             """, after.Tx.ToString(System.Globalization.CultureInfo.InvariantCulture), after.ChangeId, follower, limit, followerRoleId);
+        await command.PrepareAsync(cancellationToken);
         var changes = new List<Change>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
@@ -49,14 +48,15 @@ public sealed class OutboxReader(NpgsqlDataSource leader)
     }
 
     /// <summary>The newest position every later change is guaranteed to come after.</summary>
-    public async Task<OutboxCursor> HorizonAsync(CancellationToken cancellationToken)
+    /// <remarks>Polled every few milliseconds while writers are busy, on the caller's own session, prepared.</remarks>
+    public static async Task<OutboxCursor> HorizonAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
-        await using var connection = await leader.OpenConnectionAsync(cancellationToken);
         await using var command = ConnectionExtensions.Command(connection, """
-            SELECT tx::text::bigint, change_id FROM partial_replica.changes
-             WHERE tx < pg_snapshot_xmin(pg_current_snapshot())
-             ORDER BY tx DESC, change_id DESC LIMIT 1
+            SELECT c.tx::text::bigint, c.change_id FROM partial_replica.changes c
+             WHERE c.tx < pg_snapshot_xmin(pg_current_snapshot())
+             ORDER BY c.tx DESC, c.change_id DESC LIMIT 1
             """);
+        await command.PrepareAsync(cancellationToken);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken) ? new OutboxCursor(reader.GetInt64(0), reader.GetInt64(1)) : OutboxCursor.Start;
     }

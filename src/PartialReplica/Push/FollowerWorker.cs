@@ -22,7 +22,6 @@ internal sealed class FollowerWorker
     private readonly IBatchSender _sender;
     private readonly DispatchOptions _options;
     private readonly ILogger _logger;
-    private readonly OutboxReader _outbox;
     private readonly VariableStateReader _states;
     private readonly ResiliencePipeline<ApplyReport> _pipeline;
     private readonly Action<PushEvent> _pushed;
@@ -40,7 +39,6 @@ internal sealed class FollowerWorker
         _options = options;
         _logger = logger;
         _pushed = pushed;
-        _outbox = new OutboxReader(leader);
         _states = new VariableStateReader(leader);
         var transient = new PredicateBuilder<ApplyReport>()
             .Handle<Exception>(e => e is not OperationCanceledException and not BrokenCircuitException);
@@ -81,8 +79,9 @@ internal sealed class FollowerWorker
         {
             try
             {
-                await using var lockConnection = await _leader.OpenConnectionAsync(cancellationToken);
-                var acquired = await lockConnection.ScalarAsync<bool>(
+                // The session holds the follower's lock and carries the steady-state statements (prepared once).
+                await using var session = await _leader.OpenConnectionAsync(cancellationToken);
+                var acquired = await session.ScalarAsync<bool>(
                     "SELECT pg_try_advisory_lock(hashtextextended('partial_replica.follower:' || $1, 0))", cancellationToken, _follower.Name);
                 if (!acquired)
                 {
@@ -93,11 +92,11 @@ internal sealed class FollowerWorker
                 LogMessages.FollowerServed(_logger, _follower.Name, _options.InstanceId);
                 try
                 {
-                    await ServeAsync(lockConnection, cancellationToken);
+                    await ServeAsync(session, cancellationToken);
                 }
                 finally
                 {
-                    await ReleaseAsync(lockConnection);
+                    await ReleaseAsync(session);
                 }
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -118,11 +117,11 @@ internal sealed class FollowerWorker
     /// Gives the follower up explicitly: a pooled connection would otherwise keep the session lock until
     /// its next use, delaying another gateway's takeover. A broken session has released it already.
     /// </summary>
-    private static async Task ReleaseAsync(NpgsqlConnection lockConnection)
+    private static async Task ReleaseAsync(NpgsqlConnection session)
     {
         try
         {
-            await lockConnection.ExecuteAsync("SELECT pg_advisory_unlock_all()", CancellationToken.None);
+            await session.ExecuteAsync("SELECT pg_advisory_unlock_all()", CancellationToken.None);
         }
         catch (Exception e) when (e is NpgsqlException or InvalidOperationException)
         {
@@ -133,7 +132,7 @@ internal sealed class FollowerWorker
     /// <summary>Asks the worker to re-read its delivery row (a requeue or reconcile may have been ordered).</summary>
     public void RecheckDelivery() => _recheckDelivery = true;
 
-    private async Task ServeAsync(NpgsqlConnection lockConnection, CancellationToken cancellationToken)
+    private async Task ServeAsync(NpgsqlConnection session, CancellationToken cancellationToken)
     {
         // The cursor lives in memory while this worker holds the follower; the delivery row is re-read
         // when asked (a notification may carry a requeue) and at least every second, and written after
@@ -148,24 +147,24 @@ internal sealed class FollowerWorker
                 _recheckDelivery = false;
                 sinceCheck.Restart();
 
-                // The lock lives as long as this session; if the session is gone, so is our claim on the follower.
-                await lockConnection.ExecuteAsync("SELECT 1", cancellationToken);
+                // The lock lives as long as this session, and every statement below runs on it: if the session
+                // is gone, so is our claim on the follower, and the next statement fails.
                 if (cursor is { } pending && pending.CompareTo(persisted) > 0)
                 {
-                    await AdvanceAsync(pending, reconciled: false, cancellationToken);
+                    await AdvanceAsync(session, pending, reconciled: false, cancellationToken);
                 }
 
-                var (stored, needsReconcile) = await ReadDeliveryAsync(cancellationToken);
+                var (stored, needsReconcile) = await ReadDeliveryAsync(session, cancellationToken);
                 (cursor, persisted) = (stored, stored);
                 if (needsReconcile)
                 {
-                    await ReconcileAsync(stored, cancellationToken);
+                    await ReconcileAsync(session, stored, cancellationToken);
                     cursor = null;
                     continue;
                 }
             }
 
-            var changes = await _outbox.ReadAsync(cursor.Value, _follower.Name, _follower.RoleId, _options.BatchSize, cancellationToken);
+            var changes = await OutboxReader.ReadAsync(session, cursor.Value, _follower.Name, _follower.RoleId, _options.BatchSize, cancellationToken);
             if (changes.Count == 0)
             {
                 await Wake.WaitAsync(_options.PollInterval, cancellationToken);
@@ -174,6 +173,10 @@ internal sealed class FollowerWorker
 
             _activity();
             cursor = changes[^1].Position;
+
+            // A short batch means the reader reached the horizon: the next read waits for a wake-up (the
+            // gate's horizon poll or a notification) instead of spinning on the outbox while writers commit.
+            var caughtUp = changes.Count < _options.BatchSize;
             var ids = new List<string>();
             var seen = new HashSet<string>(StringComparer.Ordinal);
             var sendAbsent = new HashSet<string>(StringComparer.Ordinal);
@@ -184,46 +187,49 @@ internal sealed class FollowerWorker
                     ids.Add(change.ResourceId);
                 }
 
-                // A new version of a variable the follower may not hold needs no message; anything that can
-                // take a variable away must reach the follower even when the grant is already gone.
+                // Anything that can take a variable away must reach the follower even when the grant has gone
+                // since the change was read.
                 if (change.Kind != "upsert")
                 {
                     sendAbsent.Add(change.ResourceId);
                 }
             }
 
-            if (ids.Count == 0)
+            if (ids.Count > 0)
             {
-                continue;
+                await PushChangesAsync(session, ids, sendAbsent, cancellationToken);
+                await AdvanceAsync(session, cursor.Value, reconciled: false, cancellationToken);
+                persisted = cursor.Value;
             }
 
-            var clock = Stopwatch.StartNew();
-            var states = await _states.ReadAsync(_follower.RoleId, ids, sendAbsent, cancellationToken);
-            if (states.Count > 0)
+            if (caughtUp)
             {
-                await lockConnection.ExecuteAsync("SELECT 1", cancellationToken);
-                var report = await SendAsync(states, null, 0, cancellationToken);
-                _pushed(new PushEvent(_follower.Name, report.Variables, report.Upserts, report.Deletes, clock.Elapsed.TotalMilliseconds, Reconcile: false));
+                await Wake.WaitAsync(_options.PollInterval, cancellationToken);
             }
+        }
+    }
 
-            await AdvanceAsync(cursor.Value, reconciled: false, cancellationToken);
-            persisted = cursor.Value;
+    /// <summary>Pushes the current states of the changed variables the follower holds or must lose.</summary>
+    private async Task PushChangesAsync(NpgsqlConnection session, List<string> ids, HashSet<string> sendAbsent, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var states = await VariableStateReader.ReadAsync(session, _follower.RoleId, ids, sendAbsent, cancellationToken);
+        if (states.Count > 0)
+        {
+            var report = await SendAsync(states, null, 0, cancellationToken);
+            _pushed(new PushEvent(_follower.Name, report.Variables, report.Upserts, report.Deletes, clock.Elapsed.TotalMilliseconds, Reconcile: false));
         }
     }
 
     /// <summary>
     /// Pushes every granted variable, then the full granted list so the agent drops the rest. Changes up to
-    /// the horizon taken first are covered by the states read afterwards; the cursor moves there.
+    /// the horizon taken first are covered by the states read afterwards; the cursor moves there. The grant
+    /// table is current: registration, policy loads and requeues refresh it.
     /// </summary>
-    private async Task ReconcileAsync(OutboxCursor cursor, CancellationToken cancellationToken)
+    private async Task ReconcileAsync(NpgsqlConnection session, OutboxCursor cursor, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        var horizon = await _outbox.HorizonAsync(cancellationToken);
-        await using (var connection = await _leader.OpenConnectionAsync(cancellationToken))
-        {
-            await connection.ExecuteAsync(GrantedSecretsSql.RefreshGranted, cancellationToken, _follower.RoleId);
-        }
-
+        var horizon = await OutboxReader.HorizonAsync(session, cancellationToken);
         var all = new List<string>();
         int upserts = 0, deletes = 0;
 
@@ -251,10 +257,10 @@ internal sealed class FollowerWorker
             await ((Task)next).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
 
-        var stamp = await StampAsync(cancellationToken);
+        var stamp = await VariableStateReader.ReadStampAsync(session, cancellationToken);
         var final = await SendAsync([], all, stamp, cancellationToken);
         deletes += final.Deletes;
-        await AdvanceAsync(horizon.CompareTo(cursor) > 0 ? horizon : cursor, reconciled: true, cancellationToken);
+        await AdvanceAsync(session, horizon.CompareTo(cursor) > 0 ? horizon : cursor, reconciled: true, cancellationToken);
         _pushed(new PushEvent(_follower.Name, all.Count, upserts, deletes, clock.Elapsed.TotalMilliseconds, Reconcile: true));
     }
 
@@ -267,16 +273,9 @@ internal sealed class FollowerWorker
     private Task<(List<string> Ids, IReadOnlyList<VariableState> States)> ReadReconcilePageAsync(string after, CancellationToken cancellationToken) =>
         _states.ReadGrantedPageAsync(_follower.RoleId, after, _options.ReconcileBatchSize, cancellationToken);
 
-    private async Task<long> StampAsync(CancellationToken cancellationToken)
+    private async Task<(OutboxCursor Cursor, bool NeedsReconcile)> ReadDeliveryAsync(NpgsqlConnection session, CancellationToken cancellationToken)
     {
-        await using var connection = await _leader.OpenConnectionAsync(cancellationToken);
-        return await VariableStateReader.ReadStampAsync(connection, cancellationToken);
-    }
-
-    private async Task<(OutboxCursor Cursor, bool NeedsReconcile)> ReadDeliveryAsync(CancellationToken cancellationToken)
-    {
-        await using var connection = await _leader.OpenConnectionAsync(cancellationToken);
-        await using var command = ConnectionExtensions.Command(connection, """
+        await using var command = ConnectionExtensions.Command(session, """
             SELECT last_tx::text::bigint, last_change_id, needs_reconcile FROM partial_replica.delivery WHERE follower = $1
             """, _follower.Name);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -288,10 +287,9 @@ internal sealed class FollowerWorker
         return (new OutboxCursor(reader.GetInt64(0), reader.GetInt64(1)), reader.GetBoolean(2));
     }
 
-    private async Task AdvanceAsync(OutboxCursor to, bool reconciled, CancellationToken cancellationToken)
+    private async Task AdvanceAsync(NpgsqlConnection session, OutboxCursor to, bool reconciled, CancellationToken cancellationToken)
     {
-        await using var connection = await _leader.OpenConnectionAsync(cancellationToken);
-        await connection.ExecuteAsync("""
+        await session.ExecuteAsync("""
             UPDATE partial_replica.delivery
                SET last_tx = $2::text::xid8, last_change_id = $3, delivered_at = clock_timestamp(), last_error = NULL,
                    needs_reconcile = needs_reconcile AND NOT $4, updated_at = clock_timestamp()

@@ -1,19 +1,21 @@
 namespace PartialReplica.Push;
 
-/// <summary>The grant queries the push path runs: the rule of SPEC F4 (granted_among) and its materialised table.</summary>
+/// <summary>
+/// The grant queries the push path runs, over the materialised grant table (0008): every policy load
+/// refreshes it inside its own transaction, so it is the rule of SPEC F4 as of the last committed load.
+/// </summary>
 internal static class GrantedSecretsSql
 {
-    /// <summary>$1 follower role id, $2 text[] of variable ids → those granted to the follower.</summary>
-    public const string GrantedAmong = """
-        SELECT g.resource_id FROM partial_replica.granted_among($1, $2) g
-        """;
-
     /// <summary>
-    /// $1 follower role id: brings the materialised grant table (0008) up to date for the follower, so a
-    /// full reconcile pages index scans and still sees grants made outside policy loads.
+    /// $1 follower role id, $2 text[] of variable ids → one row per (distinct) id: whether the follower is
+    /// granted it, and when it is, each kept version (a granted variable without a value has one row of nulls).
     /// </summary>
-    public const string RefreshGranted = """
-        SELECT count(*) FROM partial_replica.refresh_granted($1)
+    public const string StatesAmong = """
+        SELECT i.id, g.resource_id IS NOT NULL, s.version, s.value, s.expires_at
+          FROM (SELECT DISTINCT u.id FROM unnest($2::text[]) AS u(id)) i
+          LEFT JOIN partial_replica.granted g ON g.follower_role_id = $1 AND g.resource_id = i.id
+          LEFT JOIN secrets s ON g.resource_id IS NOT NULL AND s.resource_id = i.id
+         ORDER BY i.id, s.version
         """;
 
     /// <summary>

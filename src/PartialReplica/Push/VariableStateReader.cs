@@ -1,4 +1,3 @@
-using System.Data;
 using Npgsql;
 using PartialReplica.Schema;
 
@@ -52,60 +51,41 @@ public sealed class VariableStateReader(NpgsqlDataSource leader)
     }
 
     /// <summary>
-    /// States of <paramref name="ids"/> for the follower. Variables not granted are returned as empty
-    /// states only when listed in <paramref name="sendAbsent"/> (revocations, deletions); otherwise left out.
+    /// States of <paramref name="ids"/> for the follower, by its materialised grant table. Variables not
+    /// granted are returned as empty states only when listed in <paramref name="sendAbsent"/> (revocations,
+    /// deletions); otherwise left out. One statement, so grants and values come from one snapshot.
     /// </summary>
-    public async Task<IReadOnlyList<VariableState>> ReadAsync(
-        string followerRoleId, IReadOnlyCollection<string> ids, IReadOnlySet<string> sendAbsent, CancellationToken cancellationToken)
+    /// <remarks>Runs for every push, on the caller's own session, prepared.</remarks>
+    public static async Task<IReadOnlyList<VariableState>> ReadAsync(
+        NpgsqlConnection connection, string followerRoleId, IReadOnlyCollection<string> ids, IReadOnlySet<string> sendAbsent,
+        CancellationToken cancellationToken)
     {
-        await using var connection = await leader.OpenConnectionAsync(cancellationToken);
-
         // The stamp is read before the snapshot: every commit the state misses has a larger WAL position,
         // so a newer state always carries a larger stamp (see the follower's apply rule).
         var stamp = await ReadStampAsync(connection, cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);
-
-        var granted = new HashSet<string>(StringComparer.Ordinal);
-        await using (var command = ConnectionExtensions.Command(connection, GrantedSecretsSql.GrantedAmong, followerRoleId, ids.ToArray()))
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        await using var command = ConnectionExtensions.Command(connection, GrantedSecretsSql.StatesAmong, followerRoleId, ids.ToArray());
+        await command.PrepareAsync(cancellationToken);
+        var states = new List<VariableState>(ids.Count);
+        List<SecretVersion>? versions = null;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
         {
-            while (await reader.ReadAsync(cancellationToken))
+            var id = reader.GetString(0);
+            if (states.Count == 0 || states[^1].Id != id)
             {
-                granted.Add(reader.GetString(0));
-            }
-        }
-
-        var versions = new Dictionary<string, List<SecretVersion>>(StringComparer.Ordinal);
-        if (granted.Count > 0)
-        {
-            await using var command = ConnectionExtensions.Command(connection, """
-                SELECT resource_id, version, value, expires_at FROM secrets
-                 WHERE resource_id = ANY($1) ORDER BY resource_id, version
-                """, new object?[] { granted.ToArray() });
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                var id = reader.GetString(0);
-                if (!versions.TryGetValue(id, out var list))
+                if (!reader.GetBoolean(1) && !sendAbsent.Contains(id))
                 {
-                    versions[id] = list = [];
+                    versions = null;
+                    continue;
                 }
 
-                list.Add(new SecretVersion(reader.GetInt32(1), reader.GetFieldValue<byte[]>(2), reader.IsDBNull(3) ? null : reader.GetDateTime(3)));
+                versions = [];
+                states.Add(new VariableState(id, stamp, versions));
             }
-        }
 
-        await transaction.CommitAsync(cancellationToken);
-        var states = new List<VariableState>(ids.Count);
-        foreach (var id in ids)
-        {
-            if (granted.Contains(id))
+            if (versions is not null && !reader.IsDBNull(2))
             {
-                states.Add(new VariableState(id, stamp, versions.TryGetValue(id, out var list) ? list : []));
-            }
-            else if (sendAbsent.Contains(id))
-            {
-                states.Add(new VariableState(id, stamp, []));
+                versions.Add(new SecretVersion(reader.GetInt32(2), reader.GetFieldValue<byte[]>(3), reader.IsDBNull(4) ? null : reader.GetDateTime(4)));
             }
         }
 

@@ -16,7 +16,6 @@ namespace PartialReplica.Push;
 internal sealed class WakeupGate(NpgsqlDataSource leader, DispatchOptions options, ILogger logger)
 {
     private static readonly TimeSpan SeenEvery = TimeSpan.FromSeconds(1);
-    private readonly OutboxReader _outbox = new(leader);
     private readonly WakeSignal _activity = new();
     private long _lastActivity = Stopwatch.GetTimestamp();
 
@@ -34,14 +33,18 @@ internal sealed class WakeupGate(NpgsqlDataSource leader, DispatchOptions option
         bool? waiting = null;
         var horizon = OutboxCursor.Start;
         var seen = Stopwatch.StartNew();
+
+        // One session of its own: the horizon is polled every few milliseconds while writers are busy.
+        NpgsqlConnection? session = null;
         while (!cancellationToken.IsCancellationRequested)
         {
             try
             {
+                session ??= await leader.OpenConnectionAsync(cancellationToken);
                 var hot = Hot;
                 if (waiting != !hot || seen.Elapsed >= SeenEvery)
                 {
-                    await SetWaitingAsync(!hot, cancellationToken);
+                    await SetWaitingAsync(session, !hot, cancellationToken);
                     seen.Restart();
                     if (!hot && waiting != true)
                     {
@@ -54,7 +57,7 @@ internal sealed class WakeupGate(NpgsqlDataSource leader, DispatchOptions option
 
                 if (hot)
                 {
-                    var now = await _outbox.HorizonAsync(cancellationToken);
+                    var now = await OutboxReader.HorizonAsync(session, cancellationToken);
                     if (now.CompareTo(horizon) != 0)
                     {
                         horizon = now;
@@ -76,17 +79,27 @@ internal sealed class WakeupGate(NpgsqlDataSource leader, DispatchOptions option
             {
                 LogMessages.ListenFailed(logger, e.GetType().Name, (int)options.PollInterval.TotalMilliseconds);
                 waiting = null;
+                if (session is not null)
+                {
+                    await session.DisposeAsync();
+                    session = null;
+                }
+
                 await Task.Delay(options.PollInterval, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
+        }
+
+        if (session is not null)
+        {
+            await session.DisposeAsync();
         }
 
         await RemoveAsync();
     }
 
-    private async Task SetWaitingAsync(bool waiting, CancellationToken cancellationToken)
+    private async Task SetWaitingAsync(NpgsqlConnection session, bool waiting, CancellationToken cancellationToken)
     {
-        await using var connection = await leader.OpenConnectionAsync(cancellationToken);
-        await connection.ExecuteAsync("""
+        await session.ExecuteAsync("""
             INSERT INTO partial_replica.listeners (instance, waiting, seen_at) VALUES ($1, $2, clock_timestamp())
             ON CONFLICT (instance) DO UPDATE SET waiting = EXCLUDED.waiting, seen_at = EXCLUDED.seen_at
             """, cancellationToken, options.InstanceId, waiting);

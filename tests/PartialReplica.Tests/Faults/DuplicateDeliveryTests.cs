@@ -31,10 +31,10 @@ public sealed class DuplicateDeliveryTests(ReplicationFixture fixture)
         using var http = new HttpClient();
         var issuer = new TokenIssuer(new SigningKeyRing(world.LeaderSource, TimeProvider.System), "partial-replica-gateway", TimeProvider.System);
         var sender = new HttpBatchSender(http, new SignedPushTokens(issuer, TimeProvider.System));
-        var states = new VariableStateReader(world.LeaderSource);
+        await using var session = await world.LeaderSource.OpenConnectionAsync();
         string[] ids = [Kept, Pruned, Revoked];
         Task<IReadOnlyList<VariableState>> ReadAsync() =>
-            states.ReadAsync(endpoint.RoleId, ids, new HashSet<string>(ids, StringComparer.Ordinal), CancellationToken.None);
+            VariableStateReader.ReadAsync(session, endpoint.RoleId, ids, new HashSet<string>(ids, StringComparer.Ordinal), CancellationToken.None);
 
         // Three states of the same variables, oldest first: as set up; after new versions (Kept past
         // Conjur's 20 kept, so its oldest are pruned) and a deleted version; after Revoked's grant is denied.
