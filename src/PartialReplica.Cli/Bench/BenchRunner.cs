@@ -151,7 +151,11 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
         _verified.Add($"{what}: {result.Expected} secret versions exact");
     }
 
-    private static async Task<TimeSpan> UntilAsync(Func<Task<bool>> condition, string what, CancellationToken cancellationToken)
+    private static Task<TimeSpan> UntilAsync(Func<Task<bool>> condition, string what, CancellationToken cancellationToken) =>
+        UntilAsync(condition, what, TimeSpan.FromMilliseconds(2), cancellationToken);
+
+    /// <summary>Polls <paramref name="condition"/> every <paramref name="every"/> until it holds; returns how long that took.</summary>
+    private static async Task<TimeSpan> UntilAsync(Func<Task<bool>> condition, string what, TimeSpan every, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         while (!await condition())
@@ -161,7 +165,7 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
                 throw new PartialReplicaException($"Benchmark step did not finish within {Deadline.TotalMinutes:0} min: {what}.");
             }
 
-            await Task.Delay(TimeSpan.FromMilliseconds(2), cancellationToken);
+            await Task.Delay(every, cancellationToken);
         }
 
         return clock.Elapsed;

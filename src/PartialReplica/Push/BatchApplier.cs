@@ -37,46 +37,21 @@ public sealed class BatchApplier(NpgsqlDataSource follower)
         var accepted = latest.Values.Where(v => !held.TryGetValue(v.Id, out var stamp) || v.Stamp > stamp).ToList();
         var upserts = 0;
         var deletes = 0;
-        if (accepted.Count > 0)
+
+        // Variables this follower never held (a first reconcile: all of them) are copied in binary, as
+        // native logical replication's initial sync does; the rest are merged.
+        var fresh = accepted.Where(v => !held.ContainsKey(v.Id)).ToList();
+        var known = accepted.Where(v => held.ContainsKey(v.Id)).ToList();
+        if (fresh.Count > 0)
         {
-            var acceptedIds = accepted.Select(v => v.Id).ToArray();
-            var versions = accepted.SelectMany(v => v.Versions.Select(s => (v.Id, s))).ToList();
-            var versionIds = versions.Select(x => x.Id).ToArray();
-            var versionNumbers = versions.Select(x => x.s.Version).ToArray();
+            (upserts, deletes) = await CopyFreshAsync(connection, fresh, cancellationToken);
+        }
 
-            // Versions the new states no longer hold: pruned, deleted, or the whole variable revoked.
-            deletes = await connection.ExecuteAsync("""
-                DELETE FROM secrets s
-                 WHERE s.resource_id = ANY($1)
-                   AND NOT EXISTS (SELECT 1 FROM unnest($2::text[], $3::int[]) AS k(resource_id, version)
-                                    WHERE k.resource_id = s.resource_id AND k.version = s.version)
-                """, cancellationToken, acceptedIds, versionIds, versionNumbers);
-
-            if (versions.Count > 0)
-            {
-                upserts = await connection.ExecuteAsync("""
-                    INSERT INTO secrets (resource_id, version, value, expires_at)
-                    SELECT * FROM unnest($1::text[], $2::int[], $3::bytea[], $4::timestamptz[])
-                    ON CONFLICT (resource_id, version) DO UPDATE
-                       SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at
-                     WHERE secrets.value IS DISTINCT FROM EXCLUDED.value
-                        OR secrets.expires_at IS DISTINCT FROM EXCLUDED.expires_at
-                    """, cancellationToken,
-                    versionIds,
-                    versionNumbers,
-                    versions.Select(x => x.s.Value).ToArray(),
-                    new NpgsqlParameter { Value = versions.Select(x => x.s.ExpiresAt).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
-            }
-
-            await connection.ExecuteAsync("""
-                INSERT INTO partial_replica.applied (resource_id, stamp, present)
-                SELECT * FROM unnest($1::text[], $2::bigint[], $3::boolean[])
-                ON CONFLICT (resource_id) DO UPDATE
-                   SET stamp = EXCLUDED.stamp, present = EXCLUDED.present, applied_at = clock_timestamp()
-                """, cancellationToken,
-                acceptedIds,
-                accepted.Select(v => v.Stamp).ToArray(),
-                accepted.Select(v => v.Versions.Count > 0).ToArray());
+        if (known.Count > 0)
+        {
+            var (merged, removed) = await MergeKnownAsync(connection, known, cancellationToken);
+            upserts += merged;
+            deletes += removed;
         }
 
         if (batch.KeepOnly is { } keep)
@@ -91,6 +66,104 @@ public sealed class BatchApplier(NpgsqlDataSource follower)
             """, cancellationToken, batch.BatchId, batch.Gateway, startedAt, report.Variables, report.Skipped, report.Upserts, report.Deletes);
         await transaction.CommitAsync(cancellationToken);
         return report;
+    }
+
+    /// <summary>
+    /// Writes states of variables without an applied row by binary COPY. Rows a follower holds without an
+    /// applied row (restored by hand, say) are removed first, so the copy cannot collide.
+    /// </summary>
+    private static async Task<(int Upserts, int Deletes)> CopyFreshAsync(NpgsqlConnection connection, List<VariableState> fresh, CancellationToken cancellationToken)
+    {
+        var deletes = await connection.ExecuteAsync("DELETE FROM secrets WHERE resource_id = ANY($1)", cancellationToken,
+            new object?[] { fresh.Select(v => v.Id).ToArray() });
+        var upserts = 0;
+        await using (var writer = await connection.BeginBinaryImportAsync(
+            "COPY secrets (resource_id, version, value, expires_at) FROM STDIN (FORMAT BINARY)", cancellationToken))
+        {
+            foreach (var variable in fresh)
+            {
+                foreach (var version in variable.Versions)
+                {
+                    await writer.StartRowAsync(cancellationToken);
+                    await writer.WriteAsync(variable.Id, NpgsqlDbType.Text, cancellationToken);
+                    await writer.WriteAsync(version.Version, NpgsqlDbType.Integer, cancellationToken);
+                    await writer.WriteAsync(version.Value, NpgsqlDbType.Bytea, cancellationToken);
+                    if (version.ExpiresAt is { } expires)
+                    {
+                        await writer.WriteAsync(expires, NpgsqlDbType.TimestampTz, cancellationToken);
+                    }
+                    else
+                    {
+                        await writer.WriteNullAsync(cancellationToken);
+                    }
+
+                    upserts++;
+                }
+            }
+
+            await writer.CompleteAsync(cancellationToken);
+        }
+
+        await using (var writer = await connection.BeginBinaryImportAsync(
+            "COPY partial_replica.applied (resource_id, stamp, present) FROM STDIN (FORMAT BINARY)", cancellationToken))
+        {
+            foreach (var variable in fresh)
+            {
+                await writer.StartRowAsync(cancellationToken);
+                await writer.WriteAsync(variable.Id, NpgsqlDbType.Text, cancellationToken);
+                await writer.WriteAsync(variable.Stamp, NpgsqlDbType.Bigint, cancellationToken);
+                await writer.WriteAsync(variable.Versions.Count > 0, NpgsqlDbType.Boolean, cancellationToken);
+            }
+
+            await writer.CompleteAsync(cancellationToken);
+        }
+
+        return (upserts, deletes);
+    }
+
+    /// <summary>Replaces held variables' versions with their newer states, and records the new stamps.</summary>
+    private static async Task<(int Upserts, int Deletes)> MergeKnownAsync(NpgsqlConnection connection, List<VariableState> known, CancellationToken cancellationToken)
+    {
+        var ids = known.Select(v => v.Id).ToArray();
+        var versions = known.SelectMany(v => v.Versions.Select(s => (v.Id, s))).ToList();
+        var versionIds = versions.Select(x => x.Id).ToArray();
+        var versionNumbers = versions.Select(x => x.s.Version).ToArray();
+
+        // Versions the new states no longer hold: pruned, deleted, or the whole variable revoked.
+        var deletes = await connection.ExecuteAsync("""
+            DELETE FROM secrets s
+             WHERE s.resource_id = ANY($1)
+               AND NOT EXISTS (SELECT 1 FROM unnest($2::text[], $3::int[]) AS k(resource_id, version)
+                                WHERE k.resource_id = s.resource_id AND k.version = s.version)
+            """, cancellationToken, ids, versionIds, versionNumbers);
+
+        var upserts = 0;
+        if (versions.Count > 0)
+        {
+            upserts = await connection.ExecuteAsync("""
+                INSERT INTO secrets (resource_id, version, value, expires_at)
+                SELECT * FROM unnest($1::text[], $2::int[], $3::bytea[], $4::timestamptz[])
+                ON CONFLICT (resource_id, version) DO UPDATE
+                   SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at
+                 WHERE secrets.value IS DISTINCT FROM EXCLUDED.value
+                    OR secrets.expires_at IS DISTINCT FROM EXCLUDED.expires_at
+                """, cancellationToken,
+                versionIds,
+                versionNumbers,
+                versions.Select(x => x.s.Value).ToArray(),
+                new NpgsqlParameter { Value = versions.Select(x => x.s.ExpiresAt).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
+        }
+
+        await connection.ExecuteAsync("""
+            UPDATE partial_replica.applied a
+               SET stamp = k.stamp, present = k.present, applied_at = clock_timestamp()
+              FROM unnest($1::text[], $2::bigint[], $3::boolean[]) AS k(resource_id, stamp, present)
+             WHERE a.resource_id = k.resource_id
+            """, cancellationToken,
+            ids,
+            known.Select(v => v.Stamp).ToArray(),
+            known.Select(v => v.Versions.Count > 0).ToArray());
+        return (upserts, deletes);
     }
 
     /// <summary>

@@ -80,7 +80,7 @@ internal sealed class FollowerWorker
             try
             {
                 // The session holds the follower's lock and carries the steady-state statements (prepared once).
-                await using var session = await _leader.OpenConnectionAsync(cancellationToken);
+                await using var session = await OutboxReader.OpenSessionAsync(_leader, cancellationToken);
                 var acquired = await session.ScalarAsync<bool>(
                     "SELECT pg_try_advisory_lock(hashtextextended('partial_replica.follower:' || $1, 0))", cancellationToken, _follower.Name);
                 if (!acquired)

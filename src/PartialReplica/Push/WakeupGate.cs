@@ -40,7 +40,7 @@ internal sealed class WakeupGate(NpgsqlDataSource leader, DispatchOptions option
         {
             try
             {
-                session ??= await leader.OpenConnectionAsync(cancellationToken);
+                session ??= await OutboxReader.OpenSessionAsync(leader, cancellationToken);
                 var hot = Hot;
                 if (waiting != !hot || seen.Elapsed >= SeenEvery)
                 {

@@ -70,6 +70,27 @@ public sealed class BatchApplyTests(ReplicationFixture fixture) : IClassFixture<
     }
 
     [Fact]
+    public async Task A_first_state_replaces_rows_the_follower_holds_without_an_applied_state()
+    {
+        // The first state of a variable is copied in binary; rows put there by hand (no applied state)
+        // must neither make the copy collide nor survive it.
+        var (follower, applier) = await NewFollowerAsync();
+        await Db.ExecuteAsync(follower, "INSERT INTO secrets (resource_id, version, value) VALUES ('default:variable:s', 1, '\\x00'), ('default:variable:s', 7, '\\x07')");
+
+        var report = await applier.ApplyAsync(Batch(
+            new VariableState("default:variable:s", 3, [new SecretVersion(1, V1, null), new SecretVersion(2, V2, null)]),
+            new VariableState("default:variable:t", 3, [])), CancellationToken.None);
+
+        Assert.Equal(2, report.Upserts);
+        Assert.Equal(2, report.Deletes);
+        Assert.Equal(["default:variable:s 1", "default:variable:s 2"],
+            await Db.ColumnAsync(follower, "SELECT resource_id || ' ' || version FROM secrets ORDER BY version"));
+        Assert.Equal(V1, await Db.ScalarAsync<byte[]>(follower, "SELECT value FROM secrets WHERE version = 1"));
+        Assert.Equal(["default:variable:s 3 True", "default:variable:t 3 False"],
+            await Db.ColumnAsync(follower, "SELECT resource_id || ' ' || stamp || ' ' || (CASE WHEN present THEN 'True' ELSE 'False' END) FROM partial_replica.applied ORDER BY 1"));
+    }
+
+    [Fact]
     public async Task Pruned_versions_leave_the_follower_and_the_log_names_the_gateway()
     {
         var (follower, applier) = await NewFollowerAsync();
