@@ -18,7 +18,7 @@ public sealed class VariableStateReader(NpgsqlDataSource leader)
 
     /// <summary>
     /// A full reconcile's page: the next <paramref name="limit"/> variables after <paramref name="after"/> in the
-    /// follower's materialised grant table (refreshed at the start of the reconcile) with their kept versions,
+    /// follower's materialised grant table (current: registration, policy loads and requeues refresh it) with their kept versions,
     /// in one round trip. Returns the page's ids in order and their states.
     /// </summary>
     public async Task<(List<string> Ids, IReadOnlyList<VariableState> States)> ReadGrantedPageAsync(
