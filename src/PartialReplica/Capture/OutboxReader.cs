@@ -9,14 +9,15 @@ public sealed class OutboxReader(NpgsqlDataSource leader)
     /// <summary>
     /// A session for the statements below, which a gateway runs every few milliseconds. They are prepared
     /// once, but planned for each cursor: a generic plan cannot know that a cursor sits near the end of the
-    /// outbox and scanned the whole outbox (100,000 rows after a bulk load) on every read.
+    /// outbox and scanned the whole outbox (100,000 rows after a bulk load) on every read. No JIT: compiling
+    /// took hundreds of milliseconds for statements that run in one.
     /// </summary>
     public static async Task<NpgsqlConnection> OpenSessionAsync(NpgsqlDataSource leader, CancellationToken cancellationToken)
     {
         var connection = await leader.OpenConnectionAsync(cancellationToken);
         try
         {
-            await connection.ExecuteAsync("SET plan_cache_mode = force_custom_plan", cancellationToken);
+            await connection.ExecuteAsync("SET plan_cache_mode = force_custom_plan; SET jit = off", cancellationToken);
             return connection;
         }
         catch
@@ -79,6 +80,46 @@ public sealed class OutboxReader(NpgsqlDataSource leader)
         await command.PrepareAsync(cancellationToken);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken) ? new OutboxCursor(reader.GetInt64(0), reader.GetInt64(1)) : OutboxCursor.Start;
+    }
+
+    /// <summary>
+    /// What came after <paramref name="after"/> (up to <paramref name="limit"/> changes that can no longer be
+    /// overtaken): the new horizon, and the names of the followers any of it concerns by the same rule as
+    /// <see cref="ReadAsync"/>. Null when nothing came. One statement per poll of a busy gateway, so followers
+    /// a burst does not concern are not woken to read it.
+    /// </summary>
+    /// <remarks>Runs on the caller's own session, prepared.</remarks>
+    public static async Task<(OutboxCursor Horizon, string[] Followers, bool More)?> ConcernedAsync(
+        NpgsqlConnection connection, OutboxCursor after, int limit, CancellationToken cancellationToken)
+    {
+        await using var command = ConnectionExtensions.Command(connection, """
+            WITH fresh AS MATERIALIZED (
+                SELECT c.tx, c.change_id, c.kind, c.resource_id, c.follower
+                  FROM partial_replica.changes c
+                 WHERE (c.tx, c.change_id) > ($1::text::xid8, $2)
+                   AND c.tx < pg_snapshot_xmin(pg_current_snapshot())
+                 ORDER BY c.tx, c.change_id
+                 LIMIT $3)
+            SELECT last.tx::text::bigint, last.change_id, last.n,
+                   -- The grant probe is a scalar subquery on purpose: as EXISTS the planner turned it into
+                   -- a hash of the whole grant table (100,000 rows) on every poll.
+                   ARRAY(SELECT DISTINCT fo.name
+                           FROM fresh f CROSS JOIN partial_replica.followers fo
+                          WHERE CASE WHEN f.kind IN ('upsert', 'delete')
+                                     THEN (SELECT 1 FROM partial_replica.granted g
+                                            WHERE g.follower_role_id = fo.role_id AND g.resource_id = f.resource_id) IS NOT NULL
+                                     ELSE f.follower IS NULL OR f.follower = fo.name END)
+              FROM (SELECT f.tx, f.change_id, count(*) OVER () AS n FROM fresh f
+                     ORDER BY f.tx DESC, f.change_id DESC LIMIT 1) last
+            """, after.Tx.ToString(System.Globalization.CultureInfo.InvariantCulture), after.ChangeId, limit);
+        await command.PrepareAsync(cancellationToken);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            return null;
+        }
+
+        return (new OutboxCursor(reader.GetInt64(0), reader.GetInt64(1)), reader.GetFieldValue<string[]>(3), reader.GetInt64(2) >= limit);
     }
 
     /// <summary>Deletes changes every follower is past; returns how many.</summary>

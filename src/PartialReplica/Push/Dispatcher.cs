@@ -27,7 +27,7 @@ public sealed class Dispatcher(NpgsqlDataSource leader, IBatchSender sender, Dis
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         var listen = ListenAsync(cancellationToken);
-        var gate = _gate.RunAsync(WakeAll, cancellationToken);
+        var gate = _gate.RunAsync(WakeAll, Wake, cancellationToken);
         var heartbeat = HeartbeatAsync(cancellationToken);
         var prune = PruneAsync(cancellationToken);
         try
@@ -58,6 +58,21 @@ public sealed class Dispatcher(NpgsqlDataSource leader, IBatchSender sender, Dis
             foreach (var (worker, _) in _workers.Values)
             {
                 worker.Wake.Pulse();
+            }
+        }
+    }
+
+    /// <summary>Wakes the workers of the named followers.</summary>
+    private void Wake(IReadOnlyCollection<string> followers)
+    {
+        lock (_workers)
+        {
+            foreach (var name in followers)
+            {
+                if (_workers.TryGetValue(name, out var entry))
+                {
+                    entry.Worker.Wake.Pulse();
+                }
             }
         }
     }

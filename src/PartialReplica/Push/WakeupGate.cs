@@ -9,9 +9,10 @@ namespace PartialReplica.Push;
 /// <summary>
 /// Decides how a gateway learns of new changes. Idle, it asks writers for NOTIFY wake-ups (its row in
 /// <c>partial_replica.listeners</c> says waiting). Busy, it tells writers not to notify (each notifying commit
-/// serialises the leader's commits) and instead polls the outbox horizon every few milliseconds, waking
-/// the workers when it moves. Going idle again, it re-checks after re-enabling notifications, so a change
-/// that slipped between the two is still found; the workers' own poll interval bounds anything left.
+/// serialises the leader's commits) and instead reads what came after the outbox horizon every few
+/// milliseconds, waking only the workers of followers it concerns (a burst of changes granted to nobody
+/// wakes nobody). On becoming busy, and going idle again, it wakes every worker, so a change that slipped
+/// between notifications and polling is still found; the workers' own poll interval bounds anything left.
 /// </summary>
 internal sealed class WakeupGate(NpgsqlDataSource leader, DispatchOptions options, ILogger logger)
 {
@@ -28,10 +29,10 @@ internal sealed class WakeupGate(NpgsqlDataSource leader, DispatchOptions option
 
     private bool Hot => Stopwatch.GetElapsedTime(Interlocked.Read(ref _lastActivity)) < options.HotPeriod;
 
-    public async Task RunAsync(Action wakeAll, CancellationToken cancellationToken)
+    public async Task RunAsync(Action wakeAll, Action<IReadOnlyCollection<string>> wake, CancellationToken cancellationToken)
     {
         bool? waiting = null;
-        var horizon = OutboxCursor.Start;
+        OutboxCursor? horizon = null;
         var seen = Stopwatch.StartNew();
 
         // One session of its own: the horizon is polled every few milliseconds while writers are busy.
@@ -50,6 +51,7 @@ internal sealed class WakeupGate(NpgsqlDataSource leader, DispatchOptions option
                     {
                         // Notifications are back on: anything committed while they were off is read now.
                         wakeAll();
+                        horizon = null;
                     }
 
                     waiting = !hot;
@@ -57,11 +59,25 @@ internal sealed class WakeupGate(NpgsqlDataSource leader, DispatchOptions option
 
                 if (hot)
                 {
-                    var now = await OutboxReader.HorizonAsync(session, cancellationToken);
-                    if (now.CompareTo(horizon) != 0)
+                    if (horizon is null)
                     {
-                        horizon = now;
+                        // Notifications are off from here on: every worker reads up to now, polling takes the rest.
+                        horizon = await OutboxReader.HorizonAsync(session, cancellationToken);
                         wakeAll();
+                    }
+                    else if (await OutboxReader.ConcernedAsync(session, horizon.Value, options.BatchSize, cancellationToken) is { } fresh)
+                    {
+                        horizon = fresh.Horizon;
+                        ReportActivity();
+                        if (fresh.Followers.Length > 0)
+                        {
+                            wake(fresh.Followers);
+                        }
+
+                        if (fresh.More)
+                        {
+                            continue;
+                        }
                     }
 
                     await Task.Delay(options.HotPollInterval, cancellationToken);
@@ -79,6 +95,7 @@ internal sealed class WakeupGate(NpgsqlDataSource leader, DispatchOptions option
             {
                 LogMessages.ListenFailed(logger, e.GetType().Name, (int)options.PollInterval.TotalMilliseconds);
                 waiting = null;
+                horizon = null;
                 if (session is not null)
                 {
                     await session.DisposeAsync();
