@@ -45,6 +45,7 @@ internal sealed class ChildHost : IAsyncDisposable
         info.ArgumentList.Add(url);
         info.Environment["Logging__LogLevel__Default"] = "Warning";
         info.Environment["DOTNET_gcServer"] = "0";
+        info.Environment["PARTIALREPLICA_PARENT_PID"] = Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
         foreach (var (key, value) in environment)
         {
             info.Environment[key] = value;

@@ -10,6 +10,7 @@ using PartialReplica.Conjur;
 using PartialReplica.Push;
 using PartialReplica.Web.Apis;
 using PartialReplica.Web.Configuration;
+using PartialReplica.Web.Hosting;
 
 namespace PartialReplica.Web.Agent;
 
@@ -33,6 +34,7 @@ public static class AgentApplication
         builder.Configuration.AddFlatEnvironment(FlatNames, overrides);
 
         var services = builder.Services;
+        services.AddParentProcessWatch();
         services.AddOptions<AgentOptions>().BindConfiguration(AgentOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(sp => NpgsqlDataSource.Create(

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using PartialReplica.Web.Apis;
 using PartialReplica.Web.Configuration;
+using PartialReplica.Web.Hosting;
 
 namespace PartialReplica.Web.Gateway;
 
@@ -20,6 +21,7 @@ public static class GatewayApplication
             ("PARTIALREPLICA_ACCOUNT", GatewayOptions.Section + ":" + nameof(GatewayOptions.Account)),
         ], overrides);
         builder.AddGateway();
+        builder.Services.AddParentProcessWatch();
         builder.AddGatewayTelemetry();
 
         var app = builder.Build();

@@ -52,6 +52,13 @@ internal sealed class ChildHost : IAsyncDisposable
         return this;
     }
 
+    /// <summary>Sets one more environment variable for the next start.</summary>
+    public ChildHost WithEnvironment(string name, string value)
+    {
+        _environment[name] = value;
+        return this;
+    }
+
     /// <summary>The process's latest output lines (for failure messages).</summary>
     public string OutputTail => string.Join(Environment.NewLine, _output.TakeLast(60));
 
@@ -124,6 +131,7 @@ internal sealed class ChildHost : IAsyncDisposable
         }
 
         info.Environment["Logging__Console__FormatterName"] = "simple";
+        info.Environment["PARTIALREPLICA_PARENT_PID"] = Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
         foreach (var (key, value) in _environment)
         {
             info.Environment[key] = value;
