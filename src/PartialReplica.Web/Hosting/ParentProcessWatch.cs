@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -25,7 +24,7 @@ internal sealed partial class ParentProcessWatch(int parentPid, IHostApplication
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
-                if (!IsRunning(parentPid))
+                if (!ProcessLiveness.IsAlive(parentPid))
                 {
                     ParentGone(logger, parentPid);
                     lifetime.StopApplication();
@@ -36,19 +35,6 @@ internal sealed partial class ParentProcessWatch(int parentPid, IHostApplication
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
             // The host is stopping anyway.
-        }
-    }
-
-    private static bool IsRunning(int pid)
-    {
-        try
-        {
-            using var process = Process.GetProcessById(pid);
-            return !process.HasExited;
-        }
-        catch (ArgumentException)
-        {
-            return false;
         }
     }
 

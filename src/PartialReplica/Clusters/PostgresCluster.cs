@@ -266,7 +266,7 @@ public sealed class PostgresCluster : IPostgresServer, IAsyncDisposable
                 continue;
             }
 
-            if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var pid) || IsAlive(pid))
+            if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var pid) || ProcessLiveness.IsAlive(pid))
             {
                 continue;
             }
@@ -286,19 +286,6 @@ public sealed class PostgresCluster : IPostgresServer, IAsyncDisposable
 
             DeleteQuietly(dataDirectory);
             File.Delete(owner);
-        }
-    }
-
-    private static bool IsAlive(int pid)
-    {
-        try
-        {
-            using var process = Process.GetProcessById(pid);
-            return !process.HasExited;
-        }
-        catch (ArgumentException)
-        {
-            return false;
         }
     }
 

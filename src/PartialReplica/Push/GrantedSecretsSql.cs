@@ -7,11 +7,11 @@ namespace PartialReplica.Push;
 internal static class GrantedSecretsSql
 {
     /// <summary>
-    /// $1 follower role id, $2 text[] of variable ids → one row per (distinct) id: whether the follower is
-    /// granted it, and when it is, each kept version (a granted variable without a value has one row of nulls).
+    /// $1 follower role id, $2 text[] of variable ids → one row per (distinct) id and kept version, with
+    /// whether the follower is granted it; versions only when granted (otherwise one row of nulls).
     /// </summary>
     public const string StatesAmong = """
-        SELECT i.id, g.resource_id IS NOT NULL, s.version, s.value, s.expires_at
+        SELECT i.id, s.version, s.value, s.expires_at, g.resource_id IS NOT NULL
           FROM (SELECT DISTINCT u.id FROM unnest($2::text[]) AS u(id)) i
           LEFT JOIN partial_replica.granted g ON g.follower_role_id = $1 AND g.resource_id = i.id
           LEFT JOIN secrets s ON g.resource_id IS NOT NULL AND s.resource_id = i.id

@@ -27,27 +27,8 @@ public sealed class VariableStateReader(NpgsqlDataSource leader)
         await using var connection = await leader.OpenConnectionAsync(cancellationToken);
         var stamp = await ReadStampAsync(connection, cancellationToken);
         await using var command = ConnectionExtensions.Command(connection, GrantedSecretsSql.GrantedPageWithSecrets, followerRoleId, after, limit);
-        var ids = new List<string>(limit);
-        var states = new List<VariableState>(limit);
-        List<SecretVersion>? versions = null;
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            var id = reader.GetString(0);
-            if (ids.Count == 0 || ids[^1] != id)
-            {
-                ids.Add(id);
-                versions = [];
-                states.Add(new VariableState(id, stamp, versions));
-            }
-
-            if (!reader.IsDBNull(1))
-            {
-                versions!.Add(new SecretVersion(reader.GetInt32(1), reader.GetFieldValue<byte[]>(2), reader.IsDBNull(3) ? null : reader.GetDateTime(3)));
-            }
-        }
-
-        return (ids, states);
+        var states = await ReadStatesAsync(command, stamp, (_, _) => true, limit, cancellationToken);
+        return (states.Select(s => s.Id).ToList(), states);
     }
 
     /// <summary>
@@ -65,27 +46,36 @@ public sealed class VariableStateReader(NpgsqlDataSource leader)
         var stamp = await ReadStampAsync(connection, cancellationToken);
         await using var command = ConnectionExtensions.Command(connection, GrantedSecretsSql.StatesAmong, followerRoleId, ids.ToArray());
         await command.PrepareAsync(cancellationToken);
-        var states = new List<VariableState>(ids.Count);
+        return await ReadStatesAsync(command, stamp, (reader, id) => reader.GetBoolean(4) || sendAbsent.Contains(id), ids.Count, cancellationToken);
+    }
+
+    /// <summary>
+    /// Groups rows (id, version, value, expires_at, ...) ordered by id into states stamped <paramref name="stamp"/>
+    /// (an id without a value has one row of nulls). An id is kept when <paramref name="keep"/> says so on its first row.
+    /// </summary>
+    private static async Task<List<VariableState>> ReadStatesAsync(
+        NpgsqlCommand command, long stamp, Func<NpgsqlDataReader, string, bool> keep, int capacity, CancellationToken cancellationToken)
+    {
+        var states = new List<VariableState>(capacity);
+        string? current = null;
         List<SecretVersion>? versions = null;
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
             var id = reader.GetString(0);
-            if (states.Count == 0 || states[^1].Id != id)
+            if (id != current)
             {
-                if (!reader.GetBoolean(1) && !sendAbsent.Contains(id))
+                current = id;
+                versions = keep(reader, id) ? [] : null;
+                if (versions is not null)
                 {
-                    versions = null;
-                    continue;
+                    states.Add(new VariableState(id, stamp, versions));
                 }
-
-                versions = [];
-                states.Add(new VariableState(id, stamp, versions));
             }
 
-            if (versions is not null && !reader.IsDBNull(2))
+            if (versions is not null && !reader.IsDBNull(1))
             {
-                versions.Add(new SecretVersion(reader.GetInt32(2), reader.GetFieldValue<byte[]>(3), reader.IsDBNull(4) ? null : reader.GetDateTime(4)));
+                versions.Add(new SecretVersion(reader.GetInt32(1), reader.GetFieldValue<byte[]>(2), reader.IsDBNull(3) ? null : reader.GetDateTime(3)));
             }
         }
 
