@@ -5,7 +5,9 @@ WORKDIR /src
 COPY global.json Directory.Build.props Directory.Packages.props .editorconfig ./
 COPY policies/ policies/
 COPY src/ src/
-RUN dotnet publish src/PartialReplica.Cli/PartialReplica.Cli.csproj -c Release -o /app -nologo
+# ReadyToRun for the build machine's platform (see PartialReplica.Cli.csproj for what that buys).
+RUN dotnet publish src/PartialReplica.Cli/PartialReplica.Cli.csproj -c Release --use-current-runtime --self-contained false \
+    -p:PublishReadyToRun=true -o /app -nologo
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0
 WORKDIR /app

@@ -106,6 +106,16 @@ internal static class BenchData
         return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
+    /// <summary>Whether the database holds a value of <paramref name="variableId"/> (one primary-key probe).</summary>
+    public static async Task<bool> HoldsAsync(string connectionString, string variableId, CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM secrets WHERE resource_id = $1)", connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = variableId });
+        return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
     public static async Task ExecuteAsync(string connectionString, string sql, CancellationToken cancellationToken)
     {
         await using var connection = new NpgsqlConnection(connectionString);

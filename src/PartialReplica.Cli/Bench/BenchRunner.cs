@@ -79,7 +79,13 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
     {
         Say("starting leader, gateway-follower and native-follower servers (fsync on)");
         var clusters = await Task.WhenAll(
-            PostgresCluster.StartAsync(new ClusterOptions { Name = "bench-leader", Durable = true }, cancellationToken),
+            PostgresCluster.StartAsync(new ClusterOptions
+            {
+                Name = "bench-leader",
+                Durable = true,
+                // P1's gateway clock starts when the follower's registration commits.
+                Settings = new Dictionary<string, string> { ["track_commit_timestamp"] = "on" },
+            }, cancellationToken),
             PostgresCluster.StartAsync(new ClusterOptions { Name = "bench-followers", Durable = true }, cancellationToken),
             PostgresCluster.StartAsync(new ClusterOptions { Name = "bench-native", Durable = true }, cancellationToken));
         _owned.AddRange(clusters);
@@ -106,6 +112,13 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
 
     private async Task<(string Follower, FollowerInitResult Init)> AddGatewayFollowerAsync(string name, CancellationToken cancellationToken)
     {
+        var (follower, agentUrl) = await StartAgentAsync(name, cancellationToken);
+        return (follower, await InitFollowerAsync(follower, name, agentUrl, cancellationToken));
+    }
+
+    /// <summary>A new database on the followers' server and an agent serving it; returns the database and the agent's URL.</summary>
+    private async Task<(string Follower, string AgentUrl)> StartAgentAsync(string name, CancellationToken cancellationToken)
+    {
         var follower = _followers.ConnectionString(await _followers.CreateDatabaseAsync("follower", cancellationToken));
         var agent = await ChildHost.StartAsync(["serve", "follower", "--name", name], new Dictionary<string, string>
         {
@@ -113,10 +126,18 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
             ["PARTIALREPLICA_GATEWAY_URL"] = _gateway.Url,
         }, cancellationToken);
         _owned.Add(agent);
+        return (follower, agent.Url);
+    }
+
+    /// <summary>
+    /// <c>follower init</c>: registers the follower and subscribes it to the other tables (waiting for their
+    /// copy). With an agent URL the gateway starts its reconcile; a re-run records the URL.
+    /// </summary>
+    private async Task<FollowerInitResult> InitFollowerAsync(string follower, string name, string? agentUrl, CancellationToken cancellationToken)
+    {
         await using var followerSource = NpgsqlDataSource.Create(follower);
-        var init = await new FollowerInit(logger).RunAsync(_leaderSource, followerSource,
-            new FollowerInitOptions { Name = name, AgentUrl = agent.Url }, cancellationToken);
-        return (follower, init);
+        return await new FollowerInit(logger).RunAsync(_leaderSource, followerSource,
+            new FollowerInitOptions { Name = name, AgentUrl = agentUrl }, cancellationToken);
     }
 
     /// <summary>A database on the native server with the follower schema.</summary>

@@ -38,7 +38,7 @@ public static class AgentApplication
         services.AddOptions<AgentOptions>().BindConfiguration(AgentOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(sp => NpgsqlDataSource.Create(
-            ConnectionStrings.Normalize(sp.GetRequiredService<IOptions<AgentOptions>>().Value.Database, "follower database")));
+            ConnectionStrings.ForService(sp.GetRequiredService<IOptions<AgentOptions>>().Value.Database, "follower database")));
         services.AddSingleton(sp => new BatchApplier(sp.GetRequiredService<NpgsqlDataSource>()));
         services.AddHttpClient("jwks", client => client.Timeout = TimeSpan.FromSeconds(10));
         services.AddSingleton(sp =>

@@ -29,7 +29,7 @@ public static class GatewayServiceExtensions
 
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(sp => NpgsqlDataSource.Create(
-            ConnectionStrings.Normalize(sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Leader, "leader")));
+            ConnectionStrings.ForService(sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Leader, "leader")));
         services.AddSingleton(sp => new SigningKeyRing(sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => new TokenIssuer(
             sp.GetRequiredService<SigningKeyRing>(), sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Issuer, sp.GetRequiredService<TimeProvider>()));

@@ -5,6 +5,23 @@ namespace PartialReplica.Configuration;
 /// <summary>Accepts both Npgsql's <c>Host=...;Database=...</c> and libpq URIs (<c>postgresql://user:pw@host:port/db</c>).</summary>
 public static class ConnectionStrings
 {
+    /// <summary>
+    /// A long-running service's connection string (gateway, agent): normalised, with PostgreSQL's JIT off
+    /// unless the string sets it. Every statement the services run is short and keyed; measured in
+    /// <c>bench</c>, JIT compilation of statements the planner misjudged after a bulk load cost more than
+    /// running them.
+    /// </summary>
+    public static string ForService(string value, string whatFor)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(Normalize(value, whatFor));
+        if (builder.Options is not { } options || !options.Contains("jit", StringComparison.OrdinalIgnoreCase))
+        {
+            builder.Options = string.IsNullOrWhiteSpace(builder.Options) ? "-c jit=off" : builder.Options + " -c jit=off";
+        }
+
+        return builder.ConnectionString;
+    }
+
     /// <summary>Normalises a connection string or URI; throws a clear error for anything else.</summary>
     public static string Normalize(string value, string whatFor)
     {

@@ -4,6 +4,13 @@ namespace PartialReplica.Push;
 /// The grant queries the push path runs, over the materialised grant table (0008): every policy load
 /// refreshes it inside its own transaction, so it is the rule of SPEC F4 as of the last committed load.
 /// </summary>
+/// <remarks>
+/// Secrets are read by one primary-key probe per variable, fenced in a LATERAL subquery (<c>OFFSET 0</c>
+/// keeps the planner from flattening it): otherwise, after a bulk load, the planner hashes the page and
+/// scans the whole <c>secrets</c> table for each page (75 ms for 5,000 of 100,000 variables against 15 ms
+/// probing). The page's ids carry the grant table's "C" collation; the probe names the column's own
+/// collation so the primary key serves it.
+/// </remarks>
 internal static class GrantedSecretsSql
 {
     /// <summary>
@@ -14,7 +21,9 @@ internal static class GrantedSecretsSql
         SELECT i.id, s.version, s.value, s.expires_at, g.resource_id IS NOT NULL
           FROM (SELECT DISTINCT u.id FROM unnest($2::text[]) AS u(id)) i
           LEFT JOIN partial_replica.granted g ON g.follower_role_id = $1 AND g.resource_id = i.id
-          LEFT JOIN secrets s ON g.resource_id IS NOT NULL AND s.resource_id = i.id
+          LEFT JOIN LATERAL (
+                SELECT s.version, s.value, s.expires_at FROM secrets s
+                 WHERE g.resource_id IS NOT NULL AND s.resource_id = i.id OFFSET 0) s ON true
          ORDER BY i.id, s.version
         """;
 
@@ -29,7 +38,10 @@ internal static class GrantedSecretsSql
              WHERE g.follower_role_id = $1 AND g.resource_id > $2::text COLLATE "C"
              ORDER BY g.resource_id LIMIT $3)
         SELECT p.resource_id, s.version, s.value, s.expires_at
-          FROM page p LEFT JOIN secrets s ON s.resource_id = p.resource_id
-         ORDER BY p.resource_id COLLATE "C", s.version
+          FROM page p
+          LEFT JOIN LATERAL (
+                SELECT s.version, s.value, s.expires_at FROM secrets s
+                 WHERE s.resource_id = p.resource_id COLLATE "default" OFFSET 0) s ON true
+         ORDER BY p.resource_id, s.version
         """;
 }
