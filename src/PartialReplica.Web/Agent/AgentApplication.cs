@@ -41,15 +41,18 @@ public static class AgentApplication
             ConnectionStrings.ForService(sp.GetRequiredService<IOptions<AgentOptions>>().Value.Database, "follower database")));
         services.AddSingleton(sp => new BatchApplier(sp.GetRequiredService<NpgsqlDataSource>()));
         services.AddHttpClient("jwks", client => client.Timeout = TimeSpan.FromSeconds(10));
+        services.AddSingleton<IJwksSource>(sp => new HttpJwksSource(
+            sp.GetRequiredService<IHttpClientFactory>().CreateClient("jwks"),
+            new Uri(new Uri(sp.GetRequiredService<IOptions<AgentOptions>>().Value.GatewayUrl), "/.well-known/jwks.json"),
+            sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp =>
         {
             var options = sp.GetRequiredService<IOptions<AgentOptions>>().Value;
-            var jwks = new HttpJwksSource(
-                sp.GetRequiredService<IHttpClientFactory>().CreateClient("jwks"),
-                new Uri(new Uri(options.GatewayUrl), "/.well-known/jwks.json"),
-                sp.GetRequiredService<TimeProvider>());
-            return new TokenValidator(jwks, options.Issuer, ConjurId.Host(options.Account, options.Name).ToString(), sp.GetRequiredService<TimeProvider>());
+            return new TokenValidator(
+                sp.GetRequiredService<IJwksSource>(), options.Issuer, ConjurId.Host(options.Account, options.Name).ToString(), sp.GetRequiredService<TimeProvider>());
         });
+        services.AddHostedService<AgentWarmup>();
+        services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(0, PushJsonContext.Default));
         services.AddOptions<KestrelServerOptions>()
             .Configure<IOptions<AgentOptions>>((kestrel, agent) => kestrel.Limits.MaxRequestBodySize = agent.Value.MaxRequestBodyBytes);
         services.AddHealthChecks().AddCheck<FollowerHealthCheck>("follower", tags: [HealthApi.ReadyTag]);

@@ -1,3 +1,4 @@
+using System.Buffers;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -58,11 +59,27 @@ public static class AgentApi
         PushBatch? batch;
         try
         {
-            batch = await request.ReadFromJsonAsync<PushBatch>(HttpBatchSender.Json, cancellationToken);
+            if (IsBinaryBatch(request))
+            {
+                batch = await ReadBinaryAsync(request, cancellationToken);
+            }
+            else if (request.HasJsonContentType())
+            {
+                batch = await request.ReadFromJsonAsync<PushBatch>(HttpBatchSender.Json, cancellationToken);
+            }
+            else
+            {
+                return TypedResults.StatusCode(StatusCodes.Status415UnsupportedMediaType);
+            }
         }
         catch (System.Text.Json.JsonException)
         {
             return TypedResults.BadRequest(ErrorBody.Of("bad_request", "The batch is not valid JSON of the push format."));
+        }
+        catch (PartialReplicaException e)
+        {
+            // The codec's messages name lengths and positions, never content.
+            return TypedResults.BadRequest(ErrorBody.Of("bad_request", "The batch is not valid in the binary push format: " + e.Message));
         }
 
         if (batch is null || batch.Variables is null)
@@ -73,6 +90,44 @@ public static class AgentApi
         var report = await applier.ApplyAsync(batch, cancellationToken);
         AgentLog.Applied(loggers.CreateLogger("PartialReplica.Agent"), batch.BatchId, batch.Gateway, report.Variables, report.Skipped, report.Upserts, report.Deletes);
         return TypedResults.Ok(report);
+    }
+
+    private static bool IsBinaryBatch(HttpRequest request) =>
+        System.Net.Http.Headers.MediaTypeHeaderValue.TryParse(request.ContentType, out var type)
+        && string.Equals(type.MediaType, PushBatchCodec.ContentType, StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Reads the whole body (Kestrel bounds it by the agent's request size limit) and decodes it.</summary>
+    private static async Task<PushBatch> ReadBinaryAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        var body = request.BodyReader;
+        while (true)
+        {
+            var read = await body.ReadAsync(cancellationToken);
+            if (read.IsCompleted)
+            {
+                try
+                {
+                    if (read.Buffer.IsSingleSegment)
+                    {
+                        return PushBatchCodec.Decode(read.Buffer.FirstSpan);
+                    }
+
+                    using var whole = new PooledBufferWriter(checked((int)read.Buffer.Length));
+                    foreach (var segment in read.Buffer)
+                    {
+                        whole.Write(segment.Span);
+                    }
+
+                    return PushBatchCodec.Decode(whole.WrittenSpan);
+                }
+                finally
+                {
+                    body.AdvanceTo(read.Buffer.End);
+                }
+            }
+
+            body.AdvanceTo(read.Buffer.Start, read.Buffer.End);
+        }
     }
 }
 

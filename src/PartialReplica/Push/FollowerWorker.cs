@@ -216,22 +216,23 @@ internal sealed class FollowerWorker
         var states = await VariableStateReader.ReadAsync(session, _follower.RoleId, ids, sendAbsent, cancellationToken);
         if (states.Count > 0)
         {
-            var report = await SendAsync(states, null, 0, cancellationToken);
+            var report = await SendAsync(states, null, 0, 0, cancellationToken);
             _pushed(new PushEvent(_follower.Name, report.Variables, report.Upserts, report.Deletes, clock.Elapsed.TotalMilliseconds, Reconcile: false));
         }
     }
 
     /// <summary>
-    /// Pushes every granted variable, then the full granted list so the agent drops the rest. Changes up to
-    /// the horizon taken first are covered by the states read afterwards; the cursor moves there. The grant
+    /// Pushes every granted variable, then a sweep: the agent drops every secret whose applied state is older
+    /// than the stamp taken before the first page (everything granted was pushed with a newer one). Changes up
+    /// to the horizon taken first are covered by the states read afterwards; the cursor moves there. The grant
     /// table is current: registration, policy loads and requeues refresh it.
     /// </summary>
     private async Task ReconcileAsync(NpgsqlConnection session, OutboxCursor cursor, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         var horizon = await OutboxReader.HorizonAsync(session, cancellationToken);
-        var all = new List<string>();
-        int upserts = 0, deletes = 0;
+        var sweepBefore = await VariableStateReader.ReadStampAsync(session, cancellationToken);
+        int variables = 0, upserts = 0, deletes = 0;
 
         // Pipelined: the next page is read on the leader while the agent applies this one.
         var next = ReadReconcilePageAsync("", cancellationToken);
@@ -245,9 +246,9 @@ internal sealed class FollowerWorker
                     break;
                 }
 
-                all.AddRange(page);
+                variables += page.Count;
                 next = ReadReconcilePageAsync(page[^1], cancellationToken);
-                var report = await SendAsync(states, null, 0, cancellationToken);
+                var report = await SendAsync(states, null, 0, 0, cancellationToken);
                 upserts += report.Upserts;
                 deletes += report.Deletes;
             }
@@ -258,15 +259,16 @@ internal sealed class FollowerWorker
         }
 
         var stamp = await VariableStateReader.ReadStampAsync(session, cancellationToken);
-        var final = await SendAsync([], all, stamp, cancellationToken);
+        var final = await SendAsync([], null, stamp, sweepBefore, cancellationToken);
         deletes += final.Deletes;
         await AdvanceAsync(session, horizon.CompareTo(cursor) > 0 ? horizon : cursor, reconciled: true, cancellationToken);
-        _pushed(new PushEvent(_follower.Name, all.Count, upserts, deletes, clock.Elapsed.TotalMilliseconds, Reconcile: true));
+        _pushed(new PushEvent(_follower.Name, variables, upserts, deletes, clock.Elapsed.TotalMilliseconds, Reconcile: true));
     }
 
-    private async Task<ApplyReport> SendAsync(IReadOnlyList<VariableState> states, IReadOnlyList<string>? keepOnly, long keepStamp, CancellationToken cancellationToken)
+    private async Task<ApplyReport> SendAsync(
+        IReadOnlyList<VariableState> states, IReadOnlyList<string>? keepOnly, long keepStamp, long sweepBefore, CancellationToken cancellationToken)
     {
-        var batch = new PushBatch(Guid.NewGuid().ToString("N"), _options.InstanceId, _follower.Name, states, keepOnly, keepStamp);
+        var batch = new PushBatch(Guid.NewGuid().ToString("N"), _options.InstanceId, _follower.Name, states, keepOnly, keepStamp, sweepBefore);
         return await _pipeline.ExecuteAsync(async token => await _sender.SendAsync(_follower, batch, token), cancellationToken);
     }
 

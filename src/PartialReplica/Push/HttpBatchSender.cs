@@ -1,6 +1,7 @@
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 
 namespace PartialReplica.Push;
 
@@ -10,11 +11,17 @@ public interface IPushTokenSource
     Task<string> GetTokenAsync(string audience, CancellationToken cancellationToken);
 }
 
-/// <summary>Pushes batches to agents over HTTP: <c>POST {agent}/agent/batches</c> with a bearer token.</summary>
+/// <summary>
+/// Pushes batches to agents over HTTP: <c>POST {agent}/agent/batches</c> with a bearer token, the batch in
+/// the binary form (<see cref="PushBatchCodec"/>); the report comes back as JSON.
+/// </summary>
 public sealed class HttpBatchSender(HttpClient http, IPushTokenSource tokens) : IBatchSender
 {
-    /// <summary>The wire format shared with the agent.</summary>
-    public static JsonSerializerOptions Json { get; } = new(JsonSerializerDefaults.Web);
+    /// <summary>The JSON form shared with the agent: its reports, and batches in JSON, which it still accepts.</summary>
+    public static JsonSerializerOptions Json { get; } = new(JsonSerializerDefaults.Web)
+    {
+        TypeInfoResolver = JsonTypeInfoResolver.Combine(PushJsonContext.Default, new DefaultJsonTypeInfoResolver()),
+    };
 
     /// <summary>The agent's route.</summary>
     public const string AgentRoute = "/agent/batches";
@@ -26,9 +33,11 @@ public sealed class HttpBatchSender(HttpClient http, IPushTokenSource tokens) : 
             throw new PartialReplicaException($"Follower {follower.Name} has no agent URL; run follower init with --agent-url.");
         }
 
+        using var encoded = new PooledBufferWriter(PushBatchCodec.EstimateSize(batch));
+        PushBatchCodec.Encode(batch, encoded);
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(new Uri(follower.AgentUrl), AgentRoute))
         {
-            Content = JsonContent.Create(batch, options: Json),
+            Content = new ReadOnlyMemoryContent(encoded.WrittenMemory) { Headers = { ContentType = new MediaTypeHeaderValue(PushBatchCodec.ContentType) } },
         };
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", await tokens.GetTokenAsync(follower.RoleId, cancellationToken));
         using var response = await http.SendAsync(request, cancellationToken);

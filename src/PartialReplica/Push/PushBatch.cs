@@ -12,10 +12,18 @@ namespace PartialReplica.Push;
 /// With a full reconcile's last batch: every variable the follower may hold. The agent removes the rest,
 /// unless it applied a newer state for them than <paramref name="KeepOnlyStamp"/>.
 /// </param>
-/// <param name="KeepOnlyStamp">The stamp of the <paramref name="KeepOnly"/> list.</param>
+/// <param name="KeepOnlyStamp">
+/// The stamp of the <paramref name="KeepOnly"/> list, or of the sweep: variables the agent removes are
+/// tombstoned at it, so an older push cannot bring them back.
+/// </param>
+/// <param name="SweepBefore">
+/// With a full reconcile's last batch, instead of a list: the stamp taken before the reconcile's first page.
+/// Every variable the reconcile pushed now has an applied state at least that new, so the agent removes every
+/// secret whose applied state is older (or missing), unless newer than <paramref name="KeepOnlyStamp"/>. Zero: no sweep.
+/// </param>
 public sealed record PushBatch(
     string BatchId, string Gateway, string Follower, IReadOnlyList<VariableState> Variables,
-    IReadOnlyList<string>? KeepOnly = null, long KeepOnlyStamp = 0);
+    IReadOnlyList<string>? KeepOnly = null, long KeepOnlyStamp = 0, long SweepBefore = 0);
 
 /// <summary>
 /// A variable's state as read on the leader. <paramref name="Stamp"/> is the leader's WAL insert position

@@ -1,0 +1,107 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using Microsoft.AspNetCore.Builder;
+using Npgsql;
+using PartialReplica.Push;
+using PartialReplica.Schema;
+using PartialReplica.Tests.Infrastructure;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace PartialReplica.Tests.Push;
+
+/// <summary>
+/// The agent's batch endpoint over HTTP: the binary form the gateway sends and the JSON form it still accepts
+/// both apply; a malformed binary body is a 400 that changes nothing; any other media type is a 415.
+/// </summary>
+public sealed class AgentBatchFormatTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>, IAsyncLifetime
+{
+    private const string Follower = "conjur/followers/format";
+    private const string RoleId = "default:host:" + Follower;
+    private readonly List<WebApplication> _apps = [];
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var app in _apps)
+        {
+            await app.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Binary_and_json_batches_apply_malformed_ones_change_nothing()
+    {
+        var (leader, _) = await fixture.CreateLeaderAsync();
+        var (gateway, gatewayUrl) = await WebHosts.StartGatewayAsync(leader, new Dictionary<string, string?> { ["Dispatch:Enabled"] = "false" });
+        _apps.Add(gateway);
+        var followerDb = await fixture.CreateDatabaseAsync(fixture.FollowerServers[0], "format");
+        await using (var followerSource = NpgsqlDataSource.Create(followerDb))
+        {
+            await new MigrationRunner(NullLogger.Instance).MigrateAsync(followerSource, DatabaseRole.Follower, CancellationToken.None);
+        }
+
+        var (agent, agentUrl) = await WebHosts.StartAgentAsync(Follower, followerDb, gatewayUrl);
+        _apps.Add(agent);
+        await using var leaderSource = NpgsqlDataSource.Create(leader);
+        var tokens = SignedPushTokens.ForLeader(leaderSource);
+        using var http = new HttpClient();
+        var route = new Uri(new Uri(agentUrl), HttpBatchSender.AgentRoute);
+
+        async Task<HttpResponseMessage> PostAsync(HttpContent content)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, route) { Content = content };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", await tokens.GetTokenAsync(RoleId, CancellationToken.None));
+            return await http.SendAsync(request);
+        }
+
+        static ByteArrayContent Binary(byte[] bytes) =>
+            new(bytes) { Headers = { ContentType = new MediaTypeHeaderValue(PushBatchCodec.ContentType) } };
+
+        byte[] value = [0, 1, 0, 255];
+        var batch = new PushBatch("b1", "test", Follower, [new VariableState("default:variable:a", 10, [new SecretVersion(1, value, null)])]);
+        using var writer = new PooledBufferWriter(PushBatchCodec.EstimateSize(batch));
+        PushBatchCodec.Encode(batch, writer);
+        var encoded = writer.WrittenSpan.ToArray();
+
+        // Malformed binary (cut short, then garbage) and an unknown media type: refused, nothing applied.
+        using (var truncated = await PostAsync(Binary(encoded[..^3])))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, truncated.StatusCode);
+            Assert.Contains("binary push format", await truncated.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        using (var garbage = await PostAsync(Binary([1, 2, 3, 4, 5, 6, 7, 8])))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, garbage.StatusCode);
+        }
+
+        using (var text = await PostAsync(new StringContent("hello")))
+        {
+            Assert.Equal(HttpStatusCode.UnsupportedMediaType, text.StatusCode);
+        }
+
+        Assert.Equal(0, await Db.ScalarAsync<long>(followerDb, "SELECT count(*) FROM partial_replica.apply_log"));
+        Assert.Equal(0, await Db.ScalarAsync<long>(followerDb, "SELECT count(*) FROM secrets"));
+
+        // The binary form applies, byte-exact; the JSON form (a newer state) still applies too.
+        using (var applied = await PostAsync(Binary(encoded)))
+        {
+            Assert.Equal(HttpStatusCode.OK, applied.StatusCode);
+            Assert.Equal(new ApplyReport(1, 0, 1, 0), await applied.Content.ReadFromJsonAsync<ApplyReport>(HttpBatchSender.Json));
+        }
+
+        Assert.Equal(value, await Db.ScalarAsync<byte[]>(followerDb, "SELECT value FROM secrets WHERE resource_id = 'default:variable:a' AND version = 1"));
+        byte[] newer = [9, 9];
+        var json = new PushBatch("b2", "test", Follower, [new VariableState("default:variable:a", 11, [new SecretVersion(2, newer, null)])]);
+        using (var applied = await PostAsync(JsonContent.Create(json, options: HttpBatchSender.Json)))
+        {
+            Assert.Equal(HttpStatusCode.OK, applied.StatusCode);
+            Assert.Equal(new ApplyReport(1, 0, 1, 1), await applied.Content.ReadFromJsonAsync<ApplyReport>(HttpBatchSender.Json));
+        }
+
+        Assert.Equal(["2"], await Db.ColumnAsync(followerDb, "SELECT version::text FROM secrets"));
+        Assert.Equal(newer, await Db.ScalarAsync<byte[]>(followerDb, "SELECT value FROM secrets"));
+    }
+}
