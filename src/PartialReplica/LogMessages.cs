@@ -38,6 +38,9 @@ internal static partial class LogMessages
     [LoggerMessage(1305, LogLevel.Information, "Pruned {Count} outbox rows every follower is past")]
     public static partial void OutboxPruned(ILogger logger, int count);
 
+    [LoggerMessage(1306, LogLevel.Information, "Readying pushes to follower {Follower} failed ({ErrorType}): {Error}; the push retries")]
+    public static partial void PushPreparationFailed(ILogger logger, string follower, string errorType, string error);
+
     [LoggerMessage(1401, LogLevel.Information, "Policy {Mode} into {Branch}: version {Version}, dry run {DryRun}, {Records} records, {CreatedRoles} roles created, {Followers} followers' granted sets changed")]
     public static partial void PolicyLoaded(ILogger logger, string branch, string mode, int version, bool dryRun, int records, int createdRoles, int followers);
 }

@@ -32,13 +32,16 @@ internal sealed partial class BenchRunner
         var nativeSeconds = clock.Elapsed.TotalSeconds;
 
         Say("P1: gateway initial replicate");
-        // The follower is registered and its other tables copied first, without its agent, so the gateway's
-        // reconcile is measured alone, as native's copy of the secrets is: the clock starts when the agent's URL
-        // is recorded (re-running init with it), which is when the gateway may start.
-        var (follower, agentUrl) = await StartAgentAsync("bench/p1", cancellationToken);
+        // The follower is registered and its other tables copied first, then its agent started and awaited ready
+        // (the order of a deployment: init creates the schema the agent writes to), so the gateway's reconcile is
+        // measured alone, as native's copy of the secrets is: the clock starts when the agent's URL is recorded
+        // (re-running init with it), which is when the gateway may start.
+        var follower = await CreateFollowerDatabaseAsync(cancellationToken);
         var init = await InitFollowerAsync(follower, "bench/p1", null, cancellationToken);
+        var agent = await StartAgentAsync(follower, "bench/p1", cancellationToken);
+        await agent.WaitReadyAsync(cancellationToken);
         var done = CompletedAtAsync(() => P1DoneAsync(follower, rows, cancellationToken), "gateway P1 replicate", cancellationToken);
-        await InitFollowerAsync(follower, "bench/p1", agentUrl, cancellationToken);
+        await InitFollowerAsync(follower, "bench/p1", agent.Url, cancellationToken);
         var gatewaySeconds = (await done - await AgentRecordedAsync(init.Name, cancellationToken)).TotalSeconds;
         await VerifyAsync("P1 follower", follower, init.RoleId, cancellationToken);
         return (gatewaySeconds, nativeSeconds);

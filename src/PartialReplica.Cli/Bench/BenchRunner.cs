@@ -112,21 +112,25 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
 
     private async Task<(string Follower, FollowerInitResult Init)> AddGatewayFollowerAsync(string name, CancellationToken cancellationToken)
     {
-        var (follower, agentUrl) = await StartAgentAsync(name, cancellationToken);
-        return (follower, await InitFollowerAsync(follower, name, agentUrl, cancellationToken));
+        var follower = await CreateFollowerDatabaseAsync(cancellationToken);
+        var agent = await StartAgentAsync(follower, name, cancellationToken);
+        return (follower, await InitFollowerAsync(follower, name, agent.Url, cancellationToken));
     }
 
-    /// <summary>A new database on the followers' server and an agent serving it; returns the database and the agent's URL.</summary>
-    private async Task<(string Follower, string AgentUrl)> StartAgentAsync(string name, CancellationToken cancellationToken)
+    /// <summary>A new database on the followers' server.</summary>
+    private async Task<string> CreateFollowerDatabaseAsync(CancellationToken cancellationToken) =>
+        _followers.ConnectionString(await _followers.CreateDatabaseAsync("follower", cancellationToken));
+
+    /// <summary>An agent serving <paramref name="follower"/>.</summary>
+    private async Task<ChildHost> StartAgentAsync(string follower, string name, CancellationToken cancellationToken)
     {
-        var follower = _followers.ConnectionString(await _followers.CreateDatabaseAsync("follower", cancellationToken));
         var agent = await ChildHost.StartAsync(["serve", "follower", "--name", name], new Dictionary<string, string>
         {
             ["PARTIALREPLICA_FOLLOWER_DB"] = follower,
             ["PARTIALREPLICA_GATEWAY_URL"] = _gateway.Url,
         }, cancellationToken);
         _owned.Add(agent);
-        return (follower, agent.Url);
+        return agent;
     }
 
     /// <summary>

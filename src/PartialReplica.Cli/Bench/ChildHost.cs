@@ -57,7 +57,7 @@ internal sealed class ChildHost : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         var host = new ChildHost(process, url);
-        await host.WaitReadyAsync(cancellationToken);
+        await host.WaitHealthyAsync("/health/live", cancellationToken);
         return host;
     }
 
@@ -87,7 +87,10 @@ internal sealed class ChildHost : IAsyncDisposable
         _process.Dispose();
     }
 
-    private async Task WaitReadyAsync(CancellationToken cancellationToken)
+    /// <summary>Waits until the host reports ready (<c>/health/ready</c>: its database answers, its warm-up has run).</summary>
+    public Task WaitReadyAsync(CancellationToken cancellationToken) => WaitHealthyAsync("/health/ready", cancellationToken);
+
+    private async Task WaitHealthyAsync(string route, CancellationToken cancellationToken)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
         var clock = Stopwatch.StartNew();
@@ -100,7 +103,7 @@ internal sealed class ChildHost : IAsyncDisposable
 
             try
             {
-                using var response = await http.GetAsync(new Uri(Url + "/health/live"), cancellationToken);
+                using var response = await http.GetAsync(new Uri(Url + route), cancellationToken);
                 if (response.IsSuccessStatusCode)
                 {
                     return;
@@ -118,7 +121,7 @@ internal sealed class ChildHost : IAsyncDisposable
             await Task.Delay(50, cancellationToken);
         }
 
-        throw new PartialReplicaException("A child host did not become live within 60 s.");
+        throw new PartialReplicaException($"A child host did not answer {route} within 60 s.");
     }
 
     private static int FreePort()

@@ -51,11 +51,14 @@ public static class AgentApplication
             return new TokenValidator(
                 sp.GetRequiredService<IJwksSource>(), options.Issuer, ConjurId.Host(options.Account, options.Name).ToString(), sp.GetRequiredService<TimeProvider>());
         });
-        services.AddHostedService<AgentWarmup>();
+        services.AddSingleton<AgentWarmup>();
+        services.AddHostedService(sp => sp.GetRequiredService<AgentWarmup>());
         services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(0, PushJsonContext.Default));
         services.AddOptions<KestrelServerOptions>()
             .Configure<IOptions<AgentOptions>>((kestrel, agent) => kestrel.Limits.MaxRequestBodySize = agent.Value.MaxRequestBodyBytes);
-        services.AddHealthChecks().AddCheck<FollowerHealthCheck>("follower", tags: [HealthApi.ReadyTag]);
+        services.AddHealthChecks()
+            .AddCheck<FollowerHealthCheck>("follower", tags: [HealthApi.ReadyTag])
+            .AddCheck<WarmupHealthCheck>("warm-up", tags: [HealthApi.ReadyTag]);
 
         var app = builder.Build();
         app.MapHealthApi();

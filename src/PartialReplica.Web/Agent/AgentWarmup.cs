@@ -1,27 +1,44 @@
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Npgsql;
+using PartialReplica.Push;
 using PartialReplica.Authn;
 
 namespace PartialReplica.Web.Agent;
 
 /// <summary>
-/// Readies the agent for its first push at start-up rather than during it: opens a connection to the follower
-/// database (Npgsql learns the server's types on the first one) and fetches the gateway's signing keys.
-/// Measured in <c>bench</c> (P1): a new follower's first batch otherwise waited about half a second for the two.
-/// Either may fail here (the gateway not up yet, say); that is logged, and the first push does the same work.
+/// Readies the agent for its first push at start-up rather than during it: runs the apply path once against the
+/// follower database in a transaction it rolls back (<see cref="BatchApplier.WarmUpAsync"/>) and fetches the
+/// gateway's signing keys. Measured in <c>bench</c> (P1): a new follower's first batch otherwise waited about
+/// half a second for the two.
+/// Either may fail here (the gateway or the follower's schema not there yet, say); that is logged, and the first push
+/// does the same work. The agent reports ready (<c>/health/ready</c>) only once this has run.
 /// </summary>
-internal sealed partial class AgentWarmup(NpgsqlDataSource follower, IJwksSource keys, ILogger<AgentWarmup> logger) : BackgroundService
+internal sealed partial class AgentWarmup(BatchApplier applier, IJwksSource keys, ILogger<AgentWarmup> logger) : BackgroundService
 {
+    private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Whether the warm-up has run (successfully or not).</summary>
+    public bool Done => _done.Task.IsCompleted;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         try
         {
-            await using (await follower.OpenConnectionAsync(stoppingToken))
-            {
-            }
+            await AttemptAsync(applier.WarmUpAsync, stoppingToken);
+            await AttemptAsync(async token => await keys.GetKeysAsync(refresh: false, token), stoppingToken);
+        }
+        finally
+        {
+            _done.TrySetResult();
+        }
+    }
 
-            await keys.GetKeysAsync(refresh: false, stoppingToken);
+    private async Task AttemptAsync(Func<CancellationToken, Task> step, CancellationToken stoppingToken)
+    {
+        try
+        {
+            await step(stoppingToken);
         }
         catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
         {
@@ -29,6 +46,13 @@ internal sealed partial class AgentWarmup(NpgsqlDataSource follower, IJwksSource
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Agent warm-up incomplete ({ErrorType}: {Error}); the first push will connect and fetch the gateway's keys itself.")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "Agent warm-up step failed ({ErrorType}: {Error}); the first push does that work itself.")]
     private static partial void WarmupIncomplete(ILogger logger, string errorType, string error);
+}
+
+/// <summary>Not ready while the agent warms up (<see cref="AgentWarmup"/>), a fraction of a second after start.</summary>
+internal sealed class WarmupHealthCheck(AgentWarmup warmup) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(warmup.Done ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy("warming up"));
 }

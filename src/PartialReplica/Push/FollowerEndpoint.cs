@@ -10,6 +10,13 @@ public sealed record FollowerEndpoint(string Name, string RoleId, string? AgentU
 public interface IBatchSender
 {
     Task<ApplyReport> SendAsync(FollowerEndpoint follower, PushBatch batch, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Readies pushes to <paramref name="follower"/> while the caller reads what to send: what
+    /// <see cref="SendAsync"/> would otherwise do first (sign its token, connect to its agent). A failure here
+    /// is the caller's to log; the send meets it again and retries.
+    /// </summary>
+    Task PrepareAsync(FollowerEndpoint follower, CancellationToken cancellationToken);
 }
 
 /// <summary>One push, as <c>listen</c> prints it.</summary>

@@ -216,16 +216,17 @@ internal sealed class FollowerWorker
         var states = await VariableStateReader.ReadAsync(session, _follower.RoleId, ids, sendAbsent, cancellationToken);
         if (states.Count > 0)
         {
-            var report = await SendAsync(states, null, 0, 0, cancellationToken);
+            var report = await SendAsync(states, sweep: null, cancellationToken);
             _pushed(new PushEvent(_follower.Name, report.Variables, report.Upserts, report.Deletes, clock.Elapsed.TotalMilliseconds, Reconcile: false));
         }
     }
 
     /// <summary>
-    /// Pushes every granted variable, then a sweep: the agent drops every secret whose applied state is older
-    /// than the stamp taken before the first page (everything granted was pushed with a newer one). Changes up
-    /// to the horizon taken first are covered by the states read afterwards; the cursor moves there. The grant
-    /// table is current: registration, policy loads and requeues refresh it.
+    /// Pushes every granted variable, page by page, each page sweeping its id range: the agent drops every secret
+    /// there whose applied state is older than the stamp taken before the first page (everything granted is
+    /// pushed with a newer one); a last batch sweeps the range after the last page. Changes up to the horizon
+    /// taken first are covered by the states read afterwards; the cursor moves there. The grant table is
+    /// current: registration, policy loads and requeues refresh it.
     /// </summary>
     private async Task ReconcileAsync(NpgsqlConnection session, OutboxCursor cursor, CancellationToken cancellationToken)
     {
@@ -234,13 +235,17 @@ internal sealed class FollowerWorker
         var sweepBefore = await VariableStateReader.ReadStampAsync(session, cancellationToken);
         int variables = 0, upserts = 0, deletes = 0;
 
-        // Pipelined: the next page is read on the leader while the agent applies this one.
+        // Pipelined: the next page is read on the leader while the agent applies this one; the push itself is
+        // readied (token, connection) while the first page is read.
+        var prepared = PrepareAsync(cancellationToken);
         var next = ReadReconcilePageAsync("", cancellationToken);
+        string? swept = null;
         try
         {
             while (true)
             {
                 var (page, states) = await next;
+                await prepared;
                 if (page.Count == 0)
                 {
                     break;
@@ -248,7 +253,8 @@ internal sealed class FollowerWorker
 
                 variables += page.Count;
                 next = ReadReconcilePageAsync(page[^1], cancellationToken);
-                var report = await SendAsync(states, null, 0, 0, cancellationToken);
+                var report = await SendAsync(states, new Sweep(sweepBefore, swept, page[^1], 0), cancellationToken);
+                swept = page[^1];
                 upserts += report.Upserts;
                 deletes += report.Deletes;
             }
@@ -256,20 +262,37 @@ internal sealed class FollowerWorker
         finally
         {
             await ((Task)next).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await prepared;
         }
 
         var stamp = await VariableStateReader.ReadStampAsync(session, cancellationToken);
-        var final = await SendAsync([], null, stamp, sweepBefore, cancellationToken);
+        var final = await SendAsync([], new Sweep(sweepBefore, swept, null, stamp), cancellationToken);
         deletes += final.Deletes;
         await AdvanceAsync(session, horizon.CompareTo(cursor) > 0 ? horizon : cursor, reconciled: true, cancellationToken);
         _pushed(new PushEvent(_follower.Name, variables, upserts, deletes, clock.Elapsed.TotalMilliseconds, Reconcile: true));
     }
 
-    private async Task<ApplyReport> SendAsync(
-        IReadOnlyList<VariableState> states, IReadOnlyList<string>? keepOnly, long keepStamp, long sweepBefore, CancellationToken cancellationToken)
+    /// <summary>A reconcile batch's sweep (<see cref="PushBatch.SweepBefore"/>), with the last batch's end stamp for tombstones.</summary>
+    private sealed record Sweep(long Before, string? After, string? Through, long EndStamp);
+
+    private async Task<ApplyReport> SendAsync(IReadOnlyList<VariableState> states, Sweep? sweep, CancellationToken cancellationToken)
     {
-        var batch = new PushBatch(Guid.NewGuid().ToString("N"), _options.InstanceId, _follower.Name, states, keepOnly, keepStamp, sweepBefore);
+        var batch = new PushBatch(
+            Guid.NewGuid().ToString("N"), _options.InstanceId, _follower.Name, states,
+            KeepOnlyStamp: sweep?.EndStamp ?? 0, SweepBefore: sweep?.Before ?? 0, SweepAfter: sweep?.After, SweepThrough: sweep?.Through);
         return await _pipeline.ExecuteAsync(async token => await _sender.SendAsync(_follower, batch, token), cancellationToken);
+    }
+
+    private async Task PrepareAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _sender.PrepareAsync(_follower, cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            LogMessages.PushPreparationFailed(_logger, _follower.Name, e.GetType().Name, e.Message);
+        }
     }
 
     private Task<(List<string> Ids, IReadOnlyList<VariableState> States)> ReadReconcilePageAsync(string after, CancellationToken cancellationToken) =>

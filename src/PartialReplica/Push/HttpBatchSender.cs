@@ -26,6 +26,34 @@ public sealed class HttpBatchSender(HttpClient http, IPushTokenSource tokens) : 
     /// <summary>The agent's route.</summary>
     public const string AgentRoute = "/agent/batches";
 
+    /// <summary>The liveness route every service maps; <see cref="PrepareAsync"/> opens the connection with it.</summary>
+    public const string LivenessRoute = "/health/live";
+
+    /// <summary>
+    /// Compiles the encoder and the report reader before the first push needs them (~80 ms of a new follower's
+    /// first page, measured in <c>bench</c> P1), by encoding a one-variable batch and reading a report.
+    /// </summary>
+    public static void WarmUp()
+    {
+        var batch = new PushBatch("warm-up", "warm-up", "warm-up", [new VariableState("warm-up", 1, [new SecretVersion(1, [0], null)])]);
+        using var encoded = new PooledBufferWriter(PushBatchCodec.EstimateSize(batch));
+        PushBatchCodec.Encode(batch, encoded);
+        _ = JsonSerializer.Deserialize<ApplyReport>("""{"variables":1,"skipped":0,"upserts":1,"deletes":0}"""u8, Json);
+    }
+
+    /// <summary>Signs (and caches) the follower's token and opens a connection to its agent with a liveness probe.</summary>
+    public async Task PrepareAsync(FollowerEndpoint follower, CancellationToken cancellationToken)
+    {
+        if (follower.AgentUrl is null)
+        {
+            return;
+        }
+
+        await tokens.GetTokenAsync(follower.RoleId, cancellationToken);
+        using var response = await http.GetAsync(new Uri(new Uri(follower.AgentUrl), LivenessRoute), cancellationToken);
+        response.EnsureSuccessStatusCode();
+    }
+
     public async Task<ApplyReport> SendAsync(FollowerEndpoint follower, PushBatch batch, CancellationToken cancellationToken)
     {
         if (follower.AgentUrl is null)

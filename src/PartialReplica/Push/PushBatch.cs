@@ -17,13 +17,18 @@ namespace PartialReplica.Push;
 /// tombstoned at it, so an older push cannot bring them back.
 /// </param>
 /// <param name="SweepBefore">
-/// With a full reconcile's last batch, instead of a list: the stamp taken before the reconcile's first page.
-/// Every variable the reconcile pushed now has an applied state at least that new, so the agent removes every
-/// secret whose applied state is older (or missing), unless newer than <paramref name="KeepOnlyStamp"/>. Zero: no sweep.
+/// With a full reconcile's batches, instead of a list: the stamp taken before the reconcile's first page. Every
+/// variable the reconcile pushes gets an applied state at least that new, so in the batch's range
+/// (<paramref name="SweepAfter"/>, <paramref name="SweepThrough"/>] the agent removes every secret whose applied
+/// state is older (or missing) and that the batch does not carry. The pages' ranges run from the first id to the
+/// last and the last batch's from there on, so together they cover every id in any order. Zero: no sweep.
 /// </param>
+/// <param name="SweepAfter">The sweep range's exclusive lower bound (the previous page's last id); null: open.</param>
+/// <param name="SweepThrough">The sweep range's inclusive upper bound (this page's last id); null: open.</param>
 public sealed record PushBatch(
     string BatchId, string Gateway, string Follower, IReadOnlyList<VariableState> Variables,
-    IReadOnlyList<string>? KeepOnly = null, long KeepOnlyStamp = 0, long SweepBefore = 0);
+    IReadOnlyList<string>? KeepOnly = null, long KeepOnlyStamp = 0, long SweepBefore = 0,
+    string? SweepAfter = null, string? SweepThrough = null);
 
 /// <summary>
 /// A variable's state as read on the leader. <paramref name="Stamp"/> is the leader's WAL insert position

@@ -11,9 +11,10 @@ namespace PartialReplica.Push;
 /// this form is a copy of lengths and bytes.
 /// </summary>
 /// <remarks>
-/// Little-endian. A string is an int32 byte count and UTF-8 bytes. The batch: the magic <c>PRB1</c>; batch id,
-/// gateway and follower strings; the keep-only stamp and the sweep stamp (int64 each); the keep-only count
-/// (int32, -1 for none) with its ids;
+/// Little-endian. A string is an int32 byte count and UTF-8 bytes; an optional string, one byte 0/1 and the string
+/// when 1. The batch: the magic <c>PRB2</c>; batch id, gateway and follower strings; the keep-only stamp and the
+/// sweep stamp (int64 each); the sweep range's bounds (optional strings); the keep-only count (int32, -1 for none)
+/// with its ids;
 /// the variable count (int32), then per variable its id, stamp (int64) and version count (int32), and per
 /// version its number (int32), value (int32 byte count and bytes) and expiry (one byte 0/1, then int64 UTC
 /// ticks when 1). Nothing may follow.
@@ -23,7 +24,7 @@ public static class PushBatchCodec
     /// <summary>The media type of the binary form.</summary>
     public const string ContentType = "application/vnd.partial-replica.batch";
 
-    private static ReadOnlySpan<byte> Magic => "PRB1"u8;
+    private static ReadOnlySpan<byte> Magic => "PRB2"u8;
 
     /// <summary>Writes <paramref name="batch"/> in the binary form to <paramref name="writer"/>.</summary>
     public static void Encode(PushBatch batch, IBufferWriter<byte> writer)
@@ -34,6 +35,8 @@ public static class PushBatchCodec
         WriteString(writer, batch.Follower);
         WriteInt64(writer, batch.KeepOnlyStamp);
         WriteInt64(writer, batch.SweepBefore);
+        WriteOptionalString(writer, batch.SweepAfter);
+        WriteOptionalString(writer, batch.SweepThrough);
         WriteInt32(writer, batch.KeepOnly?.Count ?? -1);
         foreach (var id in batch.KeepOnly ?? [])
         {
@@ -70,7 +73,7 @@ public static class PushBatchCodec
         var reader = new Reader(data);
         if (!reader.Take(Magic.Length).SequenceEqual(Magic))
         {
-            throw new PartialReplicaException("The batch does not start with the binary push format's magic (PRB1).");
+            throw new PartialReplicaException("The batch does not start with the binary push format's magic (PRB2).");
         }
 
         var batchId = reader.String();
@@ -78,6 +81,8 @@ public static class PushBatchCodec
         var follower = reader.String();
         var keepOnlyStamp = reader.Int64();
         var sweepBefore = reader.Int64();
+        var sweepAfter = reader.Flag() ? reader.String() : null;
+        var sweepThrough = reader.Flag() ? reader.String() : null;
         var keepCount = reader.Count(allowNone: true, smallestItem: sizeof(int));
         List<string>? keepOnly = null;
         if (keepCount >= 0)
@@ -113,13 +118,13 @@ public static class PushBatchCodec
             throw new PartialReplicaException("The batch has bytes after its last variable.");
         }
 
-        return new PushBatch(batchId, gateway, follower, variables, keepOnly, keepOnlyStamp, sweepBefore);
+        return new PushBatch(batchId, gateway, follower, variables, keepOnly, keepOnlyStamp, sweepBefore, sweepAfter, sweepThrough);
     }
 
     /// <summary>About how many bytes <see cref="Encode"/> writes for <paramref name="batch"/> (a buffer's first size).</summary>
     public static int EstimateSize(PushBatch batch)
     {
-        var size = 64 + ((batch.KeepOnly?.Count ?? 0) * 48);
+        var size = 64 + ((batch.KeepOnly?.Count ?? 0) * 48) + (3 * ((batch.SweepAfter?.Length ?? 0) + (batch.SweepThrough?.Length ?? 0)));
         foreach (var variable in batch.Variables)
         {
             size += 64;
@@ -130,6 +135,15 @@ public static class PushBatchCodec
         }
 
         return size;
+    }
+
+    private static void WriteOptionalString(IBufferWriter<byte> writer, string? value)
+    {
+        WriteByte(writer, value is null ? (byte)0 : (byte)1);
+        if (value is not null)
+        {
+            WriteString(writer, value);
+        }
     }
 
     private static void WriteString(IBufferWriter<byte> writer, string value)

@@ -103,6 +103,106 @@ public sealed class BatchApplyTests(ReplicationFixture fixture) : IClassFixture<
         Assert.Equal(["gateway-test", "gateway-test"], await Db.ColumnAsync(follower, "SELECT gateway FROM partial_replica.apply_log ORDER BY id"));
     }
 
+    /// <summary>
+    /// A reconcile's batches each sweep their id range (R3): in it, secrets whose applied state is older than the
+    /// reconcile's first stamp, or that have none, leave (tombstoned unless the batch carries them); outside it
+    /// nothing changes; the last batch sweeps the rest. The same holds whether the follower's ids compare byte by
+    /// byte (collation C, where the agent reads by range) or not (where it reads by id list).
+    /// </summary>
+    [Theory]
+    [InlineData(null)]
+    [InlineData("C.utf8")]
+    public async Task A_reconcile_sweeps_page_by_page_range_by_range(string? collation)
+    {
+        var (follower, applier) = await NewFollowerAsync();
+        if (collation is not null)
+        {
+            await Db.ExecuteAsync(follower, $"""
+                ALTER TABLE secrets ALTER COLUMN resource_id TYPE text COLLATE "{collation}";
+                ALTER TABLE partial_replica.applied ALTER COLUMN resource_id TYPE text COLLATE "{collation}";
+                """);
+        }
+
+        string Id(string name) => $"default:variable:{name}";
+        await applier.ApplyAsync(Batch(
+            new VariableState(Id("a"), 10, [new SecretVersion(1, V1, null)]),
+            new VariableState(Id("b"), 10, [new SecretVersion(1, V1, null)]),
+            new VariableState(Id("d"), 10, [new SecretVersion(1, V1, null)]),
+            new VariableState(Id("e"), 200, [new SecretVersion(1, V1, null)])), CancellationToken.None);
+        await Db.ExecuteAsync(follower, "INSERT INTO secrets (resource_id, version, value) VALUES ($1, 7, $2)", Id("c"), V2);
+
+        // First page, through c: a gets its new state, b (not granted now) and c's stray row leave, c arrives.
+        var page = await applier.ApplyAsync(Batch(
+            new VariableState(Id("a"), 150, [new SecretVersion(2, V2, null)]),
+            new VariableState(Id("c"), 150, [new SecretVersion(1, V1, null)])) with { SweepBefore = 100, SweepThrough = Id("c") },
+            CancellationToken.None);
+
+        Assert.Equal((2, 3), (page.Upserts, page.Deletes));
+        Assert.Equal([$"{Id("a")} 2 {Convert.ToHexString(V2)}", $"{Id("c")} 1 {Convert.ToHexString(V1)}", $"{Id("d")} 1 {Convert.ToHexString(V1)}", $"{Id("e")} 1 {Convert.ToHexString(V1)}"],
+            await SecretsAsync(follower));
+        Assert.Equal([$"{Id("a")} 150 True", $"{Id("b")} 99 False", $"{Id("c")} 150 True", $"{Id("d")} 10 True", $"{Id("e")} 200 True"],
+            await AppliedAsync(follower));
+
+        // The last batch, after c: d (older than the reconcile) leaves; e, pushed newer meanwhile, stays.
+        var last = await applier.ApplyAsync(Batch() with { SweepBefore = 100, SweepAfter = Id("c"), KeepOnlyStamp = 300 }, CancellationToken.None);
+
+        Assert.Equal(1, last.Deletes);
+        Assert.Equal([$"{Id("a")} 2 {Convert.ToHexString(V2)}", $"{Id("c")} 1 {Convert.ToHexString(V1)}", $"{Id("e")} 1 {Convert.ToHexString(V1)}"],
+            await SecretsAsync(follower));
+        Assert.Equal([$"{Id("a")} 150 True", $"{Id("b")} 99 False", $"{Id("c")} 150 True", $"{Id("d")} 300 False", $"{Id("e")} 200 True"],
+            await AppliedAsync(follower));
+
+        // Tombstones hold: pushes older than them bring nothing back.
+        var stale = await applier.ApplyAsync(Batch(
+            new VariableState(Id("b"), 50, [new SecretVersion(1, V1, null)]),
+            new VariableState(Id("d"), 250, [new SecretVersion(1, V1, null)])), CancellationToken.None);
+        Assert.Equal(2, stale.Skipped);
+        Assert.Equal(3, (await SecretsAsync(follower)).Count);
+    }
+
+    [Fact]
+    public async Task Warming_up_runs_the_apply_path_and_changes_nothing()
+    {
+        var (follower, applier) = await NewFollowerAsync();
+        await applier.ApplyAsync(Batch(new VariableState("default:variable:w", 5, [new SecretVersion(1, V1, null)])), CancellationToken.None);
+        const string Log = "SELECT batch_id || ' ' || variables || ' ' || upserts FROM partial_replica.apply_log ORDER BY id";
+        var before = (await SecretsAsync(follower), await AppliedAsync(follower), await Db.ColumnAsync(follower, Log));
+
+        await applier.WarmUpAsync(CancellationToken.None);
+
+        Assert.Equal(before.Item1, await SecretsAsync(follower));
+        Assert.Equal(before.Item2, await AppliedAsync(follower));
+        Assert.Equal(before.Item3, await Db.ColumnAsync(follower, Log));
+        Assert.Single(before.Item3);
+    }
+
+    [Fact]
+    public void Sweep_ranges_order_ids_as_collation_C_does_by_UTF8_bytes()
+    {
+        // U+FFFD sorts before U+1F600 in UTF-8 bytes (EF.. < F0..) though its UTF-16 unit (FFFD) is above D83D.
+        Assert.True(SweepRange.CompareUtf8("a\uFFFD", "a\U0001F600") < 0);
+        Assert.True(string.CompareOrdinal("a\uFFFD", "a\U0001F600") > 0);
+        Assert.True(SweepRange.CompareUtf8("ab", "abc") < 0);
+        Assert.Equal(0, SweepRange.CompareUtf8("x\U0001F600", "x\U0001F600"));
+
+        var range = new SweepRange("default:variable:b", "default:variable:d");
+        Assert.Equal([false, false, true, true, false],
+            new[] { "default:variable:a", "default:variable:b", "default:variable:c", "default:variable:d", "default:variable:e" }.Select(range.Contains));
+        Assert.True(new SweepRange(null, null).Contains("anything"));
+        var (bounded, values) = new SweepRange("x", "y").Where("s.resource_id", 3);
+        Assert.Equal("s.resource_id > $3 AND s.resource_id <= $4", bounded);
+        Assert.Equal(["x", "y"], values);
+        var (open, none) = new SweepRange(null, "y").Where("resource_id", 1);
+        Assert.Equal("resource_id <= $1", open);
+        Assert.Equal(["y"], none);
+    }
+
+    private static Task<List<string>> SecretsAsync(string follower) => Db.ColumnAsync(follower,
+        "SELECT resource_id || ' ' || version || ' ' || upper(encode(value, 'hex')) FROM secrets ORDER BY resource_id COLLATE \"C\", version");
+
+    private static Task<List<string>> AppliedAsync(string follower) => Db.ColumnAsync(follower,
+        "SELECT resource_id || ' ' || stamp || ' ' || CASE WHEN present THEN 'True' ELSE 'False' END FROM partial_replica.applied ORDER BY resource_id COLLATE \"C\"");
+
     private static PushBatch Batch(params VariableState[] variables) =>
         new(Guid.NewGuid().ToString("N"), "gateway-test", "conjur/followers/east-1", variables);
 

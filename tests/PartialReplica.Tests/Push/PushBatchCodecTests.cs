@@ -20,7 +20,9 @@ public sealed class PushBatchCodecTests
         ],
         KeepOnly: ["default:variable:a", "default:variable:ü"],
         KeepOnlyStamp: 44,
-        SweepBefore: 41);
+        SweepBefore: 41,
+        SweepAfter: "default:variable:a",
+        SweepThrough: "default:variable:ü");
 
     private static byte[] Encode(PushBatch batch)
     {
@@ -35,8 +37,8 @@ public sealed class PushBatchCodecTests
         var sample = Sample();
         var decoded = PushBatchCodec.Decode(Encode(sample));
 
-        Assert.Equal((sample.BatchId, sample.Gateway, sample.Follower, sample.KeepOnlyStamp, sample.SweepBefore),
-            (decoded.BatchId, decoded.Gateway, decoded.Follower, decoded.KeepOnlyStamp, decoded.SweepBefore));
+        Assert.Equal((sample.BatchId, sample.Gateway, sample.Follower, sample.KeepOnlyStamp, sample.SweepBefore, sample.SweepAfter, sample.SweepThrough),
+            (decoded.BatchId, decoded.Gateway, decoded.Follower, decoded.KeepOnlyStamp, decoded.SweepBefore, decoded.SweepAfter, decoded.SweepThrough));
         Assert.Equal(sample.KeepOnly, decoded.KeepOnly);
         Assert.Equal(sample.Variables.Count, decoded.Variables.Count);
         foreach (var (expected, actual) in sample.Variables.Zip(decoded.Variables))
@@ -60,6 +62,8 @@ public sealed class PushBatchCodecTests
         Assert.Null(decoded.KeepOnly);
         Assert.Empty(decoded.Variables);
         Assert.Equal(0, decoded.SweepBefore);
+        Assert.Null(decoded.SweepAfter);
+        Assert.Null(decoded.SweepThrough);
     }
 
     [Fact]
