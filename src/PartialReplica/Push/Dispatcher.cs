@@ -19,6 +19,7 @@ public sealed class Dispatcher(NpgsqlDataSource leader, IBatchSender sender, Dis
 
     private readonly Dictionary<string, (FollowerWorker Worker, Task Task)> _workers = new(StringComparer.Ordinal);
     private readonly WakeupGate _gate = new(leader, options, logger);
+    private readonly WakeSignal _followersChanged = new();
 
     /// <summary>Raised after every push (from worker threads).</summary>
     public event Action<PushEvent>? Pushed;
@@ -32,12 +33,12 @@ public sealed class Dispatcher(NpgsqlDataSource leader, IBatchSender sender, Dis
         var prune = PruneAsync(cancellationToken);
         try
         {
-            using var refresh = new PeriodicTimer(options.FollowersRefreshInterval);
-            do
+            // Refreshed when the followers table notifies (0013), and every interval in case a notification was missed.
+            while (true)
             {
                 await RefreshFollowersAsync(cancellationToken);
+                await _followersChanged.WaitAsync(options.FollowersRefreshInterval, cancellationToken);
             }
-            while (await refresh.WaitForNextTickAsync(cancellationToken));
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -153,8 +154,14 @@ public sealed class Dispatcher(NpgsqlDataSource leader, IBatchSender sender, Dis
             try
             {
                 await using var connection = await leader.OpenConnectionAsync(cancellationToken);
-                connection.Notification += (_, _) =>
+                connection.Notification += (_, notification) =>
                 {
+                    if (notification.Channel == ReplicationRoles.FollowersChannel)
+                    {
+                        _followersChanged.Pulse();
+                        return;
+                    }
+
                     _gate.ReportActivity();
                     RecheckAll();
                     WakeAll();
@@ -164,10 +171,12 @@ public sealed class Dispatcher(NpgsqlDataSource leader, IBatchSender sender, Dis
                 // reset (DISCARD ALL) clears the name when the connection goes back to the pool.
                 await connection.ExecuteAsync("SELECT set_config('application_name', $1, false)", cancellationToken, ListenApplicationName);
                 await connection.ExecuteAsync($"LISTEN {SqlIdentifier.Quote(ReplicationRoles.ChangesChannel)}", cancellationToken);
+                await connection.ExecuteAsync($"LISTEN {SqlIdentifier.Quote(ReplicationRoles.FollowersChannel)}", cancellationToken);
                 delay = TimeSpan.FromMilliseconds(100);
 
-                // Changes committed while we were not listening are found by the workers' next read.
+                // Changes (and followers) committed while we were not listening are found by the next read.
                 WakeAll();
+                _followersChanged.Pulse();
                 while (true)
                 {
                     await connection.WaitAsync(cancellationToken);

@@ -14,4 +14,7 @@ public static class ReplicationRoles
 
     /// <summary>The channel the capture trigger notifies (payload always empty).</summary>
     public const string ChangesChannel = "partial_replica_changes";
+
+    /// <summary>The channel a change to the followers table notifies (payload always empty); gateways refresh on it.</summary>
+    public const string FollowersChannel = "partial_replica_followers";
 }

@@ -99,6 +99,27 @@ public sealed class PushEndToEndTests(ReplicationFixture fixture) : IClassFixtur
         await AwaitExactAsync(leader, outsider, []);
     }
 
+    /// <summary>
+    /// A follower recorded after the gateway started is served when its agent URL commits (the followers table
+    /// notifies, 0013), not at the gateway's next refresh, here an hour away.
+    /// </summary>
+    [Fact]
+    public async Task A_follower_recorded_with_its_agent_is_served_at_once_not_at_the_next_refresh()
+    {
+        var (leader, _) = await fixture.CreateLeaderAsync();
+        await ReplicationFixture.LoadDemoPolicyAsync(leader);
+        await SetSecretAsync(leader, BillingDb, Encoding.UTF8.GetBytes("value of " + BillingDb));
+        var (gateway, gatewayUrl) = await WebHosts.StartGatewayAsync(leader, new Dictionary<string, string?>
+        {
+            ["Dispatch:FollowersRefreshInterval"] = "01:00:00",
+        });
+        _apps.Add(gateway);
+
+        var west = await StartFollowerAsync(leader, 1, West, gatewayUrl);
+
+        await AwaitExactAsync(leader, west, [BillingDb]);
+    }
+
     private async Task<string> StartFollowerAsync(string leader, int server, string name, string gatewayUrl)
     {
         var follower = await fixture.CreateDatabaseAsync(fixture.FollowerServers[server], "push");
