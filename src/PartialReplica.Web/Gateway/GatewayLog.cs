@@ -23,6 +23,6 @@ internal static partial class GatewayLog
     [LoggerMessage(2201, LogLevel.Warning, "Request body over {Limit} bytes refused on {Path}")]
     public static partial void BodyTooLarge(ILogger logger, long limit, string path);
 
-    [LoggerMessage(2301, LogLevel.Information, "Gateway warm-up incomplete ({ErrorType}: {Error}); the first push signs its token itself")]
+    [LoggerMessage(2301, LogLevel.Information, "Gateway warm-up incomplete ({ErrorType}: {Error}); the first push does that work itself")]
     public static partial void WarmupIncomplete(ILogger logger, string errorType, string error);
 }
