@@ -24,6 +24,10 @@ internal sealed partial class BenchRunner
         await BenchData.InsertValuesAsync(_leaderSource, "bench/p1", sizes.P1Secrets, _crypto, cancellationToken);
         var rows = await BenchData.CountAsync(_leader, CountSecrets, cancellationToken);
 
+        // Both sides copy from a settled leader: the bulk load vacuumed and analysed now, rather than by
+        // autovacuum during one of the two measurements (seen as run-to-run noise of ~0.5 s on two cores).
+        await BenchData.ExecuteAsync(_leader, "VACUUM (ANALYZE)", cancellationToken);
+
         Say("P1: native initial table sync");
         var native = await AddNativeFollowerAsync(cancellationToken);
         var clock = Stopwatch.StartNew();
