@@ -22,7 +22,9 @@ public sealed class BatchApplier(NpgsqlDataSource follower)
         AND resource_id IN (SELECT unnest($1::text[]))
         """;
 
-    // One apply at a time per follower database: two gateways' overlapping batches serialise here.
+    // One apply at a time per follower database: two gateways' overlapping batches serialise here. Reconcile
+    // pages whose ids lie in their own sweep range take it shared: their ranges are disjoint (pages cut the ids
+    // in byte order, which these followers compare in), so they touch disjoint rows and may apply side by side.
     private const long ApplyLockKey = 0x5052_4150_504c;
 
     /// <summary>
@@ -78,7 +80,6 @@ public sealed class BatchApplier(NpgsqlDataSource follower)
     {
         var startedAt = DateTime.UtcNow;
         var latest = Latest(batch.Variables);
-        await connection.ExecuteAsync("SELECT pg_advisory_xact_lock($1)", cancellationToken, ApplyLockKey);
         var sweep = SweepRange.Of(batch);
 
         // A reconcile page whose ids all lie in its sweep range reads what it holds there by one range scan, and
@@ -86,6 +87,8 @@ public sealed class BatchApplier(NpgsqlDataSource follower)
         // page: ~1 ms where the two id-list statements took ~14, measured in bench P1).
         var inRange = sweep is not null && latest.Count > 0 && await ComparesBytewiseAsync(connection, cancellationToken)
             && latest.Keys.All(sweep.Contains);
+        await connection.ExecuteAsync(
+            inRange ? "SELECT pg_advisory_xact_lock_shared($1)" : "SELECT pg_advisory_xact_lock($1)", cancellationToken, ApplyLockKey);
         var held = inRange
             ? await ReadHeldInAsync(connection, sweep!, latest, cancellationToken)
             : await ReadHeldAsync(connection, latest.Keys, cancellationToken);

@@ -160,6 +160,31 @@ public sealed class BatchApplyTests(ReplicationFixture fixture) : IClassFixture<
         Assert.Equal(3, (await SecretsAsync(follower)).Count);
     }
 
+    /// <summary>
+    /// A reconcile sends a page while the one before is still applied; pages of disjoint ranges hold the apply
+    /// lock shared and commit side by side, and the last batch (exclusive) sweeps after them: the follower ends
+    /// exact, whatever the interleaving.
+    /// </summary>
+    [Fact]
+    public async Task Reconcile_pages_applied_side_by_side_end_exact()
+    {
+        var (follower, applier) = await NewFollowerAsync();
+        string Id(int i) => $"default:variable:side/{i:D5}";
+        await applier.ApplyAsync(Batch(new VariableState(Id(99_999), 10, [new SecretVersion(1, V1, null)])), CancellationToken.None);
+        PushBatch Page(int from, int count, string? after) => Batch(Enumerable.Range(from, count)
+            .Select(i => new VariableState(Id(i), 150, [new SecretVersion(1, [(byte)'G', (byte)(i % 251)], null)])).ToArray())
+            with { SweepBefore = 100, SweepAfter = after, SweepThrough = Id(from + count - 1) };
+
+        var pages = await Task.WhenAll(
+            Enumerable.Range(0, 4).Select(p => applier.ApplyAsync(Page(p * 2_000, 2_000, p == 0 ? null : Id((p * 2_000) - 1)), CancellationToken.None)));
+        var last = await applier.ApplyAsync(Batch() with { SweepBefore = 100, SweepAfter = Id(7_999), KeepOnlyStamp = 300 }, CancellationToken.None);
+
+        Assert.All(pages, report => Assert.Equal((2_000, 2_000, 0), (report.Variables, report.Upserts, report.Deletes)));
+        Assert.Equal(1, last.Deletes);
+        Assert.Equal(Enumerable.Range(0, 8_000).Select(i => $"{Id(i)} 1 47{i % 251:X2}"), await SecretsAsync(follower));
+        Assert.Equal(8_001L, await Db.ScalarAsync<long>(follower, "SELECT count(*) FROM partial_replica.applied"));
+    }
+
     [Fact]
     public async Task Warming_up_runs_the_apply_path_and_changes_nothing()
     {
