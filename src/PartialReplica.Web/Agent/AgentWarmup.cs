@@ -8,13 +8,13 @@ namespace PartialReplica.Web.Agent;
 
 /// <summary>
 /// Readies the agent for its first push at start-up rather than during it: runs the apply path once against the
-/// follower database in a transaction it rolls back (<see cref="BatchApplier.WarmUpAsync"/>) and fetches the
-/// gateway's signing keys. Measured in <c>bench</c> (P1): a new follower's first batch otherwise waited about
-/// half a second for the two.
+/// follower database in a transaction it rolls back (<see cref="BatchApplier.WarmUpAsync"/>), and fetches the
+/// gateway's signing keys and validates a forged token with them (<see cref="TokenValidator.WarmUpAsync"/>).
+/// Measured in <c>bench</c> (P1): a new follower's first batch otherwise waited about half a second for these.
 /// Either may fail here (the gateway or the follower's schema not there yet, say); that is logged, and the first push
 /// does the same work. The agent reports ready (<c>/health/ready</c>) only once this has run.
 /// </summary>
-internal sealed partial class AgentWarmup(BatchApplier applier, IJwksSource keys, ILogger<AgentWarmup> logger) : BackgroundService
+internal sealed partial class AgentWarmup(BatchApplier applier, TokenValidator validator, ILogger<AgentWarmup> logger) : BackgroundService
 {
     private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -26,7 +26,7 @@ internal sealed partial class AgentWarmup(BatchApplier applier, IJwksSource keys
         try
         {
             await AttemptAsync(applier.WarmUpAsync, stoppingToken);
-            await AttemptAsync(async token => await keys.GetKeysAsync(refresh: false, token), stoppingToken);
+            await AttemptAsync(validator.WarmUpAsync, stoppingToken);
         }
         finally
         {
