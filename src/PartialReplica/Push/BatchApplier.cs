@@ -89,9 +89,8 @@ public sealed class BatchApplier(NpgsqlDataSource follower)
             && latest.Keys.All(sweep.Contains);
         await connection.ExecuteAsync(
             inRange ? "SELECT pg_advisory_xact_lock_shared($1)" : "SELECT pg_advisory_xact_lock($1)", cancellationToken, ApplyLockKey);
-        var held = inRange
-            ? await ReadHeldInAsync(connection, sweep!, latest, cancellationToken)
-            : await ReadHeldAsync(connection, latest.Keys, cancellationToken);
+        var (heldWhere, heldParameters) = inRange ? sweep!.Where("resource_id", firstParameter: 1) : (AmongIds, [latest.Keys.ToArray()]);
+        var held = await ReadHeldAsync(connection, heldWhere, heldParameters, latest, cancellationToken);
         var accepted = latest.Values.Where(v => !held.TryGetValue(v.Id, out var stamp) || v.Stamp > stamp).ToList();
         var upserts = 0;
         var deletes = 0;
@@ -131,28 +130,14 @@ public sealed class BatchApplier(NpgsqlDataSource follower)
         return report;
     }
 
-    /// <summary>The applied stamps of those of <paramref name="ids"/> the follower has applied rows for.</summary>
+    /// <summary>
+    /// The applied stamps of those of the batch's variables the follower has applied rows for, among the rows
+    /// <paramref name="where"/> selects (the batch's ids, or its sweep range).
+    /// </summary>
     private static async Task<Dictionary<string, long>> ReadHeldAsync(
-        NpgsqlConnection connection, IEnumerable<string> ids, CancellationToken cancellationToken)
+        NpgsqlConnection connection, string where, object?[] parameters, Dictionary<string, VariableState> batch, CancellationToken cancellationToken)
     {
         var held = new Dictionary<string, long>(StringComparer.Ordinal);
-        await using var command = ConnectionExtensions.Command(connection,
-            $"SELECT resource_id, stamp FROM partial_replica.applied WHERE {AmongIds}", new object?[] { ids.ToArray() });
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            held[reader.GetString(0)] = reader.GetInt64(1);
-        }
-
-        return held;
-    }
-
-    /// <summary>The applied stamps of those of the batch's variables the follower has applied rows for, read by range.</summary>
-    private static async Task<Dictionary<string, long>> ReadHeldInAsync(
-        NpgsqlConnection connection, SweepRange range, Dictionary<string, VariableState> batch, CancellationToken cancellationToken)
-    {
-        var held = new Dictionary<string, long>(StringComparer.Ordinal);
-        var (where, parameters) = range.Where("resource_id", firstParameter: 1);
         await using var command = ConnectionExtensions.Command(connection,
             $"SELECT resource_id, stamp FROM partial_replica.applied WHERE {where}", parameters);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);

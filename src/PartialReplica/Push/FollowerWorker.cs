@@ -243,6 +243,13 @@ internal sealed class FollowerWorker
         var next = ReadReconcilePageAsync("", cancellationToken);
         Task<ApplyReport>? applying = null;
         string? swept = null;
+        async Task CountAsync(Task<ApplyReport> acknowledged)
+        {
+            var report = await acknowledged;
+            upserts += report.Upserts;
+            deletes += report.Deletes;
+        }
+
         try
         {
             while (true)
@@ -261,17 +268,13 @@ internal sealed class FollowerWorker
                 swept = page[^1];
                 if (previous is not null)
                 {
-                    var report = await previous;
-                    upserts += report.Upserts;
-                    deletes += report.Deletes;
+                    await CountAsync(previous);
                 }
             }
 
             if (applying is not null)
             {
-                var report = await applying;
-                upserts += report.Upserts;
-                deletes += report.Deletes;
+                await CountAsync(applying);
             }
         }
         finally
