@@ -105,7 +105,6 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
         _gateway = await ChildHost.StartAsync(["serve", "gateway"], new Dictionary<string, string>
         {
             ["PARTIALREPLICA_LEADER"] = _leader,
-            ["Dispatch__FollowersRefreshInterval"] = "00:00:00.100",
         }, cancellationToken);
         _owned.Add(_gateway);
     }

@@ -85,12 +85,12 @@ public sealed class OutboxReader(NpgsqlDataSource leader)
 
     /// <summary>
     /// What came after <paramref name="after"/> (up to <paramref name="limit"/> changes that can no longer be
-    /// overtaken): the new horizon, and the names of the followers any of it concerns by the same rule as
+    /// overtaken): the new horizon, how many changes, and the names of the followers any of it concerns by the same rule as
     /// <see cref="ReadAsync"/>. Null when nothing came. One statement per poll of a busy gateway, so followers
     /// a burst does not concern are not woken to read it.
     /// </summary>
     /// <remarks>Runs on the caller's own session, prepared.</remarks>
-    public static async Task<(OutboxCursor Horizon, string[] Followers, bool More)?> ConcernedAsync(
+    public static async Task<(OutboxCursor Horizon, long Count, string[] Followers, bool More)?> ConcernedAsync(
         NpgsqlConnection connection, OutboxCursor after, int limit, CancellationToken cancellationToken)
     {
         await using var command = ConnectionExtensions.Command(connection, """
@@ -121,7 +121,8 @@ public sealed class OutboxReader(NpgsqlDataSource leader)
             return null;
         }
 
-        return (new OutboxCursor(reader.GetInt64(0), reader.GetInt64(1)), reader.GetFieldValue<string[]>(3), reader.GetInt64(2) >= limit);
+        var count = reader.GetInt64(2);
+        return (new OutboxCursor(reader.GetInt64(0), reader.GetInt64(1)), count, reader.GetFieldValue<string[]>(3), count >= limit);
     }
 
     /// <summary>Deletes changes every follower is past; returns how many.</summary>

@@ -113,7 +113,7 @@ public sealed class Dispatcher(NpgsqlDataSource leader, IBatchSender sender, Dis
                 }
 
                 // New follower, or its agent moved: a fresh worker (the old one stops at its next wait).
-                var worker = new FollowerWorker(leader, follower, sender, options, logger, OnPushed, _gate.ReportActivity);
+                var worker = new FollowerWorker(leader, follower, sender, options, logger, OnPushed);
                 _workers[follower.Name] = (worker, Task.Run(() => worker.RunAsync(cancellationToken), cancellationToken));
                 if (existing.Worker is not null)
                 {
@@ -162,7 +162,7 @@ public sealed class Dispatcher(NpgsqlDataSource leader, IBatchSender sender, Dis
                         return;
                     }
 
-                    _gate.ReportActivity();
+                    _gate.ReportChanges(1);
                     RecheckAll();
                     WakeAll();
                 };

@@ -25,14 +25,12 @@ internal sealed class FollowerWorker
     private readonly VariableStateReader _states;
     private readonly ResiliencePipeline<ApplyReport> _pipeline;
     private readonly Action<PushEvent> _pushed;
-    private readonly Action _activity;
     private volatile bool _recheckDelivery;
 
     public FollowerWorker(
         NpgsqlDataSource leader, FollowerEndpoint follower, IBatchSender sender, DispatchOptions options, ILogger logger,
-        Action<PushEvent> pushed, Action activity)
+        Action<PushEvent> pushed)
     {
-        _activity = activity;
         _leader = leader;
         _follower = follower;
         _sender = sender;
@@ -171,7 +169,6 @@ internal sealed class FollowerWorker
                 continue;
             }
 
-            _activity();
             cursor = changes[^1].Position;
 
             // A short batch means the reader reached the horizon: the next read waits for a wake-up (the

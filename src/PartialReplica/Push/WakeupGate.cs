@@ -7,27 +7,53 @@ using PartialReplica.Schema;
 namespace PartialReplica.Push;
 
 /// <summary>
-/// Decides how a gateway learns of new changes. Idle, it asks writers for NOTIFY wake-ups (its row in
-/// <c>partial_replica.listeners</c> says waiting). Busy, it tells writers not to notify (each notifying commit
-/// serialises the leader's commits) and instead reads what came after the outbox horizon every few
+/// Decides how a gateway learns of new changes. At a low rate of changes, it asks writers for NOTIFY wake-ups
+/// (its row in <c>partial_replica.listeners</c> says waiting): a notification is the fastest wake-up, and
+/// commits that seldom overlap lose nothing to it. Busy (at least <see cref="DispatchOptions.HotChanges"/>
+/// changes within <see cref="DispatchOptions.HotPeriod"/>), it tells writers not to notify (each notifying
+/// commit serialises the leader's commits) and instead reads what came after the outbox horizon every few
 /// milliseconds, waking only the workers of followers it concerns (a burst of changes granted to nobody
-/// wakes nobody). On becoming busy, and going idle again, it wakes every worker, so a change that slipped
-/// between notifications and polling is still found; the workers' own poll interval bounds anything left.
+/// wakes nobody); it stays busy until fewer than half as many came within the period. On becoming busy, and
+/// going idle again, it wakes every worker, so a change that slipped between notifications and polling is
+/// still found; the workers' own poll interval bounds anything left.
 /// </summary>
 internal sealed class WakeupGate(NpgsqlDataSource leader, DispatchOptions options, ILogger logger)
 {
     private static readonly TimeSpan SeenEvery = TimeSpan.FromSeconds(1);
     private readonly WakeSignal _activity = new();
-    private long _lastActivity = Stopwatch.GetTimestamp();
 
-    /// <summary>A worker found changes (or a notification arrived).</summary>
-    public void ReportActivity()
+    // When the last HotChanges changes were seen, oldest at _next (a ring; 0: not yet).
+    private readonly long[] _seenAt = new long[Math.Max(2, options.HotChanges)];
+    private int _next;
+
+    /// <summary>Changes were seen: a notification (one committed transaction) or the horizon poll's count.</summary>
+    public void ReportChanges(long count)
     {
-        Interlocked.Exchange(ref _lastActivity, Stopwatch.GetTimestamp());
+        var now = Stopwatch.GetTimestamp();
+        lock (_seenAt)
+        {
+            for (var i = 0; i < Math.Min(count, _seenAt.Length); i++)
+            {
+                _seenAt[_next] = now;
+                _next = (_next + 1) % _seenAt.Length;
+            }
+        }
+
         _activity.Pulse();
     }
 
-    private bool Hot => Stopwatch.GetElapsedTime(Interlocked.Read(ref _lastActivity)) < options.HotPeriod;
+    /// <summary>Busy: the last <c>HotChanges</c> changes (half as many while already busy) came within <c>HotPeriod</c>.</summary>
+    private bool IsHot(bool wasHot)
+    {
+        long at;
+        lock (_seenAt)
+        {
+            var needed = wasHot ? _seenAt.Length / 2 : _seenAt.Length;
+            at = _seenAt[(_next - needed + _seenAt.Length) % _seenAt.Length];
+        }
+
+        return at != 0 && Stopwatch.GetElapsedTime(at) < options.HotPeriod;
+    }
 
     public async Task RunAsync(Action wakeAll, Action<IReadOnlyCollection<string>> wake, CancellationToken cancellationToken)
     {
@@ -42,7 +68,7 @@ internal sealed class WakeupGate(NpgsqlDataSource leader, DispatchOptions option
             try
             {
                 session ??= await OutboxReader.OpenSessionAsync(leader, cancellationToken);
-                var hot = Hot;
+                var hot = IsHot(waiting == false);
                 if (waiting != !hot || seen.Elapsed >= SeenEvery)
                 {
                     await SetWaitingAsync(session, !hot, cancellationToken);
@@ -68,7 +94,7 @@ internal sealed class WakeupGate(NpgsqlDataSource leader, DispatchOptions option
                     else if (await OutboxReader.ConcernedAsync(session, horizon.Value, options.BatchSize, cancellationToken) is { } fresh)
                     {
                         horizon = fresh.Horizon;
-                        ReportActivity();
+                        ReportChanges(fresh.Count);
                         if (fresh.Followers.Length > 0)
                         {
                             wake(fresh.Followers);

@@ -26,7 +26,7 @@ public sealed class ConcernedFollowersTests(ReplicationFixture fixture) : IClass
         await using var session = await OutboxReader.OpenSessionAsync(dataSource, CancellationToken.None);
         var start = await OutboxReader.HorizonAsync(session, CancellationToken.None);
 
-        async Task<(OutboxCursor Horizon, string[] Followers, bool More)> AfterAsync(OutboxCursor from, string sql, int limit = 100)
+        async Task<(OutboxCursor Horizon, long Count, string[] Followers, bool More)> AfterAsync(OutboxCursor from, string sql, int limit = 100)
         {
             await Db.ExecuteAsync(leader, sql);
             var fresh = await OutboxReader.ConcernedAsync(session, from, limit, CancellationToken.None);
@@ -36,6 +36,7 @@ public sealed class ConcernedFollowersTests(ReplicationFixture fixture) : IClass
 
         var nobody = await AfterAsync(start, "INSERT INTO secrets (resource_id, value) VALUES ('default:variable:nobody', '\\x01')");
         Assert.Empty(nobody.Followers);
+        Assert.Equal(1, nobody.Count);
         Assert.True(nobody.Horizon.CompareTo(start) > 0);
 
         var upsert = await AfterAsync(nobody.Horizon, "INSERT INTO secrets (resource_id, value) VALUES ('default:variable:a', '\\x02')");
@@ -60,10 +61,12 @@ public sealed class ConcernedFollowersTests(ReplicationFixture fixture) : IClass
         var first = await OutboxReader.ConcernedAsync(session, requeue.Horizon, 3, CancellationToken.None);
         Assert.NotNull(first);
         Assert.True(first.Value.More);
+        Assert.Equal(3, first.Value.Count);
         Assert.Empty(first.Value.Followers);
         var rest = await OutboxReader.ConcernedAsync(session, first.Value.Horizon, 3, CancellationToken.None);
         Assert.NotNull(rest);
         Assert.False(rest.Value.More);
+        Assert.Equal(1, rest.Value.Count);
         Assert.Equal(["east"], rest.Value.Followers);
         Assert.Equal(await OutboxReader.HorizonAsync(session, CancellationToken.None), rest.Value.Horizon);
     }
