@@ -37,7 +37,7 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
         var p1 = await MeasureInitialReplicateAsync(cancellationToken);
         var (p2, p2Followers, p2Natives) = await MeasureBurstAsync(cancellationToken);
         var rss = _gateway.PeakRssMegabytes();
-        var p3 = await MeasureLatencyAsync(p2Followers[0], p2Natives[0], cancellationToken);
+        var p3 = await MeasureLatencyAsync(p2Followers[0], "bench/f0", p2Natives[0], cancellationToken);
         var p4 = await MeasureCaptureCostAsync(cancellationToken);
         var (p5Load, p5Count) = await MeasurePolicyAsync(cancellationToken);
 

@@ -3,7 +3,7 @@ namespace PartialReplica.Cli.Bench;
 /// <summary>Workload sizes: SPEC §6 in full, and a small run that proves the harness works (CI).</summary>
 internal sealed record BenchSizes(int P1Secrets, int P2Variables, int P2Transactions, int P3Changes, TimeSpan P4Duration, int P4Variables, int P5Variables)
 {
-    public static BenchSizes Full { get; } = new(100_000, 3_000, 10_000, 200, TimeSpan.FromSeconds(10), 1_000, 10_000);
+    public static BenchSizes Full { get; } = new(100_000, 3_000, 10_000, 200, TimeSpan.FromSeconds(20), 1_000, 10_000);
 
     public static BenchSizes Quick { get; } = new(2_000, 300, 600, 20, TimeSpan.FromSeconds(1.5), 100, 500);
 }

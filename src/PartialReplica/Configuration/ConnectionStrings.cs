@@ -9,11 +9,19 @@ public static class ConnectionStrings
     /// A long-running service's connection string (gateway, agent): normalised, with PostgreSQL's JIT off
     /// unless the string sets it. Every statement the services run is short and keyed; measured in
     /// <c>bench</c>, JIT compilation of statements the planner misjudged after a bulk load cost more than
-    /// running them.
+    /// running them. Statements a session runs again and again (an agent's apply, a worker's outbox read) are
+    /// prepared automatically unless the string says otherwise: planned once per connection, not per push.
     /// </summary>
     public static string ForService(string value, string whatFor)
     {
-        var builder = new NpgsqlConnectionStringBuilder(Normalize(value, whatFor));
+        var normalized = Normalize(value, whatFor);
+        var builder = new NpgsqlConnectionStringBuilder(normalized);
+        var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = normalized };
+        if (!given.ContainsKey("Max Auto Prepare") && !given.ContainsKey("MaxAutoPrepare"))
+        {
+            builder.MaxAutoPrepare = 64;
+        }
+
         if (builder.Options is not { } options || !options.Contains("jit", StringComparison.OrdinalIgnoreCase))
         {
             builder.Options = string.IsNullOrWhiteSpace(builder.Options) ? "-c jit=off" : builder.Options + " -c jit=off";

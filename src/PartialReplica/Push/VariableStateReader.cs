@@ -14,7 +14,9 @@ public sealed class VariableStateReader(NpgsqlDataSource leader)
     /// taken before the read's snapshot, so every commit the state misses has a larger one.
     /// </summary>
     public static Task<long> ReadStampAsync(NpgsqlConnection connection, CancellationToken cancellationToken) =>
-        connection.ScalarAsync<long>("SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint", cancellationToken);
+        connection.ScalarAsync<long>(StampSql, cancellationToken);
+
+    private const string StampSql = "SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint";
 
     /// <summary>
     /// A full reconcile's page: the next <paramref name="limit"/> variables after <paramref name="after"/> in the
@@ -27,7 +29,8 @@ public sealed class VariableStateReader(NpgsqlDataSource leader)
         await using var connection = await leader.OpenConnectionAsync(cancellationToken);
         var stamp = await ReadStampAsync(connection, cancellationToken);
         await using var command = ConnectionExtensions.Command(connection, GrantedSecretsSql.GrantedPageWithSecrets, followerRoleId, after, limit);
-        var states = await ReadStatesAsync(command, stamp, (_, _) => true, limit, cancellationToken);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var states = await ReadStatesAsync(reader, stamp, (_, _) => true, limit, cancellationToken);
         return (states.Select(s => s.Id).ToList(), states);
     }
 
@@ -42,24 +45,37 @@ public sealed class VariableStateReader(NpgsqlDataSource leader)
         CancellationToken cancellationToken)
     {
         // The stamp is read before the snapshot: every commit the state misses has a larger WAL position,
-        // so a newer state always carries a larger stamp (see the follower's apply rule).
-        var stamp = await ReadStampAsync(connection, cancellationToken);
-        await using var command = ConnectionExtensions.Command(connection, GrantedSecretsSql.StatesAmong, followerRoleId, ids.ToArray());
-        await command.PrepareAsync(cancellationToken);
-        return await ReadStatesAsync(command, stamp, (reader, id) => reader.GetBoolean(4) || sendAbsent.Contains(id), ids.Count, cancellationToken);
+        // so a newer state always carries a larger stamp (see the follower's apply rule). Both statements go in
+        // one round trip; each still takes its own snapshot, in order (measured in bench P3: ~0.5 ms a push).
+        await using var batch = new NpgsqlBatch(connection)
+        {
+            BatchCommands =
+            {
+                new NpgsqlBatchCommand(StampSql),
+                new NpgsqlBatchCommand(GrantedSecretsSql.StatesAmong)
+                {
+                    Parameters = { new NpgsqlParameter { Value = followerRoleId }, new NpgsqlParameter { Value = ids.ToArray() } },
+                },
+            },
+        };
+        await batch.PrepareAsync(cancellationToken);
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        var stamp = reader.GetInt64(0);
+        await reader.NextResultAsync(cancellationToken);
+        return await ReadStatesAsync(reader, stamp, (row, id) => row.GetBoolean(4) || sendAbsent.Contains(id), ids.Count, cancellationToken);
     }
 
     /// <summary>
-    /// Groups rows (id, version, value, expires_at, ...) ordered by id into states stamped <paramref name="stamp"/>
+    /// Groups the reader's rows (id, version, value, expires_at, ...) ordered by id into states stamped <paramref name="stamp"/>
     /// (an id without a value has one row of nulls). An id is kept when <paramref name="keep"/> says so on its first row.
     /// </summary>
     private static async Task<List<VariableState>> ReadStatesAsync(
-        NpgsqlCommand command, long stamp, Func<NpgsqlDataReader, string, bool> keep, int capacity, CancellationToken cancellationToken)
+        NpgsqlDataReader reader, long stamp, Func<NpgsqlDataReader, string, bool> keep, int capacity, CancellationToken cancellationToken)
     {
         var states = new List<VariableState>(capacity);
         string? current = null;
         List<SecretVersion>? versions = null;
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
             var id = reader.GetString(0);
