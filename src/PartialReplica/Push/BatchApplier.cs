@@ -141,7 +141,7 @@ public sealed class BatchApplier(NpgsqlDataSource follower)
         var read = new NpgsqlBatchCommand($"SELECT resource_id, stamp FROM partial_replica.applied WHERE {where}");
         foreach (var parameter in parameters)
         {
-            read.Parameters.Add(new NpgsqlParameter { Value = parameter });
+            read.Parameters.Add(parameter as NpgsqlParameter ?? new NpgsqlParameter { Value = parameter ?? DBNull.Value });
         }
 
         await using var statements = new NpgsqlBatch(connection)

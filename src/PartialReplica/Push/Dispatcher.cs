@@ -28,7 +28,7 @@ public sealed class Dispatcher(NpgsqlDataSource leader, IBatchSender sender, Dis
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         var listen = ListenAsync(cancellationToken);
-        var gate = _gate.RunAsync(WakeAll, Wake, cancellationToken);
+        var gate = _gate.RunAsync(WakeAll, Examined, cancellationToken);
         var heartbeat = HeartbeatAsync(cancellationToken);
         var prune = PruneAsync(cancellationToken);
         try
@@ -63,16 +63,23 @@ public sealed class Dispatcher(NpgsqlDataSource leader, IBatchSender sender, Dis
         }
     }
 
-    /// <summary>Wakes the workers of the named followers.</summary>
-    private void Wake(IReadOnlyCollection<string> followers)
+    /// <summary>
+    /// The gate's poll examined the changes after <paramref name="from"/> through <paramref name="to"/>: wakes the
+    /// workers of the followers they concern; the others move across them without reading.
+    /// </summary>
+    private void Examined(OutboxCursor from, OutboxCursor to, IReadOnlyCollection<string> concerned)
     {
         lock (_workers)
         {
-            foreach (var name in followers)
+            foreach (var (name, (worker, _)) in _workers)
             {
-                if (_workers.TryGetValue(name, out var entry))
+                if (concerned.Contains(name))
                 {
-                    entry.Worker.Wake.Pulse();
+                    worker.Wake.Pulse();
+                }
+                else
+                {
+                    worker.Unconcerned.Add(from, to);
                 }
             }
         }

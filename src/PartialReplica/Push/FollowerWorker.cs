@@ -64,6 +64,9 @@ internal sealed class FollowerWorker
 
     public WakeSignal Wake { get; } = new();
 
+    /// <summary>Outbox the gate's horizon poll found to concern this follower not; the worker moves across it.</summary>
+    public UnconcernedRange Unconcerned { get; } = new();
+
     public FollowerEndpoint Endpoint => _follower;
 
     /// <summary>Stops this worker (its follower's record changed; a new worker takes over).</summary>
@@ -162,6 +165,7 @@ internal sealed class FollowerWorker
                 }
             }
 
+            cursor = Unconcerned.Skip(cursor.Value);
             var changes = await OutboxReader.ReadAsync(session, cursor.Value, _follower.Name, _follower.RoleId, _options.BatchSize, cancellationToken);
             if (changes.Count == 0)
             {

@@ -13,7 +13,7 @@ namespace PartialReplica.Push;
 /// changes within <see cref="DispatchOptions.HotPeriod"/>), it tells writers not to notify (each notifying
 /// commit serialises the leader's commits) and instead reads what came after the outbox horizon every few
 /// milliseconds, waking only the workers of followers it concerns (a burst of changes granted to nobody
-/// wakes nobody); it stays busy until fewer than half as many came within the period. On becoming busy, and
+/// wakes nobody, and the other workers move their cursors across it unread); it stays busy until fewer than half as many came within the period. On becoming busy, and
 /// going idle again, it wakes every worker, so a change that slipped between notifications and polling is
 /// still found; the workers' own poll interval bounds anything left.
 /// </summary>
@@ -55,7 +55,7 @@ internal sealed class WakeupGate(NpgsqlDataSource leader, DispatchOptions option
         return at != 0 && Stopwatch.GetElapsedTime(at) < options.HotPeriod;
     }
 
-    public async Task RunAsync(Action wakeAll, Action<IReadOnlyCollection<string>> wake, CancellationToken cancellationToken)
+    public async Task RunAsync(Action wakeAll, Action<OutboxCursor, OutboxCursor, IReadOnlyCollection<string>> examined, CancellationToken cancellationToken)
     {
         bool? waiting = null;
         OutboxCursor? horizon = null;
@@ -93,12 +93,9 @@ internal sealed class WakeupGate(NpgsqlDataSource leader, DispatchOptions option
                     }
                     else if (await OutboxReader.ConcernedAsync(session, horizon.Value, options.BatchSize, cancellationToken) is { } fresh)
                     {
+                        examined(horizon.Value, fresh.Horizon, fresh.Followers);
                         horizon = fresh.Horizon;
                         ReportChanges(fresh.Count);
-                        if (fresh.Followers.Length > 0)
-                        {
-                            wake(fresh.Followers);
-                        }
 
                         if (fresh.More)
                         {
