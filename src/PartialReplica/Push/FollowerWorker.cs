@@ -64,7 +64,7 @@ internal sealed class FollowerWorker
 
     public WakeSignal Wake { get; } = new();
 
-    /// <summary>Outbox the gate's horizon poll found to concern this follower not; the worker moves across it.</summary>
+    /// <summary>Outbox ranges the gate's horizon poll found not to concern this follower; the worker moves across them.</summary>
     public UnconcernedRange Unconcerned { get; } = new();
 
     public FollowerEndpoint Endpoint => _follower;
