@@ -291,7 +291,7 @@ internal sealed partial class BenchRunner
         // (checkpoints, autovacuum, the disk's flush times) falls on both modes alike: with two rounds each, the
         // ratio wandered from 0.74 to 0.98 between runs of the same code. Rounds stay seconds long: each "with"
         // round starts with an idle gateway that writers notify until it turns busy, a cost of bursts, not of
-        // sustained writing (eight pairs of 2.5 s measured it four times as often).
+        // sustained writing (eight pairs of 2.5 s counted it twice as often).
         const int Pairs = 4;
         var round = sizes.P4Duration / Pairs;
         async Task<double> RateAsync()

@@ -85,8 +85,8 @@ public sealed class OutboxReader(NpgsqlDataSource leader)
 
     /// <summary>
     /// What came after <paramref name="after"/> (up to <paramref name="limit"/> changes that can no longer be
-    /// overtaken): the new horizon, how many changes, and the names of the followers any of it concerns by the same rule as
-    /// <see cref="ReadAsync"/>. Null when nothing came. One statement per poll of a busy gateway, so followers
+    /// overtaken): the new horizon, how many changes, and the names of the followers any of it concerns by the
+    /// same rule as <see cref="ReadAsync"/>. Null when nothing came. One statement per poll of a busy gateway, so followers
     /// a burst does not concern are not woken to read it.
     /// </summary>
     /// <remarks>Runs on the caller's own session, prepared.</remarks>
