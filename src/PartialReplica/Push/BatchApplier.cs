@@ -138,21 +138,12 @@ public sealed class BatchApplier(NpgsqlDataSource follower)
         CancellationToken cancellationToken)
     {
         var held = new Dictionary<string, long>(StringComparer.Ordinal);
-        var read = new NpgsqlBatchCommand($"SELECT resource_id, stamp FROM partial_replica.applied WHERE {where}");
-        foreach (var parameter in parameters)
-        {
-            read.Parameters.Add(parameter as NpgsqlParameter ?? new NpgsqlParameter { Value = parameter ?? DBNull.Value });
-        }
-
         await using var statements = new NpgsqlBatch(connection)
         {
             BatchCommands =
             {
-                new NpgsqlBatchCommand(shared ? "SELECT pg_advisory_xact_lock_shared($1)" : "SELECT pg_advisory_xact_lock($1)")
-                {
-                    Parameters = { new NpgsqlParameter { Value = ApplyLockKey } },
-                },
-                read,
+                ConnectionExtensions.BatchCommand(shared ? "SELECT pg_advisory_xact_lock_shared($1)" : "SELECT pg_advisory_xact_lock($1)", ApplyLockKey),
+                ConnectionExtensions.BatchCommand($"SELECT resource_id, stamp FROM partial_replica.applied WHERE {where}", parameters),
             },
         };
         await using var reader = await statements.ExecuteReaderAsync(cancellationToken);
@@ -220,7 +211,8 @@ public sealed class BatchApplier(NpgsqlDataSource follower)
 
         // One statement (measured in bench P3: a single change's apply took three round trips for this):
         // versions the new states no longer hold go (pruned, deleted, or the whole variable revoked), the rest are
-        // written, and the new stamps recorded. The deleted and the written versions are disjoint rows.
+        // written, and the new stamps recorded (a data-modifying WITH runs whether or not it is read). The deleted
+        // and the written versions are disjoint rows.
         await using var command = ConnectionExtensions.Command(connection, """
             WITH deleted AS (
                 DELETE FROM secrets s
@@ -240,9 +232,8 @@ public sealed class BatchApplier(NpgsqlDataSource follower)
                 UPDATE partial_replica.applied a
                    SET stamp = k.stamp, present = k.present, applied_at = clock_timestamp()
                   FROM unnest($1::text[], $6::bigint[], $7::boolean[]) AS k(resource_id, stamp, present)
-                 WHERE a.resource_id = k.resource_id
-                RETURNING 1)
-            SELECT (SELECT count(*) FROM written), (SELECT count(*) FROM deleted), (SELECT count(*) FROM stamped)
+                 WHERE a.resource_id = k.resource_id)
+            SELECT (SELECT count(*) FROM written), (SELECT count(*) FROM deleted)
             """,
             ids,
             versionIds,

@@ -51,11 +51,8 @@ public sealed class VariableStateReader(NpgsqlDataSource leader)
         {
             BatchCommands =
             {
-                new NpgsqlBatchCommand(StampSql),
-                new NpgsqlBatchCommand(GrantedSecretsSql.StatesAmong)
-                {
-                    Parameters = { new NpgsqlParameter { Value = followerRoleId }, new NpgsqlParameter { Value = ids.ToArray() } },
-                },
+                ConnectionExtensions.BatchCommand(StampSql),
+                ConnectionExtensions.BatchCommand(GrantedSecretsSql.StatesAmong, followerRoleId, ids.ToArray()),
             },
         };
         await batch.PrepareAsync(cancellationToken);

@@ -13,9 +13,10 @@ namespace PartialReplica.Push;
 /// changes within <see cref="DispatchOptions.HotPeriod"/>), it tells writers not to notify (each notifying
 /// commit serialises the leader's commits) and instead reads what came after the outbox horizon every few
 /// milliseconds, waking only the workers of followers it concerns (a burst of changes granted to nobody
-/// wakes nobody, and the other workers move their cursors across it unread); it stays busy until fewer than half as many came within the period. On becoming busy, and
-/// going idle again, it wakes every worker, so a change that slipped between notifications and polling is
-/// still found; the workers' own poll interval bounds anything left.
+/// wakes nobody, and the other workers move their cursors across it unread); it stays busy until fewer than
+/// half as many came within the period. On becoming busy, and going idle again, it wakes every worker, so a
+/// change that slipped between notifications and polling is still found; the workers' own poll interval
+/// bounds anything left.
 /// </summary>
 internal sealed class WakeupGate(NpgsqlDataSource leader, DispatchOptions options, ILogger logger)
 {

@@ -26,11 +26,18 @@ internal static class ConnectionExtensions
     public static NpgsqlCommand Command(NpgsqlConnection connection, string sql, params object?[] parameters)
     {
         var command = new NpgsqlCommand(sql, connection);
-        foreach (var parameter in parameters)
-        {
-            command.Parameters.Add(parameter is NpgsqlParameter p ? p : new NpgsqlParameter { Value = parameter ?? DBNull.Value });
-        }
-
+        command.Parameters.AddRange(parameters.Select(Parameter).ToArray());
         return command;
     }
+
+    /// <summary>One statement of an <see cref="NpgsqlBatch"/> (one round trip for several), with positional parameters.</summary>
+    public static NpgsqlBatchCommand BatchCommand(string sql, params object?[] parameters)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        command.Parameters.AddRange(parameters.Select(Parameter).ToArray());
+        return command;
+    }
+
+    private static NpgsqlParameter Parameter(object? value) =>
+        value as NpgsqlParameter ?? new NpgsqlParameter { Value = value ?? DBNull.Value };
 }
