@@ -35,8 +35,13 @@ public sealed record DispatchOptions
     /// </summary>
     public int HotChanges { get; init; } = 60;
 
-    /// <summary>How often a busy gateway polls the outbox horizon.</summary>
-    public TimeSpan HotPollInterval { get; init; } = TimeSpan.FromMilliseconds(10);
+    /// <summary>
+    /// How often a busy gateway polls the outbox horizon. Each poll wakes the gateway's threads and runs a
+    /// statement on the leader; in bench P4 (two writers, ~1,000 commits a second on two cores) polling every
+    /// 10 ms took the gateway 80–100 µs of CPU per leader commit, every 20 ms 40–60 µs. A burst's last change
+    /// waits for the next poll, 10 ms on average.
+    /// </summary>
+    public TimeSpan HotPollInterval { get; init; } = TimeSpan.FromMilliseconds(20);
 
     /// <summary>Changes read per batch.</summary>
     public int BatchSize { get; init; } = 2000;

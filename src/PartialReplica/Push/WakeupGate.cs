@@ -15,12 +15,19 @@ namespace PartialReplica.Push;
 /// milliseconds, waking only the workers of followers it concerns (a burst of changes granted to nobody
 /// wakes nobody, and the other workers move their cursors across it unread); it stays busy until fewer than
 /// half as many came within the period. On becoming busy, and going idle again, it wakes every worker, so a
-/// change that slipped between notifications and polling is still found; the workers' own poll interval
-/// bounds anything left.
+/// change that slipped between notifications and polling is still found; going idle, it wakes them once more
+/// when writers' remembered answers have run out (<see cref="WritersRemember"/>); the workers' own poll
+/// interval bounds anything left.
 /// </summary>
 internal sealed class WakeupGate(NpgsqlDataSource leader, DispatchOptions options, ILogger logger)
 {
     private static readonly TimeSpan SeenEvery = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How long a writing session remembers that no gateway wanted a wake-up (migration 0017: 50 ms), with a
+    /// margin for the commit that follows the check.
+    /// </summary>
+    internal static readonly TimeSpan WritersRemember = TimeSpan.FromMilliseconds(50 + 20);
     private readonly WakeSignal _activity = new();
 
     // When the last HotChanges changes were seen, oldest at _next (a ring; 0: not yet).
@@ -61,6 +68,7 @@ internal sealed class WakeupGate(NpgsqlDataSource leader, DispatchOptions option
         bool? waiting = null;
         OutboxCursor? horizon = null;
         var seen = Stopwatch.StartNew();
+        Stopwatch? sinceIdle = null;
 
         // One session of its own: the horizon is polled every few milliseconds while writers are busy.
         NpgsqlConnection? session = null;
@@ -76,9 +84,11 @@ internal sealed class WakeupGate(NpgsqlDataSource leader, DispatchOptions option
                     seen.Restart();
                     if (!hot && waiting != true)
                     {
-                        // Notifications are back on: anything committed while they were off is read now.
+                        // Notifications are back on: anything committed while they were off is read now, and
+                        // again once writers that skipped the check since are bound to have asked (0017).
                         wakeAll();
                         horizon = null;
+                        sinceIdle = Stopwatch.StartNew();
                     }
 
                     waiting = !hot;
@@ -86,6 +96,7 @@ internal sealed class WakeupGate(NpgsqlDataSource leader, DispatchOptions option
 
                 if (hot)
                 {
+                    sinceIdle = null;
                     if (horizon is null)
                     {
                         // Notifications are off from here on: every worker reads up to now, polling takes the rest.
@@ -106,9 +117,15 @@ internal sealed class WakeupGate(NpgsqlDataSource leader, DispatchOptions option
 
                     await Task.Delay(options.HotPollInterval, cancellationToken);
                 }
+                else if (sinceIdle is not null && sinceIdle.Elapsed >= WritersRemember)
+                {
+                    wakeAll();
+                    sinceIdle = null;
+                }
                 else
                 {
-                    await _activity.WaitAsync(SeenEvery, cancellationToken);
+                    var timeout = sinceIdle is null ? SeenEvery : WritersRemember - sinceIdle.Elapsed;
+                    await _activity.WaitAsync(timeout > TimeSpan.Zero ? timeout : TimeSpan.Zero, cancellationToken);
                 }
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

@@ -1,3 +1,5 @@
+using System.Globalization;
+using Npgsql;
 using PartialReplica.Tests.Infrastructure;
 
 namespace PartialReplica.Tests.Capture;
@@ -28,5 +30,67 @@ public sealed class SecretCaptureTests(ReplicationFixture fixture) : IClassFixtu
         Assert.Equal(
             Enumerable.Range(1, 20).Select(v => $"upsert {v} {v}").Concat(["delete 1 21", "upsert 21 21", "delete 2 22", "upsert 22 22"]),
             captured);
+    }
+
+    /// <summary>
+    /// The wake-up check once per session per 50 ms (0017): a writer that found no gateway waiting remembers
+    /// when it asked and trusts that answer for 50 ms; any other value of the setting (not a number, in the
+    /// future, older) only makes it ask again, and no write fails because of it.
+    /// </summary>
+    [Fact]
+    public async Task A_writer_trusts_for_50_ms_that_no_gateway_waits_and_any_other_setting_makes_it_ask()
+    {
+        var (leader, _) = await fixture.CreateLeaderAsync();
+        await Db.ExecuteAsync(leader, "INSERT INTO resources (resource_id, owner_id) VALUES ('default:variable:w', 'default:user:admin')");
+        // A busy gateway: seen (for the next hour), not waiting.
+        await Db.ExecuteAsync(leader, "INSERT INTO partial_replica.listeners (instance, waiting, seen_at) VALUES ('busy', false, clock_timestamp() + interval '1 hour')");
+        await using var notifications = await ChangeNotifications.ListenAsync(leader);
+
+        await using var writer = new NpgsqlConnection(leader);
+        await writer.OpenAsync();
+        async Task<string?> ExecuteAsync(string sql, params object[] parameters)
+        {
+            await using var command = new NpgsqlCommand(sql, writer);
+            foreach (var parameter in parameters)
+            {
+                command.Parameters.Add(new NpgsqlParameter { Value = parameter });
+            }
+
+            return (await command.ExecuteScalarAsync())?.ToString();
+        }
+
+        const string Now = "SELECT date_part('epoch', clock_timestamp())::text";
+        const string Write = "INSERT INTO secrets (resource_id, value) VALUES ('default:variable:w', '\\x01')";
+        var before = double.Parse((await ExecuteAsync(Now))!, CultureInfo.InvariantCulture);
+        await ExecuteAsync(Write);
+        var remembered = double.Parse((await ExecuteAsync("SELECT current_setting('partial_replica.quiet_since')"))!, CultureInfo.InvariantCulture);
+        Assert.InRange(remembered, before, double.Parse((await ExecuteAsync(Now))!, CultureInfo.InvariantCulture));
+        Assert.Equal(0, await notifications.CountAsync());
+
+        // The gateway waits from now on: every setting but a fresh answer makes the writer ask, and notify.
+        await Db.ExecuteAsync(leader, "UPDATE partial_replica.listeners SET waiting = true");
+        var asked = new[] { "", "not a number", "1e9", "-1", (remembered + 3600).ToString("R", CultureInfo.InvariantCulture), (remembered - 1).ToString("R", CultureInfo.InvariantCulture) };
+        foreach (var setting in asked)
+        {
+            await ExecuteAsync("SELECT set_config('partial_replica.quiet_since', $1, false)", setting);
+            await ExecuteAsync(Write);
+        }
+
+        Assert.Equal(asked.Length, await notifications.CountAsync());
+        Assert.Equal(asked.Length + 1, await Db.ScalarAsync<long>(leader, "SELECT count(*) FROM partial_replica.changes WHERE resource_id = 'default:variable:w'"));
+
+        // A fresh answer is trusted: of three writes each right after one (well within 50 ms, unless this machine
+        // stalls), at least one does not notify.
+        var notified = asked.Length;
+        var trusted = 0;
+        for (var i = 0; i < 3; i++)
+        {
+            await ExecuteAsync($"SELECT set_config('partial_replica.quiet_since', ({Now})::text, false); {Write}");
+            var now = await notifications.CountAsync();
+            trusted += now == notified ? 1 : 0;
+            notified = now;
+        }
+
+        Assert.True(trusted >= 1, "a fresh remembered answer was never trusted");
     }
 }

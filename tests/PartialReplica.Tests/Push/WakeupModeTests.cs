@@ -1,4 +1,7 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
+using PartialReplica.Push;
 using PartialReplica.Tests.Infrastructure;
 
 namespace PartialReplica.Tests.Push;
@@ -10,8 +13,6 @@ namespace PartialReplica.Tests.Push;
 /// </summary>
 public sealed class WakeupModeTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>
 {
-    private const string Marker = "wakeup_mode_test_marker";
-
     [Fact]
     public async Task A_trickle_of_commits_is_notified_one_by_one_and_a_burst_turns_notifications_off_until_it_ends()
     {
@@ -24,81 +25,88 @@ public sealed class WakeupModeTests(ReplicationFixture fixture) : IClassFixture<
         await using var stopGateway = gateway;
         await AwaitWaitingAsync(leader);
 
-        // Every notification on the changes channel is counted; one on the marker channel, sent after a write,
-        // says every notification of that write and before it has arrived (they are delivered in commit order).
-        await using var listener = new NpgsqlConnection(leader);
-        await listener.OpenAsync();
-        var changes = 0;
-        var markers = 0;
-        listener.Notification += (_, e) =>
+        await using var notifications = await ChangeNotifications.ListenAsync(leader);
+
+        // A trickle, 20 commits a second (the workload's pace, not a wait for a condition): each one notified.
+        for (var i = 0; i < 20; i++)
         {
-            if (e.Channel == Marker)
-            {
-                Interlocked.Increment(ref markers);
-            }
-            else
-            {
-                Interlocked.Increment(ref changes);
-            }
-        };
-        await using (var listen = new NpgsqlCommand($"LISTEN partial_replica_changes; LISTEN {Marker}", listener))
-        {
-            await listen.ExecuteNonQueryAsync();
+            await WriteAsync(leader, i);
+            await Task.Delay(50);
         }
 
-        using var stopListening = new CancellationTokenSource();
-        var listening = Task.Run(async () =>
-        {
-            while (!stopListening.IsCancellationRequested)
-            {
-                await listener.WaitAsync(stopListening.Token);
-            }
-        });
+        Assert.Equal(20, await notifications.CountAsync());
 
-        async Task<int> ChangesNotifiedAsync()
+        // A burst from two writers: after the first few, writers stop notifying.
+        const int Burst = 1200;
+        await Task.WhenAll(Enumerable.Range(0, 2).Select(async w =>
         {
-            var before = Volatile.Read(ref markers);
-            await Db.ExecuteAsync(leader, $"NOTIFY {Marker}");
-            await Eventually.HoldsAsync(() => Task.FromResult(Volatile.Read(ref markers) > before), "the marker notification");
-            return Volatile.Read(ref changes);
+            await using var connection = new NpgsqlConnection(leader);
+            await connection.OpenAsync();
+            for (var i = 0; i < Burst / 2; i++)
+            {
+                await using var insert = new NpgsqlCommand("INSERT INTO secrets (resource_id, value) VALUES ($1, '\\x01')", connection);
+                insert.Parameters.Add(new NpgsqlParameter { Value = $"default:variable:wakeup/{(w * 50) + (i % 50)}" });
+                await insert.ExecuteNonQueryAsync();
+            }
+        }));
+        var afterBurst = await notifications.CountAsync();
+        Assert.InRange(afterBurst - 20, 1, Burst / 3);
+
+        // Once the burst is over, the gateway asks for notifications again, and a single commit is notified.
+        await AwaitWaitingAsync(leader);
+        await WriteAsync(leader, 0);
+        Assert.Equal(afterBurst + 1, await notifications.CountAsync());
+    }
+
+    /// <summary>
+    /// A writer that found no gateway waiting skips the wake-up check for the next 50 ms (0017), so a write in
+    /// the moment a gateway turns idle may not notify. Turning idle, the gate wakes every worker at once and
+    /// again once such remembered answers have run out, not only at the workers' fallback poll.
+    /// </summary>
+    [Fact]
+    public async Task Turning_idle_the_gate_wakes_the_workers_at_once_and_again_when_writers_remembered_answers_have_run_out()
+    {
+        var (leader, _) = await fixture.CreateLeaderAsync();
+        await using var source = NpgsqlDataSource.Create(leader);
+        var gate = new WakeupGate(source, new DispatchOptions { InstanceId = "gate-under-test" }, NullLogger.Instance);
+        var wakes = new List<TimeSpan>();
+        var clock = Stopwatch.StartNew();
+        int Wakes()
+        {
+            lock (wakes)
+            {
+                return wakes.Count;
+            }
         }
 
+        using var stop = new CancellationTokenSource();
+        var running = gate.RunAsync(() =>
+        {
+            lock (wakes)
+            {
+                wakes.Add(clock.Elapsed);
+            }
+        }, (_, _, _) => { }, stop.Token);
         try
         {
-            // A trickle, 20 commits a second (the workload's pace, not a wait for a condition): each one notified.
-            for (var i = 0; i < 20; i++)
-            {
-                await WriteAsync(leader, i);
-                await Task.Delay(50);
-            }
-
-            Assert.Equal(20, await ChangesNotifiedAsync());
-
-            // A burst from two writers: after the first few, writers stop notifying.
-            const int Burst = 1200;
-            await Task.WhenAll(Enumerable.Range(0, 2).Select(async w =>
-            {
-                await using var connection = new NpgsqlConnection(leader);
-                await connection.OpenAsync();
-                for (var i = 0; i < Burst / 2; i++)
-                {
-                    await using var insert = new NpgsqlCommand("INSERT INTO secrets (resource_id, value) VALUES ($1, '\\x01')", connection);
-                    insert.Parameters.Add(new NpgsqlParameter { Value = $"default:variable:wakeup/{(w * 50) + (i % 50)}" });
-                    await insert.ExecuteNonQueryAsync();
-                }
-            }));
-            var afterBurst = await ChangesNotifiedAsync();
-            Assert.InRange(afterBurst - 20, 1, Burst / 3);
-
-            // Once the burst is over, the gateway asks for notifications again, and a single commit is notified.
+            // Starting idle counts as turning idle: two wake-ups.
             await AwaitWaitingAsync(leader);
-            await WriteAsync(leader, 0);
-            Assert.Equal(afterBurst + 1, await ChangesNotifiedAsync());
+            await Eventually.HoldsAsync(() => Task.FromResult(Wakes() == 2), "the starting gate's two wake-ups");
+
+            // Busy (one wake-up: notifications are off from here on), then idle again once the changes stop.
+            gate.ReportChanges(new DispatchOptions().HotChanges);
+            await Eventually.HoldsAsync(() => Task.FromResult(Wakes() == 5), "the wake-up on turning busy and the two on turning idle");
+            await AwaitWaitingAsync(leader);
+
+            lock (wakes)
+            {
+                Assert.True(wakes[4] - wakes[3] >= WakeupGate.WritersRemember, $"the second wake-up came {wakes[4] - wakes[3]} after the first");
+            }
         }
         finally
         {
-            await stopListening.CancelAsync();
-            await listening.ContinueWith(_ => { }, TaskScheduler.Default);
+            await stop.CancelAsync();
+            await running;
         }
     }
 
