@@ -46,8 +46,11 @@ public sealed record DispatchOptions
     /// <summary>Changes read per batch.</summary>
     public int BatchSize { get; init; } = 2000;
 
-    /// <summary>Variables per push during a full reconcile.</summary>
-    public int ReconcileBatchSize { get; init; } = 5000;
+    /// <summary>
+    /// Variables per push during a full reconcile. Measured in bench P1 (100,000 secrets, two pages in flight):
+    /// 1.50–1.58 s with 10,000, 1.59–1.73 s with 5,000, 1.65–1.86 s with 20,000.
+    /// </summary>
+    public int ReconcileBatchSize { get; init; } = 10000;
 
     /// <summary>Per-follower circuit: how long it stays open after repeated failures.</summary>
     public TimeSpan BreakDuration { get; init; } = TimeSpan.FromSeconds(5);

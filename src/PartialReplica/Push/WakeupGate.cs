@@ -28,6 +28,7 @@ internal sealed class WakeupGate(NpgsqlDataSource leader, DispatchOptions option
     /// margin for the commit that follows the check.
     /// </summary>
     internal static readonly TimeSpan WritersRemember = TimeSpan.FromMilliseconds(50 + 20);
+
     private readonly WakeSignal _activity = new();
 
     // When the last HotChanges changes were seen, oldest at _next (a ring; 0: not yet).
