@@ -28,32 +28,33 @@ public sealed class OutboxReader(NpgsqlDataSource leader)
     }
 
     /// <summary>
-    /// The next changes after a cursor that concern a follower, from transactions that can no longer be overtaken
-    /// (older than the oldest running transaction), each marked relevant or not. A new or deleted version is
-    /// relevant when the follower's materialised grant table (kept current by every policy load, inside the load's
-    /// transaction) holds the variable: a follower never holds a variable it is not granted, because losing the
-    /// grant is itself a change ('revoke') that is always relevant, as are grants and requeues.
-    /// $1 cursor tx (text), $2 cursor change id, $3 follower name, $4 limit, $5 follower role id.
+    /// The next changes after <paramref name="after"/> that concern <paramref name="follower"/>, from
+    /// transactions that can no longer be overtaken (older than the oldest running transaction), each
+    /// marked relevant or not in the same round trip. A new or deleted version is relevant when the
+    /// follower's materialised grant table (kept current by every policy load, inside the load's
+    /// transaction) holds the variable: a follower never holds a variable it is not granted, because losing
+    /// the grant is itself a change ('revoke') that is always relevant, as are grants and requeues.
     /// </summary>
-    /// <remarks>Runs for every read of a worker (Push/VariableStateReader.ReadChangesAsync), prepared.</remarks>
-    internal const string ReadSql = """
-        -- The grant probe is a scalar subquery, one index lookup per change (see ConcernedAsync).
-        SELECT c.tx::text::bigint, c.change_id, c.kind, c.resource_id, c.follower, c.created_at,
-               c.kind NOT IN ('upsert', 'delete') OR (
-                   SELECT 1 FROM partial_replica.granted g
-                    WHERE g.follower_role_id = $5 AND g.resource_id = c.resource_id) IS NOT NULL
-          FROM partial_replica.changes c
-         WHERE (c.tx, c.change_id) > ($1::text::xid8, $2)
-           AND c.tx < pg_snapshot_xmin(pg_current_snapshot())
-           AND (c.follower IS NULL OR c.follower = $3)
-         ORDER BY c.tx, c.change_id
-         LIMIT $4
-        """;
-
-    /// <summary>The changes in the current result of <paramref name="reader"/>, which runs <see cref="ReadSql"/>.</summary>
-    internal static async Task<List<Change>> ReadChangesAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
+    /// <remarks>Runs often, on the caller's own session, as a prepared statement.</remarks>
+    public static async Task<IReadOnlyList<Change>> ReadAsync(
+        NpgsqlConnection connection, OutboxCursor after, string follower, string followerRoleId, int limit, CancellationToken cancellationToken)
     {
+        await using var command = ConnectionExtensions.Command(connection, """
+            -- The grant probe is a scalar subquery, one index lookup per change (see ConcernedAsync).
+            SELECT c.tx::text::bigint, c.change_id, c.kind, c.resource_id, c.follower, c.created_at,
+                   c.kind NOT IN ('upsert', 'delete') OR (
+                       SELECT 1 FROM partial_replica.granted g
+                        WHERE g.follower_role_id = $5 AND g.resource_id = c.resource_id) IS NOT NULL
+              FROM partial_replica.changes c
+             WHERE (c.tx, c.change_id) > ($1::text::xid8, $2)
+               AND c.tx < pg_snapshot_xmin(pg_current_snapshot())
+               AND (c.follower IS NULL OR c.follower = $3)
+             ORDER BY c.tx, c.change_id
+             LIMIT $4
+            """, after.Tx.ToString(System.Globalization.CultureInfo.InvariantCulture), after.ChangeId, follower, limit, followerRoleId);
+        await command.PrepareAsync(cancellationToken);
         var changes = new List<Change>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
             changes.Add(new Change(
@@ -85,7 +86,7 @@ public sealed class OutboxReader(NpgsqlDataSource leader)
     /// <summary>
     /// What came after <paramref name="after"/> (up to <paramref name="limit"/> changes that can no longer be
     /// overtaken): the new horizon, how many changes, and the names of the followers any of it concerns by the
-    /// same rule as <see cref="ReadSql"/>. Null when nothing came. One statement per poll of a busy gateway, so followers
+    /// same rule as <see cref="ReadAsync"/>. Null when nothing came. One statement per poll of a busy gateway, so followers
     /// a burst does not concern are not woken to read it.
     /// </summary>
     /// <remarks>Runs on the caller's own session, prepared.</remarks>

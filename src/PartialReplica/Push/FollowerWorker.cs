@@ -166,9 +166,7 @@ internal sealed class FollowerWorker
             }
 
             cursor = Unconcerned.Skip(cursor.Value);
-            var clock = Stopwatch.StartNew();
-            var (changes, ids, states) = await VariableStateReader.ReadChangesAsync(
-                session, cursor.Value, _follower.Name, _follower.RoleId, _options.BatchSize, cancellationToken);
+            var changes = await OutboxReader.ReadAsync(session, cursor.Value, _follower.Name, _follower.RoleId, _options.BatchSize, cancellationToken);
             if (changes.Count == 0)
             {
                 await Wake.WaitAsync(_options.PollInterval, cancellationToken);
@@ -180,14 +178,27 @@ internal sealed class FollowerWorker
             // A short batch means the reader reached the horizon: the next read waits for a wake-up (the
             // gate's horizon poll or a notification) instead of spinning on the outbox while writers commit.
             var caughtUp = changes.Count < _options.BatchSize;
-            if (ids.Count > 0)
+            var ids = new List<string>();
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            var sendAbsent = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var change in changes.Where(c => c.Relevant))
             {
-                if (states.Count > 0)
+                if (seen.Add(change.ResourceId))
                 {
-                    var report = await SendAsync(states, sweep: null, cancellationToken);
-                    _pushed(new PushEvent(_follower.Name, report.Variables, report.Upserts, report.Deletes, clock.Elapsed.TotalMilliseconds, Reconcile: false));
+                    ids.Add(change.ResourceId);
                 }
 
+                // Anything that can take a variable away must reach the follower even when the grant has gone
+                // since the change was read.
+                if (change.Kind != "upsert")
+                {
+                    sendAbsent.Add(change.ResourceId);
+                }
+            }
+
+            if (ids.Count > 0)
+            {
+                await PushChangesAsync(session, ids, sendAbsent, cancellationToken);
                 await AdvanceAsync(session, cursor.Value, reconciled: false, cancellationToken);
                 persisted = cursor.Value;
             }
@@ -196,6 +207,18 @@ internal sealed class FollowerWorker
             {
                 await Wake.WaitAsync(_options.PollInterval, cancellationToken);
             }
+        }
+    }
+
+    /// <summary>Pushes the current states of the changed variables the follower holds or must lose.</summary>
+    private async Task PushChangesAsync(NpgsqlConnection session, List<string> ids, HashSet<string> sendAbsent, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var states = await VariableStateReader.ReadAsync(session, _follower.RoleId, ids, sendAbsent, cancellationToken);
+        if (states.Count > 0)
+        {
+            var report = await SendAsync(states, sweep: null, cancellationToken);
+            _pushed(new PushEvent(_follower.Name, report.Variables, report.Upserts, report.Deletes, clock.Elapsed.TotalMilliseconds, Reconcile: false));
         }
     }
 

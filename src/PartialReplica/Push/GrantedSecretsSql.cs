@@ -28,27 +28,6 @@ internal static class GrantedSecretsSql
         """;
 
     /// <summary>
-    /// <see cref="StatesAmong"/> for the ids of the changes <see cref="Capture.OutboxReader.ReadSql"/> reads with the
-    /// same parameters after this one: $1 follower role id, $2 cursor tx (text), $3 cursor change id, $4 follower
-    /// name, $5 limit.
-    /// </summary>
-    public const string StatesOfChangesAfter = """
-        SELECT i.id, s.version, s.value, s.expires_at, g.resource_id IS NOT NULL
-          FROM (SELECT DISTINCT c.resource_id AS id
-                  FROM (SELECT c.resource_id FROM partial_replica.changes c
-                         WHERE (c.tx, c.change_id) > ($2::text::xid8, $3)
-                           AND c.tx < pg_snapshot_xmin(pg_current_snapshot())
-                           AND (c.follower IS NULL OR c.follower = $4)
-                         ORDER BY c.tx, c.change_id
-                         LIMIT $5) c) i
-          LEFT JOIN partial_replica.granted g ON g.follower_role_id = $1 AND g.resource_id = i.id
-          LEFT JOIN LATERAL (
-                SELECT s.version, s.value, s.expires_at FROM secrets s
-                 WHERE g.resource_id IS NOT NULL AND s.resource_id = i.id OFFSET 0) s ON true
-         ORDER BY i.id, s.version
-        """;
-
-    /// <summary>
     /// $1 follower role id, $2 keyset start (exclusive), $3 limit → the page's granted ids in byte order,
     /// each with its kept versions (one row per version; a variable without a value has one row of nulls).
     /// One statement, so the page and its values come from one snapshot.

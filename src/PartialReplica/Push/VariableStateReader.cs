@@ -1,5 +1,4 @@
 using Npgsql;
-using PartialReplica.Capture;
 using PartialReplica.Schema;
 
 namespace PartialReplica.Push;
@@ -62,60 +61,6 @@ public sealed class VariableStateReader(NpgsqlDataSource leader)
         var stamp = reader.GetInt64(0);
         await reader.NextResultAsync(cancellationToken);
         return await ReadStatesAsync(reader, stamp, (row, id) => row.GetBoolean(4) || sendAbsent.Contains(id), ids.Count, cancellationToken);
-    }
-
-    /// <summary>
-    /// A worker's read for a push, in one round trip: the next changes after <paramref name="after"/> for the
-    /// follower (<see cref="OutboxReader.ReadSql"/>), then a stamp, then the states of the variables the relevant
-    /// ones name (<see cref="ReadAsync"/>: granted variables with their versions; empty states for the rest that a
-    /// revocation or deletion names). The states statement takes its own, later snapshot and selects the changes
-    /// again: every transaction older than the first statement's horizon had ended, so its first rows are the ones
-    /// read, perhaps followed by newer ones, whose states are left out. Measured in bench P3: one round trip (~1 ms
-    /// on a busy machine) less for every push.
-    /// </summary>
-    /// <remarks>Runs for every push, on the caller's own session, prepared.</remarks>
-    public static async Task<(IReadOnlyList<Change> Changes, IReadOnlyList<string> Ids, IReadOnlyList<VariableState> States)> ReadChangesAsync(
-        NpgsqlConnection connection, OutboxCursor after, string follower, string followerRoleId, int limit, CancellationToken cancellationToken)
-    {
-        var tx = after.Tx.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        await using var batch = new NpgsqlBatch(connection)
-        {
-            BatchCommands =
-            {
-                ConnectionExtensions.BatchCommand(OutboxReader.ReadSql, tx, after.ChangeId, follower, limit, followerRoleId),
-                ConnectionExtensions.BatchCommand(StampSql),
-                ConnectionExtensions.BatchCommand(GrantedSecretsSql.StatesOfChangesAfter, followerRoleId, tx, after.ChangeId, follower, limit),
-            },
-        };
-        await batch.PrepareAsync(cancellationToken);
-        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-        var changes = await OutboxReader.ReadChangesAsync(reader, cancellationToken);
-
-        // The variables to push, in order of their first relevant change, and those to push even when not granted:
-        // anything that can take a variable away must reach the follower even when the grant has gone since.
-        var ids = new List<string>();
-        var named = new HashSet<string>(StringComparer.Ordinal);
-        var sendAbsent = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var change in changes.Where(c => c.Relevant))
-        {
-            if (named.Add(change.ResourceId))
-            {
-                ids.Add(change.ResourceId);
-            }
-
-            if (change.Kind != "upsert")
-            {
-                sendAbsent.Add(change.ResourceId);
-            }
-        }
-
-        await reader.NextResultAsync(cancellationToken);
-        await reader.ReadAsync(cancellationToken);
-        var stamp = reader.GetInt64(0);
-        await reader.NextResultAsync(cancellationToken);
-        var states = await ReadStatesAsync(
-            reader, stamp, (row, id) => named.Contains(id) && (row.GetBoolean(4) || sendAbsent.Contains(id)), ids.Count, cancellationToken);
-        return (changes, ids, states);
     }
 
     /// <summary>
