@@ -79,8 +79,8 @@ public sealed class SecretCaptureTests(ReplicationFixture fixture) : IClassFixtu
         Assert.Equal(asked.Length, await notifications.CountAsync());
         Assert.Equal(asked.Length + 1, await Db.ScalarAsync<long>(leader, "SELECT count(*) FROM partial_replica.changes WHERE resource_id = 'default:variable:w'"));
 
-        // A fresh answer is trusted: of three writes each right after one (well within 50 ms, unless this machine
-        // stalls), at least one does not notify.
+        // A fresh answer is trusted: of three writes, each in the same round trip as setting a fresh answer (well
+        // within 50 ms, unless this machine stalls), at least one does not notify.
         var notified = asked.Length;
         var trusted = 0;
         for (var i = 0; i < 3; i++)
