@@ -148,55 +148,11 @@ public sealed class BatchApplier(NpgsqlDataSource follower)
     private static async Task<ApplyReport> ApplyChangesAsync(
         NpgsqlConnection connection, PushBatch batch, IReadOnlyCollection<VariableState> latest, DateTime startedAt, CancellationToken cancellationToken)
     {
-        var versions = latest.SelectMany(v => v.Versions.Select(s => (v.Id, s))).ToList();
-
-        // A variable whose applied stamp is as new or newer is skipped. The versions an accepted state no longer
-        // holds go (pruned, deleted, or the whole variable revoked; rows held without an applied state too), the
-        // rest are written, and the new stamps recorded. The deleted and the written versions are disjoint rows,
-        // and every part reads the applied stamps as they were before this statement.
-        var apply = ConnectionExtensions.BatchCommand("""
-            WITH accepted AS MATERIALIZED (
-                SELECT k.resource_id, k.stamp, k.present
-                  FROM unnest($1::text[], $2::bigint[], $3::boolean[]) AS k(resource_id, stamp, present)
-                 WHERE NOT EXISTS (SELECT 1 FROM partial_replica.applied a
-                                    WHERE a.resource_id = k.resource_id AND a.stamp >= k.stamp)),
-            versions AS MATERIALIZED (
-                SELECT v.resource_id, v.version, v.value, v.expires_at
-                  FROM unnest($4::text[], $5::int[], $6::bytea[], $7::timestamptz[]) AS v(resource_id, version, value, expires_at)
-                 WHERE v.resource_id IN (SELECT resource_id FROM accepted)),
-            deleted AS (
-                DELETE FROM secrets s USING accepted k
-                 WHERE s.resource_id = k.resource_id
-                   AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.resource_id = s.resource_id AND v.version = s.version)
-                RETURNING 1),
-            written AS (
-                INSERT INTO secrets (resource_id, version, value, expires_at)
-                SELECT v.resource_id, v.version, v.value, v.expires_at FROM versions v
-                ON CONFLICT (resource_id, version) DO UPDATE
-                   SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at
-                 WHERE secrets.value IS DISTINCT FROM EXCLUDED.value
-                    OR secrets.expires_at IS DISTINCT FROM EXCLUDED.expires_at
-                RETURNING 1),
-            stamped AS (
-                INSERT INTO partial_replica.applied (resource_id, stamp, present, applied_at)
-                SELECT k.resource_id, k.stamp, k.present, clock_timestamp() FROM accepted k
-                ON CONFLICT (resource_id) DO UPDATE
-                   SET stamp = EXCLUDED.stamp, present = EXCLUDED.present, applied_at = EXCLUDED.applied_at)
+        var apply = ConnectionExtensions.BatchCommand(MergeStates + """
             INSERT INTO partial_replica.apply_log (batch_id, gateway, started_at, variables, skipped, upserts, deletes)
             SELECT $8, $9, $10, $11, $11 - (SELECT count(*) FROM accepted), (SELECT count(*) FROM written), (SELECT count(*) FROM deleted)
             RETURNING skipped, upserts, deletes
-            """,
-            latest.Select(v => v.Id).ToArray(),
-            latest.Select(v => v.Stamp).ToArray(),
-            latest.Select(v => v.Versions.Count > 0).ToArray(),
-            versions.Select(x => x.Id).ToArray(),
-            versions.Select(x => x.s.Version).ToArray(),
-            versions.Select(x => x.s.Value).ToArray(),
-            new NpgsqlParameter { Value = versions.Select(x => x.s.ExpiresAt).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz },
-            batch.BatchId,
-            batch.Gateway,
-            startedAt,
-            latest.Count);
+            """, [.. MergeParameters(latest), batch.BatchId, batch.Gateway, startedAt, latest.Count]);
         await using var statements = new NpgsqlBatch(connection)
         {
             BatchCommands = { ConnectionExtensions.BatchCommand("SELECT pg_advisory_xact_lock($1)", ApplyLockKey), apply },
@@ -283,47 +239,67 @@ public sealed class BatchApplier(NpgsqlDataSource follower)
     /// <summary>Replaces held variables' versions with their newer states, and records the new stamps.</summary>
     private static async Task<(int Upserts, int Deletes)> MergeKnownAsync(NpgsqlConnection connection, List<VariableState> known, CancellationToken cancellationToken)
     {
-        var ids = known.Select(v => v.Id).ToArray();
-        var versions = known.SelectMany(v => v.Versions.Select(s => (v.Id, s))).ToList();
-        var versionIds = versions.Select(x => x.Id).ToArray();
-        var versionNumbers = versions.Select(x => x.s.Version).ToArray();
-
-        // One statement (measured in bench P3: a single change's apply took three round trips for this):
-        // versions the new states no longer hold go (pruned, deleted, or the whole variable revoked), the rest are
-        // written, and the new stamps recorded (a data-modifying WITH runs whether or not it is read). The deleted
-        // and the written versions are disjoint rows.
-        await using var command = ConnectionExtensions.Command(connection, """
-            WITH deleted AS (
-                DELETE FROM secrets s
-                 WHERE s.resource_id = ANY($1)
-                   AND NOT EXISTS (SELECT 1 FROM unnest($2::text[], $3::int[]) AS k(resource_id, version)
-                                    WHERE k.resource_id = s.resource_id AND k.version = s.version)
-                RETURNING 1),
-            written AS (
-                INSERT INTO secrets (resource_id, version, value, expires_at)
-                SELECT * FROM unnest($2::text[], $3::int[], $4::bytea[], $5::timestamptz[])
-                ON CONFLICT (resource_id, version) DO UPDATE
-                   SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at
-                 WHERE secrets.value IS DISTINCT FROM EXCLUDED.value
-                    OR secrets.expires_at IS DISTINCT FROM EXCLUDED.expires_at
-                RETURNING 1),
-            stamped AS (
-                UPDATE partial_replica.applied a
-                   SET stamp = k.stamp, present = k.present, applied_at = clock_timestamp()
-                  FROM unnest($1::text[], $6::bigint[], $7::boolean[]) AS k(resource_id, stamp, present)
-                 WHERE a.resource_id = k.resource_id)
-            SELECT (SELECT count(*) FROM written), (SELECT count(*) FROM deleted)
-            """,
-            ids,
-            versionIds,
-            versionNumbers,
-            versions.Select(x => x.s.Value).ToArray(),
-            new NpgsqlParameter { Value = versions.Select(x => x.s.ExpiresAt).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz },
-            known.Select(v => v.Stamp).ToArray(),
-            known.Select(v => v.Versions.Count > 0).ToArray());
+        await using var command = ConnectionExtensions.Command(
+            connection, MergeStates + "SELECT (SELECT count(*) FROM written), (SELECT count(*) FROM deleted)", MergeParameters(known));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
         return ((int)reader.GetInt64(0), (int)reader.GetInt64(1));
+    }
+
+    /// <summary>
+    /// The body of one statement that merges variables' states (measured in bench P3: a single change's apply took
+    /// three round trips for this, then four with its log). A variable whose applied stamp is as new or newer is
+    /// skipped. The versions an accepted state no longer holds go (pruned, deleted, or the whole variable revoked;
+    /// rows held without an applied state too), the rest are written, and the new stamps recorded (a data-modifying
+    /// WITH runs whether or not it is read). The deleted and the written versions are disjoint rows, and every part
+    /// reads the applied stamps as they were before the statement. The caller ends it with a statement that may
+    /// read accepted, written and deleted; parameters $1–$7 are <see cref="MergeParameters"/>.
+    /// </summary>
+    private const string MergeStates = """
+        WITH accepted AS MATERIALIZED (
+            SELECT k.resource_id, k.stamp, k.present
+              FROM unnest($1::text[], $2::bigint[], $3::boolean[]) AS k(resource_id, stamp, present)
+             WHERE NOT EXISTS (SELECT 1 FROM partial_replica.applied a
+                                WHERE a.resource_id = k.resource_id AND a.stamp >= k.stamp)),
+        versions AS MATERIALIZED (
+            SELECT v.resource_id, v.version, v.value, v.expires_at
+              FROM unnest($4::text[], $5::int[], $6::bytea[], $7::timestamptz[]) AS v(resource_id, version, value, expires_at)
+             WHERE v.resource_id IN (SELECT resource_id FROM accepted)),
+        deleted AS (
+            DELETE FROM secrets s USING accepted k
+             WHERE s.resource_id = k.resource_id
+               AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.resource_id = s.resource_id AND v.version = s.version)
+            RETURNING 1),
+        written AS (
+            INSERT INTO secrets (resource_id, version, value, expires_at)
+            SELECT v.resource_id, v.version, v.value, v.expires_at FROM versions v
+            ON CONFLICT (resource_id, version) DO UPDATE
+               SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at
+             WHERE secrets.value IS DISTINCT FROM EXCLUDED.value
+                OR secrets.expires_at IS DISTINCT FROM EXCLUDED.expires_at
+            RETURNING 1),
+        stamped AS (
+            INSERT INTO partial_replica.applied (resource_id, stamp, present, applied_at)
+            SELECT k.resource_id, k.stamp, k.present, clock_timestamp() FROM accepted k
+            ON CONFLICT (resource_id) DO UPDATE
+               SET stamp = EXCLUDED.stamp, present = EXCLUDED.present, applied_at = EXCLUDED.applied_at)
+
+        """;
+
+    /// <summary>Parameters $1–$7 of <see cref="MergeStates"/>: the states' ids, stamps and presence, then their versions.</summary>
+    private static object?[] MergeParameters(IReadOnlyCollection<VariableState> states)
+    {
+        var versions = states.SelectMany(v => v.Versions.Select(s => (v.Id, s))).ToList();
+        return
+        [
+            states.Select(v => v.Id).ToArray(),
+            states.Select(v => v.Stamp).ToArray(),
+            states.Select(v => v.Versions.Count > 0).ToArray(),
+            versions.Select(x => x.Id).ToArray(),
+            versions.Select(x => x.s.Version).ToArray(),
+            versions.Select(x => x.s.Value).ToArray(),
+            new NpgsqlParameter { Value = versions.Select(x => x.s.ExpiresAt).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz },
+        ];
     }
 
     /// <summary>

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Npgsql;
+using PartialReplica.Schema;
 using PartialReplica.Tests.Infrastructure;
 
 namespace PartialReplica.Tests.Capture;
@@ -48,16 +49,7 @@ public sealed class SecretCaptureTests(ReplicationFixture fixture) : IClassFixtu
 
         await using var writer = new NpgsqlConnection(leader);
         await writer.OpenAsync();
-        async Task<string?> ExecuteAsync(string sql, params object[] parameters)
-        {
-            await using var command = new NpgsqlCommand(sql, writer);
-            foreach (var parameter in parameters)
-            {
-                command.Parameters.Add(new NpgsqlParameter { Value = parameter });
-            }
-
-            return (await command.ExecuteScalarAsync())?.ToString();
-        }
+        Task<string?> ExecuteAsync(string sql, params object[] parameters) => writer.ScalarAsync<string>(sql, CancellationToken.None, parameters);
 
         const string Now = "SELECT date_part('epoch', clock_timestamp())::text";
         const string Write = "INSERT INTO secrets (resource_id, value) VALUES ('default:variable:w', '\\x01')";
