@@ -34,6 +34,7 @@ internal sealed partial class BenchRunner
         await SubscribeNativeAsync(native, "bench_p1", copyData: true, cancellationToken);
         await UntilAsync(() => P1DoneAsync(native, rows, cancellationToken), "native P1 sync", P1Probe, cancellationToken);
         var nativeSeconds = clock.Elapsed.TotalSeconds;
+        await UnsubscribeNativeAsync(native, "bench_p1", cancellationToken);
 
         Say("P1: gateway initial replicate");
         // The follower is registered and its other tables copied first, then its agent started and awaited ready

@@ -38,6 +38,11 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
         var (p2, p2Followers, p2Natives) = await MeasureBurstAsync(cancellationToken);
         var rss = _gateway.PeakRssMegabytes();
         var p3 = await MeasureLatencyAsync(p2Followers[0], "bench/f0", p2Natives[0], cancellationToken);
+        for (var f = 0; f < p2Natives.Length; f++)
+        {
+            await UnsubscribeNativeAsync(p2Natives[f], $"bench_p2_{f}", cancellationToken);
+        }
+
         var p4 = await MeasureCaptureCostAsync(cancellationToken);
         var (p5Load, p5Count) = await MeasurePolicyAsync(cancellationToken);
 
@@ -161,6 +166,15 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
             SqlIdentifier.Literal($"host=127.0.0.1 port={leader.Port} dbname={leader.Database} user={leader.Username} password={leader.Password}") +
             $" PUBLICATION bench_native_secrets WITH (copy_data = {(copyData ? "true" : "false")})", cancellationToken);
     }
+
+    /// <summary>
+    /// Drops a native follower's subscription, and with it its slot and walsender on the leader, once the
+    /// workloads that compare against it are measured. P4 and P5 then run on the gateway deployment alone:
+    /// one walsender per follower. Kept, the comparison's subscriptions doubled the walsenders decoding every
+    /// leader commit (eight for four followers) on two cores.
+    /// </summary>
+    private static Task UnsubscribeNativeAsync(string native, string name, CancellationToken cancellationToken) =>
+        BenchData.ExecuteAsync(native, $"DROP SUBSCRIPTION {SqlIdentifier.Quote(name)}", cancellationToken);
 
     private async Task VerifyAsync(string what, string follower, string roleId, CancellationToken cancellationToken)
     {
