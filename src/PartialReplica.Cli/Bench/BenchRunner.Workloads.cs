@@ -280,7 +280,11 @@ internal sealed partial class BenchRunner
         return Math.Round(sorted[Math.Clamp(rank, 0, sorted.Length - 1)], 2);
     }
 
-    /// <summary>P4: two writers for a fixed time into variables no follower is granted, with and without the capture triggers.</summary>
+    /// <summary>
+    /// P4: two writers for a fixed time into variables no follower is granted, with and without the capture
+    /// triggers, on the gateway deployment alone (four followers, one walsender each; the native comparison's
+    /// subscriptions are dropped after P3).
+    /// </summary>
     private async Task<(double With, double Without)> MeasureCaptureCostAsync(CancellationToken cancellationToken)
     {
         Say($"P4: commit rate with and without capture, {sizes.P4Duration.TotalSeconds:0.#} s each, in alternating rounds");

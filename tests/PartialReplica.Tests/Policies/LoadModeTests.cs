@@ -20,6 +20,28 @@ public sealed class LoadModeTests(ReplicationFixture fixture)
             "SELECT count(*) FROM permissions WHERE role_id = 'default:group:app/g' AND policy_id = 'default:policy:app'"));
     }
 
+    /// <summary>As Conjur: each new resource gets its text search row, words from its identifier (0019 writes them per statement).</summary>
+    [Fact]
+    public async Task Every_resource_a_load_adds_gets_its_text_search_row()
+    {
+        var db = await PolicyDatabase.CreateAsync(fixture);
+        await db.LoadAsync("- !policy\n  id: my-app\n  body:\n  - !variable db_password\n  - !variable api/key\n");
+        await db.LoadAsync("- !variable more\n", branch: "my-app");
+
+        var rows = await Db.ColumnAsync(db.ConnectionString, """
+            SELECT r.resource_id || ' ' || coalesce(t.textsearch::text, 'none') FROM resources r
+              LEFT JOIN resources_textsearch t ON t.resource_id = r.resource_id
+             WHERE starts_with(r.resource_id, 'default:variable:') OR r.resource_id = 'default:policy:my-app' ORDER BY 1
+            """);
+        Assert.Equal(
+            [
+                "default:policy:my-app 'app':2 'my':1",
+                "default:variable:my-app/api/key 'api':3 'app':2 'key':4 'my':1",
+                "default:variable:my-app/db_password 'app':2 'db':3 'my':1 'password':4",
+                "default:variable:my-app/more 'app':2 'more':3 'my':1",
+            ], rows);
+    }
+
     [Fact]
     public async Task Load_refuses_delete_revoke_and_deny()
     {
