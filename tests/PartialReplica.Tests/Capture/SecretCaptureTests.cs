@@ -8,8 +8,13 @@ namespace PartialReplica.Tests.Capture;
 /// <summary>The capture triggers on the leader's secrets (F5) together with Conjur's pruning to 20 kept versions.</summary>
 public sealed class SecretCaptureTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>
 {
+    /// <summary>
+    /// One upsert per insert, in its own transaction. Versions pruned past Conjur's 20 are not captured again
+    /// (0020): the insert that prunes them writes the upsert, whose push carries the kept versions only. A
+    /// version deleted by hand and a variable deleted with its secrets are captured, one delete per version.
+    /// </summary>
     [Fact]
-    public async Task Each_insert_and_each_version_pruned_past_twenty_is_captured_in_its_own_transaction()
+    public async Task Each_insert_and_each_deletion_is_captured_in_its_own_transaction_and_pruning_only_by_its_insert()
     {
         var (leader, _) = await fixture.CreateLeaderAsync();
         await Db.ExecuteAsync(leader, "INSERT INTO resources (resource_id, owner_id) VALUES ('default:variable:c', 'default:user:admin')");
@@ -22,14 +27,18 @@ public sealed class SecretCaptureTests(ReplicationFixture fixture) : IClassFixtu
             Enumerable.Range(3, 20).Select(v => v.ToString(System.Globalization.CultureInfo.InvariantCulture)),
             await Db.ColumnAsync(leader, "SELECT s.version::text AS v FROM secrets s WHERE s.resource_id = 'default:variable:c' ORDER BY s.version"));
 
-        // One upsert per insert; a delete of version 1 in the transaction of version 21, of 2 in that of 22 (the
-        // pruning DELETE runs inside the insert, so its capture comes first).
+        await Db.ExecuteAsync(leader, "DELETE FROM secrets WHERE resource_id = 'default:variable:c' AND version = 3");
+        await Db.ExecuteAsync(leader, "DELETE FROM resources WHERE resource_id = 'default:variable:c'");
+        Assert.Equal(0L, await Db.ScalarAsync<long>(leader, "SELECT count(*) FROM secrets WHERE resource_id = 'default:variable:c'"));
+
         var captured = await Db.ColumnAsync(leader, """
             SELECT kind || ' ' || version || ' ' || dense_rank() OVER (ORDER BY tx)
-              FROM partial_replica.changes WHERE resource_id = 'default:variable:c' ORDER BY tx, change_id
+              FROM partial_replica.changes WHERE resource_id = 'default:variable:c' ORDER BY tx, version
             """);
         Assert.Equal(
-            Enumerable.Range(1, 20).Select(v => $"upsert {v} {v}").Concat(["delete 1 21", "upsert 21 21", "delete 2 22", "upsert 22 22"]),
+            Enumerable.Range(1, 22).Select(v => $"upsert {v} {v}")
+                .Append("delete 3 23")
+                .Concat(Enumerable.Range(4, 19).Select(v => $"delete {v} 24")),
             captured);
     }
 
