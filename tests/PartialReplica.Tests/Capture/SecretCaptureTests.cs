@@ -10,8 +10,9 @@ public sealed class SecretCaptureTests(ReplicationFixture fixture) : IClassFixtu
 {
     /// <summary>
     /// One upsert per insert, in its own transaction. Versions pruned past Conjur's 20 are not captured again
-    /// (0020): the insert that prunes them writes the upsert, whose push carries the kept versions only. A
-    /// version deleted by hand and a variable deleted with its secrets are captured, one delete per version.
+    /// (0020, 0021): the insert that prunes them writes the upsert, whose push carries the kept versions only.
+    /// A version deleted by hand is captured as one delete of that version; a deleted variable as one delete
+    /// of the variable (no version), not of each version its cascade removes.
     /// </summary>
     [Fact]
     public async Task Each_insert_and_each_deletion_is_captured_in_its_own_transaction_and_pruning_only_by_its_insert()
@@ -32,14 +33,32 @@ public sealed class SecretCaptureTests(ReplicationFixture fixture) : IClassFixtu
         Assert.Equal(0L, await Db.ScalarAsync<long>(leader, "SELECT count(*) FROM secrets WHERE resource_id = 'default:variable:c'"));
 
         var captured = await Db.ColumnAsync(leader, """
-            SELECT kind || ' ' || version || ' ' || dense_rank() OVER (ORDER BY tx)
+            SELECT kind || ' ' || coalesce(version::text, '-') || ' ' || dense_rank() OVER (ORDER BY tx)
               FROM partial_replica.changes WHERE resource_id = 'default:variable:c' ORDER BY tx, version
             """);
         Assert.Equal(
             Enumerable.Range(1, 22).Select(v => $"upsert {v} {v}")
-                .Append("delete 3 23")
-                .Concat(Enumerable.Range(4, 19).Select(v => $"delete {v} 24")),
+                .Concat(["delete 3 23", "delete - 24"]),
             captured);
+    }
+
+    /// <summary>A variable removed by the cascade of its deleted owner is captured too (0021 fires at any depth), and only variables are.</summary>
+    [Fact]
+    public async Task A_variable_deleted_with_its_owner_role_is_captured()
+    {
+        var (leader, _) = await fixture.CreateLeaderAsync();
+        await Db.ExecuteAsync(leader, """
+            INSERT INTO roles (role_id) VALUES ('default:group:owners');
+            INSERT INTO resources (resource_id, owner_id) VALUES ('default:variable:owned', 'default:group:owners'), ('default:webservice:owned', 'default:group:owners');
+            INSERT INTO secrets (resource_id, value) VALUES ('default:variable:owned', '\x01'), ('default:variable:owned', '\x02');
+            """);
+        await Db.ExecuteAsync(leader, "DELETE FROM partial_replica.changes");
+
+        await Db.ExecuteAsync(leader, "DELETE FROM roles WHERE role_id = 'default:group:owners'");
+
+        Assert.Equal(0L, await Db.ScalarAsync<long>(leader, "SELECT count(*) FROM secrets WHERE resource_id = 'default:variable:owned'"));
+        Assert.Equal(["delete default:variable:owned -"], await Db.ColumnAsync(leader,
+            "SELECT kind || ' ' || resource_id || ' ' || coalesce(version::text, '-') FROM partial_replica.changes ORDER BY change_id"));
     }
 
     /// <summary>

@@ -100,11 +100,11 @@ public sealed class LeaderSetupTests(ReplicationFixture fixture) : IClassFixture
             """);
 
         var changes = await Db.ColumnAsync(leader,
-            "SELECT kind || ' ' || resource_id || ' ' || version FROM partial_replica.changes ORDER BY change_id");
+            "SELECT kind || ' ' || resource_id || ' ' || coalesce(version::text, '-') FROM partial_replica.changes ORDER BY change_id");
         Assert.Equal(
             ["upsert default:variable:db/password 1", "upsert default:variable:db/password 2",
-             "delete default:variable:db/password 1", "delete default:variable:db/password 2"],
-            changes.Take(2).Concat(changes.Skip(2).Order(StringComparer.Ordinal)).ToList());
+             "delete default:variable:db/password -"],
+            changes);
     }
 
     [Fact]
