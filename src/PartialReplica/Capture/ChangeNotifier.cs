@@ -8,9 +8,17 @@ namespace PartialReplica.Capture;
 /// <summary>What <c>partial-replica notify</c> does: wake the dispatcher, or re-queue work durably first.</summary>
 public static class ChangeNotifier
 {
-    /// <summary>Wakes every listening gateway (empty payload; a wake-up only).</summary>
+    /// <summary>
+    /// The payload of an operator's wake-up: every worker re-reads its follower's delivery row (a reconcile may have
+    /// been ordered) besides reading the outbox. Secret writes and policy loads notify with an empty payload, which
+    /// wakes workers to read the outbox only; a busy writer's commits must not make every worker re-read and
+    /// rewrite its delivery row. Payloads are visible to every user: this one names no secret, follower or value.
+    /// </summary>
+    public const string RecheckPayload = "recheck";
+
+    /// <summary>Wakes every listening gateway and has its workers re-read their delivery rows (<see cref="RecheckPayload"/>).</summary>
     public static async Task WakeAsync(NpgsqlConnection leader, CancellationToken cancellationToken) =>
-        await leader.ExecuteAsync("SELECT pg_notify($1, '')", cancellationToken, ReplicationRoles.ChangesChannel);
+        await leader.ExecuteAsync("SELECT pg_notify($1, $2)", cancellationToken, ReplicationRoles.ChangesChannel, RecheckPayload);
 
     /// <summary>Queues a re-push of one variable's state to every follower, then wakes the gateway.</summary>
     public static async Task RequeueResourceAsync(NpgsqlConnection leader, string resourceId, CancellationToken cancellationToken)

@@ -85,7 +85,7 @@ public sealed class Dispatcher(NpgsqlDataSource leader, IBatchSender sender, Dis
         }
     }
 
-    /// <summary>Notifications may carry a requeue: every worker re-reads its delivery row.</summary>
+    /// <summary>An operator's wake-up may follow an ordered reconcile: every worker re-reads its delivery row.</summary>
     private void RecheckAll()
     {
         lock (_workers)
@@ -152,7 +152,10 @@ public sealed class Dispatcher(NpgsqlDataSource leader, IBatchSender sender, Dis
         return followers;
     }
 
-    /// <summary>LISTEN with reconnect and exponential backoff; every notification wakes all workers.</summary>
+    /// <summary>
+    /// LISTEN with reconnect and exponential backoff; every notification wakes all workers, and an operator's
+    /// (<see cref="ChangeNotifier.RecheckPayload"/>) also has them re-read their delivery rows.
+    /// </summary>
     private async Task ListenAsync(CancellationToken cancellationToken)
     {
         var delay = TimeSpan.FromMilliseconds(100);
@@ -170,7 +173,11 @@ public sealed class Dispatcher(NpgsqlDataSource leader, IBatchSender sender, Dis
                     }
 
                     _gate.ReportChanges(1);
-                    RecheckAll();
+                    if (notification.Payload == ChangeNotifier.RecheckPayload)
+                    {
+                        RecheckAll();
+                    }
+
                     WakeAll();
                 };
 

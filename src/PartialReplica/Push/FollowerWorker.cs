@@ -130,13 +130,13 @@ internal sealed class FollowerWorker
         }
     }
 
-    /// <summary>Asks the worker to re-read its delivery row (a requeue or reconcile may have been ordered).</summary>
+    /// <summary>Asks the worker to re-read its delivery row (a reconcile may have been ordered).</summary>
     public void RecheckDelivery() => _recheckDelivery = true;
 
     private async Task ServeAsync(NpgsqlConnection session, CancellationToken cancellationToken)
     {
-        // The cursor lives in memory while this worker holds the follower; the delivery row is re-read
-        // when asked (a notification may carry a requeue) and at least every second, and written after
+        // The cursor lives in memory while this worker holds the follower; the delivery row is re-read when an
+        // operator's wake-up asks (a reconcile may have been ordered) and at least every second, and written after
         // every push, or every second when the changes read concerned nothing this follower holds.
         OutboxCursor? cursor = null;
         var persisted = OutboxCursor.Start;

@@ -4,16 +4,21 @@ namespace PartialReplica.Push;
 internal sealed class WakeSignal
 {
     private readonly SemaphoreSlim _semaphore = new(0, 1);
+    private readonly Lock _lock = new();
 
+    /// <summary>
+    /// Wakes the waiter, or the next one to wait; one wake-up covers any number of pulses. Only pulses release, under
+    /// the lock, so an already pulsed signal is seen, not thrown at (a busy gateway pulsed a full one 40 times a
+    /// second, each a SemaphoreFullException).
+    /// </summary>
     public void Pulse()
     {
-        try
+        lock (_lock)
         {
-            _semaphore.Release();
-        }
-        catch (SemaphoreFullException)
-        {
-            // Already pulsed; one wake-up covers any number of notifications.
+            if (_semaphore.CurrentCount == 0)
+            {
+                _semaphore.Release();
+            }
         }
     }
 

@@ -13,11 +13,11 @@ namespace PartialReplica.Push;
 /// changes within <see cref="DispatchOptions.HotPeriod"/>), it tells writers not to notify (each notifying
 /// commit serialises the leader's commits) and instead reads what came after the outbox horizon every few
 /// milliseconds, waking only the workers of followers it concerns (a burst of changes granted to nobody
-/// wakes nobody, and the other workers move their cursors across it unread); it stays busy until fewer than
-/// half as many came within the period. On becoming busy, and going idle again, it wakes every worker, so a
-/// change that slipped between notifications and polling is still found; going idle, it wakes them once more
-/// when writers' remembered answers have run out (<see cref="WritersRemember"/>); the workers' own poll
-/// interval bounds anything left.
+/// wakes nobody, and the other workers move their cursors across it unread, while the gate polls less often:
+/// <see cref="NextPollInterval"/>); it stays busy until fewer than half as many came within the period. On
+/// becoming busy, and going idle again, it wakes every worker, so a change that slipped between notifications
+/// and polling is still found; going idle, it wakes them once more when writers' remembered answers have run
+/// out (<see cref="WritersRemember"/>); the workers' own poll interval bounds anything left.
 /// </summary>
 internal sealed class WakeupGate(NpgsqlDataSource leader, DispatchOptions options, ILogger logger)
 {
@@ -68,6 +68,7 @@ internal sealed class WakeupGate(NpgsqlDataSource leader, DispatchOptions option
     {
         bool? waiting = null;
         OutboxCursor? horizon = null;
+        var pollInterval = options.HotPollInterval;
         var seen = Stopwatch.StartNew();
         Stopwatch? sinceIdle = null;
 
@@ -101,6 +102,7 @@ internal sealed class WakeupGate(NpgsqlDataSource leader, DispatchOptions option
                     if (horizon is null)
                     {
                         // Notifications are off from here on: every worker reads up to now, polling takes the rest.
+                        pollInterval = options.HotPollInterval;
                         horizon = await OutboxReader.HorizonAsync(session, cancellationToken);
                         wakeAll();
                     }
@@ -110,13 +112,14 @@ internal sealed class WakeupGate(NpgsqlDataSource leader, DispatchOptions option
                         horizon = fresh.Horizon;
                         ReportChanges(fresh.Count);
 
+                        pollInterval = NextPollInterval(pollInterval, fresh.Followers.Length > 0, options);
                         if (fresh.More)
                         {
                             continue;
                         }
                     }
 
-                    await Task.Delay(options.HotPollInterval, cancellationToken);
+                    await Task.Delay(pollInterval, cancellationToken);
                 }
                 else if (sinceIdle is not null && sinceIdle.Elapsed >= WritersRemember)
                 {
@@ -155,6 +158,16 @@ internal sealed class WakeupGate(NpgsqlDataSource leader, DispatchOptions option
 
         await RemoveAsync();
     }
+
+    /// <summary>
+    /// The wait before a busy gateway's next horizon poll: <see cref="DispatchOptions.HotPollInterval"/> after a poll
+    /// that found changes a follower holds; after one that found only changes no follower holds, twice the last
+    /// wait, up to <see cref="DispatchOptions.QuietPollInterval"/>.
+    /// </summary>
+    internal static TimeSpan NextPollInterval(TimeSpan last, bool concerned, DispatchOptions options) =>
+        concerned
+            ? options.HotPollInterval
+            : TimeSpan.FromTicks(Math.Clamp(last.Ticks * 2, options.HotPollInterval.Ticks, Math.Max(options.QuietPollInterval.Ticks, options.HotPollInterval.Ticks)));
 
     private async Task SetWaitingAsync(NpgsqlConnection session, bool waiting, CancellationToken cancellationToken)
     {

@@ -110,6 +110,105 @@ public sealed class WakeupModeTests(ReplicationFixture fixture) : IClassFixture<
         }
     }
 
+    [Fact]
+    public void A_busy_gate_polls_less_often_while_it_finds_only_changes_no_follower_holds_and_at_once_again_when_one_does()
+    {
+        var options = new DispatchOptions { HotPollInterval = TimeSpan.FromMilliseconds(20), QuietPollInterval = TimeSpan.FromMilliseconds(100) };
+        var waits = new List<double>();
+        var wait = options.HotPollInterval;
+        foreach (var concerned in new[] { false, false, false, false, true, false })
+        {
+            wait = WakeupGate.NextPollInterval(wait, concerned, options);
+            waits.Add(wait.TotalMilliseconds);
+        }
+
+        Assert.Equal([40, 80, 100, 100, 20, 40], waits);
+
+        // A quiet interval shorter than the hot one never makes a busy gate poll faster than the hot one.
+        var misconfigured = options with { QuietPollInterval = TimeSpan.FromMilliseconds(5) };
+        Assert.Equal(options.HotPollInterval, WakeupGate.NextPollInterval(options.HotPollInterval, concerned: false, misconfigured));
+    }
+
+    /// <summary>
+    /// On a real leader with no follower, so that no change concerns anyone: while writers keep the gate busy, its
+    /// polls that find changes come no closer together than the quiet interval once the waits have grown to it.
+    /// </summary>
+    [Fact]
+    public async Task A_busy_gate_finding_only_changes_no_follower_holds_polls_at_the_quiet_interval()
+    {
+        var (leader, _) = await fixture.CreateLeaderAsync();
+        await Db.ExecuteAsync(leader, """
+            INSERT INTO resources (resource_id, owner_id)
+            SELECT 'default:variable:wakeup/' || i, 'default:user:admin' FROM generate_series(0, 99) i
+            """);
+        await using var source = NpgsqlDataSource.Create(leader);
+        var options = new DispatchOptions
+        {
+            InstanceId = "quiet-gate",
+            HotPollInterval = TimeSpan.FromMilliseconds(10),
+            QuietPollInterval = TimeSpan.FromMilliseconds(250),
+
+            // Busy throughout however slow the machine, and every poll reads all that came (no back-to-back reads).
+            HotPeriod = TimeSpan.FromSeconds(5),
+            BatchSize = 1_000_000,
+        };
+        var gate = new WakeupGate(source, options, NullLogger.Instance);
+        var polls = new List<(TimeSpan At, int Concerned)>();
+        var clock = Stopwatch.StartNew();
+        using var stop = new CancellationTokenSource();
+        var running = gate.RunAsync(() => { }, (_, _, concerned) =>
+        {
+            lock (polls)
+            {
+                polls.Add((clock.Elapsed, concerned.Count));
+            }
+        }, stop.Token);
+        try
+        {
+            await AwaitWaitingAsync(leader);
+
+            // Writers keep the gate busy (a dispatcher's notifications would have turned it so; none listens here)
+            // until it has examined twelve polls' worth of changes.
+            using var enough = new CancellationTokenSource();
+            var writing = Task.WhenAll(Enumerable.Range(0, 2).Select(async w =>
+            {
+                await using var connection = new NpgsqlConnection(leader);
+                await connection.OpenAsync();
+                for (var i = 0; !enough.IsCancellationRequested; i++)
+                {
+                    await using var insert = new NpgsqlCommand("INSERT INTO secrets (resource_id, value) VALUES ($1, '\\x03')", connection);
+                    insert.Parameters.Add(new NpgsqlParameter { Value = $"default:variable:wakeup/{(w * 50) + (i % 50)}" });
+                    await insert.ExecuteNonQueryAsync();
+                }
+            }));
+            gate.ReportChanges(options.HotChanges);
+            await Eventually.HoldsAsync(() =>
+            {
+                lock (polls)
+                {
+                    return Task.FromResult(polls.Count >= 12);
+                }
+            }, "twelve polls that found changes");
+            await enough.CancelAsync();
+            await writing;
+
+            lock (polls)
+            {
+                Assert.All(polls, p => Assert.Equal(0, p.Concerned));
+
+                // The waits double from 10 ms (20, 40, 80, 160, 250): from the sixth poll on, polls that found changes
+                // are at least the quiet interval apart.
+                var gaps = polls.Zip(polls.Skip(1), (a, b) => b.At - a.At).Skip(5).Take(6).ToList();
+                Assert.All(gaps, gap => Assert.True(gap >= options.QuietPollInterval, $"polls {gap.TotalMilliseconds:0} ms apart"));
+            }
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await running;
+        }
+    }
+
     private static Task WriteAsync(string leader, int variable) =>
         Db.ExecuteAsync(leader, "INSERT INTO secrets (resource_id, value) VALUES ($1, '\\x02')", $"default:variable:wakeup/{variable}");
 
