@@ -72,11 +72,29 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
         return new BenchReport(machine, quick, _verified, results);
     }
 
+    /// <summary>
+    /// Stops everything the run started, newest first. One failing disposal does not keep the rest running: the
+    /// servers were started first and are stopped last, so a child host that failed to stop would otherwise leave
+    /// three PostgreSQL servers behind. The failures are thrown together at the end.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
+        List<Exception>? failures = null;
         for (var i = _owned.Count - 1; i >= 0; i--)
         {
-            await _owned[i].DisposeAsync();
+            try
+            {
+                await _owned[i].DisposeAsync();
+            }
+            catch (Exception e)
+            {
+                (failures ??= []).Add(e);
+            }
+        }
+
+        if (failures is not null)
+        {
+            throw new AggregateException("Stopping the bench's servers and hosts failed; the rest were stopped.", failures);
         }
     }
 
