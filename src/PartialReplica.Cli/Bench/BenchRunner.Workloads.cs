@@ -281,27 +281,34 @@ internal sealed partial class BenchRunner
     }
 
     /// <summary>
-    /// P4: two writers for a fixed time into variables no follower is granted, with and without the capture
-    /// triggers, on the gateway deployment alone (four followers, one walsender each; the native comparison's
-    /// subscriptions are dropped after P3).
+    /// P4: two writers into variables no follower is granted, with and without the capture triggers, on the gateway
+    /// deployment alone (four followers, one walsender each; the native comparison's subscriptions are dropped after
+    /// P3). The sustained commit rate of each mode is measured in many short rounds, alternating, with each round's
+    /// first <see cref="BenchSizes.P4WarmUp"/> not counted (in both modes).
     /// </summary>
+    /// <remarks>
+    /// Why: this machine's speed drifts by up to half within seconds (250 ms buckets of one 5 s round without capture
+    /// ranged from 880 to 1,800 commits/s), and four pairs of 5 s rounds left the ratio of identical code anywhere
+    /// from 0.73 to 0.96. Sixteen pairs, the order flipped in every other pair (with/without, without/with, ...), put that
+    /// drift on both modes alike. Each "with" round starts with an idle gateway, which writers notify, each notifying
+    /// commit serialising the leader's, until it turns busy and asks them not to: the rounds' first 250 ms ran at
+    /// 300–780 commits/s against about 1,000 after. That is the start-up of a burst, not the cost of capturing
+    /// sustained writes, and with short rounds it would be counted in every one of them; the warm-up keeps it out
+    /// (and the "without" rounds' own first moments, for symmetry).
+    /// </remarks>
     private async Task<(double With, double Without)> MeasureCaptureCostAsync(CancellationToken cancellationToken)
     {
-        Say($"P4: commit rate with and without capture, {sizes.P4Duration.TotalSeconds:0.#} s each, in alternating rounds");
+        var pairs = sizes.P4Pairs;
+        var round = sizes.P4Duration / pairs;
+        Say($"P4: commit rate with and without capture, {sizes.P4Duration.TotalSeconds:0.#} s each, in {pairs * 2} alternating rounds of {round.TotalSeconds:0.##} s after {sizes.P4WarmUp.TotalSeconds:0.##} s of warm-up");
         await BenchData.CreateVariablesAsync(_leaderSource, "bench/p4", sizes.P4Variables, _ => [], cancellationToken);
         var ids = Enumerable.Range(0, sizes.P4Variables).Select(i => BenchData.VariableId("bench/p4", i)).ToArray();
         var value = _crypto.Encrypt(RandomNumberGenerator.GetBytes(32), ids[0]);
 
-        // Four pairs of rounds, the order flipped in every other pair (with/without, without/with, ...), so drift
-        // (checkpoints, autovacuum, the disk's flush times) falls on both modes alike: with two rounds each, the
-        // ratio wandered from 0.74 to 0.98 between runs of the same code. Rounds stay seconds long: each "with"
-        // round starts with an idle gateway that writers notify until it turns busy, a cost of bursts, not of
-        // sustained writing (eight pairs of 2.5 s counted it twice as often).
-        const int Pairs = 4;
-        var round = sizes.P4Duration / Pairs;
         async Task<double> RateAsync()
         {
             var commits = new long[2];
+            var warmUp = sizes.P4WarmUp;
             var clock = Stopwatch.StartNew();
             await Task.WhenAll(Enumerable.Range(0, 2).Select(async w =>
             {
@@ -311,14 +318,17 @@ internal sealed partial class BenchRunner
                 insert.Parameters.Add(id);
                 insert.Parameters.Add(new NpgsqlParameter<byte[]> { TypedValue = value });
                 await insert.PrepareAsync(cancellationToken);
-                while (clock.Elapsed < round)
+                while (clock.Elapsed < warmUp + round)
                 {
                     id.TypedValue = ids[Random.Shared.Next(ids.Length)];
                     await insert.ExecuteNonQueryAsync(cancellationToken);
-                    commits[w]++;
+                    if (clock.Elapsed >= warmUp)
+                    {
+                        commits[w]++;
+                    }
                 }
             }));
-            return (commits[0] + commits[1]) / clock.Elapsed.TotalSeconds;
+            return (commits[0] + commits[1]) / (clock.Elapsed - warmUp).TotalSeconds;
         }
 
         async Task<double> WithoutCaptureAsync()
@@ -335,17 +345,17 @@ internal sealed partial class BenchRunner
         }
 
         double with = 0, without = 0;
-        for (var pair = 0; pair < Pairs; pair++)
+        for (var pair = 0; pair < pairs; pair++)
         {
             if (pair % 2 == 0)
             {
-                with += await RateAsync() / Pairs;
-                without += await WithoutCaptureAsync() / Pairs;
+                with += await RateAsync() / pairs;
+                without += await WithoutCaptureAsync() / pairs;
             }
             else
             {
-                without += await WithoutCaptureAsync() / Pairs;
-                with += await RateAsync() / Pairs;
+                without += await WithoutCaptureAsync() / pairs;
+                with += await RateAsync() / pairs;
             }
         }
 
