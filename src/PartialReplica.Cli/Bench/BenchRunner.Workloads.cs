@@ -289,10 +289,10 @@ internal sealed partial class BenchRunner
     /// <remarks>
     /// Why: this machine's speed drifts by up to half within seconds (250 ms buckets of one 5 s round without capture
     /// ranged from 880 to 1,800 commits/s), and four pairs of 5 s rounds left the ratio of identical code anywhere
-    /// from 0.73 to 0.96. Sixteen pairs, the order flipped in every other pair (with/without, without/with, ...), put that
-    /// drift on both modes alike. Each "with" round starts with an idle gateway, which writers notify, each notifying
-    /// commit serialising the leader's, until it turns busy and asks them not to: the rounds' first 250 ms ran at
-    /// 300–780 commits/s against about 1,000 after. That is the start-up of a burst, not the cost of capturing
+    /// from 0.73 to 0.96. Sixteen pairs, the order flipped in every other pair (with/without, without/with, ...),
+    /// put that drift on both modes alike. Each "with" round starts with an idle gateway, which writers notify, each
+    /// notifying commit serialising the leader's, until it turns busy and asks them not to: the rounds' first 250 ms
+    /// ran at 300–780 commits/s against about 1,000 after. That is the start-up of a burst, not the cost of capturing
     /// sustained writes, and with short rounds it would be counted in every one of them; the warm-up keeps it out
     /// (and the "without" rounds' own first moments, for symmetry).
     /// </remarks>
