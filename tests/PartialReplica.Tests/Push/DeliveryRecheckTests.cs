@@ -16,7 +16,7 @@ namespace PartialReplica.Tests.Push;
 public sealed class DeliveryRecheckTests(ReplicationFixture fixture)
 {
     [Fact]
-    public async Task Notified_secret_writes_do_not_rewrite_delivery_rows_and_an_operators_wake_up_starts_an_ordered_reconcile()
+    public async Task Notified_secret_writes_do_not_rewrite_delivery_rows_and_a_reconcile_ordered_with_an_operators_wake_up_is_done()
     {
         var (leader, _) = await fixture.CreateLeaderAsync();
         await using var world = await FaultWorld.CreateAsync(leader);
