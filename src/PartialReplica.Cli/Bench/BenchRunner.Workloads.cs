@@ -103,7 +103,7 @@ internal sealed partial class BenchRunner
         for (var f = 0; f < 3; f++)
         {
             natives[f] = await AddNativeFollowerAsync(cancellationToken);
-            await SubscribeNativeAsync(natives[f], $"bench_p2_{f}", copyData: false, cancellationToken);
+            await SubscribeNativeAsync(natives[f], P2Subscription(f), copyData: false, cancellationToken);
         }
 
         // Start from a settled state: a marker row reaches the native subscriptions (so they stream) and
@@ -272,6 +272,9 @@ internal sealed partial class BenchRunner
 
         return Stopwatch.GetElapsedTime(committed).TotalMilliseconds;
     }
+
+    /// <summary>The native subscription of P2's follower <paramref name="follower"/> (made in P2, dropped after P3).</summary>
+    private static string P2Subscription(int follower) => string.Create(CultureInfo.InvariantCulture, $"bench_p2_{follower}");
 
     private static double Percentile(List<double> values, int percentile)
     {

@@ -40,7 +40,7 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
         var p3 = await MeasureLatencyAsync(p2Followers[0], "bench/f0", p2Natives[0], cancellationToken);
         for (var f = 0; f < p2Natives.Length; f++)
         {
-            await UnsubscribeNativeAsync(p2Natives[f], $"bench_p2_{f}", cancellationToken);
+            await UnsubscribeNativeAsync(p2Natives[f], P2Subscription(f), cancellationToken);
         }
 
         var p4 = await MeasureCaptureCostAsync(cancellationToken);

@@ -17,10 +17,7 @@ public sealed class WakeupModeTests(ReplicationFixture fixture) : IClassFixture<
     public async Task A_trickle_of_commits_is_notified_one_by_one_and_a_burst_turns_notifications_off_until_it_ends()
     {
         var (leader, _) = await fixture.CreateLeaderAsync();
-        await Db.ExecuteAsync(leader, """
-            INSERT INTO resources (resource_id, owner_id)
-            SELECT 'default:variable:wakeup/' || i, 'default:user:admin' FROM generate_series(0, 99) i
-            """);
+        await CreateVariablesAsync(leader);
         var (gateway, _) = await WebHosts.StartGatewayAsync(leader);
         await using var stopGateway = gateway;
         await AwaitWaitingAsync(leader);
@@ -38,17 +35,7 @@ public sealed class WakeupModeTests(ReplicationFixture fixture) : IClassFixture<
 
         // A burst from two writers: after the first few, writers stop notifying.
         const int Burst = 1200;
-        await Task.WhenAll(Enumerable.Range(0, 2).Select(async w =>
-        {
-            await using var connection = new NpgsqlConnection(leader);
-            await connection.OpenAsync();
-            for (var i = 0; i < Burst / 2; i++)
-            {
-                await using var insert = new NpgsqlCommand("INSERT INTO secrets (resource_id, value) VALUES ($1, '\\x01')", connection);
-                insert.Parameters.Add(new NpgsqlParameter { Value = $"default:variable:wakeup/{(w * 50) + (i % 50)}" });
-                await insert.ExecuteNonQueryAsync();
-            }
-        }));
+        await WriteFromTwoWritersAsync(leader, 0x01, i => i < Burst / 2);
         var afterBurst = await notifications.CountAsync();
         Assert.InRange(afterBurst - 20, 1, Burst / 3);
 
@@ -137,10 +124,7 @@ public sealed class WakeupModeTests(ReplicationFixture fixture) : IClassFixture<
     public async Task A_busy_gate_finding_only_changes_no_follower_holds_polls_at_the_quiet_interval()
     {
         var (leader, _) = await fixture.CreateLeaderAsync();
-        await Db.ExecuteAsync(leader, """
-            INSERT INTO resources (resource_id, owner_id)
-            SELECT 'default:variable:wakeup/' || i, 'default:user:admin' FROM generate_series(0, 99) i
-            """);
+        await CreateVariablesAsync(leader);
         await using var source = NpgsqlDataSource.Create(leader);
         var options = new DispatchOptions
         {
@@ -170,17 +154,7 @@ public sealed class WakeupModeTests(ReplicationFixture fixture) : IClassFixture<
             // Writers keep the gate busy (a dispatcher's notifications would have turned it so; none listens here)
             // until it has examined twelve polls' worth of changes.
             using var enough = new CancellationTokenSource();
-            var writing = Task.WhenAll(Enumerable.Range(0, 2).Select(async w =>
-            {
-                await using var connection = new NpgsqlConnection(leader);
-                await connection.OpenAsync();
-                for (var i = 0; !enough.IsCancellationRequested; i++)
-                {
-                    await using var insert = new NpgsqlCommand("INSERT INTO secrets (resource_id, value) VALUES ($1, '\\x03')", connection);
-                    insert.Parameters.Add(new NpgsqlParameter { Value = $"default:variable:wakeup/{(w * 50) + (i % 50)}" });
-                    await insert.ExecuteNonQueryAsync();
-                }
-            }));
+            var writing = WriteFromTwoWritersAsync(leader, 0x03, _ => !enough.IsCancellationRequested);
             gate.ReportChanges(options.HotChanges);
             await Eventually.HoldsAsync(() =>
             {
@@ -209,6 +183,28 @@ public sealed class WakeupModeTests(ReplicationFixture fixture) : IClassFixture<
             await running;
         }
     }
+
+    /// <summary>The hundred variables every test here writes: <c>default:variable:wakeup/0</c> to <c>/99</c>.</summary>
+    private static Task CreateVariablesAsync(string leader) =>
+        Db.ExecuteAsync(leader, """
+            INSERT INTO resources (resource_id, owner_id)
+            SELECT 'default:variable:wakeup/' || i, 'default:user:admin' FROM generate_series(0, 99) i
+            """);
+
+    /// <summary>Two writers, each on its own connection and fifty variables, commit one version per write while <paramref name="more"/> says so.</summary>
+    private static Task WriteFromTwoWritersAsync(string leader, byte value, Func<int, bool> more) =>
+        Task.WhenAll(Enumerable.Range(0, 2).Select(async w =>
+        {
+            await using var connection = new NpgsqlConnection(leader);
+            await connection.OpenAsync();
+            for (var i = 0; more(i); i++)
+            {
+                await using var insert = new NpgsqlCommand("INSERT INTO secrets (resource_id, value) VALUES ($1, $2)", connection);
+                insert.Parameters.Add(new NpgsqlParameter { Value = $"default:variable:wakeup/{(w * 50) + (i % 50)}" });
+                insert.Parameters.Add(new NpgsqlParameter { Value = new[] { value } });
+                await insert.ExecuteNonQueryAsync();
+            }
+        }));
 
     private static Task WriteAsync(string leader, int variable) =>
         Db.ExecuteAsync(leader, "INSERT INTO secrets (resource_id, value) VALUES ($1, '\\x02')", $"default:variable:wakeup/{variable}");
