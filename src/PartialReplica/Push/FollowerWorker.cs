@@ -236,12 +236,14 @@ internal sealed class FollowerWorker
         var sweepBefore = await VariableStateReader.ReadStampAsync(session, cancellationToken);
         int variables = 0, upserts = 0, deletes = 0;
 
+        // The first page is small (ReconcileFirstBatchSize) so the agent starts applying soon; each next one doubles.
         // Pipelined: the next page is read on the leader while the agent applies this one, and a page is sent
         // while the one before is still applied (the agent applies pages of disjoint ranges side by side; measured
         // in bench P1: the follower's two cores then both copy). The push itself is readied (token, connection)
         // while the first page is read. The last batch goes when every page is acknowledged.
         var prepared = PrepareAsync(cancellationToken);
-        var next = ReadReconcilePageAsync("", cancellationToken);
+        var pageSize = Math.Clamp(_options.ReconcileFirstBatchSize, 1, _options.ReconcileBatchSize);
+        var next = ReadReconcilePageAsync("", pageSize, cancellationToken);
         Task<ApplyReport>? applying = null;
         string? swept = null;
         async Task CountAsync(Task<ApplyReport> acknowledged)
@@ -263,7 +265,8 @@ internal sealed class FollowerWorker
                 }
 
                 variables += page.Count;
-                next = ReadReconcilePageAsync(page[^1], cancellationToken);
+                pageSize = Math.Min(pageSize * 2, _options.ReconcileBatchSize);
+                next = ReadReconcilePageAsync(page[^1], pageSize, cancellationToken);
                 var previous = applying;
                 applying = SendAsync(states, new Sweep(sweepBefore, swept, page[^1], 0), cancellationToken);
                 swept = page[^1];
@@ -319,8 +322,8 @@ internal sealed class FollowerWorker
         }
     }
 
-    private Task<(List<string> Ids, IReadOnlyList<VariableState> States)> ReadReconcilePageAsync(string after, CancellationToken cancellationToken) =>
-        _states.ReadGrantedPageAsync(_follower.RoleId, after, _options.ReconcileBatchSize, cancellationToken);
+    private Task<(List<string> Ids, IReadOnlyList<VariableState> States)> ReadReconcilePageAsync(string after, int limit, CancellationToken cancellationToken) =>
+        _states.ReadGrantedPageAsync(_follower.RoleId, after, limit, cancellationToken);
 
     private async Task<(OutboxCursor Cursor, bool NeedsReconcile)> ReadDeliveryAsync(NpgsqlConnection session, CancellationToken cancellationToken)
     {
