@@ -72,7 +72,7 @@ internal sealed class DispatchService(
         HttpBatchSender.WarmUp();
         try
         {
-            await new VariableStateReader(leader).ReadGrantedPageAsync("partial-replica:warm-up", "", 1, stoppingToken);
+            await new VariableStateReader(leader).ReadGrantedPageAsync("partial-replica:warm-up", "", 1, byRange: false, stoppingToken);
             await issuer.CreateTokenAsync(SignedPushTokens.Subject, "partial-replica/warm-up", TimeSpan.FromMinutes(1), stoppingToken);
         }
         catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)

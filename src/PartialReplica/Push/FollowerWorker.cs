@@ -234,6 +234,7 @@ internal sealed class FollowerWorker
         var clock = Stopwatch.StartNew();
         var horizon = await OutboxReader.HorizonAsync(session, cancellationToken);
         var sweepBefore = await VariableStateReader.ReadStampAsync(session, cancellationToken);
+        var byRange = await VariableStateReader.PagesByRangeAsync(session, _follower.RoleId, cancellationToken);
         int variables = 0, upserts = 0, deletes = 0;
 
         // The first page is small (ReconcileFirstBatchSize) so the agent starts applying soon; each next one doubles.
@@ -243,7 +244,7 @@ internal sealed class FollowerWorker
         // while the first page is read. The last batch goes when every page is acknowledged.
         var prepared = PrepareAsync(cancellationToken);
         var pageSize = Math.Clamp(_options.ReconcileFirstBatchSize, 1, _options.ReconcileBatchSize);
-        var next = ReadReconcilePageAsync("", pageSize, cancellationToken);
+        var next = ReadReconcilePageAsync("", pageSize, byRange, cancellationToken);
         Task<ApplyReport>? applying = null;
         string? swept = null;
         async Task CountAsync(Task<ApplyReport> acknowledged)
@@ -266,7 +267,7 @@ internal sealed class FollowerWorker
 
                 variables += page.Count;
                 pageSize = Math.Min(pageSize * 2, _options.ReconcileBatchSize);
-                next = ReadReconcilePageAsync(page[^1], pageSize, cancellationToken);
+                next = ReadReconcilePageAsync(page[^1], pageSize, byRange, cancellationToken);
                 var previous = applying;
                 applying = SendAsync(states, new Sweep(sweepBefore, swept, page[^1], 0), cancellationToken);
                 swept = page[^1];
@@ -322,8 +323,9 @@ internal sealed class FollowerWorker
         }
     }
 
-    private Task<(List<string> Ids, IReadOnlyList<VariableState> States)> ReadReconcilePageAsync(string after, int limit, CancellationToken cancellationToken) =>
-        _states.ReadGrantedPageAsync(_follower.RoleId, after, limit, cancellationToken);
+    private Task<(List<string> Ids, IReadOnlyList<VariableState> States)> ReadReconcilePageAsync(
+        string after, int limit, bool byRange, CancellationToken cancellationToken) =>
+        _states.ReadGrantedPageAsync(_follower.RoleId, after, limit, byRange, cancellationToken);
 
     private async Task<(OutboxCursor Cursor, bool NeedsReconcile)> ReadDeliveryAsync(NpgsqlConnection session, CancellationToken cancellationToken)
     {

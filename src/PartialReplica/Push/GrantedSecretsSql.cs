@@ -44,4 +44,46 @@ internal static class GrantedSecretsSql
                  WHERE s.resource_id = p.resource_id COLLATE "default" OFFSET 0) s ON true
          ORDER BY p.resource_id, s.version
         """;
+
+    /// <summary>
+    /// <see cref="GrantedPageWithSecrets"/> for a follower granted most secrets, on a leader whose <c>secrets</c> ids
+    /// compare by bytes as the grant table's do (<see cref="PagesByRange"/>): the page's secrets are read by one range
+    /// scan between its first and last id, hashed against the page, instead of one primary-key probe per variable.
+    /// Measured on PostgreSQL 15 with P1's data (pages of 10,000 of 100,000 variables, read by psql): 28–37 ms a page
+    /// against 49–81 ms probing; in <c>bench</c> P1 the page statement's mean time, which includes waiting for the
+    /// gateway to read, went from 69 to 57 ms. The range also holds the secrets of variables not granted between the
+    /// page's ones, read and dropped.
+    /// </summary>
+    public const string GrantedPageWithSecretsByRange = """
+        WITH page AS MATERIALIZED (
+            SELECT g.resource_id FROM partial_replica.granted g
+             WHERE g.follower_role_id = $1 AND g.resource_id > $2::text COLLATE "C"
+             ORDER BY g.resource_id LIMIT $3)
+        SELECT p.resource_id, s.version, s.value, s.expires_at
+          FROM page p
+          LEFT JOIN secrets s ON s.resource_id = p.resource_id COLLATE "default"
+               AND s.resource_id > $2::text COLLATE "default"
+               AND s.resource_id <= (SELECT max(l.resource_id) FROM page l) COLLATE "default"
+         ORDER BY p.resource_id, s.version
+        """;
+
+    /// <summary>
+    /// $1 follower role id → whether a reconcile reads its pages by range (<see cref="GrantedPageWithSecretsByRange"/>):
+    /// only when <c>secrets.resource_id</c> orders by bytes (collation C or POSIX, the column's own or the database's;
+    /// then a range of ids means the same on both tables), and the follower is granted at least half as many
+    /// variables as <c>secrets</c> has rows (by the planner's statistics; unknown counts as no). The pages' ranges are
+    /// disjoint, so a whole reconcile then reads at most every secret once: at most twice the rows it sends.
+    /// </summary>
+    public const string PagesByRange = """
+        SELECT (SELECT CASE WHEN c.collname = 'default'
+                            THEN d.datcollate IN ('C', 'POSIX') AND coalesce(to_jsonb(d) ->> 'datlocprovider', 'c') = 'c'
+                            ELSE c.collprovider = 'c' AND c.collcollate IN ('C', 'POSIX') END
+                  FROM pg_attribute a
+                  JOIN pg_collation c ON c.oid = a.attcollation
+                  JOIN pg_database d ON d.datname = current_database()
+                 WHERE a.attrelid = 'public.secrets'::regclass AND a.attname = 'resource_id')
+           AND (SELECT t.reltuples >= 0 AND 2 * coalesce((SELECT n.variables FROM partial_replica.granted_counts n
+                                                           WHERE n.follower_role_id = $1), 0) >= t.reltuples
+                  FROM pg_class t WHERE t.oid = 'public.secrets'::regclass)
+        """;
 }

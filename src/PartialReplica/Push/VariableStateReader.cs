@@ -19,16 +19,25 @@ public sealed class VariableStateReader(NpgsqlDataSource leader)
     private const string StampSql = "SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint";
 
     /// <summary>
+    /// Whether a full reconcile for <paramref name="followerRoleId"/> reads its pages by range
+    /// (<see cref="GrantedSecretsSql.PagesByRange"/>); asked once per reconcile.
+    /// </summary>
+    public static Task<bool> PagesByRangeAsync(NpgsqlConnection connection, string followerRoleId, CancellationToken cancellationToken) =>
+        connection.ScalarAsync<bool>(GrantedSecretsSql.PagesByRange, cancellationToken, followerRoleId);
+
+    /// <summary>
     /// A full reconcile's page: the next <paramref name="limit"/> variables after <paramref name="after"/> in the
     /// follower's materialised grant table (current: registration, policy loads and requeues refresh it) with their kept versions,
-    /// in one round trip. Returns the page's ids in order and their states.
+    /// in one round trip; their secrets read by one range scan when <paramref name="byRange"/> (see
+    /// <see cref="PagesByRangeAsync"/>), else by one probe per variable. Returns the page's ids in order and their states.
     /// </summary>
     public async Task<(List<string> Ids, IReadOnlyList<VariableState> States)> ReadGrantedPageAsync(
-        string followerRoleId, string after, int limit, CancellationToken cancellationToken)
+        string followerRoleId, string after, int limit, bool byRange, CancellationToken cancellationToken)
     {
         await using var connection = await leader.OpenConnectionAsync(cancellationToken);
         var stamp = await ReadStampAsync(connection, cancellationToken);
-        await using var command = ConnectionExtensions.Command(connection, GrantedSecretsSql.GrantedPageWithSecrets, followerRoleId, after, limit);
+        await using var command = ConnectionExtensions.Command(connection,
+            byRange ? GrantedSecretsSql.GrantedPageWithSecretsByRange : GrantedSecretsSql.GrantedPageWithSecrets, followerRoleId, after, limit);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var states = await ReadStatesAsync(reader, stamp, (_, _) => true, limit, cancellationToken);
         return (states.Select(s => s.Id).ToList(), states);
