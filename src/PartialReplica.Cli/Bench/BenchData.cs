@@ -10,11 +10,11 @@ namespace PartialReplica.Cli.Bench;
 /// <summary>Bulk set-up of the benchmark's variables, grants and values (not measured).</summary>
 internal static class BenchData
 {
-    /// <summary>The replica sets and follower hosts, as policy (sets p1, s0, s1, s2; one host per set).</summary>
+    /// <summary>The replica sets and follower hosts, as policy (each set once, each host granted its set).</summary>
     public static string Policy(IEnumerable<(string Set, string Host)> sets)
     {
         var yaml = new StringBuilder("- !policy\n  id: conjur/replication-sets\n  body:\n");
-        foreach (var (set, _) in sets)
+        foreach (var set in sets.Select(pair => pair.Set).Distinct(StringComparer.Ordinal))
         {
             yaml.Append(CultureInfo.InvariantCulture, $"""
                   - !policy

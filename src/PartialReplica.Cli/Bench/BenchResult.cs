@@ -25,6 +25,15 @@ internal sealed record BenchFigure(
     [JsonPropertyName("nativeP50")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public double? NativeP50 { get; init; }
+
+    /// <summary>Each sample when the figures are medians (P1), in the order measured.</summary>
+    [JsonPropertyName("gatewaySamples")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<double>? GatewaySamples { get; init; }
+
+    [JsonPropertyName("nativeSamples")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<double>? NativeSamples { get; init; }
 }
 
 /// <summary>The whole run: machine, sizes, figures, and the correctness checks that preceded them.</summary>

@@ -2,9 +2,11 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
 using Npgsql;
+using PartialReplica.Followers;
 using PartialReplica.Policies;
 using PartialReplica.ReplicaSets;
 using PartialReplica.Samples;
+using PartialReplica.Schema;
 
 namespace PartialReplica.Cli.Bench;
 
@@ -16,8 +18,15 @@ internal sealed partial class BenchRunner
     // P1's probe runs every 20 ms on both sides; see P1DoneAsync.
     private static readonly TimeSpan P1Probe = TimeSpan.FromMilliseconds(20);
 
-    /// <summary>P1: native initial table sync of the secrets vs the gateway's full reconcile of a new follower.</summary>
-    private async Task<(double Gateway, double Native)> MeasureInitialReplicateAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// P1: native initial table sync of the secrets vs the gateway's full reconcile of a new follower, each measured
+    /// <see cref="BenchSizes.P1Samples"/> times in alternating order (native first, then gateway first, ...); the medians
+    /// are reported. This machine's speed drifts by a third within seconds (seen as the same code's gateway reconcile
+    /// taking 1.2–1.9 s in consecutive samples), and one sample on each side, seconds apart, carried that drift into
+    /// the ratio. Every sample's follower is new and empty, and its agent a new process; the gateway is the same.
+    /// </summary>
+    private async Task<(double Gateway, double Native, double[] GatewaySamples, double[] NativeSamples)> MeasureInitialReplicateAsync(
+        CancellationToken cancellationToken)
     {
         Say($"P1: creating {sizes.P1Secrets:N0} variables granted to set p1, with values");
         await BenchData.CreateVariablesAsync(_leaderSource, "bench/p1", sizes.P1Secrets, _ => ["p1"], cancellationToken);
@@ -28,28 +37,112 @@ internal sealed partial class BenchRunner
         // autovacuum during one of the two measurements (seen as run-to-run noise of ~0.5 s on two cores).
         await BenchData.ExecuteAsync(_leader, "VACUUM (ANALYZE)", cancellationToken);
 
-        Say("P1: native initial table sync");
-        var native = await AddNativeFollowerAsync(cancellationToken);
-        var clock = Stopwatch.StartNew();
-        await SubscribeNativeAsync(native, "bench_p1", copyData: true, cancellationToken);
-        await UntilAsync(() => P1DoneAsync(native, rows, cancellationToken), "native P1 sync", P1Probe, cancellationToken);
-        var nativeSeconds = clock.Elapsed.TotalSeconds;
-        await UnsubscribeNativeAsync(native, "bench_p1", cancellationToken);
+        var gateway = new double[sizes.P1Samples];
+        var native = new double[sizes.P1Samples];
+        for (var sample = 0; sample < sizes.P1Samples; sample++)
+        {
+            var nativeFirst = sample % 2 == 0;
+            if (nativeFirst)
+            {
+                native[sample] = await MeasureNativeSyncAsync(rows, sample, cancellationToken);
+            }
 
-        Say("P1: gateway initial replicate");
-        // The follower is registered and its other tables copied first, then its agent started and awaited ready
-        // (the order of a deployment: init creates the schema the agent writes to), so the gateway's reconcile is
-        // measured alone, as native's copy of the secrets is: the clock starts when the agent's URL is recorded
-        // (re-running init with it), which is when the gateway may start.
+            gateway[sample] = await MeasureGatewayReconcileAsync(rows, sample, cancellationToken);
+            if (!nativeFirst)
+            {
+                native[sample] = await MeasureNativeSyncAsync(rows, sample, cancellationToken);
+            }
+        }
+
+        return (Median(gateway), Median(native), gateway, native);
+    }
+
+    private static double Median(double[] samples)
+    {
+        var sorted = samples.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    /// <summary>The follower host of P1's sample <paramref name="sample"/>; all are granted set p1, the first stays for P5.</summary>
+    private static string P1Follower(int sample) =>
+        sample == 0 ? "bench/p1" : string.Create(CultureInfo.InvariantCulture, $"bench/p1-{sample + 1}");
+
+    /// <summary>
+    /// One native sample: a new database subscribes with the initial copy (each sample's subscription, and so its slot,
+    /// has a name of its own: one sample that reused the last one's took 5.6 s against 0.6–0.7 s); timed until it holds
+    /// every row. The clock starts once no other leader transaction holds a transaction id: creating a subscription's
+    /// slots waits for those to end.
+    /// </summary>
+    private async Task<double> MeasureNativeSyncAsync(long rows, int sample, CancellationToken cancellationToken)
+    {
+        Say($"P1: native initial table sync ({sample + 1} of {sizes.P1Samples})");
+        var native = await AddNativeFollowerAsync(cancellationToken);
+        await UntilAsync(() => LeaderQuietAsync(cancellationToken), "leader without running transactions", cancellationToken);
+        var clock = Stopwatch.StartNew();
+        var subscription = string.Create(CultureInfo.InvariantCulture, $"bench_p1_{sample + 1}");
+        await SubscribeNativeAsync(native, subscription, copyData: true, cancellationToken);
+        await UntilAsync(() => P1DoneAsync(native, rows, cancellationToken), "native P1 sync", P1Probe, cancellationToken);
+        var seconds = clock.Elapsed.TotalSeconds;
+        await UnsubscribeNativeAsync(native, subscription, cancellationToken);
+        return seconds;
+    }
+
+    /// <summary>
+    /// One gateway sample. The follower is registered and its other tables copied first, then its agent started and
+    /// awaited ready (the order of a deployment: init creates the schema the agent writes to), so the gateway's
+    /// reconcile is measured alone, as native's copy of the secrets is: the clock starts when the agent's URL is
+    /// recorded (re-running init with it), which is when the gateway may start. The follower is verified exact; all
+    /// but the first sample's are then removed (subscription, registration, agent), so that later workloads run with
+    /// the followers they always had.
+    /// </summary>
+    private async Task<double> MeasureGatewayReconcileAsync(long rows, int sample, CancellationToken cancellationToken)
+    {
+        Say($"P1: gateway initial replicate ({sample + 1} of {sizes.P1Samples})");
+        var name = P1Follower(sample);
         var follower = await CreateFollowerDatabaseAsync(cancellationToken);
-        var init = await InitFollowerAsync(follower, "bench/p1", null, cancellationToken);
-        var agent = await StartAgentAsync(follower, "bench/p1", cancellationToken);
+        var init = await InitFollowerAsync(follower, name, null, cancellationToken);
+
+        // The registration wrote the follower's grant rows: vacuumed and analysed now, not by autovacuum during the reconcile.
+        await BenchData.ExecuteAsync(_leader, "VACUUM (ANALYZE) partial_replica.granted", cancellationToken);
+        var agent = await StartAgentAsync(follower, name, cancellationToken);
         await agent.WaitReadyAsync(cancellationToken);
         var done = CompletedAtAsync(() => P1DoneAsync(follower, rows, cancellationToken), "gateway P1 replicate", cancellationToken);
-        await InitFollowerAsync(follower, "bench/p1", agent.Url, cancellationToken);
-        var gatewaySeconds = (await done - await AgentRecordedAsync(init.Name, cancellationToken)).TotalSeconds;
-        await VerifyAsync("P1 follower", follower, init.RoleId, cancellationToken);
-        return (gatewaySeconds, nativeSeconds);
+        await InitFollowerAsync(follower, name, agent.Url, cancellationToken);
+        var seconds = (await done - await AgentRecordedAsync(init.Name, cancellationToken)).TotalSeconds;
+        await VerifyAsync(sample == 0 ? "P1 follower" : $"P1 follower {sample + 1}", follower, init.RoleId, cancellationToken);
+        if (sample > 0)
+        {
+            await RemoveGatewayFollowerAsync(follower, init, agent, cancellationToken);
+        }
+
+        return seconds;
+    }
+
+    /// <summary>Whether no other session on the leader is in a transaction that holds a transaction id.</summary>
+    private async Task<bool> LeaderQuietAsync(CancellationToken cancellationToken) =>
+        await BenchData.CountAsync(_leader,
+            "SELECT count(*) FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()", cancellationToken) == 0;
+
+    /// <summary>
+    /// Takes a follower out of the deployment: its subscription dropped (and with it its slot on the leader), its
+    /// registration deleted (its delivery state and grant rows go with it, and the gateway stops its worker), its
+    /// agent stopped.
+    /// </summary>
+    private async Task RemoveGatewayFollowerAsync(string follower, FollowerInitResult init, ChildHost agent, CancellationToken cancellationToken)
+    {
+        await BenchData.ExecuteAsync(follower, $"DROP SUBSCRIPTION {SqlIdentifier.Quote(init.SlotName)}", cancellationToken);
+        await using (var connection = await _leaderSource.OpenConnectionAsync(cancellationToken))
+        await using (var command = new NpgsqlCommand("DELETE FROM partial_replica.followers WHERE name = $1", connection))
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = init.Name });
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        _owned.Remove(agent);
+        await agent.DisposeAsync();
+
+        // Its grant rows went with the registration: vacuumed now, not by autovacuum during the next sample.
+        await BenchData.ExecuteAsync(_leader, "VACUUM (ANALYZE) partial_replica.granted", cancellationToken);
     }
 
     /// <summary>When <paramref name="condition"/> first held, probing every <see cref="P1Probe"/>.</summary>

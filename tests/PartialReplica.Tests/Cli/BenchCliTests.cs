@@ -14,9 +14,20 @@ public sealed class BenchCliTests
         Assert.True(result.ExitCode == 0, result.Stdout + result.Stderr);
         var report = JsonDocument.Parse(result.Stdout).RootElement;
         Assert.True(report.GetProperty("quick").GetBoolean());
-        Assert.Equal(4, report.GetProperty("verified").GetArrayLength());
+        // Quick P1 takes two samples on each side, each with a follower of its own; P2 has three followers.
+        Assert.Equal(
+            ["P1 follower", "P1 follower 2", "P2 follower 0", "P2 follower 1", "P2 follower 2"],
+            report.GetProperty("verified").EnumerateArray().Select(v => v.GetString()![..v.GetString()!.IndexOf(':', StringComparison.Ordinal)]));
         var ids = report.GetProperty("results").EnumerateArray().Select(r => r.GetProperty("id").GetString()).ToList();
         Assert.Equal(["P1", "P2", "P3", "P4", "P5", "P5c", "P6"], ids);
+        var p1 = report.GetProperty("results")[0];
+        foreach (var side in new[] { "gateway", "native" })
+        {
+            var samples = p1.GetProperty(side + "Samples").EnumerateArray().Select(e => e.GetDouble()).ToList();
+            Assert.Equal(2, samples.Count);
+            Assert.All(samples, s => Assert.True(s > 0, side));
+            Assert.Equal(samples.Average(), p1.GetProperty(side).GetDouble(), 9);
+        }
         foreach (var figure in report.GetProperty("results").EnumerateArray())
         {
             Assert.True(figure.GetProperty("gateway").GetDouble() > 0, figure.GetProperty("id").GetString());
