@@ -68,10 +68,9 @@ internal sealed partial class BenchRunner
         sample == 0 ? "bench/p1" : string.Create(CultureInfo.InvariantCulture, $"bench/p1-{sample + 1}");
 
     /// <summary>
-    /// One native sample: a new database subscribes with the initial copy (each sample's subscription, and so its slot,
-    /// has a name of its own: one sample that reused the last one's took 5.6 s against 0.6–0.7 s); timed until it holds
-    /// every row. The clock starts once no other leader transaction holds a transaction id: creating a subscription's
-    /// slots waits for those to end.
+    /// One native sample: a new database subscribes with the initial copy (a subscription of its own name); timed until
+    /// it holds every row. The clock starts once no other leader transaction holds a transaction id: creating a
+    /// subscription's slots waits for those to end. See also the native server's settings in StartAsync.
     /// </summary>
     private async Task<double> MeasureNativeSyncAsync(long rows, int sample, CancellationToken cancellationToken)
     {
