@@ -112,6 +112,14 @@ public sealed class Dispatcher(NpgsqlDataSource leader, IBatchSender sender, Dis
 
         lock (_workers)
         {
+            // A follower no longer registered (or without an agent URL) loses its worker, which releases the follower's lock.
+            var listed = followers.Select(f => f.Name).ToHashSet(StringComparer.Ordinal);
+            foreach (var gone in _workers.Keys.Where(name => !listed.Contains(name)).ToList())
+            {
+                _workers[gone].Worker.Stop();
+                _workers.Remove(gone);
+            }
+
             foreach (var follower in followers)
             {
                 if (_workers.TryGetValue(follower.Name, out var existing) && existing.Worker.Endpoint == follower)
