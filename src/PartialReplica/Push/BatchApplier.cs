@@ -31,15 +31,8 @@ public sealed class BatchApplier(NpgsqlDataSource follower)
     /// Whether both resource_id columns order by bytes (collation C or POSIX, the column's own or the database's),
     /// so the agent can tell without asking the database whether an id lies in a sweep range. Looked up once.
     /// </summary>
-    private const string ComparesBytewiseSql = """
-        SELECT bool_and(CASE WHEN c.collname = 'default'
-                             THEN d.datcollate IN ('C', 'POSIX') AND coalesce(to_jsonb(d) ->> 'datlocprovider', 'c') = 'c'
-                             ELSE c.collprovider = 'c' AND c.collcollate IN ('C', 'POSIX') END)
-          FROM pg_attribute a
-          JOIN pg_collation c ON c.oid = a.attcollation
-          JOIN pg_database d ON d.datname = current_database()
-         WHERE a.attrelid IN ('public.secrets'::regclass, 'partial_replica.applied'::regclass) AND a.attname = 'resource_id'
-        """;
+    private static readonly string ComparesBytewiseSql =
+        ByteOrderSql.ResourceIdsOrderByBytes("'public.secrets'::regclass, 'partial_replica.applied'::regclass");
 
     private bool? _comparesBytewise;
 

@@ -1,3 +1,5 @@
+using PartialReplica.Schema;
+
 namespace PartialReplica.Push;
 
 /// <summary>
@@ -74,14 +76,8 @@ internal static class GrantedSecretsSql
     /// variables as <c>secrets</c> has rows (by the planner's statistics; unknown counts as no). The pages' ranges are
     /// disjoint, so a whole reconcile then reads at most every secret once: at most twice the rows it sends.
     /// </summary>
-    public const string PagesByRange = """
-        SELECT (SELECT CASE WHEN c.collname = 'default'
-                            THEN d.datcollate IN ('C', 'POSIX') AND coalesce(to_jsonb(d) ->> 'datlocprovider', 'c') = 'c'
-                            ELSE c.collprovider = 'c' AND c.collcollate IN ('C', 'POSIX') END
-                  FROM pg_attribute a
-                  JOIN pg_collation c ON c.oid = a.attcollation
-                  JOIN pg_database d ON d.datname = current_database()
-                 WHERE a.attrelid = 'public.secrets'::regclass AND a.attname = 'resource_id')
+    public static readonly string PagesByRange = $"""
+        SELECT ({ByteOrderSql.ResourceIdsOrderByBytes("'public.secrets'::regclass")})
            AND (SELECT t.reltuples >= 0 AND 2 * coalesce((SELECT n.variables FROM partial_replica.granted_counts n
                                                            WHERE n.follower_role_id = $1), 0) >= t.reltuples
                   FROM pg_class t WHERE t.oid = 'public.secrets'::regclass)
