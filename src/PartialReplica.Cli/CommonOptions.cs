@@ -21,6 +21,11 @@ internal static class CommonOptions
         Description = "Conjur account (env PARTIALREPLICA_ACCOUNT, default 'default').",
     };
 
+    public static Option<string?> Relay() => new("--relay")
+    {
+        Description = "Relay database admin connection string or URI (env PARTIALREPLICA_RELAY); setup's default: partial_replica_relay in the leader's server.",
+    };
+
     public static Option<bool> Json() => new("--json")
     {
         Description = "Print the result as one JSON document.",
@@ -37,6 +42,11 @@ internal static class CommonOptions
             result.GetValue(option) ?? Environment.GetEnvironmentVariable("PARTIALREPLICA_FOLLOWER_DB")
                 ?? throw new PartialReplicaException("No follower database given: pass --db or set PARTIALREPLICA_FOLLOWER_DB."),
             "follower database");
+
+    public static string? RelayConnection(ParseResult result, Option<string?> option) =>
+        (result.GetValue(option) ?? Environment.GetEnvironmentVariable("PARTIALREPLICA_RELAY")) is { Length: > 0 } relay
+            ? ConnectionStrings.Normalize(relay, "relay")
+            : null;
 
     public static string AccountName(ParseResult result, Option<string?> option) =>
         result.GetValue(option) ?? Environment.GetEnvironmentVariable("PARTIALREPLICA_ACCOUNT") ?? "default";

@@ -11,11 +11,23 @@ internal static partial class LogMessages
     [LoggerMessage(1001, LogLevel.Information, "Applied migration {Migration} to database {Database}")]
     public static partial void MigrationApplied(ILogger logger, string database, string migration);
 
-    [LoggerMessage(1101, LogLevel.Information, "Publication partial_replica_public now holds {TableCount} tables (added {Added}, removed {Removed})")]
-    public static partial void PublicationSynced(ILogger logger, int tableCount, int added, int removed);
+    [LoggerMessage(1101, LogLevel.Information, "Publication partial_replica_public in {Database} now holds {TableCount} tables (added {Added}, removed {Removed})")]
+    public static partial void PublicationSynced(ILogger logger, string database, int tableCount, int added, int removed);
 
-    [LoggerMessage(1102, LogLevel.Warning, "Role partial_replica_subscriber existed without a password recorded in this leader database; a new password was set, so subscriptions made with the old one must be re-created")]
-    public static partial void SubscriberPasswordReset(ILogger logger);
+    [LoggerMessage(1102, LogLevel.Warning, "The shared login partial_replica_subscriber of earlier versions could not be dropped ({Reason}); drop it by hand: it can read the leader's whole write stream")]
+    public static partial void OldSubscriberNotDropped(ILogger logger, string reason);
+
+    [LoggerMessage(1103, LogLevel.Information, "Relay {Relay} subscribes to the leader as {Login} through slot {Slot}")]
+    public static partial void RelaySubscribed(ILogger logger, string relay, string login, string slot);
+
+    [LoggerMessage(1104, LogLevel.Warning, "The relay's server lets follower logins go further than the relay: {Advice}")]
+    public static partial void RelayHbaOpen(ILogger logger, string advice);
+
+    [LoggerMessage(1105, LogLevel.Information, "Follower login {Login} on the relay: {Action}")]
+    public static partial void FollowerLoginChanged(ILogger logger, string login, string action);
+
+    [LoggerMessage(1106, LogLevel.Warning, "Follower {Follower}: replication slot {Slot} was missing on the relay; recreated it")]
+    public static partial void SlotRecreated(ILogger logger, string follower, string slot);
 
     [LoggerMessage(1201, LogLevel.Information, "Follower {Follower} registered with slot {Slot}")]
     public static partial void FollowerRegistered(ILogger logger, string follower, string slot);

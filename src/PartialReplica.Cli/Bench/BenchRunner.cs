@@ -130,7 +130,7 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
         _leaderSource = NpgsqlDataSource.Create(_leader);
         _owned.Add(_leaderSource);
 
-        await new LeaderSetup(logger).RunAsync(_leaderSource, new SetupOptions(), cancellationToken);
+        await new LeaderSetup(logger).RunAsync(_leader, new SetupOptions(), cancellationToken);
         await BenchData.ExecuteAsync(_leader, "CREATE PUBLICATION bench_native_secrets FOR TABLE secrets", cancellationToken);
         await new PolicyLoader(logger).LoadAsync(_leaderSource, new PolicyLoadRequest
         {
@@ -177,7 +177,7 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
     private async Task<FollowerInitResult> InitFollowerAsync(string follower, string name, string? agentUrl, CancellationToken cancellationToken)
     {
         await using var followerSource = NpgsqlDataSource.Create(follower);
-        return await new FollowerInit(logger).RunAsync(_leaderSource, followerSource,
+        return await new FollowerInit(logger).RunAsync(_leader, followerSource,
             new FollowerInitOptions { Name = name, AgentUrl = agentUrl }, cancellationToken);
     }
 

@@ -64,12 +64,13 @@ internal sealed class DemoRunner(ILogger logger)
             PostgresCluster.StartAsync(new ClusterOptions { Name = "demo-west" }, cancellationToken));
         _owned.AddRange(clusters);
         var databases = await Task.WhenAll(clusters.Select(c => c.CreateDatabaseAsync("conjur", cancellationToken)));
-        var leader = Own(NpgsqlDataSource.Create(clusters[0].ConnectionString(databases[0])));
+        var leaderConnection = clusters[0].ConnectionString(databases[0]);
+        var leader = Own(NpgsqlDataSource.Create(leaderConnection));
         var eastDb = Own(NpgsqlDataSource.Create(clusters[1].ConnectionString(databases[1])));
         var westDb = Own(NpgsqlDataSource.Create(clusters[2].ConnectionString(databases[2])));
 
-        Step("partial-replica setup: schema, replication roles, publication, capture trigger");
-        await new LeaderSetup(logger).RunAsync(leader, new SetupOptions(), cancellationToken);
+        Step("partial-replica setup: schema, publication, capture trigger, and the relay followers subscribe to");
+        await new LeaderSetup(logger).RunAsync(leaderConnection, new SetupOptions(), cancellationToken);
 
         Step("loading policies/demo.yml: two replica sets (east, west), overlapping grants, one variable granted to nobody");
         var policy = await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "policies", "demo.yml"), cancellationToken);
@@ -86,7 +87,7 @@ internal sealed class DemoRunner(ILogger logger)
         Step("starting the gateway and two follower agents; follower init subscribes each follower");
         var gatewayUrl = await StartAsync(GatewayApplication.Build([], new Dictionary<string, string?>
         {
-            ["Gateway:Leader"] = clusters[0].ConnectionString(databases[0]),
+            ["Gateway:Leader"] = leaderConnection,
             ["urls"] = "http://127.0.0.1:0",
             ["Dispatch:FollowersRefreshInterval"] = "00:00:00.250",
             ["Logging:LogLevel:Default"] = "Warning",
@@ -101,7 +102,7 @@ internal sealed class DemoRunner(ILogger logger)
                 ["urls"] = "http://127.0.0.1:0",
                 ["Logging:LogLevel:Default"] = "Warning",
             }), cancellationToken);
-            await new FollowerInit(logger).RunAsync(leader, dataSource, new FollowerInitOptions { Name = name, AgentUrl = agentUrl }, cancellationToken);
+            await new FollowerInit(logger).RunAsync(leaderConnection, dataSource, new FollowerInitOptions { Name = name, AgentUrl = agentUrl }, cancellationToken);
         }
 
         Step("waiting for both followers to converge (delivered = granted, nothing pending)");

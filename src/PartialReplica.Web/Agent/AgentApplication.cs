@@ -63,6 +63,7 @@ public static class AgentApplication
         var app = builder.Build();
         app.MapHealthApi();
         app.MapAgentApi();
+        app.MapAgentSubscriptionApi();
         return app;
     }
 }

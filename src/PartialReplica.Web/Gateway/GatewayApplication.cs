@@ -19,6 +19,7 @@ public static class GatewayApplication
         [
             ("PARTIALREPLICA_LEADER", GatewayOptions.Section + ":" + nameof(GatewayOptions.Leader)),
             ("PARTIALREPLICA_ACCOUNT", GatewayOptions.Section + ":" + nameof(GatewayOptions.Account)),
+            ("PARTIALREPLICA_RELAY", GatewayOptions.Section + ":" + nameof(GatewayOptions.Relay)),
         ], overrides);
         builder.AddGateway();
         builder.Services.AddParentProcessWatch();

@@ -25,4 +25,13 @@ internal static partial class GatewayLog
 
     [LoggerMessage(2301, LogLevel.Information, "Gateway warm-up incomplete ({ErrorType}: {Error}); the first push does that work itself")]
     public static partial void WarmupIncomplete(ILogger logger, string errorType, string error);
+
+    [LoggerMessage(2401, LogLevel.Error, "Checking the followers' slots on the relay failed; the next round tries again")]
+    public static partial void SubscriptionCheckFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(2402, LogLevel.Warning, "Follower {Follower}: subscription repaired by its agent ({Done})")]
+    public static partial void SubscriptionRepaired(ILogger logger, string follower, string done);
+
+    [LoggerMessage(2403, LogLevel.Warning, "Follower {Follower}: its agent could not repair the subscription; retried next round")]
+    public static partial void SubscriptionRepairFailed(ILogger logger, string follower, Exception exception);
 }

@@ -28,6 +28,20 @@ public sealed class GatewayOptions
     public TimeSpan TokenLifetime { get; set; } = TimeSpan.FromMinutes(8);
 
     /// <summary>The largest request body accepted; larger ones get 413.</summary>
+    /// <summary>
+    /// An admin connection string for the relay (<c>PARTIALREPLICA_RELAY</c>); empty: the location setup recorded on
+    /// the leader, with the leader's credentials.
+    /// </summary>
+    public string? Relay { get; set; }
+
+    /// <summary>How often the followers' slots on the relay are checked (S6: a dropped slot heals).</summary>
+    [Range(typeof(TimeSpan), "00:00:00.050", "01:00:00")]
+    public TimeSpan SubscriptionCheckInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a follower's slot may stay unused before its agent is asked to re-enable the subscription.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "1.00:00:00")]
+    public TimeSpan SubscriptionInactiveAfter { get; set; } = TimeSpan.FromSeconds(30);
+
     [Range(1024, 1L << 30)]
     public long MaxRequestBodyBytes { get; set; } = 1L << 20;
 }

@@ -10,6 +10,7 @@ using PartialReplica.Authn;
 using Microsoft.Extensions.Configuration;
 using PartialReplica.Configuration;
 using PartialReplica.Push;
+using PartialReplica.Relay;
 using PartialReplica.Status;
 using PartialReplica.Web.Apis;
 using PartialReplica.Web.Authentication;
@@ -58,6 +59,14 @@ public static class GatewayServiceExtensions
             sp.GetRequiredService<NpgsqlDataSource>(),
             sp.GetRequiredService<IHttpClientFactory>().CreateClient(StatusApi.AgentClientName),
             sp.GetRequiredService<IPushTokenSource>()));
+        // S6: the followers' slots on the relay are checked and healed by one gateway at a time.
+        services.AddSingleton(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<GatewayOptions>>().Value;
+            return new RelayAdmin(ConnectionStrings.Normalize(options.Leader, "leader"), options.Relay);
+        });
+        services.AddHttpClient(SubscriptionHealService.HttpClientName, client => client.Timeout = TimeSpan.FromMinutes(5));
+        services.AddHostedService<SubscriptionHealService>();
         services.AddHealthChecks().AddCheck<LeaderHealthCheck>("leader", tags: [HealthApi.ReadyTag]);
         services.AddOpenApi();
 

@@ -166,7 +166,7 @@ public sealed class PostgresCluster : IPostgresServer, IAsyncDisposable
 
     private static async Task<(string Template, string Password)> EnsureTemplateAsync(PostgresBinaries binaries, CancellationToken cancellationToken)
     {
-        var key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(binaries.Directory + "|v1")))[..12];
+        var key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(binaries.Directory + "|v2")))[..12];
         var template = Path.Combine(Root, $"template-{key}");
         var passwordFile = template + ".password";
 
@@ -216,6 +216,8 @@ public sealed class PostgresCluster : IPostgresServer, IAsyncDisposable
                 max_connections = 200
                 shared_buffers = 32MB
                 max_slot_wal_keep_size = 1GB
+                # Apply workers start at once, not after PostgreSQL 15's 5 s launcher throttle (relay, then followers).
+                wal_retrieve_retry_interval = 50ms
                 fsync = off
                 full_page_writes = off
                 logging_collector = off
@@ -224,6 +226,12 @@ public sealed class PostgresCluster : IPostgresServer, IAsyncDisposable
 
                 """;
             await File.AppendAllTextAsync(Path.Combine(building, "postgresql.conf"), conf, cancellationToken);
+
+            // Follower logins reach their relay database and nothing else (S6): these lines come before initdb's.
+            var hba = Path.Combine(building, "pg_hba.conf");
+            await File.WriteAllTextAsync(hba,
+                "# partial-replica: follower logins reach only the relay database named like a role they hold\n" +
+                string.Join('\n', Relay.RelayNames.HbaLines) + "\n\n" + await File.ReadAllTextAsync(hba, cancellationToken), cancellationToken);
             Directory.Move(building, template);
             await File.WriteAllTextAsync(passwordFile, password, cancellationToken);
             return (template, password);

@@ -2,41 +2,57 @@ using Microsoft.Extensions.Logging;
 using Npgsql;
 using PartialReplica.Authn;
 using PartialReplica.Conjur;
+using PartialReplica.Relay;
 using PartialReplica.Schema;
 using PartialReplica.Setup;
 
 namespace PartialReplica.Followers;
 
 /// <summary>
-/// F2: makes a database a follower of the leader. Idempotent: the host, its registration, slot and
-/// subscription are created once; a re-run checks and leaves them.
+/// F2: makes a database a follower of the leader. Its subscription goes to the leader's relay (S6) with a
+/// replication login of its own, made here on the relay's server. Idempotent: the host, its registration, slot,
+/// login and subscription are created once; a re-run checks and leaves them.
 /// </summary>
 public sealed class FollowerInit(ILogger logger)
 {
     /// <summary>Runs follower init.</summary>
     public async Task<FollowerInitResult> RunAsync(
-        NpgsqlDataSource leader, NpgsqlDataSource follower, FollowerInitOptions options, CancellationToken cancellationToken)
+        string leaderConnectionString, NpgsqlDataSource follower, FollowerInitOptions options, CancellationToken cancellationToken)
     {
         var name = FollowerName.Validate(options.Name);
         var host = ConjurId.Host(options.Account, name);
 
-        await using var leaderConnection = await leader.OpenConnectionAsync(cancellationToken);
-        var subscriberPassword = await LeaderSetup.ReadSubscriberPasswordAsync(leaderConnection, cancellationToken);
+        await using var leaderConnection = new NpgsqlConnection(leaderConnectionString);
+        await leaderConnection.OpenAsync(cancellationToken);
+        var location = await RelayLocation.ReadAsync(leaderConnection, cancellationToken);
+        await using var relay = new NpgsqlConnection(location.AdminConnectionString(leaderConnectionString, options.RelayConnectionString));
+        await relay.OpenAsync(cancellationToken);
 
         await new MigrationRunner(logger).MigrateAsync(follower, DatabaseRole.Follower, cancellationToken);
 
-        var (slot, apiKey) = await RegisterAsync(leaderConnection, host, name, options, cancellationToken);
-        await EnsureSlotAsync(leaderConnection, slot, cancellationToken);
+        var (slot, apiKey) = await RegisterAsync(leaderConnection, relay, host, name, options, cancellationToken);
+        var login = RelayNames.FollowerLogin(relay.Database, slot);
+        await leaderConnection.ExecuteAsync(
+            "UPDATE partial_replica.followers SET login = $2 WHERE name = $1 AND login IS DISTINCT FROM $2", cancellationToken, name, login);
+        await FollowerLogins.EnsureSlotAsync(relay, slot, cancellationToken);
 
-        var leaderBuilder = new NpgsqlConnectionStringBuilder(leader.ConnectionString);
-        var conninfo = string.Join(' ',
-            $"host={ConnInfoValue(options.PublisherHost ?? leaderBuilder.Host ?? "127.0.0.1")}",
-            $"port={options.PublisherPort ?? leaderBuilder.Port}",
-            $"dbname={ConnInfoValue(leaderConnection.Database)}",
-            $"user={ReplicationRoles.Subscriber}",
-            $"password={ConnInfoValue(subscriberPassword)}",
-            "application_name=" + ConnInfoValue(slot));
-        await SubscribeAsync(follower, slot, conninfo, cancellationToken);
+        await using (var followerConnection = await follower.OpenConnectionAsync(cancellationToken))
+        {
+            if (await SubscriptionExistsAsync(followerConnection, slot, cancellationToken) && await FollowerLogins.ExistsAsync(relay, login, cancellationToken))
+            {
+                await followerConnection.ExecuteAsync($"ALTER SUBSCRIPTION {SqlIdentifier.Quote(slot)} ENABLE", cancellationToken);
+            }
+            else
+            {
+                // The password goes straight into the subscription, the only place it is kept.
+                var password = await FollowerLogins.SetPasswordAsync(relay, login, logger, cancellationToken);
+                var conninfo = ConnInfo.Build(
+                    options.PublisherHost ?? location.Host, options.PublisherPort ?? location.Port, relay.Database, login, password, slot,
+                    new NpgsqlConnectionStringBuilder(location.ConnectionString));
+                await SubscribeAsync(followerConnection, slot, conninfo, cancellationToken);
+            }
+        }
+
         if (options.WaitForInitialCopy is { } timeout)
         {
             await SubscriptionState.WaitUntilReadyAsync(follower, slot, timeout, cancellationToken);
@@ -47,7 +63,7 @@ public sealed class FollowerInit(ILogger logger)
     }
 
     private async Task<(string Slot, string? ApiKey)> RegisterAsync(
-        NpgsqlConnection leader, ConjurId host, string name, FollowerInitOptions options, CancellationToken cancellationToken)
+        NpgsqlConnection leader, NpgsqlConnection relay, ConjurId host, string name, FollowerInitOptions options, CancellationToken cancellationToken)
     {
         await using var transaction = await leader.BeginTransactionAsync(cancellationToken);
         await leader.ExecuteAsync("LOCK TABLE partial_replica.followers IN SHARE ROW EXCLUSIVE MODE", cancellationToken);
@@ -61,11 +77,16 @@ public sealed class FollowerInit(ILogger logger)
             "SELECT slot_name FROM partial_replica.followers WHERE name = $1", cancellationToken, name);
         if (slot is null)
         {
+            // Slots live on the relay's server; names registered on this leader are taken too.
             var taken = new HashSet<string>(StringComparer.Ordinal);
-            await using (var command = ConnectionExtensions.Command(leader,
-                "SELECT slot_name FROM partial_replica.followers UNION SELECT slot_name::text FROM pg_replication_slots"))
-            await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+            foreach (var (connection, sql) in new[]
+                     {
+                         (leader, "SELECT slot_name FROM partial_replica.followers"),
+                         (relay, "SELECT slot_name::text FROM pg_replication_slots"),
+                     })
             {
+                await using var command = ConnectionExtensions.Command(connection, sql);
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
                 while (await reader.ReadAsync(cancellationToken))
                 {
                     taken.Add(reader.GetString(0));
@@ -90,48 +111,25 @@ public sealed class FollowerInit(ILogger logger)
         return (slot, apiKey);
     }
 
-    /// <summary>
-    /// The slot is made on the leader before the subscription (which then uses create_slot = false), so
-    /// leader and follower may even be databases of one server, where CREATE SUBSCRIPTION would otherwise hang.
-    /// </summary>
-    private static async Task EnsureSlotAsync(NpgsqlConnection leader, string slot, CancellationToken cancellationToken)
-    {
-        var database = await leader.ScalarAsync<string>(
-            "SELECT database FROM pg_replication_slots WHERE slot_name = $1", cancellationToken, slot);
-        if (database is null)
-        {
-            try
-            {
-                await leader.ExecuteAsync("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", cancellationToken, slot);
-            }
-            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.DuplicateObject)
-            {
-                // A concurrent init of the same follower made it first.
-            }
-        }
-        else if (database != leader.Database)
-        {
-            throw new PartialReplicaException(
-                $"Replication slot {slot} already exists for database {database} on this server; drop it or choose another follower name.");
-        }
-    }
-
-    private static async Task SubscribeAsync(NpgsqlDataSource follower, string slot, string conninfo, CancellationToken cancellationToken)
-    {
-        await using var connection = await follower.OpenConnectionAsync(cancellationToken);
-        var exists = await connection.ScalarAsync<bool>(
+    internal static async Task<bool> SubscriptionExistsAsync(NpgsqlConnection follower, string subscription, CancellationToken cancellationToken) =>
+        await follower.ScalarAsync<bool>(
             "SELECT EXISTS (SELECT 1 FROM pg_subscription WHERE subname = $1 AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()))",
-            cancellationToken, slot);
+            cancellationToken, subscription);
+
+    private static async Task SubscribeAsync(NpgsqlConnection follower, string slot, string conninfo, CancellationToken cancellationToken)
+    {
         var name = SqlIdentifier.Quote(slot);
-        if (exists)
+        if (await SubscriptionExistsAsync(follower, slot, cancellationToken))
         {
-            await connection.ExecuteAsync($"ALTER SUBSCRIPTION {name} ENABLE", cancellationToken);
+            // Its login was gone (dropped by hand, or the relay rebuilt): the subscription takes the new one.
+            await follower.ExecuteAsync($"ALTER SUBSCRIPTION {name} CONNECTION {SqlIdentifier.Literal(conninfo)}", cancellationToken);
+            await follower.ExecuteAsync($"ALTER SUBSCRIPTION {name} ENABLE", cancellationToken);
             return;
         }
 
         try
         {
-            await connection.ExecuteAsync(
+            await follower.ExecuteAsync(
                 $"CREATE SUBSCRIPTION {name} CONNECTION {SqlIdentifier.Literal(conninfo)} " +
                 $"PUBLICATION {SqlIdentifier.Quote(ReplicationRoles.Publication)} " +
                 $"WITH (create_slot = false, slot_name = {SqlIdentifier.Literal(slot)}, copy_data = true)",
@@ -140,10 +138,7 @@ public sealed class FollowerInit(ILogger logger)
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UndefinedTable)
         {
             throw new PartialReplicaException(
-                $"The leader publishes a table the follower does not have ({e.MessageText}). Create it on the follower, then run follower init again.", e);
+                $"The relay publishes a table the follower does not have ({e.MessageText}). Create it on the follower, then run follower init again.", e);
         }
     }
-
-    private static string ConnInfoValue(string value) =>
-        "'" + value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("'", "\\'", StringComparison.Ordinal) + "'";
 }

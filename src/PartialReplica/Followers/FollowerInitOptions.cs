@@ -13,13 +13,19 @@ public sealed record FollowerInitOptions
     public string? AgentUrl { get; init; }
 
     /// <summary>
-    /// How the follower's server reaches the leader (libpq key=value), when it differs from how this
-    /// process does, e.g. a compose service name. Credentials are added by init.
+    /// How the follower's server reaches the relay it subscribes to, when it differs from how this process
+    /// does, e.g. a compose service name. Credentials are made by init.
     /// </summary>
     public string? PublisherHost { get; init; }
 
-    /// <summary>The leader's port as the follower's server sees it, with <see cref="PublisherHost"/>.</summary>
+    /// <summary>The relay's port as the follower's server sees it, with <see cref="PublisherHost"/>.</summary>
     public int? PublisherPort { get; init; }
+
+    /// <summary>
+    /// An admin connection string for the relay (<c>PARTIALREPLICA_RELAY</c>); null: the location setup recorded on
+    /// the leader, with the leader's credentials.
+    /// </summary>
+    public string? RelayConnectionString { get; init; }
 
     /// <summary>How long to wait for the subscription's initial copy; null returns at once.</summary>
     public TimeSpan? WaitForInitialCopy { get; init; } = TimeSpan.FromMinutes(5);

@@ -8,4 +8,10 @@ public enum DatabaseRole
 
     /// <summary>A follower: the same tables, no triggers or foreign keys, secrets only as pushed.</summary>
     Follower,
+
+    /// <summary>
+    /// The relay (S6): the published tables only, received from the leader and republished to followers, so a
+    /// follower's login never reaches the leader database or its write stream.
+    /// </summary>
+    Relay,
 }

@@ -28,10 +28,10 @@ public sealed class MigrationRunner(ILogger logger)
                 applied_at timestamptz NOT NULL DEFAULT now());
             CREATE TABLE IF NOT EXISTS partial_replica.node (
                 singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-                role      text NOT NULL CHECK (role IN ('leader', 'follower')));
+                role      text NOT NULL CHECK (role IN ('leader', 'follower', 'relay')));
             """, cancellationToken);
 
-        var roleName = role == DatabaseRole.Leader ? "leader" : "follower";
+        var roleName = role.ToString().ToLowerInvariant();
         var existing = await connection.ScalarAsync<string>("SELECT role FROM partial_replica.node", cancellationToken);
         if (existing is not null && existing != roleName)
         {

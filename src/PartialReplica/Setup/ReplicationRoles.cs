@@ -3,11 +3,8 @@ namespace PartialReplica.Setup;
 /// <summary>Names fixed by SPEC F1.</summary>
 public static class ReplicationRoles
 {
-    /// <summary>NOLOGIN role with SELECT on the published tables only.</summary>
+    /// <summary>NOLOGIN role with SELECT on the published tables only (on the leader and on the relay); every replication login is its member.</summary>
     public const string Reader = "partial_replica_reader";
-
-    /// <summary>The login followers' subscriptions use: REPLICATION plus <see cref="Reader"/>.</summary>
-    public const string Subscriber = "partial_replica_subscriber";
 
     /// <summary>The publication of everything but secrets and bookkeeping.</summary>
     public const string Publication = "partial_replica_public";

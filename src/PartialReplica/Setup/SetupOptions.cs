@@ -7,8 +7,15 @@ public sealed record SetupOptions
     public string Account { get; init; } = "default";
 
     /// <summary>
-    /// The password for <c>partial_replica_subscriber</c>. When null, setup generates one the first time
-    /// and keeps it in <c>partial_replica.settings</c> for follower init.
+    /// An admin connection string for the relay database (<c>--relay</c>, <c>PARTIALREPLICA_RELAY</c>): on a server of its
+    /// own (the production default) or not. Null: the relay recorded by an earlier run, else a database
+    /// <c>partial_replica_relay</c> in the leader's cluster (allowed only when its pg_hba.conf confines follower logins).
     /// </summary>
-    public string? SubscriberPassword { get; init; }
+    public string? RelayConnectionString { get; init; }
+
+    /// <summary>
+    /// Whether to make the relay. Only a leader that will never have followers (a policy store under test) skips it;
+    /// <c>follower init</c> then refuses with a clear error.
+    /// </summary>
+    public bool CreateRelay { get; init; } = true;
 }

@@ -38,7 +38,7 @@ public sealed class ListenCliTests(ReplicationFixture fixture) : IClassFixture<R
         await using (var leaderSource = NpgsqlDataSource.Create(leader))
         await using (var followerSource = NpgsqlDataSource.Create(follower))
         {
-            await new FollowerInit(NullLogger.Instance).RunAsync(leaderSource, followerSource,
+            await new FollowerInit(NullLogger.Instance).RunAsync(leader, followerSource,
                 new FollowerInitOptions { Name = "conjur/followers/west-1", AgentUrl = agentUrl }, CancellationToken.None);
         }
 

@@ -111,7 +111,7 @@ public sealed class DashboardWorld : IAsyncLifetime
         _apps.Add(agent);
         await using var leaderSource = NpgsqlDataSource.Create(Leader);
         await using var followerSource = NpgsqlDataSource.Create(follower);
-        var init = await new FollowerInit(NullLogger.Instance).RunAsync(leaderSource, followerSource,
+        var init = await new FollowerInit(NullLogger.Instance).RunAsync(Leader, followerSource,
             new FollowerInitOptions { Name = name, AgentUrl = agentUrl }, CancellationToken.None);
         // The demo policy created the host, so init printed no key; a fresh one makes it a caller we can use.
         FollowerApiKeys[name] = init.ApiKey ?? (await ApiKeyAuthenticator.RotateAsync(leaderSource, init.RoleId, CancellationToken.None))!;

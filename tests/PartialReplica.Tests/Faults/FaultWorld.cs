@@ -87,7 +87,7 @@ internal sealed class FaultWorld : IAsyncDisposable
     {
         var agent = Track(ChildHost.Agent(name, followerDb, gatewayUrl, ChildHost.FreePort()));
         await using var followerSource = NpgsqlDataSource.Create(followerDb);
-        await new FollowerInit(NullLogger.Instance).RunAsync(LeaderSource, followerSource,
+        await new FollowerInit(NullLogger.Instance).RunAsync(Leader, followerSource,
             new FollowerInitOptions { Name = name, AgentUrl = agent.Url }, CancellationToken.None);
         _followerDbs[name] = followerDb;
         await agent.StartAsync();

@@ -51,12 +51,9 @@ public sealed class GatewayFixture : IAsyncLifetime
         }
 
         Leader = server.ConnectionString(await server.CreateDatabaseAsync("gateway", CancellationToken.None));
-        await using (var dataSource = NpgsqlDataSource.Create(Leader))
-        {
-            var setup = await new LeaderSetup(NullLogger.Instance).RunAsync(
-                dataSource, new SetupOptions { SubscriberPassword = "test-subscriber-password" }, CancellationToken.None);
-            AdminApiKey = setup.AdminApiKey!;
-        }
+        // The gateway's APIs need no follower, so no relay either.
+        var setup = await new LeaderSetup(NullLogger.Instance).RunAsync(Leader, new SetupOptions { CreateRelay = false }, CancellationToken.None);
+        AdminApiKey = setup.AdminApiKey!;
 
         _app = StartGateway(Leader);
         await _app.StartAsync();

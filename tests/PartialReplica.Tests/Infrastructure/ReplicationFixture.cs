@@ -93,10 +93,24 @@ public sealed class ReplicationFixture : IAsyncLifetime
         }
 
         var leader = await CreateDatabaseAsync(server, "leader");
-        await using var dataSource = NpgsqlDataSource.Create(leader);
-        var options = OwnsServers ? new SetupOptions() : new SetupOptions { SubscriberPassword = "test-subscriber-password" };
-        var setup = await new LeaderSetup(NullLogger.Instance).RunAsync(dataSource, options, CancellationToken.None);
+        var setup = await new LeaderSetup(NullLogger.Instance).RunAsync(leader, RelayOptionsFor(server, leader), CancellationToken.None);
         return (leader, setup);
+    }
+
+    /// <summary>
+    /// Setup's options for a leader on <paramref name="server"/>: its own server gets the default relay; a shared
+    /// server (<c>PARTIALREPLICA_TEST_PG</c>) one relay database per leader, named after it.
+    /// </summary>
+    public SetupOptions RelayOptionsFor(IPostgresServer server, string leader)
+    {
+        if (OwnsServers)
+        {
+            return new SetupOptions();
+        }
+
+        var relay = server.ConnectionString(new NpgsqlConnectionStringBuilder(leader).Database + "_relay");
+        _databases.Add((server, new NpgsqlConnectionStringBuilder(relay).Database!));
+        return new SetupOptions { RelayConnectionString = relay };
     }
 
     /// <summary>
@@ -118,8 +132,7 @@ public sealed class ReplicationFixture : IAsyncLifetime
     public static async Task<string> CreateLeaderOnAsync(PostgresCluster cluster)
     {
         var leader = cluster.ConnectionString(await cluster.CreateDatabaseAsync("leader", CancellationToken.None));
-        await using var dataSource = NpgsqlDataSource.Create(leader);
-        await new LeaderSetup(NullLogger.Instance).RunAsync(dataSource, new SetupOptions(), CancellationToken.None);
+        await new LeaderSetup(NullLogger.Instance).RunAsync(leader, new SetupOptions(), CancellationToken.None);
         return leader;
     }
 
@@ -142,9 +155,8 @@ public sealed class ReplicationFixture : IAsyncLifetime
 
     public static async Task<FollowerInitResult> InitFollowerAsync(string leader, string follower, string name)
     {
-        await using var leaderSource = NpgsqlDataSource.Create(leader);
         await using var followerSource = NpgsqlDataSource.Create(follower);
         return await new FollowerInit(NullLogger.Instance).RunAsync(
-            leaderSource, followerSource, new FollowerInitOptions { Name = name }, CancellationToken.None);
+            leader, followerSource, new FollowerInitOptions { Name = name }, CancellationToken.None);
     }
 }

@@ -158,7 +158,7 @@ public sealed class PushMetricsTests(ReplicationFixture fixture) : IClassFixture
     {
         await using var leaderSource = NpgsqlDataSource.Create(leader);
         await using var followerSource = NpgsqlDataSource.Create(follower);
-        await new FollowerInit(NullLogger.Instance).RunAsync(leaderSource, followerSource,
+        await new FollowerInit(NullLogger.Instance).RunAsync(leader, followerSource,
             new FollowerInitOptions { Name = name, AgentUrl = agentUrl }, CancellationToken.None);
     }
 

@@ -33,9 +33,8 @@ internal sealed class PolicyDatabase
     public static async Task<PolicyDatabase> CreateAsync(ReplicationFixture fixture)
     {
         var connectionString = await fixture.CreateDatabaseAsync(fixture.LeaderServer, "policy");
-        await using var dataSource = NpgsqlDataSource.Create(connectionString);
-        await new LeaderSetup(NullLogger.Instance).RunAsync(
-            dataSource, new SetupOptions { SubscriberPassword = "test-subscriber-password" }, CancellationToken.None);
+        // A policy store with no followers: no relay.
+        await new LeaderSetup(NullLogger.Instance).RunAsync(connectionString, new SetupOptions { CreateRelay = false }, CancellationToken.None);
         return new PolicyDatabase(connectionString);
     }
 

@@ -127,7 +127,7 @@ public sealed class PushEndToEndTests(ReplicationFixture fixture) : IClassFixtur
         _apps.Add(agent);
         await using var leaderSource = NpgsqlDataSource.Create(leader);
         await using var followerSource = NpgsqlDataSource.Create(follower);
-        await new FollowerInit(NullLogger.Instance).RunAsync(leaderSource, followerSource,
+        await new FollowerInit(NullLogger.Instance).RunAsync(leader, followerSource,
             new FollowerInitOptions { Name = name, AgentUrl = agentUrl }, CancellationToken.None);
         return follower;
     }

@@ -30,7 +30,7 @@ public sealed class SecretValuesStayOutOfLogsTests(ReplicationFixture fixture) :
         await using (var leaderSource = NpgsqlDataSource.Create(leader))
         await using (var followerSource = NpgsqlDataSource.Create(follower))
         {
-            await new FollowerInit(NullLogger.Instance).RunAsync(leaderSource, followerSource,
+            await new FollowerInit(NullLogger.Instance).RunAsync(leader, followerSource,
                 new FollowerInitOptions { Name = "conjur/followers/east-1", AgentUrl = agent.Url }, CancellationToken.None);
         }
 

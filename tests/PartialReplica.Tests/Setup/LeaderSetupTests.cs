@@ -35,9 +35,7 @@ public sealed class LeaderSetupTests(ReplicationFixture fixture) : IClassFixture
         Assert.NotNull(first.AdminApiKey);
         var hashBefore = await Db.ScalarAsync<byte[]>(leader, "SELECT encrypted_hash FROM credentials WHERE role_id = 'default:user:admin'");
 
-        await using var dataSource = NpgsqlDataSource.Create(leader);
-        var options = fixture.OwnsServers ? new SetupOptions() : new SetupOptions { SubscriberPassword = "test-subscriber-password" };
-        var second = await new LeaderSetup(NullLogger.Instance).RunAsync(dataSource, options, CancellationToken.None);
+        var second = await new LeaderSetup(NullLogger.Instance).RunAsync(leader, new SetupOptions(), CancellationToken.None);
 
         Assert.Null(second.AdminApiKey);
         Assert.Empty(second.AppliedMigrations);
@@ -51,13 +49,15 @@ public sealed class LeaderSetupTests(ReplicationFixture fixture) : IClassFixture
     [Fact]
     public async Task A_table_added_later_joins_the_publication_on_the_next_run()
     {
-        var (leader, _) = await fixture.CreateLeaderAsync();
-        await Db.ExecuteAsync(leader, "CREATE TABLE public.audit_notes (id int PRIMARY KEY, note text)");
-        await Db.ExecuteAsync(leader, "CREATE TABLE public.no_key_log (line text)");
+        var (leader, first) = await fixture.CreateLeaderAsync();
+        var relay = new NpgsqlConnectionStringBuilder(leader) { Database = first.Relay!.Location.Database }.ConnectionString;
+        foreach (var database in new[] { leader, relay })
+        {
+            await Db.ExecuteAsync(database, "CREATE TABLE public.audit_notes (id int PRIMARY KEY, note text)");
+            await Db.ExecuteAsync(database, "CREATE TABLE public.no_key_log (line text)");
+        }
 
-        await using var dataSource = NpgsqlDataSource.Create(leader);
-        var options = fixture.OwnsServers ? new SetupOptions() : new SetupOptions { SubscriberPassword = "test-subscriber-password" };
-        var again = await new LeaderSetup(NullLogger.Instance).RunAsync(dataSource, options, CancellationToken.None);
+        var again = await new LeaderSetup(NullLogger.Instance).RunAsync(leader, new SetupOptions(), CancellationToken.None);
 
         Assert.Contains("public.audit_notes", again.PublishedTables);
         Assert.Contains("public.no_key_log", again.PublishedTables);
@@ -67,6 +67,11 @@ public sealed class LeaderSetupTests(ReplicationFixture fixture) : IClassFixture
         Assert.Equal("f", (await Db.ScalarAsync<char>(leader, "SELECT relreplident FROM pg_class WHERE relname = 'no_key_log'")).ToString());
         await Db.ExecuteAsync(leader, "INSERT INTO public.no_key_log VALUES ('x'); DELETE FROM public.no_key_log");
         Assert.Equal("f", (await Db.ScalarAsync<char>(leader, "SELECT relreplident FROM pg_class WHERE relname = 'policy_log'")).ToString());
+        // The relay republishes the same tables, and copies what the leader holds in them.
+        await Db.ExecuteAsync(leader, "INSERT INTO public.audit_notes VALUES (1, 'kept')");
+        Assert.Equal(1L, await Db.ScalarAsync<long>(relay,
+            "SELECT count(*) FROM pg_publication_tables WHERE pubname = 'partial_replica_public' AND tablename = 'audit_notes'"));
+        await Eventually.HoldsAsync(async () => await Db.ScalarAsync<string>(relay, "SELECT note FROM public.audit_notes WHERE id = 1") == "kept", "the relay holds the new row");
     }
 
     [Fact]

@@ -1,0 +1,63 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using PartialReplica.Authn;
+using PartialReplica.Followers;
+using PartialReplica.Push;
+
+namespace PartialReplica.Web.Apis;
+
+/// <summary>
+/// <c>POST /agent/subscription</c>: the gateway asks the agent to repair its follower's subscription (S6: a slot dropped
+/// by anyone heals). Only the gateway's token addressed to this follower is accepted.
+/// </summary>
+public static class AgentSubscriptionApi
+{
+    public static IEndpointRouteBuilder MapAgentSubscriptionApi(this IEndpointRouteBuilder app)
+    {
+        app.MapPost(AgentSubscriptionClient.Route, RepairAsync);
+        return app;
+    }
+
+    private static async Task<Results<Ok<SubscriptionRepairReport>, UnauthorizedHttpResult, StatusCodeHttpResult, BadRequest<ErrorBody>>> RepairAsync(
+        HttpRequest request, SubscriptionRepairBody? body, TokenValidator validator, NpgsqlDataSource follower, ILoggerFactory loggers,
+        CancellationToken cancellationToken)
+    {
+        var header = request.Headers.Authorization.ToString();
+        var validation = await validator.ValidateAsync(header.StartsWith("Bearer ", StringComparison.Ordinal) ? header["Bearer ".Length..].Trim() : "", cancellationToken);
+        if (!validation.IsValid)
+        {
+            return TypedResults.Unauthorized();
+        }
+
+        if (validation.Subject != SignedPushTokens.Subject)
+        {
+            return TypedResults.StatusCode(StatusCodes.Status403Forbidden);
+        }
+
+        if (body is null || string.IsNullOrEmpty(body.Subscription))
+        {
+            return TypedResults.BadRequest(ErrorBody.Of("bad_request", "Name the subscription to repair."));
+        }
+
+        try
+        {
+            var done = await SubscriptionRepair.RunAsync(follower, body.Subscription, body.Recopy, cancellationToken);
+            AgentSubscriptionLog.Repaired(loggers.CreateLogger("PartialReplica.Agent"), body.Subscription, done);
+            return TypedResults.Ok(new SubscriptionRepairReport(done));
+        }
+        catch (PartialReplicaException e)
+        {
+            return TypedResults.BadRequest(ErrorBody.Of("bad_request", e.Message));
+        }
+    }
+}
+
+internal static partial class AgentSubscriptionLog
+{
+    [LoggerMessage(3101, LogLevel.Warning, "Subscription {Subscription} repaired at the gateway's request: {Done}")]
+    public static partial void Repaired(ILogger logger, string subscription, string done);
+}
