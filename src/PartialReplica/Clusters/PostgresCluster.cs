@@ -166,7 +166,7 @@ public sealed class PostgresCluster : IPostgresServer, IAsyncDisposable
 
     private static async Task<(string Template, string Password)> EnsureTemplateAsync(PostgresBinaries binaries, CancellationToken cancellationToken)
     {
-        var key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(binaries.Directory + "|v2")))[..12];
+        var key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(binaries.Directory + "|v3")))[..12];
         var template = Path.Combine(Root, $"template-{key}");
         var passwordFile = template + ".password";
 

@@ -24,6 +24,7 @@ public static class RelayNames
         $"host    replication  +{FollowerLogins}  all  reject",
         $"host    samerole     +{FollowerLogins}  all  scram-sha-256",
         $"host    all          +{FollowerLogins}  all  reject",
+        $"local   replication  +{FollowerLogins}       reject",
         $"local   all          +{FollowerLogins}       reject",
     ];
 

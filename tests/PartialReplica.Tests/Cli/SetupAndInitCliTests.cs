@@ -11,7 +11,7 @@ public sealed class SetupAndInitCliTests(ReplicationFixture fixture) : IClassFix
         var leader = await fixture.CreateDatabaseAsync(fixture.LeaderServer, "cli_leader");
         var follower = await fixture.CreateDatabaseAsync(fixture.FollowerServers[0], "cli_follower");
         var env = new Dictionary<string, string> { ["PARTIALREPLICA_LEADER"] = leader };
-        string[] password = fixture.OwnsServers ? [] : ["--subscriber-password", "test-subscriber-password"];
+        string[] password = fixture.OwnsServers ? [] : ["--relay", leader + "_relay"];
 
         var setup = await CliProcess.RunAsync(env, ["setup", "--json", .. password]);
         Assert.True(setup.ExitCode == 0, setup.Stderr);
@@ -33,6 +33,18 @@ public sealed class SetupAndInitCliTests(ReplicationFixture fixture) : IClassFix
         await Eventually.HoldsAsync(
             async () => await Db.ScalarAsync<long>(follower, "SELECT count(*) FROM roles WHERE role_id = 'default:user:from-cli-test'") == 1,
             "row replicated after CLI init");
+
+        var rotate = await CliProcess.RunAsync(env, ["follower", "rotate-credentials", "--name", "conjur/followers/east-1", "--db", follower]);
+        Assert.True(rotate.ExitCode == 0, rotate.Stderr);
+        await Db.ExecuteAsync(leader, "INSERT INTO roles (role_id) VALUES ('default:user:after-rotation')");
+        await Eventually.HoldsAsync(
+            async () => await Db.ScalarAsync<long>(follower, "SELECT count(*) FROM roles WHERE role_id = 'default:user:after-rotation'") == 1,
+            "row replicated after the rotation");
+
+        var remove = await CliProcess.RunAsync(env, ["follower", "remove", "--name", "conjur/followers/east-1", "--db", follower]);
+        Assert.True(remove.ExitCode == 0, remove.Stderr);
+        Assert.Equal(0L, await Db.ScalarAsync<long>(leader, "SELECT count(*) FROM partial_replica.followers"));
+        Assert.Equal(0L, await Db.ScalarAsync<long>(follower, "SELECT count(*) FROM pg_subscription"));
     }
 
     [Fact]

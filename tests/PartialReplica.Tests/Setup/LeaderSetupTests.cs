@@ -75,25 +75,6 @@ public sealed class LeaderSetupTests(ReplicationFixture fixture) : IClassFixture
     }
 
     [Fact]
-    public async Task Subscriber_login_is_denied_secrets_but_reads_published_tables()
-    {
-        var (leader, _) = await fixture.CreateLeaderAsync();
-        var password = await Db.ScalarAsync<string>(leader, "SELECT value FROM partial_replica.settings WHERE name = 'subscriber_password'");
-        var asSubscriber = new NpgsqlConnectionStringBuilder(leader) { Username = "partial_replica_subscriber", Password = password }.ConnectionString;
-
-        var denied = await Assert.ThrowsAsync<PostgresException>(() => Db.ScalarAsync<long>(asSubscriber, "SELECT count(*) FROM secrets"));
-        Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, denied.SqlState);
-        Assert.Contains("permission denied", denied.MessageText, StringComparison.Ordinal);
-
-        var outbox = await Assert.ThrowsAsync<PostgresException>(() => Db.ScalarAsync<long>(asSubscriber, "SELECT count(*) FROM partial_replica.changes"));
-        Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, outbox.SqlState);
-
-        Assert.Equal(2L, await Db.ScalarAsync<long>(asSubscriber, "SELECT count(*) FROM roles"));
-        Assert.True(await Db.ScalarAsync<bool>(asSubscriber,
-            "SELECT rolreplication FROM pg_roles WHERE rolname = 'partial_replica_subscriber'"));
-    }
-
-    [Fact]
     public async Task Capture_trigger_writes_outbox_rows_for_secret_inserts_and_deletes()
     {
         var (leader, _) = await fixture.CreateLeaderAsync();
