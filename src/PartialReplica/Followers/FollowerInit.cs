@@ -31,10 +31,12 @@ public sealed class FollowerInit(ILogger logger)
         await new MigrationRunner(logger).MigrateAsync(follower, DatabaseRole.Follower, cancellationToken);
 
         var (slot, apiKey) = await RegisterAsync(leaderConnection, relay, host, name, options, cancellationToken);
+        // The slot comes before the login is recorded: the gateway's slot check looks only at followers with a login,
+        // and must never find one whose slot is still to be made.
+        await FollowerLogins.EnsureSlotAsync(relay, slot, cancellationToken);
         var login = RelayNames.FollowerLogin(relay.Database, slot);
         await leaderConnection.ExecuteAsync(
             "UPDATE partial_replica.followers SET login = $2 WHERE name = $1 AND login IS DISTINCT FROM $2", cancellationToken, name, login);
-        await FollowerLogins.EnsureSlotAsync(relay, slot, cancellationToken);
 
         await using (var followerConnection = await follower.OpenConnectionAsync(cancellationToken))
         {

@@ -113,11 +113,32 @@ public sealed class SlotHealer(ILogger logger, TimeProvider timeProvider)
             }
         }
 
+        // Only follower slots (named pr_...) of followers no longer registered are orphans. A subscription's table
+        // copy runs through temporary slots of its own (pg_<sub>_sync_<table>_<system>), in use while it copies;
+        // one left unused for InactiveAfter was abandoned (a subscription dropped mid-copy) and holds WAL for nothing.
         var registeredSlots = followers.Select(f => f.Slot).ToHashSet(StringComparer.Ordinal);
         var registeredLogins = followers.Where(f => f.Login is not null).Select(f => f.Login!).ToHashSet(StringComparer.Ordinal);
-        foreach (var orphan in slots.Keys.Where(s => !registeredSlots.Contains(s)))
+        foreach (var orphan in slots.Keys.Where(s => s.StartsWith("pr_", StringComparison.Ordinal) && !registeredSlots.Contains(s)))
         {
             await FollowerLogins.DropAsync(relay, orphan, null, logger, cancellationToken);
+        }
+
+        foreach (var (slot, active) in slots.Where(s => s.Key.StartsWith("pg_", StringComparison.Ordinal) && s.Key.Contains("_sync_", StringComparison.Ordinal)))
+        {
+            var key = "sync:" + slot;
+            if (active)
+            {
+                _inactiveSince.Remove(key);
+            }
+            else if (!_inactiveSince.TryGetValue(key, out var since))
+            {
+                _inactiveSince[key] = now;
+            }
+            else if (now - since >= InactiveAfter)
+            {
+                await FollowerLogins.DropAsync(relay, slot, null, logger, cancellationToken);
+                _inactiveSince.Remove(key);
+            }
         }
 
         foreach (var orphan in logins.Where(l => !registeredLogins.Contains(l)))
