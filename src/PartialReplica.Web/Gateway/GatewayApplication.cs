@@ -19,6 +19,7 @@ public static class GatewayApplication
         [
             ("PARTIALREPLICA_LEADER", GatewayOptions.Section + ":" + nameof(GatewayOptions.Leader)),
             ("PARTIALREPLICA_ACCOUNT", GatewayOptions.Section + ":" + nameof(GatewayOptions.Account)),
+            (PartialReplica.Authn.GatewayKey.EnvironmentVariable, GatewayOptions.Section + ":" + nameof(GatewayOptions.GatewayKey)),
         ], overrides);
         builder.AddGateway();
         builder.Services.AddParentProcessWatch();

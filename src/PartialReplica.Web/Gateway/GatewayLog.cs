@@ -25,4 +25,7 @@ internal static partial class GatewayLog
 
     [LoggerMessage(2301, LogLevel.Information, "Gateway warm-up incomplete ({ErrorType}: {Error}); the first push does that work itself")]
     public static partial void WarmupIncomplete(ILogger logger, string errorType, string error);
+
+    [LoggerMessage(2302, LogLevel.Warning, "Could not check the gateway key against the leader's signing keys at start ({ErrorType}: {Error}); the first use checks it")]
+    public static partial void SigningKeyCheckSkipped(ILogger logger, string errorType, string error);
 }
