@@ -45,7 +45,7 @@ internal sealed class StatusCommand : Command
         if (gatewayKey is null)
         {
             return await new StatusReader(leader, (_, _) => throw new PartialReplicaException(
-                $"delivered unknown: set {GatewayKey.EnvironmentVariable} (the gateways' key) to ask the agents")).ReadAsync(cancellationToken);
+                $"not asked, for {GatewayKey.EnvironmentVariable} (the gateways' key) is not set; set it to read delivered counts")).ReadAsync(cancellationToken);
         }
 
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };

@@ -36,7 +36,8 @@ public static class GatewayServiceExtensions
             GatewayKey.FromBase64(sp.GetRequiredService<IOptions<GatewayOptions>>().Value.GatewayKey),
             sp.GetRequiredService<TimeProvider>()));
         // Before the server listens: a gateway key that does not open the leader's signing keys stops the start.
-        services.AddHostedService<SigningKeyCheck>();
+        services.AddSingleton<SigningKeyCheck>();
+        services.AddHostedService(sp => sp.GetRequiredService<SigningKeyCheck>());
         services.AddSingleton(sp => new TokenIssuer(
             sp.GetRequiredService<SigningKeyRing>(), sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Issuer, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp =>

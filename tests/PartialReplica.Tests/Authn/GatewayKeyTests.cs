@@ -138,6 +138,27 @@ public sealed class GatewayKeyTests(GatewayFixture fixture)
     }
 
     [Fact]
+    public async Task Serve_gateway_with_another_key_prints_that_it_does_not_match_and_exits_2()
+    {
+        await using (var leader = NpgsqlDataSource.Create(fixture.Leader))
+        {
+            await new SigningKeyRing(leader, TestGatewayKey.Key, TimeProvider.System).GetSigningKeyAsync(CancellationToken.None);
+        }
+
+        var other = GatewayKey.GenerateBase64();
+        var result = await CliProcess.RunAsync(new Dictionary<string, string>
+        {
+            ["PARTIALREPLICA_LEADER"] = fixture.Leader,
+            ["PARTIALREPLICA_GATEWAY_KEY"] = other,
+        }, "serve", "gateway", "--urls", "http://127.0.0.1:0");
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("error: This PARTIALREPLICA_GATEWAY_KEY does not match the leader's signing keys", result.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", result.Stdout + result.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain(other, result.Stdout + result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Listen_and_replicate_without_the_key_say_so_in_one_line()
     {
         foreach (var verb in new[] { new[] { "listen" }, ["replicate", "--all"] })
