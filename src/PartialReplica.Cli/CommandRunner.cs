@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace PartialReplica.Cli;
@@ -23,6 +24,12 @@ internal static class CommandRunner
         catch (PartialReplicaException e)
         {
             await Console.Error.WriteLineAsync($"error: {e.Message}");
+            return ExitCode.BadInput;
+        }
+        catch (OptionsValidationException e)
+        {
+            // A web host's settings refused at start (ValidateOnStart): the failures, not the stack.
+            await Console.Error.WriteLineAsync($"error: {string.Join(" ", e.Failures)}");
             return ExitCode.BadInput;
         }
         catch (NpgsqlException e) when (e.InnerException is SocketException or TimeoutException || e is NpgsqlException { IsTransient: true } && e is not PostgresException)

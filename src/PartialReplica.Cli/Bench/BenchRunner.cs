@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using PartialReplica.Authn;
 using PartialReplica.Clusters;
 using PartialReplica.Crypto;
 using PartialReplica.Followers;
@@ -143,6 +144,8 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
         _gateway = await ChildHost.StartAsync(["serve", "gateway"], new Dictionary<string, string>
         {
             ["PARTIALREPLICA_LEADER"] = _leader,
+            // The bench's own gateway key, thrown away with its servers.
+            [GatewayKey.EnvironmentVariable] = GatewayKey.GenerateBase64(),
         }, cancellationToken);
         _owned.Add(_gateway);
     }

@@ -12,15 +12,16 @@ internal sealed class ListenCommand : Command
     private readonly Option<string?> _issuer = new("--issuer") { Description = "Token issuer name the agents expect (default partial-replica-gateway)." };
 
     public ListenCommand()
-        : base("listen", "Run the push dispatcher in the foreground: LISTEN for changes, push each follower its granted part, print one line per push.")
+        : base("listen", "Run the push dispatcher in the foreground: LISTEN for changes, push each follower its granted part, print one line per push. Signs as the gateway: needs PARTIALREPLICA_GATEWAY_KEY.")
     {
         Add(_leader);
         Add(_issuer);
         SetAction((result, cancellationToken) => CommandRunner.RunAsync(async () =>
         {
+            var gatewayKey = GatewayKeyOption.Read();
             await using var leader = NpgsqlDataSource.Create(CommonOptions.LeaderConnection(result, _leader));
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
-            var tokens = SignedPushTokens.ForLeader(leader, result.GetValue(_issuer) ?? "partial-replica-gateway");
+            var tokens = SignedPushTokens.ForLeader(leader, gatewayKey, result.GetValue(_issuer) ?? "partial-replica-gateway");
             var dispatcher = new Dispatcher(leader, new HttpBatchSender(http, tokens),
                 new DispatchOptions(), CommandRunner.Logging.CreateLogger("listen"));
             dispatcher.Pushed += pushed => Console.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using Npgsql;
+using PartialReplica.Authn;
 using PartialReplica.Capture;
 using PartialReplica.Status;
 using Spectre.Console;
@@ -20,7 +21,7 @@ internal sealed class ReplicateCommand : Command
     private readonly Option<string?> _leader = CommonOptions.Leader();
 
     public ReplicateCommand()
-        : base("replicate", "Full reconcile through the gateway; exits 0 only when delivered equals granted for every follower asked.")
+        : base("replicate", "Full reconcile through the gateway; exits 0 only when delivered equals granted for every follower asked (needs PARTIALREPLICA_GATEWAY_KEY to read delivered counts).")
     {
         Add(_follower);
         Add(_all);
@@ -34,22 +35,24 @@ internal sealed class ReplicateCommand : Command
                 throw new PartialReplicaException("Give exactly one of --follower NAME or --all.");
             }
 
+            // Delivered counts come from the agents, which answer only tokens signed with the gateways' keys.
+            var gatewayKey = GatewayKeyOption.Read();
             await using var leader = NpgsqlDataSource.Create(CommonOptions.LeaderConnection(result, _leader));
             var names = new List<string>();
             await using (var connection = await leader.OpenConnectionAsync(cancellationToken))
             {
-                names.AddRange(one is not null ? [one] : (await StatusCommand.ReadAsync(leader, cancellationToken)).Select(r => r.Name));
+                names.AddRange(one is not null ? [one] : (await StatusCommand.ReadAsync(leader, gatewayKey, cancellationToken)).Select(r => r.Name));
                 foreach (var name in names)
                 {
                     await ChangeNotifier.RequeueFollowerAsync(connection, name, cancellationToken);
                 }
             }
 
-            return await WaitAsync(leader, names, TimeSpan.FromSeconds(result.GetValue(_timeout)), cancellationToken);
+            return await WaitAsync(leader, gatewayKey, names, TimeSpan.FromSeconds(result.GetValue(_timeout)), cancellationToken);
         }));
     }
 
-    private static async Task<int> WaitAsync(NpgsqlDataSource leader, List<string> names, TimeSpan timeout, CancellationToken cancellationToken)
+    private static async Task<int> WaitAsync(NpgsqlDataSource leader, GatewayKey gatewayKey, List<string> names, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         IReadOnlyList<FollowerStatusRow> rows = [];
@@ -59,7 +62,7 @@ internal sealed class ReplicateCommand : Command
             var tasks = names.ToDictionary(n => n, n => progress.AddTask(Markup.Escape(n)));
             while (clock.Elapsed < timeout)
             {
-                rows = (await StatusCommand.ReadAsync(leader, cancellationToken)).Where(r => names.Contains(r.Name)).ToList();
+                rows = (await StatusCommand.ReadAsync(leader, gatewayKey, cancellationToken)).Where(r => names.Contains(r.Name)).ToList();
                 foreach (var row in rows)
                 {
                     tasks[row.Name].MaxValue = Math.Max(1, row.Granted);

@@ -53,6 +53,7 @@ internal sealed class ServeCommand : Command
                 }
 
                 await using var app = GatewayApplication.Build([], overrides);
+                await GatewayApplication.CheckGatewayKeyAsync(app, cancellationToken);
                 // The host overload: WebApplication.RunAsync(string) would take the token for a URL.
                 await HostingAbstractionsHostExtensions.RunAsync(app, cancellationToken);
                 return ExitCode.Success;

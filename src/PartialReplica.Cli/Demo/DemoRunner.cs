@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using PartialReplica.Authn;
 using PartialReplica.Cli.Commands;
 using PartialReplica.Clusters;
 using PartialReplica.Crypto;
@@ -37,6 +38,8 @@ internal sealed class DemoRunner(ILogger logger)
 
     private readonly List<IAsyncDisposable> _owned = [];
     private readonly Slosilo _crypto = Slosilo.FromBase64Key(Slosilo.GenerateBase64Key());
+    // The demo's own gateway key, thrown away with its clusters.
+    private readonly string _gatewayKey = GatewayKey.GenerateBase64();
     private readonly Stopwatch _clock = Stopwatch.StartNew();
 
     public async Task<int> RunAsync(int samples, CancellationToken cancellationToken)
@@ -88,6 +91,7 @@ internal sealed class DemoRunner(ILogger logger)
         var gatewayUrl = await StartAsync(GatewayApplication.Build([], new Dictionary<string, string?>
         {
             ["Gateway:Leader"] = leaderConnection,
+            ["Gateway:GatewayKey"] = _gatewayKey,
             ["urls"] = "http://127.0.0.1:0",
             ["Dispatch:FollowersRefreshInterval"] = "00:00:00.250",
             ["Logging:LogLevel:Default"] = "Warning",
@@ -109,7 +113,7 @@ internal sealed class DemoRunner(ILogger logger)
         var start = _clock.Elapsed;
         await ConvergeAsync(leader, cancellationToken);
         AnsiConsole.MarkupLine($"  converged in [green]{(_clock.Elapsed - start).TotalSeconds:0.00} s[/]");
-        AnsiConsole.Write(StatusCommand.ToTable(await StatusCommand.ReadAsync(leader, cancellationToken)));
+        AnsiConsole.Write(StatusCommand.ToTable(await StatusCommand.ReadAsync(leader, GatewayKey.FromBase64(_gatewayKey), cancellationToken)));
 
         Step($"changing {Changed} on the leader (a new version)");
         await SecretStore.SetAsync(leader, Changed, Encoding.UTF8.GetBytes("rotated value"), _crypto, cancellationToken);
@@ -126,7 +130,7 @@ internal sealed class DemoRunner(ILogger logger)
         await ConvergeAsync(leader, cancellationToken);
 
         Step("status");
-        AnsiConsole.Write(StatusCommand.ToTable(await StatusCommand.ReadAsync(leader, cancellationToken)));
+        AnsiConsole.Write(StatusCommand.ToTable(await StatusCommand.ReadAsync(leader, GatewayKey.FromBase64(_gatewayKey), cancellationToken)));
 
         Step("proving each follower holds exactly its granted set, byte for byte, and nothing else");
         var ok = true;
@@ -150,7 +154,7 @@ internal sealed class DemoRunner(ILogger logger)
         IReadOnlyList<FollowerStatusRow> rows = [];
         while (deadline.Elapsed < ConvergeTimeout)
         {
-            rows = await StatusCommand.ReadAsync(leader, cancellationToken);
+            rows = await StatusCommand.ReadAsync(leader, GatewayKey.FromBase64(_gatewayKey), cancellationToken);
             if (rows.Count == 2 && rows.All(r => r.Pending == 0 && r.Delivered == r.Granted && r.Subscription == "streaming"))
             {
                 return;

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using PartialReplica.Web.Apis;
 using PartialReplica.Web.Configuration;
 using PartialReplica.Web.Hosting;
@@ -20,6 +21,7 @@ public static class GatewayApplication
             ("PARTIALREPLICA_LEADER", GatewayOptions.Section + ":" + nameof(GatewayOptions.Leader)),
             ("PARTIALREPLICA_ACCOUNT", GatewayOptions.Section + ":" + nameof(GatewayOptions.Account)),
             ("PARTIALREPLICA_RELAY", GatewayOptions.Section + ":" + nameof(GatewayOptions.Relay)),
+            (PartialReplica.Authn.GatewayKey.EnvironmentVariable, GatewayOptions.Section + ":" + nameof(GatewayOptions.GatewayKey)),
         ], overrides);
         builder.AddGateway();
         builder.Services.AddParentProcessWatch();
@@ -39,4 +41,12 @@ public static class GatewayApplication
         app.MapDashboardApi();
         return app;
     }
+
+    /// <summary>
+    /// Checks before <paramref name="app"/> starts that its gateway key opens the leader's signing keys, throwing
+    /// the one-line <see cref="PartialReplicaException"/> when not (the start checks too, but the host logs a
+    /// failed start with its stack trace). An unreachable leader passes: the start goes on and health reports it.
+    /// </summary>
+    public static Task CheckGatewayKeyAsync(WebApplication app, CancellationToken cancellationToken) =>
+        app.Services.GetRequiredService<SigningKeyCheck>().CheckAsync(cancellationToken);
 }

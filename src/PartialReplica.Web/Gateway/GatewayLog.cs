@@ -34,4 +34,7 @@ internal static partial class GatewayLog
 
     [LoggerMessage(2403, LogLevel.Warning, "Follower {Follower}: its agent could not repair the subscription; retried next round")]
     public static partial void SubscriptionRepairFailed(ILogger logger, string follower, Exception exception);
+
+    [LoggerMessage(2302, LogLevel.Warning, "Could not check the gateway key against the leader's signing keys at start ({ErrorType}: {Error}); the first use checks it")]
+    public static partial void SigningKeyCheckSkipped(ILogger logger, string errorType, string error);
 }

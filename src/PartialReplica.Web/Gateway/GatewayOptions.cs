@@ -4,7 +4,7 @@ namespace PartialReplica.Web.Gateway;
 
 /// <summary>
 /// The gateway's settings: section <c>Gateway</c> of appsettings, <c>Gateway__Leader</c> style env vars, or the
-/// flat names of SPEC F8 (<c>PARTIALREPLICA_LEADER</c>, <c>PARTIALREPLICA_ACCOUNT</c>).
+/// flat names of SPEC F8 (<c>PARTIALREPLICA_LEADER</c>, <c>PARTIALREPLICA_ACCOUNT</c>, <c>PARTIALREPLICA_GATEWAY_KEY</c>).
 /// </summary>
 public sealed class GatewayOptions
 {
@@ -14,6 +14,13 @@ public sealed class GatewayOptions
     /// <summary>The leader database: connection string or postgresql:// URI.</summary>
     [Required(ErrorMessage = "No leader database given: set Gateway:Leader, PARTIALREPLICA_LEADER or pass --leader.")]
     public string Leader { get; set; } = "";
+
+    /// <summary>
+    /// The gateway key (<c>Gateway:GatewayKey</c> or <c>PARTIALREPLICA_GATEWAY_KEY</c>): base64 of 32 bytes that
+    /// encrypt the token-signing keys stored on the leader (SPEC S5). The same on every gateway of a leader;
+    /// checked at start by <see cref="GatewayOptionsValidator"/>.
+    /// </summary>
+    public string GatewayKey { get; set; } = "";
 
     /// <summary>The Conjur account this gateway serves.</summary>
     [Required]

@@ -27,11 +27,18 @@ public static class GatewayServiceExtensions
             .BindConfiguration(GatewayOptions.Section)
             .ValidateDataAnnotations()
             .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidator>();
 
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(sp => NpgsqlDataSource.Create(
             ConnectionStrings.ForService(sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Leader, "leader")));
-        services.AddSingleton(sp => new SigningKeyRing(sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new SigningKeyRing(
+            sp.GetRequiredService<NpgsqlDataSource>(),
+            GatewayKey.FromBase64(sp.GetRequiredService<IOptions<GatewayOptions>>().Value.GatewayKey),
+            sp.GetRequiredService<TimeProvider>()));
+        // Before the server listens: a gateway key that does not open the leader's signing keys stops the start.
+        services.AddSingleton<SigningKeyCheck>();
+        services.AddHostedService(sp => sp.GetRequiredService<SigningKeyCheck>());
         services.AddSingleton(sp => new TokenIssuer(
             sp.GetRequiredService<SigningKeyRing>(), sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Issuer, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp =>

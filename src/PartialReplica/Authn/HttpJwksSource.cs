@@ -1,11 +1,11 @@
 using System.Net.Http.Json;
-using Microsoft.IdentityModel.Tokens;
 
 namespace PartialReplica.Authn;
 
 /// <summary>
 /// The issuer's public keys fetched from its JWKS URL (the gateway's <c>/.well-known/jwks.json</c>), cached
-/// for a few minutes and re-fetched when a token names an unknown key (at most once every few seconds).
+/// for a few minutes and re-fetched when a token names an unknown key (at most once every few seconds). Each
+/// key keeps the <c>retired_at</c> the gateway publishes, so the agent refuses what a retired key signs later.
 /// </summary>
 public sealed class HttpJwksSource(HttpClient http, Uri jwksUri, TimeProvider timeProvider) : IJwksSource
 {
@@ -13,10 +13,10 @@ public sealed class HttpJwksSource(HttpClient http, Uri jwksUri, TimeProvider ti
     private static readonly TimeSpan MinRefreshInterval = TimeSpan.FromSeconds(5);
 
     private readonly SemaphoreSlim _gate = new(1, 1);
-    private (IReadOnlyList<SecurityKey> Keys, DateTimeOffset ReadAt)? _cached;
+    private (IReadOnlyList<VerificationKey> Keys, DateTimeOffset ReadAt)? _cached;
 
     /// <inheritdoc />
-    public async Task<IReadOnlyList<SecurityKey>> GetKeysAsync(bool refresh, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<VerificationKey>> GetKeysAsync(bool refresh, CancellationToken cancellationToken)
     {
         if (Fresh(refresh) is { } keys)
         {
@@ -35,7 +35,7 @@ public sealed class HttpJwksSource(HttpClient http, Uri jwksUri, TimeProvider ti
                 ?? throw new PartialReplicaException($"The JWKS at {jwksUri} is empty.");
             var fetched = document.Keys
                 .Where(k => k.KeyType == "EC" && k.Curve == "P-256")
-                .Select(k => (SecurityKey)k.ToSecurityKey())
+                .Select(k => k.ToVerificationKey())
                 .ToList();
             _cached = (fetched, timeProvider.GetUtcNow());
             return fetched;
@@ -46,7 +46,7 @@ public sealed class HttpJwksSource(HttpClient http, Uri jwksUri, TimeProvider ti
         }
     }
 
-    private IReadOnlyList<SecurityKey>? Fresh(bool refresh) =>
+    private IReadOnlyList<VerificationKey>? Fresh(bool refresh) =>
         _cached is { } cached && timeProvider.GetUtcNow() - cached.ReadAt < (refresh ? MinRefreshInterval : CacheFor)
             ? cached.Keys
             : null;

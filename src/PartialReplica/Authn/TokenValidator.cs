@@ -7,7 +7,8 @@ namespace PartialReplica.Authn;
 /// Validates gateway tokens anywhere: the gateway itself (keys from the leader) or a follower agent (keys
 /// fetched from the gateway's JWKS with <see cref="HttpJwksSource"/>). Accepts only ES256 signatures from a
 /// published key, the expected issuer and audience, and an unexpired <c>exp</c>; <c>alg: none</c> and
-/// unsigned tokens are refused.
+/// unsigned tokens are refused. A token signed by a retired key is accepted only if it was issued (<c>iat</c>)
+/// by the key's retirement and expires within a token lifetime of it, so a retired key that leaks mints nothing.
 /// </summary>
 public sealed class TokenValidator(IJwksSource keys, string issuer, string audience, TimeProvider timeProvider)
 {
@@ -33,7 +34,9 @@ public sealed class TokenValidator(IJwksSource keys, string issuer, string audie
 
         if (!result.IsValid)
         {
-            return new TokenValidation(null, result.Exception?.GetType().Name ?? "invalid token");
+            return new TokenValidation(null, result.Exception is SecurityTokenInvalidSigningKeyException
+                ? "signed by a key retired before the token was issued"
+                : result.Exception?.GetType().Name ?? "invalid token");
         }
 
         return result.Claims.TryGetValue(JwtRegisteredClaimNames.Sub, out var sub) && sub is string subject && subject.Length > 0
@@ -49,7 +52,7 @@ public sealed class TokenValidator(IJwksSource keys, string issuer, string audie
     public async Task WarmUpAsync(CancellationToken cancellationToken)
     {
         var published = await keys.GetKeysAsync(refresh: false, cancellationToken);
-        if (published.Count == 0 || published[0].KeyId is not { Length: > 0 } keyId)
+        if (published.Count == 0 || published[0].Key.KeyId is not { Length: > 0 } keyId)
         {
             return;
         }
@@ -72,12 +75,13 @@ public sealed class TokenValidator(IJwksSource keys, string issuer, string audie
         }
     }
 
-    private Task<TokenValidationResult> ValidateWithAsync(string token, IReadOnlyList<SecurityKey> signingKeys) =>
+    private Task<TokenValidationResult> ValidateWithAsync(string token, IReadOnlyList<VerificationKey> signingKeys) =>
         _handler.ValidateTokenAsync(token, new TokenValidationParameters
         {
             ValidIssuer = issuer,
             ValidAudience = audience,
-            IssuerSigningKeys = signingKeys,
+            IssuerSigningKeys = signingKeys.Select(k => k.Key).ToList(),
+            IssuerSigningKeyValidator = (key, securityToken, _) => IssuedBeforeRetirement(signingKeys, key, securityToken),
             ValidAlgorithms = [SecurityAlgorithms.EcdsaSha256],
             RequireSignedTokens = true,
             RequireExpirationTime = true,
@@ -92,4 +96,25 @@ public sealed class TokenValidator(IJwksSource keys, string issuer, string audie
                     && exp - (notBefore ?? exp) <= TokenLifetimes.Max;
             },
         });
+
+    /// <summary>
+    /// The retirement rule: a retired key's token must carry <c>iat</c> no later than the retirement and expire
+    /// within a token lifetime of it (clock skew allowed, for the issuer's clock and the leader's differ). The
+    /// lifetime bound also stops a backdated <c>iat</c> from reviving the key.
+    /// </summary>
+    private static bool IssuedBeforeRetirement(IReadOnlyList<VerificationKey> keys, SecurityKey key, SecurityToken token)
+    {
+        var retiredAt = keys.FirstOrDefault(k => ReferenceEquals(k.Key, key))?.RetiredAt
+            ?? keys.FirstOrDefault(k => key.KeyId is { Length: > 0 } && k.Key.KeyId == key.KeyId)?.RetiredAt;
+        if (retiredAt is not { } retired)
+        {
+            return true;
+        }
+
+        var retiredUtc = retired.UtcDateTime;
+        return token is JsonWebToken { IssuedAt: var issuedAt } jwt
+            && issuedAt != DateTime.MinValue
+            && issuedAt <= retiredUtc + TokenLifetimes.ClockSkew
+            && jwt.ValidTo <= retiredUtc + TokenLifetimes.Max + TokenLifetimes.ClockSkew;
+    }
 }

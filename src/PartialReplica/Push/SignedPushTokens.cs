@@ -12,9 +12,12 @@ public sealed class SignedPushTokens(TokenIssuer issuer, TimeProvider timeProvid
     /// <summary>The subject every push token carries; agents accept no other.</summary>
     public const string Subject = "partial-replica/gateway";
 
-    /// <summary>Push tokens signed with the leader's current key, for tools that run beside the gateway (listen, status).</summary>
-    public static SignedPushTokens ForLeader(Npgsql.NpgsqlDataSource leader, string issuer = "partial-replica-gateway") =>
-        new(new TokenIssuer(new SigningKeyRing(leader, TimeProvider.System), issuer, TimeProvider.System), TimeProvider.System);
+    /// <summary>
+    /// Push tokens signed with the leader's current key, for tools that run beside the gateway (listen, status);
+    /// they need the gateway key, as a gateway does.
+    /// </summary>
+    public static SignedPushTokens ForLeader(Npgsql.NpgsqlDataSource leader, GatewayKey gatewayKey, string issuer = "partial-replica-gateway") =>
+        new(new TokenIssuer(new SigningKeyRing(leader, gatewayKey, TimeProvider.System), issuer, TimeProvider.System), TimeProvider.System);
 
     private static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(5);
     private static readonly TimeSpan RenewBefore = TimeSpan.FromMinutes(1);

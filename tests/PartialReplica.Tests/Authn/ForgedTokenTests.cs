@@ -5,6 +5,7 @@ using Microsoft.IdentityModel.Tokens;
 using Npgsql;
 using PartialReplica.Authn;
 using PartialReplica.Tests.Gateway;
+using PartialReplica.Tests.Infrastructure;
 
 namespace PartialReplica.Tests.Authn;
 
@@ -16,7 +17,7 @@ public sealed class ForgedTokenTests(GatewayFixture fixture)
     public async Task A_token_signed_by_an_unpublished_key_under_a_published_key_id_is_refused_and_the_warm_up_says_so()
     {
         await using var leader = NpgsqlDataSource.Create(fixture.Leader);
-        var ring = new SigningKeyRing(leader, TimeProvider.System);
+        var ring = new SigningKeyRing(leader, TestGatewayKey.Key, TimeProvider.System);
         var validator = new TokenValidator(ring, "forgery-test", "forgery-test", TimeProvider.System);
         var genuine = await new TokenIssuer(ring, "forgery-test", TimeProvider.System)
             .CreateTokenAsync("default:user:admin", "forgery-test", TimeSpan.FromMinutes(1), CancellationToken.None);

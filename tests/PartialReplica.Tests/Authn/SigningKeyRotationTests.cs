@@ -2,6 +2,7 @@ using Microsoft.IdentityModel.JsonWebTokens;
 using Npgsql;
 using PartialReplica.Authn;
 using PartialReplica.Tests.Gateway;
+using PartialReplica.Tests.Infrastructure;
 
 namespace PartialReplica.Tests.Authn;
 
@@ -13,7 +14,7 @@ public sealed class SigningKeyRotationTests(GatewayFixture fixture)
     public async Task After_rotation_new_tokens_use_the_new_key_and_old_tokens_still_verify()
     {
         await using var leader = NpgsqlDataSource.Create(fixture.Leader);
-        var ring = new SigningKeyRing(leader, TimeProvider.System);
+        var ring = new SigningKeyRing(leader, TestGatewayKey.Key, TimeProvider.System);
         var issuer = new TokenIssuer(ring, "rotation-test", TimeProvider.System);
         var before = await issuer.CreateTokenAsync("default:user:admin", "rotation-test", TimeSpan.FromMinutes(1), CancellationToken.None);
 
@@ -21,7 +22,7 @@ public sealed class SigningKeyRotationTests(GatewayFixture fixture)
         var after = await issuer.CreateTokenAsync("default:user:admin", "rotation-test", TimeSpan.FromMinutes(1), CancellationToken.None);
 
         // A validator elsewhere that cached the keys before the rotation still accepts both.
-        var otherRing = new SigningKeyRing(leader, TimeProvider.System);
+        var otherRing = new SigningKeyRing(leader, TestGatewayKey.Key, TimeProvider.System);
         var validator = new TokenValidator(otherRing, "rotation-test", "rotation-test", TimeProvider.System);
         Assert.Equal(newKid, new JsonWebToken(after).Kid);
         Assert.NotEqual(new JsonWebToken(before).Kid, newKid);

@@ -47,6 +47,7 @@ public sealed class ListenCliTests(ReplicationFixture fixture) : IClassFixture<R
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "partial-replica.dll"));
         info.ArgumentList.Add("listen");
         info.Environment["PARTIALREPLICA_LEADER"] = leader;
+        info.Environment["PARTIALREPLICA_GATEWAY_KEY"] = TestGatewayKey.Base64;
         using var listen = new Process { StartInfo = info };
         listen.OutputDataReceived += (_, e) => { if (e.Data is not null) { lines.Enqueue(e.Data); } };
         listen.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lines.Enqueue(e.Data); } };

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Routing;
 using Npgsql;
 using PartialReplica.Cli;
 using PartialReplica.Configuration;
+using PartialReplica.Tests.Infrastructure;
 using PartialReplica.Web.Agent;
 using PartialReplica.Web.Gateway;
 
@@ -87,6 +88,11 @@ public sealed partial class ComposeFileTests
 
         // The data key has no default: compose refuses to start without one rather than use a known key.
         Assert.Contains("${CONJUR_DATA_KEY:?", _compose.Services["setup"].Environment["CONJUR_DATA_KEY"], StringComparison.Ordinal);
+
+        // Nor has the gateway key, and only the gateway gets it: agents and one-shot steps never hold it (SPEC S5).
+        Assert.Contains("${PARTIALREPLICA_GATEWAY_KEY:?", _compose.Services["gateway"].Environment["PARTIALREPLICA_GATEWAY_KEY"], StringComparison.Ordinal);
+        Assert.All(_compose.Services.Values.Where(s => s.Name != "gateway"),
+            s => Assert.DoesNotContain("PARTIALREPLICA_GATEWAY_KEY", s.Environment.Keys));
     }
 
     [Fact]
@@ -146,7 +152,7 @@ public sealed partial class ComposeFileTests
     [Fact]
     public void Probed_routes_and_the_policy_file_exist()
     {
-        var leader = new Dictionary<string, string?> { ["Gateway:Leader"] = "Host=127.0.0.1;Database=none" };
+        var leader = new Dictionary<string, string?> { ["Gateway:Leader"] = "Host=127.0.0.1;Database=none", ["Gateway:GatewayKey"] = TestGatewayKey.Base64 };
         using var gateway = GatewayApplication.Build([], leader);
         using var agent = AgentApplication.Build([], new Dictionary<string, string?>
         {

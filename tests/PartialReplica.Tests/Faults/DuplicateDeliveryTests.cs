@@ -29,7 +29,7 @@ public sealed class DuplicateDeliveryTests(ReplicationFixture fixture)
         var agent = await world.AddFollowerAsync(FaultWorld.East, await fixture.CreateDatabaseAsync(fixture.FollowerServers[0], "faults"), gatewayUrl);
         var endpoint = new FollowerEndpoint(FaultWorld.East, "default:host:" + FaultWorld.East, agent.Url);
         using var http = new HttpClient();
-        var issuer = new TokenIssuer(new SigningKeyRing(world.LeaderSource, TimeProvider.System), "partial-replica-gateway", TimeProvider.System);
+        var issuer = new TokenIssuer(new SigningKeyRing(world.LeaderSource, TestGatewayKey.Key, TimeProvider.System), "partial-replica-gateway", TimeProvider.System);
         var sender = new HttpBatchSender(http, new SignedPushTokens(issuer, TimeProvider.System));
         await using var session = await world.LeaderSource.OpenConnectionAsync();
         string[] ids = [Kept, Pruned, Revoked];

@@ -6,6 +6,7 @@ using Npgsql;
 using PartialReplica.Authn;
 using PartialReplica.Clusters;
 using PartialReplica.Setup;
+using PartialReplica.Tests.Infrastructure;
 using PartialReplica.Web.Gateway;
 
 namespace PartialReplica.Tests.Gateway;
@@ -80,6 +81,7 @@ public sealed class GatewayFixture : IAsyncLifetime
     {
         ["urls"] = "http://127.0.0.1:0",
         ["Gateway:Leader"] = leader,
+        ["Gateway:GatewayKey"] = TestGatewayKey.Base64,
         ["Gateway:Account"] = Account,
         ["Gateway:Issuer"] = Issuer,
         ["Gateway:MaxRequestBodyBytes"] = BodyLimit.ToString(System.Globalization.CultureInfo.InvariantCulture),
@@ -90,7 +92,7 @@ public sealed class GatewayFixture : IAsyncLifetime
 
     /// <summary>An issuer over the gateway's own keys, to forge tokens the gateway must refuse.</summary>
     public TokenIssuer ForgingIssuer(string issuer = Issuer) =>
-        new(new SigningKeyRing(NpgsqlDataSource.Create(Leader), TimeProvider.System), issuer, TimeProvider.System);
+        new(new SigningKeyRing(NpgsqlDataSource.Create(Leader), TestGatewayKey.Key, TimeProvider.System), issuer, TimeProvider.System);
 
     public static string Unique(string prefix) => $"{prefix}-{Guid.NewGuid():N}"[..(prefix.Length + 13)];
 

@@ -14,7 +14,7 @@ internal sealed class ChildHost : IAsyncDisposable
 {
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(5) };
     private static readonly string[] InheritedSettings =
-        ["PARTIALREPLICA_LEADER", "PARTIALREPLICA_FOLLOWER_DB", "PARTIALREPLICA_GATEWAY_URL", "PARTIALREPLICA_ACCOUNT", "CONJUR_DATA_KEY", "PARTIALREPLICA_API_KEY"];
+        ["PARTIALREPLICA_LEADER", "PARTIALREPLICA_FOLLOWER_DB", "PARTIALREPLICA_GATEWAY_URL", "PARTIALREPLICA_ACCOUNT", "CONJUR_DATA_KEY", "PARTIALREPLICA_API_KEY", "PARTIALREPLICA_GATEWAY_KEY"];
 
     private readonly string[] _arguments;
     private readonly Dictionary<string, string> _environment;
@@ -71,6 +71,7 @@ internal sealed class ChildHost : IAsyncDisposable
         var environment = new Dictionary<string, string>
         {
             ["PARTIALREPLICA_LEADER"] = leader,
+            ["PARTIALREPLICA_GATEWAY_KEY"] = TestGatewayKey.Base64,
             ["Dispatch__InstanceId"] = instanceId,
             ["Dispatch__PollInterval"] = "00:00:00.500",
             ["Dispatch__TakeoverInterval"] = "00:00:00.200",

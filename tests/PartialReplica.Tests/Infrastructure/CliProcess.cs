@@ -2,7 +2,10 @@ using System.Diagnostics;
 
 namespace PartialReplica.Tests.Infrastructure;
 
-/// <summary>Runs the real partial-replica binary built beside the tests.</summary>
+/// <summary>
+/// Runs the real partial-replica binary built beside the tests, with the test run's gateway key unless
+/// <c>environment</c> names <c>PARTIALREPLICA_GATEWAY_KEY</c> (an empty value leaves it unset).
+/// </summary>
 internal static class CliProcess
 {
     public sealed record Result(int ExitCode, string Stdout, string Stderr);
@@ -22,14 +25,15 @@ internal static class CliProcess
             info.ArgumentList.Add(argument);
         }
 
-        foreach (var name in new[] { "PARTIALREPLICA_LEADER", "PARTIALREPLICA_FOLLOWER_DB", "PARTIALREPLICA_GATEWAY_URL", "PARTIALREPLICA_ACCOUNT", "CONJUR_DATA_KEY", "PARTIALREPLICA_API_KEY" })
+        foreach (var name in new[] { "PARTIALREPLICA_LEADER", "PARTIALREPLICA_FOLLOWER_DB", "PARTIALREPLICA_GATEWAY_URL", "PARTIALREPLICA_ACCOUNT", "CONJUR_DATA_KEY", "PARTIALREPLICA_API_KEY", "PARTIALREPLICA_GATEWAY_KEY" })
         {
             info.Environment.Remove(name);
         }
 
+        info.Environment["PARTIALREPLICA_GATEWAY_KEY"] = TestGatewayKey.Base64;
         foreach (var (key, value) in environment ?? new Dictionary<string, string>())
         {
-            info.Environment[key] = value;
+            info.Environment[key] = value.Length == 0 ? null : value;
         }
 
         using var process = Process.Start(info)!;

@@ -15,6 +15,7 @@ internal static class WebHosts
         var settings = new Dictionary<string, string?>
         {
             ["Gateway:Leader"] = leader,
+            ["Gateway:GatewayKey"] = TestGatewayKey.Base64,
             ["urls"] = "http://127.0.0.1:0",
             ["Dispatch:PollInterval"] = "00:00:00.500",
             ["Dispatch:FollowersRefreshInterval"] = "00:00:00.200",

@@ -140,10 +140,15 @@ public sealed class PushMetricsTests(ReplicationFixture fixture) : IClassFixture
     [Fact]
     public void Otlp_export_runs_only_when_an_endpoint_is_configured()
     {
-        using var without = GatewayApplication.Build([], new Dictionary<string, string?> { ["Gateway:Leader"] = "Host=127.0.0.1;Database=none" });
+        using var without = GatewayApplication.Build([], new Dictionary<string, string?>
+        {
+            ["Gateway:Leader"] = "Host=127.0.0.1;Database=none",
+            ["Gateway:GatewayKey"] = TestGatewayKey.Base64,
+        });
         using var with = GatewayApplication.Build([], new Dictionary<string, string?>
         {
             ["Gateway:Leader"] = "Host=127.0.0.1;Database=none",
+            ["Gateway:GatewayKey"] = TestGatewayKey.Base64,
             [GatewayTelemetry.EndpointKey] = "http://127.0.0.1:4317",
         });
 

@@ -45,7 +45,7 @@ public sealed class AgentBatchFormatTests(ReplicationFixture fixture) : IClassFi
         var (agent, agentUrl) = await WebHosts.StartAgentAsync(Follower, followerDb, gatewayUrl);
         _apps.Add(agent);
         await using var leaderSource = NpgsqlDataSource.Create(leader);
-        var tokens = SignedPushTokens.ForLeader(leaderSource);
+        var tokens = SignedPushTokens.ForLeader(leaderSource, TestGatewayKey.Key);
         using var http = new HttpClient();
         var route = new Uri(new Uri(agentUrl), HttpBatchSender.AgentRoute);
 
