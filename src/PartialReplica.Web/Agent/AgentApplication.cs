@@ -4,6 +4,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using PartialReplica.Admission;
 using PartialReplica.Authn;
 using PartialReplica.Configuration;
 using PartialReplica.Conjur;
@@ -16,7 +17,9 @@ namespace PartialReplica.Web.Agent;
 
 /// <summary>
 /// The follower agent (follower side of SPEC F6): accepts only the gateway's tokens addressed to this
-/// follower, applies each batch in one transaction, reports what it applied. Copies ciphertext; never
+/// follower, applies each batch in one transaction once its own replicated policy, replayed up to the batch's
+/// leader position, grants what the batch shows (<see cref="BatchAdmission"/>), reports what it applied or why it
+/// refused. Copies ciphertext; never
 /// needs the data key.
 /// </summary>
 public static class AgentApplication
@@ -40,6 +43,14 @@ public static class AgentApplication
         services.AddSingleton(sp => NpgsqlDataSource.Create(
             ConnectionStrings.ForService(sp.GetRequiredService<IOptions<AgentOptions>>().Value.Database, "follower database")));
         services.AddSingleton(sp => new BatchApplier(sp.GetRequiredService<NpgsqlDataSource>()));
+        services.AddSingleton(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<AgentOptions>>().Value;
+            return new BatchAdmission(
+                sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<BatchApplier>(), options.Name,
+                ConjurId.Host(options.Account, options.Name).ToString(), new AdmissionOptions { ReplayTimeout = options.ReplayTimeout },
+                sp.GetRequiredService<TimeProvider>());
+        });
         services.AddHttpClient("jwks", client => client.Timeout = TimeSpan.FromSeconds(10));
         services.AddSingleton<IJwksSource>(sp => new HttpJwksSource(
             sp.GetRequiredService<IHttpClientFactory>().CreateClient("jwks"),

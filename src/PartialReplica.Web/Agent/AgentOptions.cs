@@ -29,6 +29,13 @@ public sealed class AgentOptions
     [Required]
     public string Issuer { get; set; } = "partial-replica-gateway";
 
+    /// <summary>
+    /// How long a batch waits for the follower to replay the leader up to its stamps before it is refused
+    /// (<see cref="PartialReplica.Admission.AdmissionOptions.ReplayTimeout"/>).
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:10:00")]
+    public TimeSpan ReplayTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Largest batch accepted (a batch may carry many 64 KiB values).</summary>
     [Range(1024, 1L << 31)]
     public long MaxRequestBodyBytes { get; set; } = 256L << 20;

@@ -1,20 +1,24 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Npgsql;
 using PartialReplica.Push;
+using PartialReplica.Schema;
 using PartialReplica.Authn;
 
 namespace PartialReplica.Web.Agent;
 
 /// <summary>
-/// Readies the agent for its first push at start-up rather than during it: runs the apply path once against the
+/// Readies the agent for its first push at start-up rather than during it: migrates the follower database to this
+/// version's schema, runs the apply path once against the
 /// follower database in a transaction it rolls back (<see cref="BatchApplier.WarmUpAsync"/>), and fetches the
 /// gateway's signing keys and validates a forged token with them (<see cref="TokenValidator.WarmUpAsync"/>).
 /// Measured in <c>bench</c> (P1): a new follower's first batch otherwise waited about half a second for these.
 /// Either may fail here (the gateway or the follower's schema not there yet, say); that is logged, and the first push
 /// does the same work. The agent reports ready (<c>/health/ready</c>) only once this has run.
 /// </summary>
-internal sealed partial class AgentWarmup(BatchApplier applier, TokenValidator validator, ILogger<AgentWarmup> logger) : BackgroundService
+internal sealed partial class AgentWarmup(
+    NpgsqlDataSource follower, BatchApplier applier, TokenValidator validator, ILogger<AgentWarmup> logger) : BackgroundService
 {
     private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -25,6 +29,10 @@ internal sealed partial class AgentWarmup(BatchApplier applier, TokenValidator v
     {
         try
         {
+            // A follower made by an older version gets the newer schema (a no-op when current): its subscription stops
+            // applying when the leader publishes a column its tables lack (0022's heartbeat.leader_lsn), and the
+            // agent's check needs the grant rule functions.
+            await AttemptAsync(token => new MigrationRunner(logger).MigrateAsync(follower, DatabaseRole.Follower, token), stoppingToken);
             await AttemptAsync(applier.WarmUpAsync, stoppingToken);
             await AttemptAsync(validator.WarmUpAsync, stoppingToken);
         }

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Logging;
+using PartialReplica.Admission;
 using PartialReplica.Authn;
 using Npgsql;
 using PartialReplica.Push;
@@ -48,8 +49,15 @@ public static class AgentApi
         return validation.Subject == SignedPushTokens.Subject ? null : StatusCodes.Status403Forbidden;
     }
 
-    private static async Task<Results<Ok<ApplyReport>, UnauthorizedHttpResult, StatusCodeHttpResult, BadRequest<ErrorBody>>> ApplyAsync(
-        HttpRequest request, TokenValidator validator, BatchApplier applier, ILoggerFactory loggers, CancellationToken cancellationToken)
+    /// <summary>
+    /// Applies a batch that passes the agent's own checks (<see cref="BatchAdmission"/>). Refusals change nothing but
+    /// the follower's refusals table, and answer with a problem body naming the reason: 403 <c>misaddressed</c> (the
+    /// batch names another follower), 409 <c>beyond_replayed_position</c> (a stamp the follower has not replayed
+    /// within the wait: replication lags, or the stamp is beyond the leader), 422 <c>ungranted</c> (the follower's
+    /// replicated policy does not grant a variable the batch would show).
+    /// </summary>
+    private static async Task<Results<Ok<ApplyReport>, UnauthorizedHttpResult, StatusCodeHttpResult, BadRequest<ErrorBody>, JsonHttpResult<ErrorBody>>> ApplyAsync(
+        HttpRequest request, TokenValidator validator, BatchAdmission admission, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         if (await AuthorizeAsync(request, validator, cancellationToken) is { } refused)
         {
@@ -87,10 +95,26 @@ public static class AgentApi
             return TypedResults.BadRequest(ErrorBody.Of("bad_request", "The batch is empty."));
         }
 
-        var report = await applier.ApplyAsync(batch, cancellationToken);
-        AgentLog.Applied(loggers.CreateLogger("PartialReplica.Agent"), batch.BatchId, batch.Gateway, report.Variables, report.Skipped, report.Upserts, report.Deletes);
+        var logger = loggers.CreateLogger("PartialReplica.Agent");
+        var result = await admission.ApplyAsync(batch, cancellationToken);
+        if (result.Refusal is { } refusal)
+        {
+            AgentLog.Refused(logger, batch.BatchId, batch.Gateway, refusal.Code, batch.Variables.Count, refusal.Detail);
+            return TypedResults.Json(ErrorBody.Of(refusal.Code, "Batch refused: " + refusal.Detail), statusCode: StatusOf(refusal.Reason));
+        }
+
+        var report = result.Report!;
+        AgentLog.Applied(logger, batch.BatchId, batch.Gateway, report.Variables, report.Skipped, report.Upserts, report.Deletes);
         return TypedResults.Ok(report);
     }
+
+    /// <summary>The status of each refusal; the gateway retries all three, after re-reading the states.</summary>
+    public static int StatusOf(RefusalReason reason) => reason switch
+    {
+        RefusalReason.Misaddressed => StatusCodes.Status403Forbidden,
+        RefusalReason.BeyondReplayedPosition => StatusCodes.Status409Conflict,
+        _ => StatusCodes.Status422UnprocessableEntity,
+    };
 
     private static bool IsBinaryBatch(HttpRequest request) =>
         System.Net.Http.Headers.MediaTypeHeaderValue.TryParse(request.ContentType, out var type)
@@ -135,4 +159,7 @@ internal static partial class AgentLog
 {
     [LoggerMessage(3001, LogLevel.Information, "Applied batch {BatchId} from {Gateway}: {Variables} variables, {Skipped} skipped, {Upserts} upserts, {Deletes} deletes")]
     public static partial void Applied(ILogger logger, string batchId, string gateway, int variables, int skipped, int upserts, int deletes);
+
+    [LoggerMessage(3002, LogLevel.Warning, "Refused batch {BatchId} from {Gateway} ({Reason}, {Variables} variables): {Detail}")]
+    public static partial void Refused(ILogger logger, string batchId, string gateway, string reason, int variables, string detail);
 }

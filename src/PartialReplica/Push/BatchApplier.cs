@@ -76,7 +76,8 @@ public sealed class BatchApplier(NpgsqlDataSource follower)
         await transaction.RollbackAsync(cancellationToken);
     }
 
-    private async Task<ApplyReport> ApplyInAsync(NpgsqlConnection connection, PushBatch batch, CancellationToken cancellationToken)
+    /// <summary>Applies the batch on <paramref name="connection"/>, inside the caller's transaction.</summary>
+    internal async Task<ApplyReport> ApplyInAsync(NpgsqlConnection connection, PushBatch batch, CancellationToken cancellationToken)
     {
         var startedAt = DateTime.UtcNow;
         var latest = Latest(batch.Variables);
@@ -367,7 +368,7 @@ public sealed class BatchApplier(NpgsqlDataSource follower)
         _comparesBytewise ??= await connection.ScalarAsync<bool>(ComparesBytewiseSql, cancellationToken);
 
     /// <summary>Within one batch a variable may appear more than once; its newest state wins.</summary>
-    private static Dictionary<string, VariableState> Latest(IReadOnlyList<VariableState> variables)
+    internal static Dictionary<string, VariableState> Latest(IReadOnlyList<VariableState> variables)
     {
         var latest = new Dictionary<string, VariableState>(StringComparer.Ordinal);
         foreach (var variable in variables)

@@ -21,6 +21,9 @@ public sealed class Dispatcher(NpgsqlDataSource leader, IBatchSender sender, Dis
     private readonly WakeupGate _gate = new(leader, options, logger);
     private readonly WakeSignal _followersChanged = new();
 
+    // Shared by every worker: one heartbeat write covers every batch stamped before it.
+    private readonly LeaderBeacon _beacon = new(leader);
+
     /// <summary>Raised after every push (from worker threads).</summary>
     public event Action<PushEvent>? Pushed;
 
@@ -128,7 +131,7 @@ public sealed class Dispatcher(NpgsqlDataSource leader, IBatchSender sender, Dis
                 }
 
                 // New follower, or its agent moved: a fresh worker (the old one stops at its next wait).
-                var worker = new FollowerWorker(leader, follower, sender, options, logger, OnPushed);
+                var worker = new FollowerWorker(leader, follower, sender, _beacon, options, logger, OnPushed);
                 _workers[follower.Name] = (worker, Task.Run(() => worker.RunAsync(cancellationToken), cancellationToken));
                 if (existing.Worker is not null)
                 {
@@ -219,7 +222,6 @@ public sealed class Dispatcher(NpgsqlDataSource leader, IBatchSender sender, Dis
 
     private async Task HeartbeatAsync(CancellationToken cancellationToken)
     {
-        var writer = new HeartbeatWriter(leader);
         using var timer = new PeriodicTimer(options.HeartbeatInterval);
         try
         {
@@ -227,7 +229,7 @@ public sealed class Dispatcher(NpgsqlDataSource leader, IBatchSender sender, Dis
             {
                 try
                 {
-                    await writer.BeatAsync(cancellationToken);
+                    await _beacon.BeatAsync(cancellationToken);
                 }
                 catch (NpgsqlException e)
                 {

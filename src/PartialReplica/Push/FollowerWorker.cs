@@ -5,6 +5,7 @@ using Polly;
 using Polly.CircuitBreaker;
 using Polly.Retry;
 using PartialReplica.Capture;
+using PartialReplica.Heartbeat;
 using PartialReplica.Schema;
 
 namespace PartialReplica.Push;
@@ -20,17 +21,20 @@ internal sealed class FollowerWorker
     private readonly NpgsqlDataSource _leader;
     private readonly FollowerEndpoint _follower;
     private readonly IBatchSender _sender;
+    private readonly LeaderBeacon _beacon;
     private readonly DispatchOptions _options;
     private readonly ILogger _logger;
     private readonly VariableStateReader _states;
     private readonly ResiliencePipeline<ApplyReport> _pipeline;
     private readonly Action<PushEvent> _pushed;
     private volatile bool _recheckDelivery;
+    private int _refusals;
 
     public FollowerWorker(
-        NpgsqlDataSource leader, FollowerEndpoint follower, IBatchSender sender, DispatchOptions options, ILogger logger,
+        NpgsqlDataSource leader, FollowerEndpoint follower, IBatchSender sender, LeaderBeacon beacon, DispatchOptions options, ILogger logger,
         Action<PushEvent> pushed)
     {
+        _beacon = beacon;
         _leader = leader;
         _follower = follower;
         _sender = sender;
@@ -39,7 +43,7 @@ internal sealed class FollowerWorker
         _pushed = pushed;
         _states = new VariableStateReader(leader);
         var transient = new PredicateBuilder<ApplyReport>()
-            .Handle<Exception>(e => e is not OperationCanceledException and not BrokenCircuitException);
+            .Handle<Exception>(e => e is not OperationCanceledException and not BrokenCircuitException and not BatchRefusedException);
         _pipeline = new ResiliencePipelineBuilder<ApplyReport>()
             .AddRetry(new RetryStrategyOptions<ApplyReport>
             {
@@ -103,6 +107,16 @@ internal sealed class FollowerWorker
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
                 return;
+            }
+            catch (BatchRefusedException e)
+            {
+                // The agent's own check refused the batch (a grant revoked after the states were read, the follower's
+                // replication behind): back off, then serve again from the durable cursor, re-reading the states.
+                LogMessages.PushFailed(_logger, _follower.Name, e.GetType().Name, e.Message);
+                PushMetrics.RecordError(_follower.Name, e);
+                await RecordErrorAsync(e, cancellationToken);
+                var backoff = TimeSpan.FromMilliseconds(Math.Min(100 * Math.Pow(2, Math.Min(_refusals++, 10)), _options.PollInterval.TotalMilliseconds * 5));
+                await Task.Delay(backoff, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
             catch (Exception e)
             {
@@ -308,7 +322,15 @@ internal sealed class FollowerWorker
         var batch = new PushBatch(
             Guid.NewGuid().ToString("N"), _options.InstanceId, _follower.Name, states,
             KeepOnlyStamp: sweep?.EndStamp ?? 0, SweepBefore: sweep?.Before ?? 0, SweepAfter: sweep?.After, SweepThrough: sweep?.Through);
-        return await _pipeline.ExecuteAsync(async token => await _sender.SendAsync(_follower, batch, token), cancellationToken);
+        var stamp = batch.NewestStamp();
+        var report = await _pipeline.ExecuteAsync(async token =>
+        {
+            // The agent applies the batch once its follower has replayed a beat at least this far (SPEC S6).
+            await _beacon.EnsureAsync(stamp, token);
+            return await _sender.SendAsync(_follower, batch, token);
+        }, cancellationToken);
+        _refusals = 0;
+        return report;
     }
 
     private async Task PrepareAsync(CancellationToken cancellationToken)

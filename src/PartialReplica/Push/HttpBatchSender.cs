@@ -73,6 +73,12 @@ public sealed class HttpBatchSender(HttpClient http, IPushTokenSource tokens) : 
         {
             // The agent's error bodies carry no values; keep them short in our own errors anyway.
             var body = await response.Content.ReadAsStringAsync(cancellationToken);
+            if (BatchRefusedException.IsRefusal(response.StatusCode, body))
+            {
+                throw new BatchRefusedException(
+                    $"Agent of {follower.Name} refused the batch ({(int)response.StatusCode}): {body[..Math.Min(body.Length, 300)]}", response.StatusCode);
+            }
+
             throw new HttpRequestException(
                 $"Agent of {follower.Name} answered {(int)response.StatusCode}: {body[..Math.Min(body.Length, 200)]}", null, response.StatusCode);
         }

@@ -28,7 +28,24 @@ namespace PartialReplica.Push;
 public sealed record PushBatch(
     string BatchId, string Gateway, string Follower, IReadOnlyList<VariableState> Variables,
     IReadOnlyList<string>? KeepOnly = null, long KeepOnlyStamp = 0, long SweepBefore = 0,
-    string? SweepAfter = null, string? SweepThrough = null);
+    string? SweepAfter = null, string? SweepThrough = null)
+{
+    /// <summary>
+    /// The newest leader position the batch claims (its states' stamps, its keep-only and sweep stamps): the gateway
+    /// commits a heartbeat at least this far before sending it, and the agent applies it only once its follower has
+    /// replayed such a heartbeat.
+    /// </summary>
+    public long NewestStamp()
+    {
+        var newest = Math.Max(KeepOnlyStamp, SweepBefore);
+        foreach (var variable in Variables)
+        {
+            newest = Math.Max(newest, variable.Stamp);
+        }
+
+        return newest;
+    }
+}
 
 /// <summary>
 /// A variable's state as read on the leader. <paramref name="Stamp"/> is the leader's WAL insert position

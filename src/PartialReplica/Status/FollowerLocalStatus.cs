@@ -6,7 +6,8 @@ namespace PartialReplica.Status;
 /// <summary>What a follower's own database says: the variables it holds and how its subscription runs.</summary>
 /// <param name="Delivered">Distinct variables with at least one secret version in the follower's <c>secrets</c>.</param>
 /// <param name="Subscription">streaming, syncing, down, disabled or missing.</param>
-public sealed record LocalStatus(long Delivered, string Subscription);
+/// <param name="LastRefusal">The agent's latest refused batch since its latest applied one (reason and ids, no values), if any.</param>
+public sealed record LocalStatus(long Delivered, string Subscription, string? LastRefusal = null);
 
 /// <summary>Reads <see cref="LocalStatus"/> on a follower (the agent serves it at <c>GET /agent/status</c>).</summary>
 public static class FollowerLocalStatus
@@ -30,6 +31,13 @@ public static class FollowerLocalStatus
             : reader.GetBoolean(2) ? "syncing"
             : reader.GetBoolean(1) ? "streaming"
             : "down";
-        return new LocalStatus(delivered, state);
+        await reader.DisposeAsync();
+        var refusal = await connection.ScalarAsync<string>("""
+            SELECT r.reason || ': ' || r.detail || ' (batch ' || r.batch_id || ' from ' || r.gateway || ', ' || r.refused_at || ')'
+              FROM partial_replica.refusals r
+             WHERE r.refused_at > coalesce((SELECT l.applied_at FROM partial_replica.apply_log l ORDER BY l.id DESC LIMIT 1), '-infinity')
+             ORDER BY r.id DESC LIMIT 1
+            """, cancellationToken);
+        return new LocalStatus(delivered, state, refusal);
     }
 }

@@ -79,9 +79,11 @@ public sealed class StatusReader(NpgsqlDataSource leader, Func<FollowerEndpoint,
             }
 
             result.Add(new FollowerStatusRow(row.Endpoint.Name, row.Sets, row.Granted, local?.Delivered, row.Pending, row.LagMs,
-                local?.Subscription ?? "unknown", row.Error ?? probeError));
+                local?.Subscription ?? "unknown", row.Error ?? probeError ?? Refused(local?.LastRefusal)));
         }
 
         return result;
     }
+
+    private static string? Refused(string? refusal) => refusal is null ? null : "agent refused a batch: " + refusal;
 }

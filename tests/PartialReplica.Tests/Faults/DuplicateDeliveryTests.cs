@@ -1,4 +1,6 @@
+using System.Net;
 using PartialReplica.Authn;
+using PartialReplica.Heartbeat;
 using PartialReplica.Policies;
 using PartialReplica.Push;
 using PartialReplica.Tests.Infrastructure;
@@ -8,7 +10,9 @@ namespace PartialReplica.Tests.Faults;
 /// <summary>
 /// R4: batches replayed, duplicated and delivered out of order, over HTTP to a real agent process with
 /// tokens signed by the leader's key ring exactly as the gateway signs them: no version goes backwards,
-/// no row is duplicated, and a revoked secret never comes back.
+/// no row is duplicated, and a revoked secret never comes back. Each batch goes out as the gateway sends it, once a
+/// heartbeat past its stamps is committed on the leader; an old batch still showing the revoked variable is refused by
+/// the agent's own grant check (its follower has replayed the revocation), the rest are skipped by their stamps.
 /// </summary>
 [Collection(FaultsCollection.Name)]
 public sealed class DuplicateDeliveryTests(ReplicationFixture fixture)
@@ -59,21 +63,37 @@ public sealed class DuplicateDeliveryTests(ReplicationFixture fixture)
         Assert.NotEmpty(middle.Single(s => s.Id == Revoked).Versions);
         string[] held = [Kept, Pruned];
 
-        var sent = 0;
-        async Task<ApplyReport> SendAsync(string batchId, params IEnumerable<VariableState>[] parts)
+        var beacon = new LeaderBeacon(world.LeaderSource);
+        var (sent, refused) = (0, 0);
+        async Task<ApplyReport?> SendAsync(string batchId, params IEnumerable<VariableState>[] parts)
         {
             Interlocked.Increment(ref sent);
-            return await sender.SendAsync(endpoint, new PushBatch(batchId, "replayer", FaultWorld.East, parts.SelectMany(p => p).ToList()), CancellationToken.None);
+            var batch = new PushBatch(batchId, "replayer", FaultWorld.East, parts.SelectMany(p => p).ToList());
+            await beacon.EnsureAsync(batch.NewestStamp(), CancellationToken.None);
+            try
+            {
+                return await sender.SendAsync(endpoint, batch, CancellationToken.None);
+            }
+            catch (BatchRefusedException e) when (e.StatusCode == HttpStatusCode.UnprocessableEntity)
+            {
+                Interlocked.Increment(ref refused);
+                return null;
+            }
         }
 
-        // The newest first, then the older ones late, out of order, and the newest replayed under its own id.
+        static IEnumerable<VariableState> Without(IEnumerable<VariableState> states, string id) => states.Where(s => s.Id != id);
+
+        // The newest first (applied once the follower replayed the leader past it, the revocation too), then the older
+        // ones late, out of order, and the newest replayed under its own id.
         await SendAsync("newest", newest);
         await AssertHeldAsync(world, held);
-        Assert.Equal(3, (await SendAsync("oldest", oldest)).Skipped);
+        Assert.Null(await SendAsync("oldest", oldest));
+        Assert.Equal(2, (await SendAsync("oldest-granted", Without(oldest, Revoked)))!.Skipped);
         await AssertHeldAsync(world, held);
-        Assert.Equal(3, (await SendAsync("middle", middle)).Skipped);
+        Assert.Null(await SendAsync("middle", middle));
+        Assert.Equal(2, (await SendAsync("middle-granted", Without(middle, Revoked)))!.Skipped);
         await AssertHeldAsync(world, held);
-        Assert.Equal(3, (await SendAsync("newest", newest)).Skipped);
+        Assert.Equal(3, (await SendAsync("newest", newest))!.Skipped);
         await AssertHeldAsync(world, held);
 
         // One batch carrying every state of each variable, newest in the middle: the newest wins.
@@ -95,8 +115,11 @@ public sealed class DuplicateDeliveryTests(ReplicationFixture fixture)
             await AssertHeldAsync(world, held);
         }
 
-        // Delivered at least once: every copy reached the agent and was logged, none changed the end state.
-        Assert.Equal(sent, (await world.ApplyLogAsync(FaultWorld.East)).Count);
+        // Delivered at least once: every copy reached the agent and was logged, applied or refused; none changed the end state.
+        Assert.True(refused >= 2);
+        Assert.Equal(sent - refused, (await world.ApplyLogAsync(FaultWorld.East)).Count);
+        Assert.Equal(refused, await Db.ScalarAsync<long>(world.FollowerDb(FaultWorld.East),
+            "SELECT count(*) FROM partial_replica.refusals WHERE reason = 'ungranted'"));
         Assert.False(await Db.ScalarAsync<bool>(world.FollowerDb(FaultWorld.East),
             "SELECT present FROM partial_replica.applied WHERE resource_id = $1", Revoked));
     }

@@ -81,11 +81,17 @@ internal sealed class FaultWorld : IAsyncDisposable
 
     /// <summary>
     /// Initialises <paramref name="followerDb"/> as follower <paramref name="name"/> with its agent's URL recorded,
-    /// and starts that agent as a child process. Returns the agent.
+    /// and starts that agent as a child process (with <paramref name="environment"/> besides). Returns the agent.
     /// </summary>
-    public async Task<ChildHost> AddFollowerAsync(string name, string followerDb, string gatewayUrl)
+    public async Task<ChildHost> AddFollowerAsync(
+        string name, string followerDb, string gatewayUrl, IReadOnlyDictionary<string, string>? environment = null)
     {
         var agent = Track(ChildHost.Agent(name, followerDb, gatewayUrl, ChildHost.FreePort()));
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            agent.WithEnvironment(key, value);
+        }
+
         await using var followerSource = NpgsqlDataSource.Create(followerDb);
         await new FollowerInit(NullLogger.Instance).RunAsync(Leader, followerSource,
             new FollowerInitOptions { Name = name, AgentUrl = agent.Url }, CancellationToken.None);

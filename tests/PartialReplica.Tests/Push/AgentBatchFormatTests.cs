@@ -42,6 +42,13 @@ public sealed class AgentBatchFormatTests(ReplicationFixture fixture) : IClassFi
             await new MigrationRunner(NullLogger.Instance).MigrateAsync(followerSource, DatabaseRole.Follower, CancellationToken.None);
         }
 
+        // This follower subscribes to nothing: the test writes what replication would, a heartbeat past the batches'
+        // stamps and a policy granting it the variable (replica set full), so the agent's own check passes.
+        await Db.ExecuteAsync(followerDb, "INSERT INTO partial_replica.heartbeat (id, beat_at, leader_lsn) VALUES (1, now(), 100)");
+        await Db.ExecuteAsync(followerDb, "INSERT INTO resources (resource_id, owner_id) VALUES ('default:variable:a', 'default:user:admin')");
+        await Db.ExecuteAsync(followerDb,
+            "INSERT INTO permissions (privilege, resource_id, role_id) VALUES ('replicate', 'default:webservice:conjur/replication-sets/full', $1)", RoleId);
+
         var (agent, agentUrl) = await WebHosts.StartAgentAsync(Follower, followerDb, gatewayUrl);
         _apps.Add(agent);
         await using var leaderSource = NpgsqlDataSource.Create(leader);
