@@ -179,7 +179,7 @@ public sealed class ForgedPushTests(ReplicationFixture fixture, ITestOutputHelpe
         {
             Faults = faults;
             _gateway = gateway;
-            var issuer = new TokenIssuer(new SigningKeyRing(faults.LeaderSource, TimeProvider.System), "partial-replica-gateway", TimeProvider.System);
+            var issuer = new TokenIssuer(new SigningKeyRing(faults.LeaderSource, TestGatewayKey.Key, TimeProvider.System), "partial-replica-gateway", TimeProvider.System);
             _sender = new HttpBatchSender(_http, new SignedPushTokens(issuer, TimeProvider.System));
             _beacon = new LeaderBeacon(faults.LeaderSource);
         }
