@@ -18,7 +18,7 @@ namespace PartialReplica.Tests.Deployment;
 /// </summary>
 public sealed partial class ComposeFileTests
 {
-    private static readonly string[] PostgresServices = ["leader", "follower-east", "follower-west"];
+    private static readonly string[] PostgresServices = ["leader", "relay", "follower-east", "follower-west"];
     private static readonly string[] WebHosts = ["gateway", "agent-east", "agent-west"];
 
     // Variables the official postgres image documents (https://hub.docker.com/_/postgres); not ours to read.
@@ -30,7 +30,7 @@ public sealed partial class ComposeFileTests
     public void Compose_runs_a_leader_two_followers_one_shot_setup_the_gateway_and_two_agents()
     {
         Assert.Equal(
-            ["agent-east", "agent-west", "follower-east", "follower-west", "gateway", "init-east", "init-west", "leader", "load-policy", "sample-data", "setup"],
+            ["agent-east", "agent-west", "follower-east", "follower-west", "gateway", "init-east", "init-west", "leader", "load-policy", "relay", "sample-data", "setup"],
             _compose.Services.Keys.Order(StringComparer.Ordinal));
         Assert.Equal(["setup"], Verbs("setup"));
         Assert.Equal(["policy", "load"], Verbs("load-policy"));
@@ -120,13 +120,18 @@ public sealed partial class ComposeFileTests
             Assert.Equal($"http://{agent}:{ListenPort(agent)}", init.Option("--agent-url"));
             Assert.Equal(_compose.Services[agent].Environment["PARTIALREPLICA_FOLLOWER_DB"], init.RawCommand[init.RawCommand.ToList().IndexOf("--db") + 1]);
             AssertDatabase(init.Option("--db")!);
-            Assert.Equal("leader", init.Option("--publisher-host"));
+            // Followers subscribe to the relay, never to the leader (S6).
+            Assert.Equal("relay", init.Option("--publisher-host"));
             Assert.Equal("5432", init.Option("--publisher-port"));
         }
 
         foreach (var service in _compose.Services.Values.Where(s => s.Environment.ContainsKey("PARTIALREPLICA_LEADER")))
         {
             Assert.Equal("leader", AssertDatabase(service.Environment["PARTIALREPLICA_LEADER"]));
+            // The relay's database is made by setup on the relay's server.
+            var relay = new NpgsqlConnectionStringBuilder(ConnectionStrings.Normalize(ComposeFile.Interpolate(service.Environment["PARTIALREPLICA_RELAY"]), "compose"));
+            Assert.Equal(("relay", 5432, "partial_replica_relay"), (relay.Host, relay.Port, relay.Database));
+            Assert.Equal(ComposeFile.Interpolate(_compose.Services["relay"].Environment["POSTGRES_PASSWORD"]), relay.Password);
         }
     }
 
