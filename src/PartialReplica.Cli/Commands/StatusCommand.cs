@@ -66,7 +66,9 @@ internal sealed class StatusCommand : Command
                 r.Delivered?.ToString(CultureInfo.InvariantCulture) ?? "?",
                 r.Pending.ToString(CultureInfo.InvariantCulture),
                 r.LagMs.ToString(CultureInfo.InvariantCulture),
-                Markup.Escape(r.Subscription),
+                Markup.Escape(r.SubscriptionEvent is null
+                    ? r.Subscription
+                    : $"{r.Subscription}\n{r.SubscriptionEvent} ({r.SubscriptionEventAt:yyyy-MM-dd HH:mm:ss}Z)"),
                 Markup.Escape(r.LastError ?? ""));
         }
 

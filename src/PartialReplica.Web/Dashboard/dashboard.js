@@ -58,7 +58,9 @@
       cell(tr, "delivered", f.delivered, true);
       cell(tr, "pending", f.pending, true);
       cell(tr, "lagMs", f.lagMs, true);
-      cell(tr, "subscription", f.subscription);
+      cell(tr, "subscription", f.subscriptionEvent
+        ? `${f.subscription} (${f.subscriptionEvent}, ${new Date(f.subscriptionEventAt).toLocaleString()})`
+        : f.subscription);
       cell(tr, "lastError", f.lastError ?? "");
       return tr;
     });

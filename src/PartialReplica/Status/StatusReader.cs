@@ -7,6 +7,8 @@ namespace PartialReplica.Status;
 /// <summary>
 /// One follower's line in <c>status</c> (SPEC F9). Granted counts the granted variables that hold a value
 /// (a variable without one has nothing to deliver), so a converged follower shows delivered = granted.
+/// <c>SubscriptionEvent</c> is the last thing the gateway did to keep the follower's subscription flowing (S6: a
+/// dropped slot recreated, the tables copied anew) and <c>SubscriptionEventAt</c> when.
 /// </summary>
 public sealed record FollowerStatusRow(
     string Name,
@@ -16,7 +18,9 @@ public sealed record FollowerStatusRow(
     long Pending,
     long LagMs,
     string Subscription,
-    string? LastError);
+    string? LastError,
+    string? SubscriptionEvent = null,
+    DateTimeOffset? SubscriptionEventAt = null);
 
 /// <summary>
 /// Builds the status of every follower: grants, pending changes, lag and errors from the leader;
@@ -33,7 +37,8 @@ public sealed class StatusReader(NpgsqlDataSource leader, Func<FollowerEndpoint,
 
     public async Task<IReadOnlyList<FollowerStatusRow>> ReadAsync(CancellationToken cancellationToken)
     {
-        var rows = new List<(FollowerEndpoint Endpoint, IReadOnlyList<string> Sets, long Granted, long Pending, long LagMs, string? Error)>();
+        var rows = new List<(FollowerEndpoint Endpoint, IReadOnlyList<string> Sets, long Granted, long Pending, long LagMs, string? Error,
+            string? Event, DateTimeOffset? EventAt)>();
         await using (var connection = await leader.OpenConnectionAsync(cancellationToken))
         {
             await using var command = ConnectionExtensions.Command(connection, """
@@ -42,7 +47,8 @@ public sealed class StatusReader(NpgsqlDataSource leader, Func<FollowerEndpoint,
                                FROM partial_replica.follower_replica_sets(f.role_id) s ORDER BY 1),
                        (SELECT count(*) FROM partial_replica.granted_variables(f.role_id) g
                          WHERE EXISTS (SELECT 1 FROM secrets s WHERE s.resource_id = g.resource_id)),
-                       pending.n, COALESCE(pending.lag_ms, 0), d.last_error, d.needs_reconcile
+                       pending.n, COALESCE(pending.lag_ms, 0), d.last_error, d.needs_reconcile,
+                       f.subscription_event, f.subscription_event_at
                   FROM partial_replica.followers f
                   JOIN partial_replica.delivery d ON d.follower = f.name
                   CROSS JOIN LATERAL (
@@ -60,7 +66,8 @@ public sealed class StatusReader(NpgsqlDataSource leader, Func<FollowerEndpoint,
                 // A follower owed a full reconcile has its whole granted set pending.
                 var pending = reader.GetInt64(5) + (reader.GetBoolean(8) ? granted : 0);
                 rows.Add((new FollowerEndpoint(reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2)),
-                    reader.GetFieldValue<string[]>(3), granted, pending, reader.GetInt64(6), reader.IsDBNull(7) ? null : reader.GetString(7)));
+                    reader.GetFieldValue<string[]>(3), granted, pending, reader.GetInt64(6), reader.IsDBNull(7) ? null : reader.GetString(7),
+                    reader.IsDBNull(9) ? null : reader.GetString(9), reader.IsDBNull(10) ? null : reader.GetFieldValue<DateTimeOffset>(10)));
             }
         }
 
@@ -79,7 +86,7 @@ public sealed class StatusReader(NpgsqlDataSource leader, Func<FollowerEndpoint,
             }
 
             result.Add(new FollowerStatusRow(row.Endpoint.Name, row.Sets, row.Granted, local?.Delivered, row.Pending, row.LagMs,
-                local?.Subscription ?? "unknown", row.Error ?? probeError ?? Refused(local?.LastRefusal)));
+                local?.Subscription ?? "unknown", row.Error ?? probeError ?? Refused(local?.LastRefusal), row.Event, row.EventAt));
         }
 
         return result;
