@@ -35,29 +35,8 @@ public sealed partial class RelaySetup(ILogger logger)
 
         await using var leader = new NpgsqlConnection(leaderConnectionString);
         await leader.OpenAsync(cancellationToken);
-        await using var maintenance = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(relayAdmin) { Database = "postgres", Pooling = false }.ConnectionString);
-        await maintenance.OpenAsync(cancellationToken);
-
-        var inLeaderCluster = await SameServerAsync(leader, maintenance, cancellationToken);
-        if (inLeaderCluster && relayDatabase == leader.Database)
-        {
-            throw new PartialReplicaException("The relay must be a database of its own, not the leader database.");
-        }
-
-        // Checked before anything is made: a relay inside the leader's cluster is allowed only when follower logins
-        // cannot reach the leader database or stream the cluster's WAL from there.
-        var hba = await HbaCheck.RunAsync(maintenance, relayDatabase, cancellationToken);
-        if (!hba.Confined && inLeaderCluster)
-        {
-            throw new PartialReplicaException(
-                $"The relay {relayDatabase} would live in the leader's server, whose pg_hba.conf does not confine follower logins. {hba.Advice}" +
-                Environment.NewLine + "Or give the relay a server of its own with --relay URL (env PARTIALREPLICA_RELAY).");
-        }
-
-        if (!hba.Confined)
-        {
-            LogMessages.RelayHbaOpen(logger, hba.Advice);
-        }
+        await using var maintenance = await OpenMaintenanceAsync(relayAdmin, cancellationToken);
+        var (inLeaderCluster, hbaAdvice) = await PreflightAsync(leader, maintenance, relayDatabase, cancellationToken);
 
         if (!await maintenance.ScalarAsync<bool>("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", cancellationToken, relayDatabase))
         {
@@ -120,7 +99,54 @@ public sealed partial class RelaySetup(ILogger logger)
 
         var location = RelayLocation.FromAdminConnection(relayAdmin);
         await location.WriteAsync(leader, cancellationToken);
-        return new RelaySetupResult(location, inLeaderCluster, hba.Confined ? null : hba.Advice);
+        return new RelaySetupResult(location, inLeaderCluster, hbaAdvice);
+    }
+
+    /// <summary>
+    /// The checks that come before anything is made or changed, on the leader or the relay: the relay is a database
+    /// of its own, and a relay inside the leader's cluster is allowed only when follower logins cannot reach the
+    /// leader database or stream the cluster's WAL from there. Returns where the relay is and, for a relay on its
+    /// own server whose pg_hba.conf is open, the advice to print.
+    /// </summary>
+    public async Task<(bool InLeaderCluster, string? HbaAdvice)> PreflightAsync(
+        string leaderConnectionString, string relayAdmin, CancellationToken cancellationToken)
+    {
+        await using var leader = new NpgsqlConnection(leaderConnectionString);
+        await leader.OpenAsync(cancellationToken);
+        await using var maintenance = await OpenMaintenanceAsync(relayAdmin, cancellationToken);
+        return await PreflightAsync(leader, maintenance, new NpgsqlConnectionStringBuilder(relayAdmin).Database ?? "", cancellationToken);
+    }
+
+    private async Task<(bool InLeaderCluster, string? HbaAdvice)> PreflightAsync(
+        NpgsqlConnection leader, NpgsqlConnection maintenance, string relayDatabase, CancellationToken cancellationToken)
+    {
+        var inLeaderCluster = await SameServerAsync(leader, maintenance, cancellationToken);
+        if (inLeaderCluster && relayDatabase == leader.Database)
+        {
+            throw new PartialReplicaException("The relay must be a database of its own, not the leader database.");
+        }
+
+        var hba = await HbaCheck.RunAsync(maintenance, relayDatabase, cancellationToken);
+        if (!hba.Confined && inLeaderCluster)
+        {
+            throw new PartialReplicaException(
+                $"The relay {relayDatabase} would live in the leader's server, whose pg_hba.conf does not confine follower logins. {hba.Advice}" +
+                Environment.NewLine + "Or give the relay a server of its own with --relay URL (env PARTIALREPLICA_RELAY).");
+        }
+
+        if (!hba.Confined)
+        {
+            LogMessages.RelayHbaOpen(logger, hba.Advice);
+        }
+
+        return (inLeaderCluster, hba.Confined ? null : hba.Advice);
+    }
+
+    private static async Task<NpgsqlConnection> OpenMaintenanceAsync(string relayAdmin, CancellationToken cancellationToken)
+    {
+        var maintenance = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(relayAdmin) { Database = "postgres", Pooling = false }.ConnectionString);
+        await maintenance.OpenAsync(cancellationToken);
+        return maintenance;
     }
 
     /// <summary>Whether two connections reach one server (its system identifier, made by initdb).</summary>

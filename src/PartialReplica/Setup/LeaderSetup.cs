@@ -25,11 +25,17 @@ public sealed class LeaderSetup(ILogger logger)
     public async Task<SetupResult> RunAsync(string leaderConnectionString, SetupOptions options, CancellationToken cancellationToken)
     {
         await using var leader = NpgsqlDataSource.Create(leaderConnectionString);
+        // The relay's checks come first: a relay that may not be made leaves the leader untouched too.
+        var relayAdmin = await ChooseRelayAsync(leader, leaderConnectionString, options, cancellationToken);
+        if (options.CreateRelay)
+        {
+            await new RelaySetup(logger).PreflightAsync(leaderConnectionString, relayAdmin, cancellationToken);
+        }
+
         var applied = await new MigrationRunner(logger).MigrateAsync(leader, DatabaseRole.Leader, cancellationToken);
 
         string? adminApiKey;
         IReadOnlyList<(string Schema, string Table)> tables;
-        string relayAdmin;
         await using (var connection = await leader.OpenConnectionAsync(cancellationToken))
         {
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -49,7 +55,6 @@ public sealed class LeaderSetup(ILogger logger)
                 ON CONFLICT (id) DO NOTHING
                 """, cancellationToken);
 
-            relayAdmin = await ChooseRelayAsync(connection, leaderConnectionString, options, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
         }
 
@@ -62,14 +67,21 @@ public sealed class LeaderSetup(ILogger logger)
 
     // The relay named by the options, else the one recorded by an earlier run, else partial_replica_relay beside the leader.
     private static async Task<string> ChooseRelayAsync(
-        NpgsqlConnection leader, string leaderConnectionString, SetupOptions options, CancellationToken cancellationToken)
+        NpgsqlDataSource leader, string leaderConnectionString, SetupOptions options, CancellationToken cancellationToken)
     {
         if (!string.IsNullOrWhiteSpace(options.RelayConnectionString))
         {
             return ConnectionStrings.Normalize(options.RelayConnectionString, "relay");
         }
 
-        var recorded = await leader.ScalarAsync<string>("SELECT value FROM partial_replica.settings WHERE name = 'relay'", cancellationToken);
+        string? recorded;
+        await using (var connection = await leader.OpenConnectionAsync(cancellationToken))
+        {
+            recorded = await connection.ScalarAsync<bool>("SELECT to_regclass('partial_replica.settings') IS NOT NULL", cancellationToken)
+                ? await connection.ScalarAsync<string>("SELECT value FROM partial_replica.settings WHERE name = 'relay'", cancellationToken)
+                : null;
+        }
+
         return recorded is not null
             ? new RelayLocation(recorded).AdminConnectionString(leaderConnectionString, null)
             : new NpgsqlConnectionStringBuilder(leaderConnectionString) { Database = RelayNames.DefaultDatabase }.ConnectionString;

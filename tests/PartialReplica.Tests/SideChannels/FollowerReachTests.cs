@@ -23,69 +23,74 @@ public sealed class FollowerReachTests(ReplicationFixture fixture) : IClassFixtu
     private readonly Slosilo _crypto = Slosilo.FromBase64Key(Slosilo.GenerateBase64Key());
 
     [Fact]
-    public async Task A_follower_login_reaches_only_the_relay_and_decodes_no_secret_there()
+    public async Task Each_follower_login_reaches_only_the_relay_and_decodes_no_secret_there()
     {
         var (leader, setup) = await fixture.CreateLeaderAsync();
         await ReplicationFixture.LoadDemoPolicyAsync(leader);
-        var (follower, init) = await fixture.CreateFollowerAsync(leader, 0, East);
-        var login = await FollowerLogin.FromSubscriptionAsync(follower, init.SlotName);
+        var followers = new[] { await fixture.CreateFollowerAsync(leader, 0, East), await fixture.CreateFollowerAsync(leader, 1, West) };
         var leaderDatabase = new NpgsqlConnectionStringBuilder(leader).Database!;
-
-        Assert.Equal(setup.Relay!.Location.Database, login.Database);
-        Assert.StartsWith("pr_login_", login.Username, StringComparison.Ordinal);
-
-        // No connection to the leader database, nor any other but the relay; no physical replication.
-        foreach (var database in new[] { leaderDatabase, "postgres", "template1" })
+        var secretNumber = 0;
+        foreach (var (follower, init) in followers)
         {
-            var refused = await Assert.ThrowsAsync<PostgresException>(() => Db.ScalarAsync<int>(FollowerLogin.To(login, database), "SELECT 1"));
-            Assert.Equal(PostgresErrorCodes.InvalidAuthorizationSpecification, refused.SqlState);
-        }
+            var login = await FollowerLogin.FromSubscriptionAsync(follower, init.SlotName);
+            Assert.Equal(setup.Relay!.Location.Database, login.Database);
+            Assert.StartsWith("pr_login_", login.Username, StringComparison.Ordinal);
 
-        await using (var physical = new PhysicalReplicationConnection(FollowerLogin.To(login, "postgres")))
-        {
-            var refused = await Assert.ThrowsAsync<PostgresException>(() => physical.Open());
-            Assert.Equal(PostgresErrorCodes.InvalidAuthorizationSpecification, refused.SqlState);
-        }
-
-        // On the relay: secrets and the bookkeeping are unreadable; the published tables are readable.
-        var relay = login.ConnectionString;
-        foreach (var table in new[] { "secrets", "partial_replica.schema_migrations", "partial_replica.node" })
-        {
-            var denied = await Assert.ThrowsAsync<PostgresException>(() => Db.ScalarAsync<long>(relay, $"SELECT count(*) FROM {table}"));
-            Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, denied.SqlState);
-        }
-
-        Assert.True(await Db.ScalarAsync<long>(relay, "SELECT count(*) FROM roles") > 0);
-
-        // A decoding slot of its own on the relay sees the published rows, and never a secret.
-        await Db.ExecuteAsync(relay, "SELECT pg_create_logical_replication_slot('spy', 'test_decoding')");
-        await Db.ExecuteAsync(leader, "INSERT INTO roles (role_id) VALUES ('default:user:spied-on')");
-        foreach (var id in new[] { Granted, Nobody })
-        {
-            await Db.ExecuteAsync(leader, "INSERT INTO secrets (resource_id, value) VALUES ($1, $2)", id, _crypto.Encrypt(Encoding.UTF8.GetBytes("v of " + id), id));
-        }
-
-        await Db.ExecuteAsync(leader, "INSERT INTO roles (role_id) VALUES ('default:user:after-the-secrets')");
-        var decoded = new List<string>();
-        try
-        {
-            await Eventually.HoldsAsync(async () =>
+            // No connection to the leader database, nor any other but the relay; no physical replication.
+            foreach (var database in new[] { leaderDatabase, "postgres", "template1" })
             {
-                decoded.AddRange(await Db.ColumnAsync(relay, "SELECT data FROM pg_logical_slot_get_changes('spy', NULL, NULL)"));
-                return decoded.Any(d => d.Contains("after-the-secrets", StringComparison.Ordinal));
-            }, "the spy slot decodes the leader's later role insert");
-        }
-        catch (Xunit.Sdk.FailException)
-        {
-            var relayRoles = await Db.ColumnAsync(relay, "SELECT role_id FROM roles WHERE role_id LIKE 'default:user:%'");
-            Assert.Fail($"decoded: {string.Join(" | ", decoded.Take(30))}; relay holds: {string.Join(", ", relayRoles)}");
-        }
+                var refused = await Assert.ThrowsAsync<PostgresException>(() => Db.ScalarAsync<int>(FollowerLogin.To(login, database), "SELECT 1"));
+                Assert.Equal(PostgresErrorCodes.InvalidAuthorizationSpecification, refused.SqlState);
+            }
 
-        Assert.Contains(decoded, d => d.StartsWith("table public.roles: INSERT", StringComparison.Ordinal) && d.Contains("spied-on", StringComparison.Ordinal));
-        Assert.DoesNotContain(decoded, d => d.StartsWith("table public.secrets", StringComparison.Ordinal));
-        Assert.DoesNotContain(decoded, d => d.StartsWith("table partial_replica.", StringComparison.Ordinal) && !d.StartsWith("table partial_replica.heartbeat", StringComparison.Ordinal));
-        Assert.DoesNotContain(decoded, d => d.Contains("v of ", StringComparison.Ordinal));
-        await Db.ExecuteAsync(relay, "SELECT pg_drop_replication_slot('spy')");
+            await using (var physical = new PhysicalReplicationConnection(FollowerLogin.To(login, "postgres")))
+            {
+                var refused = await Assert.ThrowsAsync<PostgresException>(() => physical.Open());
+                Assert.Equal(PostgresErrorCodes.InvalidAuthorizationSpecification, refused.SqlState);
+            }
+
+            // On the relay: secrets and the bookkeeping are unreadable; the published tables are readable.
+            var relay = login.ConnectionString;
+            foreach (var table in new[] { "secrets", "partial_replica.schema_migrations", "partial_replica.node" })
+            {
+                var denied = await Assert.ThrowsAsync<PostgresException>(() => Db.ScalarAsync<long>(relay, $"SELECT count(*) FROM {table}"));
+                Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, denied.SqlState);
+            }
+
+            Assert.True(await Db.ScalarAsync<long>(relay, "SELECT count(*) FROM roles") > 0);
+
+            // A decoding slot of its own on the relay sees the published rows, and never a secret.
+            var spy = "spy_" + init.SlotName;
+            await Db.ExecuteAsync(relay, "SELECT pg_create_logical_replication_slot($1, 'test_decoding')", spy);
+            var marker = $"default:user:spied-on-{++secretNumber}";
+            await Db.ExecuteAsync(leader, "INSERT INTO roles (role_id) VALUES ($1)", marker);
+            foreach (var id in new[] { Granted, Nobody })
+            {
+                await Db.ExecuteAsync(leader, "INSERT INTO secrets (resource_id, value) VALUES ($1, $2)", id, _crypto.Encrypt(Encoding.UTF8.GetBytes("v of " + id), id));
+            }
+
+            await Db.ExecuteAsync(leader, "INSERT INTO roles (role_id) VALUES ($1)", marker + "-after");
+            var decoded = new List<string>();
+            try
+            {
+                await Eventually.HoldsAsync(async () =>
+                {
+                    decoded.AddRange(await Db.ColumnAsync(relay, "SELECT data FROM pg_logical_slot_get_changes($1, NULL, NULL)", spy));
+                    return decoded.Any(d => d.Contains(marker + "-after", StringComparison.Ordinal));
+                }, "the spy slot decodes the leader's later role insert");
+            }
+            catch (Xunit.Sdk.FailException)
+            {
+                var relayRoles = await Db.ColumnAsync(relay, "SELECT role_id FROM roles WHERE role_id LIKE 'default:user:%'");
+                Assert.Fail($"decoded: {string.Join(" | ", decoded.Take(30))}; relay holds: {string.Join(", ", relayRoles)}");
+            }
+
+            Assert.Contains(decoded, d => d.StartsWith("table public.roles: INSERT", StringComparison.Ordinal) && d.Contains(marker + "'", StringComparison.Ordinal));
+            Assert.DoesNotContain(decoded, d => d.StartsWith("table public.secrets", StringComparison.Ordinal));
+            Assert.DoesNotContain(decoded, d => d.StartsWith("table partial_replica.", StringComparison.Ordinal) && !d.StartsWith("table partial_replica.heartbeat", StringComparison.Ordinal));
+            Assert.DoesNotContain(decoded, d => d.Contains("v of ", StringComparison.Ordinal));
+            await Db.ExecuteAsync(relay, "SELECT pg_drop_replication_slot($1)", spy);
+        }
     }
 
     [Fact]
