@@ -123,10 +123,17 @@ public sealed class DirectGrantCaptureTests(ReplicationFixture fixture)
     public async Task Statements_that_cannot_change_a_grant_queue_nothing()
     {
         var (db, since) = await DemoAsync();
+        const string lastRefresh = "SELECT xmin::text FROM partial_replica.grant_refreshes";
+        var refreshed = await Db.ScalarAsync<string>(db.ConnectionString, lastRefresh);
 
+        // Nothing the rule reads: not even the commit-time refresh runs.
         await Db.ExecuteAsync(db.ConnectionString,
             "INSERT INTO permissions (privilege, resource_id, role_id) VALUES ('read', $1, $2)", ReportsKey, WestData);
         await Db.ExecuteAsync(db.ConnectionString, "UPDATE role_memberships SET admin_option = true, policy_id = 'default:policy:apps'");
+        await Db.ExecuteAsync(db.ConnectionString, "UPDATE resources SET policy_id = 'default:policy:apps'");
+        Assert.Equal(refreshed, await Db.ScalarAsync<string>(db.ConnectionString, lastRefresh));
+
+        // A new user joins a group no follower reaches: refreshed, no follower affected.
         await Db.ExecuteAsync(db.ConnectionString, """
             INSERT INTO roles (role_id) VALUES ('default:user:alice');
             INSERT INTO resources (resource_id, owner_id) VALUES ('default:user:alice', 'default:user:admin');
