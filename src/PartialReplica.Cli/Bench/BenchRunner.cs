@@ -44,6 +44,7 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
             await UnsubscribeNativeAsync(p2Natives[f], P2Subscription(f), cancellationToken);
         }
 
+        var p7 = await MeasureDirectRevokeAsync(p2Followers[0], "bench/f0", cancellationToken);
         var p4 = await MeasureCaptureCostAsync(cancellationToken);
         var (p5Load, p5Count) = await MeasurePolicyAsync(cancellationToken);
 
@@ -65,6 +66,10 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
             new("P5", $"policy load of {sizes.P5Variables:N0} variables with grants", p5Load, null, "s", "≤ 5 s", "≤ 2 s"),
             new("P5c", $"granted-count for a follower granted {sizes.P1Secrets:N0} variables", p5Count, null, "s", "≤ 0.2 s", "≤ 0.05 s"),
             new("P6", "gateway peak RSS during P1–P2", Math.Round(rss, 1), null, "MB", "≤ 300 MB", "≤ 150 MB"),
+            new("P7", $"grant revoked by direct SQL: commit → secret gone from the follower ({sizes.P7Trials} trials)", p7.P99, null, "ms", "p99 ≤ 1 s", "p99 ≤ 100 ms")
+            {
+                GatewayP50 = p7.P50,
+            },
         };
         var machine = new
         {

@@ -11,7 +11,7 @@ internal sealed class BenchCommand : Command
     private readonly Option<bool> _json = CommonOptions.Json();
 
     public BenchCommand()
-        : base("bench", "Start a leader and followers and measure P1–P6 for the gateway and for native logical replication of the same secrets rows, after verifying the followers exact.")
+        : base("bench", "Start a leader and followers and measure P1–P7 for the gateway and for native logical replication of the same secrets rows, after verifying the followers exact.")
     {
         Add(_quick);
         Add(_json);

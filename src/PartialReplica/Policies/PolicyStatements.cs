@@ -89,10 +89,18 @@ internal static class PolicyStatements
     /// Refreshes the materialised grants, writes each change to the outbox and wakes the gateway
     /// (empty payload). Returns (follower, follower role, variable, 'grant'|'revoke').
     /// </summary>
+    /// <remarks>
+    /// Every follower is refreshed here, so the grant changes this transaction's statements recorded (0025) are
+    /// cleared: the commit-time refresh then finds nothing to do. The refresh also marks grant_refreshes, as every
+    /// refresh does (0025's guard for transactions that are not READ COMMITTED).
+    /// </remarks>
     public const string RefreshGrants = """
         WITH d AS MATERIALIZED (SELECT * FROM partial_replica.refresh_granted()),
         o AS (INSERT INTO partial_replica.changes (kind, resource_id, follower)
-              SELECT d.change, d.resource_id, d.follower FROM d ORDER BY d.follower, d.resource_id)
+              SELECT d.change, d.resource_id, d.follower FROM d ORDER BY d.follower, d.resource_id),
+        marked AS (UPDATE partial_replica.grant_refreshes SET refreshed_at = clock_timestamp()),
+        dirty AS (DELETE FROM partial_replica.grants_dirty x WHERE x.tx = pg_current_xact_id()),
+        touched AS (DELETE FROM partial_replica.grant_touches x WHERE x.tx = pg_current_xact_id())
         SELECT d.follower, d.follower_role_id, d.resource_id, d.change FROM d ORDER BY 1, 4, 3
         """;
 

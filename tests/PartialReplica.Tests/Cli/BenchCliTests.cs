@@ -14,12 +14,12 @@ public sealed class BenchCliTests
         Assert.True(result.ExitCode == 0, result.Stdout + result.Stderr);
         var report = JsonDocument.Parse(result.Stdout).RootElement;
         Assert.True(report.GetProperty("quick").GetBoolean());
-        // Quick P1 takes two samples on each side, each with a follower of its own; P2 has three followers.
+        // Quick P1 takes two samples on each side, each with a follower of its own; P2 has three followers; P7 revokes from P2's first.
         Assert.Equal(
-            ["P1 follower", "P1 follower 2", "P2 follower 0", "P2 follower 1", "P2 follower 2"],
+            ["P1 follower", "P1 follower 2", "P2 follower 0", "P2 follower 1", "P2 follower 2", "P7 follower"],
             report.GetProperty("verified").EnumerateArray().Select(v => v.GetString()![..v.GetString()!.IndexOf(':', StringComparison.Ordinal)]));
         var ids = report.GetProperty("results").EnumerateArray().Select(r => r.GetProperty("id").GetString()).ToList();
-        Assert.Equal(["P1", "P2", "P3", "P4", "P5", "P5c", "P6"], ids);
+        Assert.Equal(["P1", "P2", "P3", "P4", "P5", "P5c", "P6", "P7"], ids);
         var p1 = report.GetProperty("results")[0];
         foreach (var side in new[] { "gateway", "native" })
         {

@@ -66,16 +66,44 @@ public sealed class GrantRefreshScaleTests(ReplicationFixture fixture)
         await Db.ExecuteAsync(db.ConnectionString,
             "INSERT INTO partial_replica.followers (name, role_id, slot_name) VALUES ('conjur/followers/east-1', $1, 'pr_east_1')", Follower);
 
-        // Odd-numbered variables lose their permit; 10,000 new ones gain one.
-        await Db.ExecuteAsync(db.ConnectionString,
-            "DELETE FROM permissions WHERE starts_with(resource_id, $1) AND right(resource_id, 1) IN ('1', '3', '5', '7', '9')", Prefix);
-        await Db.ExecuteAsync(db.ConnectionString, """
-            INSERT INTO permissions (privilege, resource_id, role_id)
-            SELECT 'execute', $1 || lpad(i::text, 6, '0'), 'default:group:conjur/replication-sets/east/replicated-data' FROM generate_series($2 + 1, $2 + 10000) i
-            """, Prefix, Variables);
+        // Odd-numbered variables lose their permit; 10,000 new ones gain one. In the refresh's own transaction: once
+        // committed, direct SQL changes are refreshed at commit (0025), and the refresh measured here would find nothing.
         var bounded = new NpgsqlConnectionStringBuilder(db.ConnectionString) { Options = "-c statement_timeout=20000" }.ConnectionString;
-        var changes = await Db.ColumnAsync(bounded,
-            "SELECT (change || ' ' || resource_id) COLLATE \"C\" AS c FROM partial_replica.refresh_granted() WHERE follower = 'conjur/followers/east-1' ORDER BY c");
+        var changes = new List<string>();
+        await using (var connection = new NpgsqlConnection(bounded))
+        {
+            await connection.OpenAsync();
+            await using var transaction = await connection.BeginTransactionAsync();
+            await using (var revoke = new NpgsqlCommand(
+                "DELETE FROM permissions WHERE starts_with(resource_id, $1) AND right(resource_id, 1) IN ('1', '3', '5', '7', '9')", connection))
+            {
+                revoke.Parameters.Add(new NpgsqlParameter { Value = Prefix });
+                await revoke.ExecuteNonQueryAsync();
+            }
+
+            await using (var grant = new NpgsqlCommand("""
+                INSERT INTO permissions (privilege, resource_id, role_id)
+                SELECT 'execute', $1 || lpad(i::text, 6, '0'), 'default:group:conjur/replication-sets/east/replicated-data' FROM generate_series($2 + 1, $2 + 10000) i
+                """, connection))
+            {
+                grant.Parameters.Add(new NpgsqlParameter { Value = Prefix });
+                grant.Parameters.Add(new NpgsqlParameter { Value = Variables });
+                await grant.ExecuteNonQueryAsync();
+            }
+
+            await using (var refresh = new NpgsqlCommand(
+                "SELECT (change || ' ' || resource_id) COLLATE \"C\" AS c FROM partial_replica.refresh_granted() WHERE follower = 'conjur/followers/east-1' ORDER BY c",
+                connection))
+            await using (var reader = await refresh.ExecuteReaderAsync())
+            {
+                while (await reader.ReadAsync())
+                {
+                    changes.Add(reader.GetString(0));
+                }
+            }
+
+            await transaction.CommitAsync();
+        }
 
         var expected = Enumerable.Range(1, Variables).Where(i => i % 2 == 1).Select(i => $"revoke {Prefix}{i:D6}")
             .Concat(Enumerable.Range(Variables + 1, 10_000).Select(i => $"grant {Prefix}{i:D6}"))
