@@ -35,7 +35,6 @@ public sealed class ListenCliTests(ReplicationFixture fixture) : IClassFixture<R
         var follower = await fixture.CreateDatabaseAsync(fixture.FollowerServers[0], "listen");
         var (agent, agentUrl) = await WebHosts.StartAgentAsync("conjur/followers/west-1", follower, gatewayUrl);
         _apps.Add(agent);
-        await using (var leaderSource = NpgsqlDataSource.Create(leader))
         await using (var followerSource = NpgsqlDataSource.Create(follower))
         {
             await new FollowerInit(NullLogger.Instance).RunAsync(leader, followerSource,

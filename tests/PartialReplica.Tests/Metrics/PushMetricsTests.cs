@@ -161,7 +161,6 @@ public sealed class PushMetricsTests(ReplicationFixture fixture) : IClassFixture
 
     private static async Task InitAsync(string leader, string follower, string name, string agentUrl)
     {
-        await using var leaderSource = NpgsqlDataSource.Create(leader);
         await using var followerSource = NpgsqlDataSource.Create(follower);
         await new FollowerInit(NullLogger.Instance).RunAsync(leader, followerSource,
             new FollowerInitOptions { Name = name, AgentUrl = agentUrl }, CancellationToken.None);

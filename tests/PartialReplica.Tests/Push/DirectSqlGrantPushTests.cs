@@ -144,9 +144,8 @@ public sealed class DirectSqlGrantPushTests(ReplicationFixture fixture) : IClass
         var follower = await fixture.CreateDatabaseAsync(fixture.FollowerServers[server], "grants");
         var (agent, agentUrl) = await WebHosts.StartAgentAsync(name, follower, gatewayUrl);
         _apps.Add(agent);
-        await using var leaderSource = NpgsqlDataSource.Create(leader);
         await using var followerSource = NpgsqlDataSource.Create(follower);
-        await new FollowerInit(NullLogger.Instance).RunAsync(leaderSource, followerSource,
+        await new FollowerInit(NullLogger.Instance).RunAsync(leader, followerSource,
             new FollowerInitOptions { Name = name, AgentUrl = agentUrl }, CancellationToken.None);
         return follower;
     }

@@ -125,7 +125,6 @@ public sealed class PushEndToEndTests(ReplicationFixture fixture) : IClassFixtur
         var follower = await fixture.CreateDatabaseAsync(fixture.FollowerServers[server], "push");
         var (agent, agentUrl) = await WebHosts.StartAgentAsync(name, follower, gatewayUrl);
         _apps.Add(agent);
-        await using var leaderSource = NpgsqlDataSource.Create(leader);
         await using var followerSource = NpgsqlDataSource.Create(follower);
         await new FollowerInit(NullLogger.Instance).RunAsync(leader, followerSource,
             new FollowerInitOptions { Name = name, AgentUrl = agentUrl }, CancellationToken.None);

@@ -27,7 +27,6 @@ public sealed class SecretValuesStayOutOfLogsTests(ReplicationFixture fixture) :
         await using var gateway = ChildHost.Gateway(leader, "gw-logs").LogEverything();
         await gateway.StartAsync();
         await using var agent = ChildHost.Agent("conjur/followers/east-1", follower, gateway.Url, ChildHost.FreePort()).LogEverything();
-        await using (var leaderSource = NpgsqlDataSource.Create(leader))
         await using (var followerSource = NpgsqlDataSource.Create(follower))
         {
             await new FollowerInit(NullLogger.Instance).RunAsync(leader, followerSource,
