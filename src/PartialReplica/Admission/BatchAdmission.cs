@@ -23,14 +23,18 @@ public sealed class BatchAdmission(
     /// One statement, so one snapshot: the leader position the follower has replayed, and — only once that reaches
     /// the batch's stamp ($3) — which of the variables $2 the follower's replicated policy does not grant. The
     /// grant tables are then read at a replayed position at least as new as the one the gateway read them at.
+    /// The variables ($2, distinct) are first only counted against the grant rule: when it grants as many as were
+    /// asked about, it grants them all, and the list of the others (a set difference) is computed only for a refusal.
     /// </summary>
     private const string ReplayedAndUngranted = """
         WITH replayed AS (SELECT coalesce(max(h.leader_lsn), 0) AS lsn FROM partial_replica.heartbeat h)
         SELECT replayed.lsn,
-               CASE WHEN replayed.lsn >= $3 THEN ARRAY(
-                   SELECT i.id FROM unnest($2::text[]) AS i(id)
-                   EXCEPT
-                   SELECT g.resource_id FROM partial_replica.granted_among($1, $2::text[]) g) END
+               CASE WHEN replayed.lsn < $3 THEN NULL
+                    WHEN (SELECT count(*) FROM partial_replica.granted_among($1, $2::text[])) = cardinality($2::text[]) THEN '{}'::text[]
+                    ELSE ARRAY(
+                        SELECT i.id FROM unnest($2::text[]) AS i(id)
+                        EXCEPT
+                        SELECT g.resource_id FROM partial_replica.granted_among($1, $2::text[]) g) END
           FROM replayed
         """;
 

@@ -74,9 +74,13 @@ public sealed partial class RelaySetup(ILogger logger)
             await leader.ExecuteAsync("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", cancellationToken, subscription);
         }
 
+        // synchronous_commit 'local': a subscription's apply worker commits with it off by default, so what the relay
+        // applies would reach its WAL's disk, and with it the followers (walsenders send only flushed WAL), only at
+        // the WAL writer's next round (200 ms). Measured in bench P3: commit-to-visible p50 195 ms with it off.
         if (await SubscriptionExistsAsync(relay, subscription, cancellationToken))
         {
             var quoted = SqlIdentifier.Quote(subscription);
+            await relay.ExecuteAsync($"ALTER SUBSCRIPTION {quoted} SET (synchronous_commit = 'local')", cancellationToken);
             await relay.ExecuteAsync($"ALTER SUBSCRIPTION {quoted} ENABLE", cancellationToken);
             // Tables the leader began publishing since the last run are copied now.
             await relay.ExecuteAsync($"ALTER SUBSCRIPTION {quoted} REFRESH PUBLICATION", cancellationToken);
@@ -90,7 +94,7 @@ public sealed partial class RelaySetup(ILogger logger)
             await relay.ExecuteAsync(
                 $"CREATE SUBSCRIPTION {SqlIdentifier.Quote(subscription)} CONNECTION {SqlIdentifier.Literal(conninfo)} " +
                 $"PUBLICATION {SqlIdentifier.Quote(ReplicationRoles.Publication)} " +
-                $"WITH (create_slot = false, slot_name = {SqlIdentifier.Literal(subscription)}, copy_data = true)",
+                $"WITH (create_slot = false, slot_name = {SqlIdentifier.Literal(subscription)}, copy_data = true, synchronous_commit = 'local')",
                 cancellationToken);
         }
 
