@@ -44,7 +44,7 @@ public sealed class SetupAndInitCliTests(ReplicationFixture fixture) : IClassFix
         var remove = await CliProcess.RunAsync(env, ["follower", "remove", "--name", "conjur/followers/east-1", "--db", follower]);
         Assert.True(remove.ExitCode == 0, remove.Stderr);
         Assert.Equal(0L, await Db.ScalarAsync<long>(leader, "SELECT count(*) FROM partial_replica.followers"));
-        Assert.Equal(0L, await Db.ScalarAsync<long>(follower, "SELECT count(*) FROM pg_subscription"));
+        Assert.Equal(0L, await Db.ScalarAsync<long>(follower, "SELECT count(*) FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())"));
     }
 
     [Fact]
