@@ -35,7 +35,7 @@ public static class AgentApi
     }
 
     /// <summary>Null when the bearer token is the gateway's and addressed to this follower; else 401 or 403.</summary>
-    private static async Task<int?> AuthorizeAsync(HttpRequest request, TokenValidator validator, CancellationToken cancellationToken)
+    internal static async Task<int?> AuthorizeAsync(HttpRequest request, TokenValidator validator, CancellationToken cancellationToken)
     {
         var header = request.Headers.Authorization.ToString();
         var token = header.StartsWith("Bearer ", StringComparison.Ordinal) ? header["Bearer ".Length..].Trim() : "";

@@ -26,16 +26,9 @@ public static class AgentSubscriptionApi
         HttpRequest request, SubscriptionRepairBody? body, TokenValidator validator, NpgsqlDataSource follower, ILoggerFactory loggers,
         CancellationToken cancellationToken)
     {
-        var header = request.Headers.Authorization.ToString();
-        var validation = await validator.ValidateAsync(header.StartsWith("Bearer ", StringComparison.Ordinal) ? header["Bearer ".Length..].Trim() : "", cancellationToken);
-        if (!validation.IsValid)
+        if (await AgentApi.AuthorizeAsync(request, validator, cancellationToken) is { } refused)
         {
-            return TypedResults.Unauthorized();
-        }
-
-        if (validation.Subject != SignedPushTokens.Subject)
-        {
-            return TypedResults.StatusCode(StatusCodes.Status403Forbidden);
+            return refused == StatusCodes.Status401Unauthorized ? TypedResults.Unauthorized() : TypedResults.StatusCode(StatusCodes.Status403Forbidden);
         }
 
         if (body is null || string.IsNullOrEmpty(body.Subscription))
