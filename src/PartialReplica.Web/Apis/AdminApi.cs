@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Mvc;
 using PartialReplica.Authn;
 using PartialReplica.Followers;
+using PartialReplica.Relay;
 using PartialReplica.ReplicaSets;
 using PartialReplica.Web.Authentication;
 
@@ -44,10 +45,10 @@ public static class AdminApi
         TypedResults.Ok(new SigningKeyResponse(await keys.RotateAsync(cancellationToken)));
 
     public static async Task<Results<Ok<FollowerStatus>, NotFound<ErrorBody>>> GetFollowerAsync(
-        string name, [AsParameters] GatewayServices services, CancellationToken cancellationToken)
+        string name, [AsParameters] GatewayServices services, [FromServices] RelayAdmin relay, CancellationToken cancellationToken)
     {
         name = RouteIds.Decode(name);
-        var status = await FollowerDirectory.StatusAsync(services.Leader, name, cancellationToken);
+        var status = await FollowerDirectory.StatusAsync(services.Leader, await relay.GetAsync(cancellationToken), name, cancellationToken);
         return status is null
             ? TypedResults.NotFound(ErrorBody.Of("not_found", $"No follower named '{name}' is registered."))
             : TypedResults.Ok(status);

@@ -7,7 +7,7 @@ namespace PartialReplica.Followers;
 /// <summary>A registered follower, as listed by the admin API.</summary>
 public sealed record FollowerSummary(string Name, string RoleId, string SlotName, string? AgentUrl, DateTimeOffset CreatedAt);
 
-/// <summary>The replication slot of a follower on the leader (<c>pg_replication_slots</c>, <c>pg_stat_replication</c>).</summary>
+/// <summary>The replication slot of a follower on the relay (<c>pg_replication_slots</c>, <c>pg_stat_replication</c>); lag is in bytes of the relay's WAL.</summary>
 public sealed record SlotStatus(string Name, bool Active, string? ConfirmedFlushLsn, long? LagBytes, string? StreamingState);
 
 /// <summary>What the push path has delivered to a follower (<c>partial_replica.delivery</c>).</summary>
@@ -46,8 +46,12 @@ public static class FollowerDirectory
         return await connection.ScalarAsync<long>("SELECT count(*) FROM partial_replica.followers", cancellationToken);
     }
 
-    /// <summary>The follower's status, or null when no follower has that name.</summary>
-    public static async Task<FollowerStatus?> StatusAsync(NpgsqlDataSource leader, string name, CancellationToken cancellationToken)
+    /// <summary>
+    /// The follower's status, or null when no follower has that name. Its slot is read on the relay
+    /// (<paramref name="relay"/>, an admin data source; null: no slot shown).
+    /// </summary>
+    public static async Task<FollowerStatus?> StatusAsync(
+        NpgsqlDataSource leader, NpgsqlDataSource? relay, string name, CancellationToken cancellationToken)
     {
         await using var connection = await leader.OpenConnectionAsync(cancellationToken);
         FollowerSummary summary;
@@ -55,13 +59,8 @@ public static class FollowerDirectory
         DeliveryStatus? delivery;
         await using (var command = ConnectionExtensions.Command(connection, """
             SELECT f.name, f.role_id, f.slot_name, f.agent_url, f.created_at,
-                   s.slot_name IS NOT NULL, coalesce(s.active, false), s.confirmed_flush_lsn::text,
-                   CASE WHEN s.confirmed_flush_lsn IS NULL THEN NULL
-                        ELSE pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::bigint END,
-                   (SELECT r.state FROM pg_stat_replication r WHERE r.application_name = f.slot_name LIMIT 1),
                    d.follower IS NOT NULL, d.last_change_id, d.delivered_at, d.last_error, d.updated_at
               FROM partial_replica.followers f
-              LEFT JOIN pg_replication_slots s ON s.slot_name = f.slot_name AND s.database = current_database()
               LEFT JOIN partial_replica.delivery d ON d.follower = f.name
              WHERE f.name = $1
             """, name))
@@ -73,15 +72,13 @@ public static class FollowerDirectory
             }
 
             summary = ReadSummary(reader);
-            slot = reader.GetBoolean(5)
-                ? new SlotStatus(summary.SlotName, reader.GetBoolean(6), NullableString(reader, 7),
-                    reader.IsDBNull(8) ? null : reader.GetInt64(8), NullableString(reader, 9))
-                : null;
-            delivery = reader.GetBoolean(10)
-                ? new DeliveryStatus(reader.GetInt64(11), reader.IsDBNull(12) ? null : reader.GetFieldValue<DateTimeOffset>(12),
-                    NullableString(reader, 13), reader.GetFieldValue<DateTimeOffset>(14))
+            delivery = reader.GetBoolean(5)
+                ? new DeliveryStatus(reader.GetInt64(6), reader.IsDBNull(7) ? null : reader.GetFieldValue<DateTimeOffset>(7),
+                    NullableString(reader, 8), reader.GetFieldValue<DateTimeOffset>(9))
                 : null;
         }
+
+        slot = relay is null ? null : await ReadSlotAsync(relay, summary.SlotName, cancellationToken);
 
         var sets = new List<string>();
         await using (var command = ConnectionExtensions.Command(connection,
@@ -96,6 +93,23 @@ public static class FollowerDirectory
 
         var granted = await GrantedSecretsQuery.CountGrantedVariablesAsync(connection, summary.RoleId, cancellationToken);
         return new FollowerStatus(summary, sets, granted, slot, delivery);
+    }
+
+    private static async Task<SlotStatus?> ReadSlotAsync(NpgsqlDataSource relay, string slot, CancellationToken cancellationToken)
+    {
+        await using var connection = await relay.OpenConnectionAsync(cancellationToken);
+        await using var command = ConnectionExtensions.Command(connection, """
+            SELECT coalesce(s.active, false), s.confirmed_flush_lsn::text,
+                   CASE WHEN s.confirmed_flush_lsn IS NULL THEN NULL
+                        ELSE pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::bigint END,
+                   (SELECT r.state FROM pg_stat_replication r WHERE r.application_name = s.slot_name LIMIT 1)
+              FROM pg_replication_slots s
+             WHERE s.slot_name = $1 AND s.database = current_database()
+            """, slot);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken)
+            ? new SlotStatus(slot, reader.GetBoolean(0), NullableString(reader, 1), reader.IsDBNull(2) ? null : reader.GetInt64(2), NullableString(reader, 3))
+            : null;
     }
 
     private static FollowerSummary ReadSummary(NpgsqlDataReader reader) => new(

@@ -89,12 +89,14 @@ public sealed class AdminApiTests(GatewayFixture fixture)
     }
 
     [Fact]
-    public async Task Follower_status_reports_its_replication_slot_on_the_leader()
+    public async Task Follower_status_reports_its_replication_slot_on_the_relay()
     {
         var follower = await fixture.AddFollowerAsync();
         var slot = await Infrastructure.Db.ScalarAsync<string>(fixture.Leader,
             "SELECT slot_name FROM partial_replica.followers WHERE name = $1", follower.Name);
-        await Infrastructure.Db.ExecuteAsync(fixture.Leader, "SELECT pg_create_logical_replication_slot($1, 'pgoutput')", slot);
+        // Followers' slots live on the relay (S6), where setup made it beside the leader.
+        var relay = new Npgsql.NpgsqlConnectionStringBuilder(fixture.Leader) { Database = PartialReplica.Relay.RelayNames.DefaultDatabase }.ConnectionString;
+        await Infrastructure.Db.ExecuteAsync(relay, "SELECT pg_create_logical_replication_slot($1, 'pgoutput')", slot);
         try
         {
             using var response = await fixture.GetAsync($"/followers/{follower.Name}", await fixture.AdminTokenAsync());
@@ -106,7 +108,7 @@ public sealed class AdminApiTests(GatewayFixture fixture)
         }
         finally
         {
-            await Infrastructure.Db.ExecuteAsync(fixture.Leader, "SELECT pg_drop_replication_slot($1)", slot);
+            await Infrastructure.Db.ExecuteAsync(relay, "SELECT pg_drop_replication_slot($1)", slot);
         }
     }
 

@@ -52,8 +52,7 @@ public sealed class GatewayFixture : IAsyncLifetime
         }
 
         Leader = server.ConnectionString(await server.CreateDatabaseAsync("gateway", CancellationToken.None));
-        // The gateway's APIs need no follower, so no relay either.
-        var setup = await new LeaderSetup(NullLogger.Instance).RunAsync(Leader, new SetupOptions { CreateRelay = false }, CancellationToken.None);
+        var setup = await new LeaderSetup(NullLogger.Instance).RunAsync(Leader, new SetupOptions(), CancellationToken.None);
         AdminApiKey = setup.AdminApiKey!;
 
         _app = StartGateway(Leader);
