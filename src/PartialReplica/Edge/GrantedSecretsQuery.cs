@@ -164,6 +164,7 @@ public static class GrantedSecretsQuery
 
     private static SecretVersion ReadVersion(NpgsqlDataReader reader) => new(
         reader.GetInt32(1),
-        reader.IsDBNull(2) ? null : reader.GetFieldValue<DateTimeOffset>(2),
+        // Conjur's expires_at is a timestamp without time zone, read as UTC.
+        reader.IsDBNull(2) ? null : new DateTimeOffset(DateTime.SpecifyKind(reader.GetDateTime(2), DateTimeKind.Utc)),
         reader.GetFieldValue<byte[]>(3));
 }

@@ -29,6 +29,13 @@ public sealed class FollowerInit(ILogger logger)
         await relay.OpenAsync(cancellationToken);
 
         await new MigrationRunner(logger).MigrateAsync(follower, DatabaseRole.Follower, cancellationToken);
+        await using (var followerConnection = await follower.OpenConnectionAsync(cancellationToken))
+        {
+            // The follower gets exactly what the relay publishes: tables or columns beyond the baseline's come from a
+            // leader whose schema Conjur made.
+            await PublishedTableShapes.CreateMissingAsync(
+                relay, followerConnection, await PublishedTableShapes.PublishedAsync(relay, cancellationToken), cancellationToken);
+        }
 
         var (slot, apiKey) = await RegisterAsync(leaderConnection, relay, host, name, options, cancellationToken);
         // The slot comes before the login is recorded: the gateway's slot check looks only at followers with a login,

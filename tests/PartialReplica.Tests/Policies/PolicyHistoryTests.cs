@@ -31,11 +31,12 @@ public sealed class PolicyHistoryTests(ReplicationFixture fixture)
             versions);
 
         var log = await Db.ColumnAsync(db.ConnectionString,
-            "SELECT policy_version || ' ' || operation || ' ' || kind || ' ' || subject::text FROM policy_log WHERE policy_id = 'default:policy:app' ORDER BY 1");
+            "SELECT version || ' ' || operation || ' ' || kind || ' ' || subject::text FROM policy_log WHERE policy_id = 'default:policy:app' ORDER BY 1");
+        // Conjur's shape: enum operation and kind, the row's key as hstore.
         Assert.Equal(
             [
-                """1 INSERT resources {"resource_id": "default:variable:app/a"}""",
-                """2 INSERT resources {"resource_id": "default:variable:app/b"}""",
+                "1 INSERT resources \"resource_id\"=>\"default:variable:app/a\"",
+                "2 INSERT resources \"resource_id\"=>\"default:variable:app/b\"",
             ],
             log);
         Assert.Equal("default:policy:app", await Db.ScalarAsync<string>(db.ConnectionString,
