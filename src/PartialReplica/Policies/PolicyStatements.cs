@@ -95,9 +95,9 @@ internal static class PolicyStatements
     /// (empty payload). Returns (follower, follower role, variable, 'grant'|'revoke').
     /// </summary>
     /// <remarks>
-    /// Every follower is refreshed here, so the grant changes this transaction's statements recorded (0025) are
+    /// Every follower is refreshed here, so the grant changes this transaction's statements recorded (leader baseline) are
     /// cleared: the commit-time refresh then finds nothing to do. The refresh also marks grant_refreshes, as every
-    /// refresh does (0025's guard for transactions that are not READ COMMITTED).
+    /// refresh does (the baseline's guard for transactions that are not READ COMMITTED).
     /// </remarks>
     public const string RefreshGrants = """
         WITH d AS MATERIALIZED (SELECT * FROM partial_replica.refresh_granted()),

@@ -41,7 +41,7 @@ public static class SecretStore
         {
             // Conjur's application keeps the newest 20 versions, and so does this verb on a leader Conjur made; on a
             // leader this product made, a trigger has already pruned them and this deletes nothing. Same transaction
-            // as the insert, so the capture counts the pruned versions as the insert's (see 0002).
+            // as the insert, so the capture counts the pruned versions as the insert's (see the leader baseline).
             await connection.ExecuteAsync(
                 "DELETE FROM secrets WHERE resource_id = $1 AND version <= $2",
                 cancellationToken, variableId, version - KeptVersions);

@@ -95,6 +95,9 @@ public sealed class ConjurAdoptionTests(ReplicationFixture fixture) : IClassFixt
 
         Assert.NotNull(setup.AdminApiKey);
         Assert.Contains("public.schema_migrations", setup.PublishedTables);
+        // The admin's API key is kept in Conjur's credentials table.
+        Assert.True(PartialReplica.Authn.ApiKeys.Matches(setup.AdminApiKey!,
+            (await Db.ScalarAsync<byte[]>(leader, "SELECT encrypted_hash FROM credentials WHERE role_id = 'default:user:admin'"))!));
         // Beside Conjur's objects in public, only this product's capture triggers.
         var added = (await Db.ColumnAsync(leader, PublicObjects)).Except(before).ToList();
         Assert.NotEmpty(added);
