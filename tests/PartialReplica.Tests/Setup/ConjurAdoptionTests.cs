@@ -74,6 +74,18 @@ public sealed class ConjurAdoptionTests(ReplicationFixture fixture) : IClassFixt
         Assert.Contains("policy_log.operation USER-DEFINED policy_log_op NO", expected);
         Assert.Equal(expected, await Db.ColumnAsync(made, Shape));
 
+        // The SQL functions Conjur's application calls answer on the product's leader too.
+        foreach (var function in new[]
+                 {
+                     "account(text)", "kind(text)", "identifier(text)", "all_roles(text)", "is_role_ancestor_of_any(text,text[])",
+                     "is_role_allowed_to(text,text,text)", "roles_that_can(text,text)", "visible_resources(text)",
+                     "current_policy_version()", "current_policy_version_no_policy_text()",
+                 })
+        {
+            Assert.True(await Db.ScalarAsync<bool>(made, "SELECT to_regprocedure($1) IS NOT NULL", function), function);
+            Assert.True(await Db.ScalarAsync<bool>(conjur, "SELECT to_regprocedure($1) IS NOT NULL", function), function);
+        }
+
         // Adopting changes none of it.
         await using (var dataSource = NpgsqlDataSource.Create(conjur))
         {

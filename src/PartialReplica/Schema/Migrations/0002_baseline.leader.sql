@@ -638,8 +638,6 @@ CREATE TRIGGER followers_changed AFTER INSERT OR UPDATE OR DELETE ON partial_rep
 
 CREATE UNLOGGED TABLE partial_replica.grant_touches (
     tx      xid8 NOT NULL DEFAULT pg_current_xact_id(),
-CREATE UNLOGGED TABLE partial_replica.grant_touches (
-    tx      xid8 NOT NULL DEFAULT pg_current_xact_id(),
     role_id text NOT NULL,
     PRIMARY KEY (tx, role_id)
 );
