@@ -57,4 +57,21 @@ public sealed class PolicyHistoryTests(ReplicationFixture fixture)
         // The update restated h without restricted_to: update mode makes the file's value the truth.
         Assert.Equal("{}", await Db.ScalarAsync<string>(db.ConnectionString, "SELECT restricted_to::text FROM credentials WHERE role_id = 'default:host:h'"));
     }
+
+    /// <summary>The SQL functions Conjur's application calls answer on a leader the product made, over what its loader wrote.</summary>
+    [Fact]
+    public async Task Conjurs_role_functions_answer_on_a_leader_the_product_made()
+    {
+        var db = await PolicyDatabase.CreateAsync(fixture);
+        await db.LoadAsync("- !user alice\n- !group readers\n- !grant\n  role: !group readers\n  member: !user alice\n- !variable db/password\n" +
+                           "- !permit\n  role: !group readers\n  privileges: [read, execute]\n  resource: !variable db/password\n");
+
+        Assert.True(await Db.ScalarAsync<bool>(db.ConnectionString, "SELECT is_role_allowed_to('default:user:alice', 'execute', 'default:variable:db/password')"));
+        Assert.False(await Db.ScalarAsync<bool>(db.ConnectionString, "SELECT is_role_allowed_to('default:user:alice', 'update', 'default:variable:db/password')"));
+        Assert.Contains("default:user:alice", await Db.ColumnAsync(db.ConnectionString, "SELECT role_id FROM roles_that_can('execute', 'default:variable:db/password')"));
+        Assert.Contains("default:group:readers", await Db.ColumnAsync(db.ConnectionString, "SELECT role_id FROM all_roles('default:user:alice')"));
+        Assert.Contains("default:variable:db/password", await Db.ColumnAsync(db.ConnectionString, "SELECT resource_id FROM visible_resources('default:user:alice')"));
+        // The load's version is finished when it commits: none is current.
+        Assert.Empty(await Db.ColumnAsync(db.ConnectionString, "SELECT resource_id FROM current_policy_version()"));
+    }
 }
