@@ -167,14 +167,24 @@ public sealed class ConjurAdoptionTests(ReplicationFixture fixture) : IClassFixt
         await using var leaderSource = NpgsqlDataSource.Create(leader);
         await new PolicyLoader(NullLogger.Instance).LoadAsync(leaderSource, new PolicyLoadRequest { PolicyText = Policy }, CancellationToken.None);
 
+        await Db.ExecuteAsync(leader, "INSERT INTO schema_migrations (filename) VALUES ('201801010000_a.rb')");
+
+        // A Conjur follower's database holds rows already: Conjur's own migrations, and here a stale role.
         var follower = await fixture.CreateDatabaseAsync(fixture.FollowerServers[0], "conjur_follower");
         await ConjurSchema.LoadAsync(follower);
+        await Db.ExecuteAsync(follower, """
+            INSERT INTO schema_migrations (filename) VALUES ('201801010000_a.rb'), ('201801010000_b.rb');
+            INSERT INTO roles (role_id) VALUES ('default:user:stale');
+            """);
         const string tables = "SELECT c.relname || ' ' || c.oid FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' ORDER BY 1";
         var tablesBefore = await Db.ColumnAsync(follower, tables);
 
         await ReplicationFixture.InitFollowerAsync(leader, follower, "conjur/followers/east-1");
 
         Assert.Equal(tablesBefore, await Db.ColumnAsync(follower, tables));
+        // Its rows were replaced by the leader's: the first copy would have stopped at the first key already there.
+        Assert.Equal(["201801010000_a.rb"], await Db.ColumnAsync(follower, "SELECT filename FROM schema_migrations"));
+        Assert.Equal(0L, await Db.ScalarAsync<long>(follower, "SELECT count(*) FROM roles WHERE role_id = 'default:user:stale'"));
         Assert.Equal(1L, await Db.ScalarAsync<long>(follower, "SELECT count(*) FROM resources WHERE resource_id = 'default:variable:db/password'"));
         Assert.True(await Db.ScalarAsync<long>(follower, "SELECT count(*) FROM policy_log WHERE version = 1") > 0);
 
