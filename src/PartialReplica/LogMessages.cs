@@ -35,6 +35,9 @@ internal static partial class LogMessages
     [LoggerMessage(1202, LogLevel.Information, "Follower {Follower} subscribed to partial_replica_public through slot {Slot}")]
     public static partial void FollowerSubscribed(ILogger logger, string follower, string slot);
 
+    [LoggerMessage(1209, LogLevel.Warning, "Follower database {Database} held rows in published tables ({Tables}); emptied before the subscription copies the leader's")]
+    public static partial void FollowerTablesEmptied(ILogger logger, string database, string tables);
+
     [LoggerMessage(1301, LogLevel.Information, "Gateway {Instance} now serves follower {Follower}")]
     public static partial void FollowerServed(ILogger logger, string follower, string instance);
 

@@ -30,7 +30,7 @@ internal sealed partial class AgentWarmup(
         try
         {
             // A follower made by an older version gets the newer schema (a no-op when current): its subscription stops
-            // applying when the leader publishes a column its tables lack (0022's heartbeat.leader_lsn), and the
+            // applying when the leader publishes a column its tables lack (heartbeat.leader_lsn once), and the
             // agent's check needs the grant rule functions.
             await AttemptAsync(token => new MigrationRunner(logger).MigrateAsync(follower, DatabaseRole.Follower, token), stoppingToken);
             await AttemptAsync(applier.WarmUpAsync, stoppingToken);

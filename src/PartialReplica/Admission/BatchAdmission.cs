@@ -12,7 +12,7 @@ public sealed record AdmissionResult(ApplyReport? Report, BatchRefusal? Refusal)
 /// The agent does not trust a push blindly (SPEC S6): a batch is applied only when it is addressed to this follower,
 /// the follower has replayed the leader at least up to the batch's stamps (the replicated heartbeat carries the
 /// leader's position), and the follower's own replicated policy grants every variable the batch would make
-/// visible, by the same grant rule the leader uses (<c>partial_replica.granted_among</c>, migration 0022). A refused
+/// visible, by the same grant rule the leader uses (<c>partial_replica.granted_among</c>, common baseline). A refused
 /// batch writes nothing but its row in <c>partial_replica.refusals</c>. Removals are not grant-checked (removing is
 /// always safe) but their stamps are bounded like every other.
 /// </summary>

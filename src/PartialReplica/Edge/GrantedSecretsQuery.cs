@@ -6,7 +6,7 @@ namespace PartialReplica.Edge;
 /// <summary>
 /// Every question "which secrets may follower F read" the gateway asks, in one place, so grant resolution
 /// can be swapped for a faster (materialised) form without touching the edges. All of them go through
-/// <c>partial_replica.granted_variables</c> (migration 0005). A variable counts as a granted secret when it
+/// <c>partial_replica.granted_variables</c> (baseline migrations). A variable counts as a granted secret when it
 /// is granted and has at least one stored version. Ids are ordered bytewise (COLLATE "C") so offset and
 /// keyset paging agree whatever the database's collation.
 /// </summary>
@@ -164,6 +164,7 @@ public static class GrantedSecretsQuery
 
     private static SecretVersion ReadVersion(NpgsqlDataReader reader) => new(
         reader.GetInt32(1),
-        reader.IsDBNull(2) ? null : reader.GetFieldValue<DateTimeOffset>(2),
+        // Conjur's expires_at is a timestamp without time zone, read as UTC.
+        reader.IsDBNull(2) ? null : new DateTimeOffset(DateTime.SpecifyKind(reader.GetDateTime(2), DateTimeKind.Utc)),
         reader.GetFieldValue<byte[]>(3));
 }

@@ -29,6 +29,13 @@ public sealed class FollowerInit(ILogger logger)
         await relay.OpenAsync(cancellationToken);
 
         await new MigrationRunner(logger).MigrateAsync(follower, DatabaseRole.Follower, cancellationToken);
+        await using (var followerConnection = await follower.OpenConnectionAsync(cancellationToken))
+        {
+            // The follower gets exactly what the relay publishes: tables or columns beyond the baseline's come from a
+            // leader whose schema Conjur made.
+            await PublishedTableShapes.CreateMissingAsync(
+                relay, followerConnection, await PublishedTableShapes.PublishedAsync(relay, cancellationToken), cancellationToken);
+        }
 
         var (slot, apiKey) = await RegisterAsync(leaderConnection, relay, host, name, options, cancellationToken);
         // The slot comes before the login is recorded: the gateway's slot check looks only at followers with a login,
@@ -51,6 +58,7 @@ public sealed class FollowerInit(ILogger logger)
                 var conninfo = ConnInfo.Build(
                     options.PublisherHost ?? location.Host, options.PublisherPort ?? location.Port, relay.Database, login, password, slot,
                     new NpgsqlConnectionStringBuilder(location.ConnectionString));
+                await EmptyPublishedTablesAsync(followerConnection, relay, cancellationToken);
                 await SubscribeAsync(followerConnection, slot, conninfo, cancellationToken);
             }
         }
@@ -117,6 +125,34 @@ public sealed class FollowerInit(ILogger logger)
         await follower.ScalarAsync<bool>(
             "SELECT EXISTS (SELECT 1 FROM pg_subscription WHERE subname = $1 AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()))",
             cancellationToken, subscription);
+
+    /// <summary>
+    /// A database adopted as a follower may already hold rows in the published tables (a Conjur follower's database:
+    /// at least Conjur's own schema_migrations). The subscription's first copy brings every row the leader has, and a
+    /// row already there would stop it with a key violation, so those tables are emptied first, in one statement
+    /// (Conjur's foreign keys run between them). Only when the subscription is new: it then replaces them anyway.
+    /// </summary>
+    private async Task EmptyPublishedTablesAsync(NpgsqlConnection follower, NpgsqlConnection relay, CancellationToken cancellationToken)
+    {
+        var published = await PublishedTableShapes.PublishedAsync(relay, cancellationToken);
+        var holding = new List<string>();
+        foreach (var (schema, table) in published)
+        {
+            if (await follower.ScalarAsync<bool>($"SELECT EXISTS (SELECT 1 FROM {SqlIdentifier.Quote(schema, table)})", cancellationToken))
+            {
+                holding.Add($"{schema}.{table}");
+            }
+        }
+
+        if (holding.Count == 0)
+        {
+            return;
+        }
+
+        await follower.ExecuteAsync(
+            $"TRUNCATE {string.Join(", ", published.Select(t => SqlIdentifier.Quote(t.Schema, t.Table)))}", cancellationToken);
+        LogMessages.FollowerTablesEmptied(logger, follower.Database, string.Join(", ", holding));
+    }
 
     private static async Task SubscribeAsync(NpgsqlConnection follower, string slot, string conninfo, CancellationToken cancellationToken)
     {

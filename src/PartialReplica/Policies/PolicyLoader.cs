@@ -10,7 +10,8 @@ namespace PartialReplica.Policies;
 
 /// <summary>
 /// F3: loads a policy into a branch with Conjur's semantics, in one transaction: records, ownership
-/// memberships, grants, permits, annotations, deletions, <c>policy_versions</c> and <c>policy_log</c>, the
+/// memberships, grants, permits, annotations, deletions, <c>policy_versions</c> (and through Conjur's triggers
+/// <c>policy_log</c>), the
 /// refresh of every registered follower's granted set and the matching 'grant'/'revoke' outbox rows.
 /// Any error (parse, missing reference, database) leaves the database as it was.
 /// <para>Semantics decided here, as Conjur has them unless noted:</para>
@@ -63,12 +64,13 @@ public sealed class PolicyLoader(ILogger logger)
 
         await PolicyReferences.CheckAsync(connection, document, rows, request.Mode, branchId, scopePrefix, cancellationToken);
 
-        var version = await connection.ScalarAsync<int>(
-            "SELECT COALESCE(max(version), 0) + 1 FROM policy_versions WHERE resource_id = $1", cancellationToken, branchId);
-        await connection.ExecuteAsync("""
+        // Conjur's policy_versions_version trigger numbers the version (and only_one_current finishes any other
+        // unfinished one); the value given here is replaced.
+        var version = await connection.ScalarAsync<int>("""
             INSERT INTO policy_versions (resource_id, role_id, version, policy_text, policy_sha256)
-            VALUES ($1, $2, $3, $4, $5)
-            """, cancellationToken, branchId, loader, version, request.PolicyText,
+            VALUES ($1, $2, 0, $3, $4)
+            RETURNING version
+            """, cancellationToken, branchId, loader, request.PolicyText,
             Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(request.PolicyText))));
 
         await rows.CopyAsync(connection, cancellationToken);

@@ -4,7 +4,8 @@ namespace PartialReplica.Policies;
 
 /// <summary>
 /// The set-based statements of a load. They work from the <c>pr_*</c> temporary tables that
-/// <see cref="PolicyRows"/> fills, and log every row they touch to <c>policy_log</c> in the same statement.
+/// <see cref="PolicyRows"/> fills. They write no <c>policy_log</c> rows themselves: Conjur's statement triggers
+/// log every row they touch under the load's (unfinished) <c>policy_versions</c> row, as for Conjur's own loader.
 /// Parameters, in every statement: $1 the loaded branch's policy id, $2 its new version, $3 the branch id
 /// again and $4 the prefix of its sub-branches (for the replace scope).
 /// </summary>
@@ -62,16 +63,20 @@ internal static class PolicyStatements
         Delete(Permissions, "EXISTS (SELECT 1 FROM pr_denies t WHERE t.privilege = x.privilege AND t.resource_id = x.resource_id AND t.role_id = x.role_id)"),
     ];
 
-    /// <summary>Inserts the file's roles; returns the ids of those that did not exist.</summary>
-    public static string UpsertRoles(PolicyMode mode) => Upsert(Roles, "pr_roles", mode) + " SELECT role_id FROM u WHERE inserted";
+    /// <summary>
+    /// Inserts (and, outside load mode, updates) the file's roles and resources in one statement; returns the ids of
+    /// the roles that did not exist.
+    /// </summary>
+    public static string UpsertRoles(PolicyMode mode) =>
+        $"WITH {Upsert(Roles, "u", "pr_roles", mode)}, {Upsert(Resources, "r", "pr_resources", mode)} " +
+        "SELECT role_id FROM u WHERE inserted";
 
     /// <summary>Inserts (and, outside load mode, updates) the file's other rows.</summary>
     public static string[] UpsertRest(PolicyMode mode) =>
     [
-        Upsert(Resources, "pr_resources", mode) + " SELECT 1",
-        Upsert(Memberships, "pr_memberships", mode) + " SELECT 1",
-        Upsert(Permissions, "pr_permissions", mode) + " SELECT 1",
-        Upsert(Annotations, "pr_annotations", mode) + " SELECT 1",
+        $"WITH {Upsert(Memberships, "u", "pr_memberships", mode)} SELECT 1",
+        $"WITH {Upsert(Permissions, "u", "pr_permissions", mode)} SELECT 1",
+        $"WITH {Upsert(Annotations, "u", "pr_annotations", mode)} SELECT 1",
     ];
 
     /// <summary>
@@ -90,9 +95,9 @@ internal static class PolicyStatements
     /// (empty payload). Returns (follower, follower role, variable, 'grant'|'revoke').
     /// </summary>
     /// <remarks>
-    /// Every follower is refreshed here, so the grant changes this transaction's statements recorded (0025) are
+    /// Every follower is refreshed here, so the grant changes this transaction's statements recorded (leader baseline) are
     /// cleared: the commit-time refresh then finds nothing to do. The refresh also marks grant_refreshes, as every
-    /// refresh does (0025's guard for transactions that are not READ COMMITTED).
+    /// refresh does (the baseline's guard for transactions that are not READ COMMITTED).
     /// </remarks>
     public const string RefreshGrants = """
         WITH d AS MATERIALIZED (SELECT * FROM partial_replica.refresh_granted()),
@@ -104,15 +109,13 @@ internal static class PolicyStatements
         SELECT d.follower, d.follower_role_id, d.resource_id, d.change FROM d ORDER BY 1, 4, 3
         """;
 
-    private static string Log(Table table, string rows, string operation) =>
-        $"INSERT INTO policy_log (policy_id, policy_version, operation, kind, subject) SELECT $1, $2, {operation}, " +
-        $"'{table.Name}', jsonb_build_object({string.Join(", ", table.Keys.Select(k => $"'{k}', {k}"))}) FROM {rows}";
-
     private static string Delete(Table table, string where) =>
-        $"WITH d AS (DELETE FROM {SqlIdentifier.Quote(table.Name)} x WHERE {where} RETURNING {string.Join(", ", table.Keys.Select(k => "x." + k))}) " +
-        Log(table, "d", "'DELETE'");
+        $"DELETE FROM {SqlIdentifier.Quote(table.Name)} x WHERE {where}";
 
-    private static string Upsert(Table table, string source, PolicyMode mode)
+    // One data-modifying CTE: every statement's foreign-key checks run at its end, so rows of one statement may
+    // refer to each other (a role's policy_id names a policy resource the same load creates, a resource's owner
+    // a role it creates): Conjur's foreign keys are not deferrable.
+    private static string Upsert(Table table, string alias, string source, PolicyMode mode)
     {
         var columns = table.Keys.Concat(table.Values).ToArray();
         var list = string.Join(", ", columns);
@@ -123,9 +126,8 @@ internal static class PolicyStatements
               $"WHERE ({string.Join(", ", table.Values.Select(v => $"{name}.{v}"))}) IS DISTINCT FROM " +
               $"({string.Join(", ", table.Values.Select(v => $"EXCLUDED.{v}"))})";
         // xmax = 0 tells a fresh insert from an update of an existing row.
-        return $"WITH u AS (INSERT INTO {name} ({list}) SELECT {list} FROM {source} " +
+        return $"{alias} AS (INSERT INTO {name} ({list}) SELECT {list} FROM {source} " +
                $"ON CONFLICT ({string.Join(", ", table.Keys)}) {conflict} " +
-               $"RETURNING {string.Join(", ", table.Keys)}, xmax = 0 AS inserted), " +
-               "l AS (" + Log(table, "u", "CASE WHEN inserted THEN 'INSERT' ELSE 'UPDATE' END") + ")";
+               $"RETURNING {string.Join(", ", table.Keys)}, xmax = 0 AS inserted)";
     }
 }

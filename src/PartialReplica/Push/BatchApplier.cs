@@ -211,6 +211,8 @@ public sealed class BatchApplier(NpgsqlDataSource follower)
                 secrets.Text(variable.Id);
                 secrets.Integer(version.Version);
                 secrets.Bytea(version.Value);
+                // Binary COPY carries the instant's microseconds as they are: into Conjur's timestamp column they land
+                // as the UTC wall-clock time, which is how Conjur reads it.
                 secrets.TimestampTz(version.ExpiresAt);
                 upserts++;
             }
@@ -256,7 +258,8 @@ public sealed class BatchApplier(NpgsqlDataSource follower)
              WHERE NOT EXISTS (SELECT 1 FROM partial_replica.applied a
                                 WHERE a.resource_id = k.resource_id AND a.stamp >= k.stamp)),
         versions AS MATERIALIZED (
-            SELECT v.resource_id, v.version, v.value, v.expires_at
+            -- Conjur's expires_at is a timestamp without time zone, read as UTC.
+            SELECT v.resource_id, v.version, v.value, v.expires_at AT TIME ZONE 'UTC' AS expires_at
               FROM unnest($4::text[], $5::int[], $6::bytea[], $7::timestamptz[]) AS v(resource_id, version, value, expires_at)
              WHERE v.resource_id IN (SELECT resource_id FROM accepted)),
         deleted AS (

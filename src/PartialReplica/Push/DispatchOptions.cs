@@ -12,7 +12,7 @@ public sealed record DispatchOptions
     /// <summary>How often a gateway tries to take over followers another instance serves (R5).</summary>
     public TimeSpan TakeoverInterval { get; init; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>How often the follower list is re-read besides when the followers table notifies a change (0013).</summary>
+    /// <summary>How often the follower list is re-read besides when the followers table notifies a change (leader baseline).</summary>
     public TimeSpan FollowersRefreshInterval { get; init; } = TimeSpan.FromSeconds(2);
 
     /// <summary>Heartbeat writes, so idle followers' slots advance.</summary>

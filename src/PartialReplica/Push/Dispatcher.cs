@@ -36,7 +36,7 @@ public sealed class Dispatcher(NpgsqlDataSource leader, IBatchSender sender, Dis
         var prune = PruneAsync(cancellationToken);
         try
         {
-            // Refreshed when the followers table notifies (0013), and every interval in case a notification was missed.
+            // Refreshed when the followers table notifies (leader baseline), and every interval in case a notification was missed.
             while (true)
             {
                 await RefreshFollowersAsync(cancellationToken);

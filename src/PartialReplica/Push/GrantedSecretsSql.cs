@@ -3,7 +3,7 @@ using PartialReplica.Schema;
 namespace PartialReplica.Push;
 
 /// <summary>
-/// The grant queries the push path runs, over the materialised grant table (0008): every policy load
+/// The grant queries the push path runs, over the materialised grant table (leader baseline): every policy load
 /// refreshes it inside its own transaction, so it is the rule of SPEC F4 as of the last committed load.
 /// </summary>
 /// <remarks>

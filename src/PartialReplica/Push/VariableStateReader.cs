@@ -97,7 +97,7 @@ public sealed class VariableStateReader(NpgsqlDataSource leader)
 
             if (versions is not null && !reader.IsDBNull(1))
             {
-                versions.Add(new SecretVersion(reader.GetInt32(1), reader.GetFieldValue<byte[]>(2), reader.IsDBNull(3) ? null : reader.GetDateTime(3)));
+                versions.Add(new SecretVersion(reader.GetInt32(1), reader.GetFieldValue<byte[]>(2), reader.IsDBNull(3) ? null : DateTime.SpecifyKind(reader.GetDateTime(3), DateTimeKind.Utc)));
             }
         }
 

@@ -24,7 +24,7 @@ internal sealed class WakeupGate(NpgsqlDataSource leader, DispatchOptions option
     private static readonly TimeSpan SeenEvery = TimeSpan.FromSeconds(1);
 
     /// <summary>
-    /// How long a writing session remembers that no gateway wanted a wake-up (migration 0017: 50 ms), with a
+    /// How long a writing session remembers that no gateway wanted a wake-up (leader baseline: 50 ms), with a
     /// margin for the commit that follows the check.
     /// </summary>
     internal static readonly TimeSpan WritersRemember = TimeSpan.FromMilliseconds(50 + 20);
@@ -87,7 +87,7 @@ internal sealed class WakeupGate(NpgsqlDataSource leader, DispatchOptions option
                     if (!hot && waiting != true)
                     {
                         // Notifications are back on: anything committed while they were off is read now, and
-                        // again once writers that skipped the check since are bound to have asked (0017).
+                        // again once writers that skipped the check since are bound to have asked (leader baseline).
                         wakeAll();
                         horizon = null;
                         sinceIdle = Stopwatch.StartNew();

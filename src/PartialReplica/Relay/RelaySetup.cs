@@ -50,6 +50,8 @@ public sealed partial class RelaySetup(ILogger logger)
         var subscription = RelayNames.UpstreamSubscription(relayDatabase);
         await using var relay = await relaySource.OpenConnectionAsync(cancellationToken);
         await CheckNotRelayingAnotherAsync(relay, subscription, leaderBuilder, leader.Database, cancellationToken);
+        // Tables or columns a Conjur-made leader publishes beyond the baseline's (its own schema_migrations, say).
+        await PublishedTableShapes.CreateMissingAsync(leader, relay, tables, cancellationToken);
 
         await using (var transaction = await relay.BeginTransactionAsync(cancellationToken))
         {

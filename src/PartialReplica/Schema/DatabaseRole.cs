@@ -6,7 +6,10 @@ public enum DatabaseRole
     /// <summary>The leader: Conjur's rules, secrets capture, bookkeeping.</summary>
     Leader,
 
-    /// <summary>A follower: the same tables, no triggers or foreign keys, secrets only as pushed.</summary>
+    /// <summary>
+    /// A follower: the same tables, secrets only as pushed; no secrets_version trigger and no foreign key from secrets
+    /// to resources (on a database Conjur made, Conjur's other rules stay: they do not fire for replicated rows).
+    /// </summary>
     Follower,
 
     /// <summary>

@@ -9,6 +9,9 @@ namespace PartialReplica.Secrets;
 /// <summary><c>secret set|get</c>: the only place besides follower readers that uses the data key.</summary>
 public static class SecretStore
 {
+    // Conjur keeps the newest 20 versions of a variable.
+    private const int KeptVersions = 20;
+
     /// <summary>A full variable id from <c>prod/db/password</c> or <c>default:variable:prod/db/password</c>.</summary>
     public static string VariableId(string account, string id)
     {
@@ -30,9 +33,22 @@ public static class SecretStore
             throw new PartialReplicaException($"Variable {variableId} does not exist; define it in policy first (partial-replica policy load).");
         }
 
-        return await connection.ScalarAsync<int>(
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var version = await connection.ScalarAsync<int>(
             "INSERT INTO secrets (resource_id, value) VALUES ($1, $2) RETURNING version",
             cancellationToken, variableId, crypto.Encrypt(value.Span, variableId));
+        if (version > KeptVersions)
+        {
+            // Conjur's application keeps the newest 20 versions, and so does this verb on a leader Conjur made; on a
+            // leader this product made, a trigger has already pruned them and this deletes nothing. Same transaction
+            // as the insert, so the capture counts the pruned versions as the insert's (see the leader baseline).
+            await connection.ExecuteAsync(
+                "DELETE FROM secrets WHERE resource_id = $1 AND version <= $2",
+                cancellationToken, variableId, version - KeptVersions);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return version;
     }
 
     /// <summary>Reads and decrypts a version (the newest when null) from a leader or a follower.</summary>

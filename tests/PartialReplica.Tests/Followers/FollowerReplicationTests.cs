@@ -31,7 +31,8 @@ public sealed class FollowerReplicationTests(ReplicationFixture fixture) : IClas
 
         // Deletes replicate too, including policy_log, which has no key (REPLICA IDENTITY FULL).
         await Db.ExecuteAsync(leader, """
-            INSERT INTO policy_log (policy_id, policy_version, operation, kind, subject) VALUES ('default:policy:root', 1, 'INSERT', 'roles', '{"role_id":"x"}');
+            INSERT INTO policy_versions (resource_id, role_id, version, policy_text, policy_sha256) VALUES ('default:policy:root', 'default:user:admin', 0, '', '');
+            INSERT INTO policy_log (policy_id, version, operation, kind, subject) VALUES ('default:policy:root', 1, 'INSERT', 'roles', 'role_id=>x');
             DELETE FROM annotations WHERE resource_id = 'default:variable:prod/db/password';
             """);
         foreach (var follower in new[] { east, west })

@@ -20,7 +20,10 @@ public sealed class LoadModeTests(ReplicationFixture fixture)
             "SELECT count(*) FROM permissions WHERE role_id = 'default:group:app/g' AND policy_id = 'default:policy:app'"));
     }
 
-    /// <summary>As Conjur: each new resource gets its text search row, words from its identifier (0019 writes them per statement).</summary>
+    /// <summary>
+    /// As Conjur: each new resource gets its text search row, weighted as Conjur weighs it (English stems of the identifier
+    /// and the name annotation A, other annotations B, the kind C; 'my' and 'more' are English stop words), written per statement.
+    /// </summary>
     [Fact]
     public async Task Every_resource_a_load_adds_gets_its_text_search_row()
     {
@@ -35,10 +38,10 @@ public sealed class LoadModeTests(ReplicationFixture fixture)
             """);
         Assert.Equal(
             [
-                "default:policy:my-app 'app':2 'my':1",
-                "default:variable:my-app/api/key 'api':3 'app':2 'key':4 'my':1",
-                "default:variable:my-app/db_password 'app':2 'db':3 'my':1 'password':4",
-                "default:variable:my-app/more 'app':2 'more':3 'my':1",
+                "default:policy:my-app 'app':2A 'polici':3C",
+                "default:variable:my-app/api/key 'api':3A 'app':2A 'key':4A 'variabl':5C",
+                "default:variable:my-app/db_password 'app':2A 'db':3A 'password':4A 'variabl':5C",
+                "default:variable:my-app/more 'app':2A 'variabl':3C",
             ], rows);
     }
 

@@ -31,11 +31,12 @@ public sealed class PolicyHistoryTests(ReplicationFixture fixture)
             versions);
 
         var log = await Db.ColumnAsync(db.ConnectionString,
-            "SELECT policy_version || ' ' || operation || ' ' || kind || ' ' || subject::text FROM policy_log WHERE policy_id = 'default:policy:app' ORDER BY 1");
+            "SELECT version || ' ' || operation || ' ' || kind || ' ' || subject::text FROM policy_log WHERE policy_id = 'default:policy:app' ORDER BY 1");
+        // Conjur's shape: enum operation and kind, the row's key as hstore.
         Assert.Equal(
             [
-                """1 INSERT resources {"resource_id": "default:variable:app/a"}""",
-                """2 INSERT resources {"resource_id": "default:variable:app/b"}""",
+                "1 INSERT resources \"resource_id\"=>\"default:variable:app/a\"",
+                "2 INSERT resources \"resource_id\"=>\"default:variable:app/b\"",
             ],
             log);
         Assert.Equal("default:policy:app", await Db.ScalarAsync<string>(db.ConnectionString,
@@ -55,5 +56,22 @@ public sealed class PolicyHistoryTests(ReplicationFixture fixture)
         Assert.True(PartialReplica.Authn.ApiKeys.Matches(first.CreatedRoles["default:user:alice"].ApiKey!, hash!));
         // The update restated h without restricted_to: update mode makes the file's value the truth.
         Assert.Equal("{}", await Db.ScalarAsync<string>(db.ConnectionString, "SELECT restricted_to::text FROM credentials WHERE role_id = 'default:host:h'"));
+    }
+
+    /// <summary>The SQL functions Conjur's application calls answer on a leader the product made, over what its loader wrote.</summary>
+    [Fact]
+    public async Task Conjurs_role_functions_answer_on_a_leader_the_product_made()
+    {
+        var db = await PolicyDatabase.CreateAsync(fixture);
+        await db.LoadAsync("- !user alice\n- !group readers\n- !grant\n  role: !group readers\n  member: !user alice\n- !variable db/password\n" +
+                           "- !permit\n  role: !group readers\n  privileges: [read, execute]\n  resource: !variable db/password\n");
+
+        Assert.True(await Db.ScalarAsync<bool>(db.ConnectionString, "SELECT is_role_allowed_to('default:user:alice', 'execute', 'default:variable:db/password')"));
+        Assert.False(await Db.ScalarAsync<bool>(db.ConnectionString, "SELECT is_role_allowed_to('default:user:alice', 'update', 'default:variable:db/password')"));
+        Assert.Contains("default:user:alice", await Db.ColumnAsync(db.ConnectionString, "SELECT role_id FROM roles_that_can('execute', 'default:variable:db/password')"));
+        Assert.Contains("default:group:readers", await Db.ColumnAsync(db.ConnectionString, "SELECT role_id FROM all_roles('default:user:alice')"));
+        Assert.Contains("default:variable:db/password", await Db.ColumnAsync(db.ConnectionString, "SELECT resource_id FROM visible_resources('default:user:alice')"));
+        // The load's version is finished when it commits: none is current.
+        Assert.Empty(await Db.ColumnAsync(db.ConnectionString, "SELECT resource_id FROM current_policy_version()"));
     }
 }

@@ -47,7 +47,7 @@ public sealed class ReplaceModeTests(ReplicationFixture fixture)
         Assert.Equal(1L, await Db.ScalarAsync<long>(db.ConnectionString, "SELECT count(*) FROM roles WHERE role_id = 'default:group:outside'"));
 
         var deleted = await Db.ColumnAsync(db.ConnectionString, """
-            SELECT kind || ' ' || (subject ->> coalesce(CASE kind WHEN 'roles' THEN 'role_id' END, 'resource_id'))
+            SELECT kind || ' ' || (subject -> coalesce(CASE kind WHEN 'roles' THEN 'role_id' END, 'resource_id'))
               FROM policy_log WHERE operation = 'DELETE' AND kind IN ('roles', 'resources') ORDER BY 1
             """);
         Assert.Contains("resources default:variable:app/drop", deleted);

@@ -67,7 +67,7 @@ public sealed class GrantRefreshScaleTests(ReplicationFixture fixture)
             "INSERT INTO partial_replica.followers (name, role_id, slot_name) VALUES ('conjur/followers/east-1', $1, 'pr_east_1')", Follower);
 
         // Odd-numbered variables lose their permit; 10,000 new ones gain one. In the refresh's own transaction: once
-        // committed, direct SQL changes are refreshed at commit (0025), and the refresh measured here would find nothing.
+        // committed, direct SQL changes are refreshed at commit (the leader baseline's grant capture), and the refresh measured here would find nothing.
         var bounded = new NpgsqlConnectionStringBuilder(db.ConnectionString) { Options = "-c statement_timeout=20000" }.ConnectionString;
         var changes = new List<string>();
         await using (var connection = new NpgsqlConnection(bounded))

@@ -12,7 +12,7 @@ public sealed class LeaderSetupTests(ReplicationFixture fixture) : IClassFixture
     [
         "public.annotations", "public.authenticator_configs", "public.credentials", "public.host_factory_tokens",
         "public.permissions", "public.policy_log", "public.policy_versions", "public.resources",
-        "public.resources_textsearch", "public.role_memberships", "public.roles", "public.slosilo_keystore",
+        "public.issuers", "public.resources_textsearch", "public.role_memberships", "public.roles", "public.slosilo_keystore",
     ];
 
     [Fact]

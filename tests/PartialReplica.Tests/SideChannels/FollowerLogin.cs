@@ -12,7 +12,11 @@ internal static partial class FollowerLogin
 {
     public static async Task<NpgsqlConnectionStringBuilder> FromSubscriptionAsync(string followerDb, string subscription)
     {
-        var conninfo = await Db.ScalarAsync<string>(followerDb, "SELECT subconninfo FROM pg_subscription WHERE subname = $1 AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())", subscription)
+        // pg_subscription is shared by the server's databases, and two tests' followers may share a subscription name.
+        var conninfo = await Db.ScalarAsync<string>(followerDb, """
+            SELECT subconninfo FROM pg_subscription
+             WHERE subname = $1 AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+            """, subscription)
             ?? throw new InvalidOperationException($"no subscription {subscription}");
         var values = Pairs().Matches(conninfo).ToDictionary(m => m.Groups[1].Value, m => Unquote(m.Groups[2].Value));
         return new NpgsqlConnectionStringBuilder
