@@ -47,7 +47,8 @@ public sealed class FollowerInit(ILogger logger)
 
         await using (var followerConnection = await follower.OpenConnectionAsync(cancellationToken))
         {
-            if (await SubscriptionExistsAsync(followerConnection, slot, cancellationToken) && await FollowerLogins.ExistsAsync(relay, login, cancellationToken))
+            var subscribed = await SubscriptionExistsAsync(followerConnection, slot, cancellationToken);
+            if (subscribed && await FollowerLogins.ExistsAsync(relay, login, cancellationToken))
             {
                 await followerConnection.ExecuteAsync($"ALTER SUBSCRIPTION {SqlIdentifier.Quote(slot)} ENABLE", cancellationToken);
             }
@@ -58,7 +59,12 @@ public sealed class FollowerInit(ILogger logger)
                 var conninfo = ConnInfo.Build(
                     options.PublisherHost ?? location.Host, options.PublisherPort ?? location.Port, relay.Database, login, password, slot,
                     new NpgsqlConnectionStringBuilder(location.ConnectionString));
-                await EmptyPublishedTablesAsync(followerConnection, relay, cancellationToken);
+                // Only before a first copy: an existing subscription (whose login was gone) keeps what it applied.
+                if (!subscribed)
+                {
+                    await EmptyPublishedTablesAsync(followerConnection, relay, cancellationToken);
+                }
+
                 await SubscribeAsync(followerConnection, slot, conninfo, cancellationToken);
             }
         }
