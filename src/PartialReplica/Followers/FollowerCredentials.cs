@@ -49,7 +49,7 @@ public sealed partial class FollowerCredentials(ILogger logger)
         if (follower is not null)
         {
             await using var followerConnection = await follower.OpenConnectionAsync(cancellationToken);
-            if (await FollowerInit.SubscriptionExistsAsync(followerConnection, slot, cancellationToken))
+            if (await SubscriptionState.ExistsAsync(followerConnection, slot, cancellationToken))
             {
                 var quoted = SqlIdentifier.Quote(slot);
                 await followerConnection.ExecuteAsync($"ALTER SUBSCRIPTION {quoted} DISABLE", cancellationToken);

@@ -47,7 +47,7 @@ public sealed class FollowerInit(ILogger logger)
 
         await using (var followerConnection = await follower.OpenConnectionAsync(cancellationToken))
         {
-            var subscribed = await SubscriptionExistsAsync(followerConnection, slot, cancellationToken);
+            var subscribed = await SubscriptionState.ExistsAsync(followerConnection, slot, cancellationToken);
             if (subscribed && await FollowerLogins.ExistsAsync(relay, login, cancellationToken))
             {
                 await followerConnection.ExecuteAsync($"ALTER SUBSCRIPTION {SqlIdentifier.Quote(slot)} ENABLE", cancellationToken);
@@ -127,11 +127,6 @@ public sealed class FollowerInit(ILogger logger)
         return (slot, apiKey);
     }
 
-    internal static async Task<bool> SubscriptionExistsAsync(NpgsqlConnection follower, string subscription, CancellationToken cancellationToken) =>
-        await follower.ScalarAsync<bool>(
-            "SELECT EXISTS (SELECT 1 FROM pg_subscription WHERE subname = $1 AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()))",
-            cancellationToken, subscription);
-
     /// <summary>
     /// A database adopted as a follower may already hold rows in the published tables (a Conjur follower's database:
     /// at least Conjur's own schema_migrations). The subscription's first copy brings every row the leader has, and a
@@ -163,7 +158,7 @@ public sealed class FollowerInit(ILogger logger)
     private static async Task SubscribeAsync(NpgsqlConnection follower, string slot, string conninfo, CancellationToken cancellationToken)
     {
         var name = SqlIdentifier.Quote(slot);
-        if (await SubscriptionExistsAsync(follower, slot, cancellationToken))
+        if (await SubscriptionState.ExistsAsync(follower, slot, cancellationToken))
         {
             // Its login was gone (dropped by hand, or the relay rebuilt): the subscription takes the new one.
             await follower.ExecuteAsync($"ALTER SUBSCRIPTION {name} CONNECTION {SqlIdentifier.Literal(conninfo)}", cancellationToken);

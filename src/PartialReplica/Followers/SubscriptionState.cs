@@ -23,6 +23,12 @@ public static class SubscriptionState
         return (reader.GetInt32(0), reader.GetInt32(1));
     }
 
+    /// <summary>Whether this database has the subscription (<c>pg_subscription</c> is shared by the server's databases).</summary>
+    public static async Task<bool> ExistsAsync(NpgsqlConnection connection, string subscription, CancellationToken cancellationToken) =>
+        await connection.ScalarAsync<bool>(
+            "SELECT EXISTS (SELECT 1 FROM pg_subscription WHERE subname = $1 AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()))",
+            cancellationToken, subscription);
+
     /// <summary>Waits until the initial copy of every published table is done.</summary>
     public static async Task WaitUntilReadyAsync(NpgsqlDataSource follower, string subscription, TimeSpan timeout, CancellationToken cancellationToken)
     {

@@ -24,20 +24,20 @@ public sealed partial class RelaySetup(ILogger logger)
 {
     private static readonly TimeSpan InitialCopyTimeout = TimeSpan.FromMinutes(5);
 
-    /// <summary>Makes or updates the relay at <paramref name="relayAdmin"/> for the leader at <paramref name="leaderConnectionString"/>.</summary>
+    /// <summary>
+    /// Makes or updates the relay at <paramref name="relayAdmin"/> for the leader at <paramref name="leaderConnectionString"/>,
+    /// once <see cref="PreflightAsync(string, string, CancellationToken)"/> has passed and said where the relay is.
+    /// </summary>
     public async Task<RelaySetupResult> RunAsync(
-        string leaderConnectionString, string relayAdmin, IReadOnlyList<(string Schema, string Table)> tables, CancellationToken cancellationToken)
+        string leaderConnectionString, string relayAdmin, IReadOnlyList<(string Schema, string Table)> tables,
+        (bool InLeaderCluster, string? HbaAdvice) preflight, CancellationToken cancellationToken)
     {
         var leaderBuilder = new NpgsqlConnectionStringBuilder(leaderConnectionString);
-        var relayBuilder = new NpgsqlConnectionStringBuilder(relayAdmin);
-        var relayDatabase = relayBuilder.Database
-            ?? throw new PartialReplicaException("The relay connection names no database; write it as postgresql://user:password@host:port/database.");
+        var relayDatabase = new NpgsqlConnectionStringBuilder(relayAdmin).Database!; // the preflight refused a connection naming none
 
         await using var leader = new NpgsqlConnection(leaderConnectionString);
         await leader.OpenAsync(cancellationToken);
         await using var maintenance = await OpenMaintenanceAsync(relayAdmin, cancellationToken);
-        var (inLeaderCluster, hbaAdvice) = await PreflightAsync(leader, maintenance, relayDatabase, cancellationToken);
-
         if (!await maintenance.ScalarAsync<bool>("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", cancellationToken, relayDatabase))
         {
             await maintenance.ExecuteAsync($"CREATE DATABASE {SqlIdentifier.Quote(relayDatabase)}", cancellationToken);
@@ -79,7 +79,7 @@ public sealed partial class RelaySetup(ILogger logger)
         // synchronous_commit 'local': a subscription's apply worker commits with it off by default, so what the relay
         // applies would reach its WAL's disk, and with it the followers (walsenders send only flushed WAL), only at
         // the WAL writer's next round (200 ms). Measured in bench P3: commit-to-visible p50 195 ms with it off.
-        if (await SubscriptionExistsAsync(relay, subscription, cancellationToken))
+        if (await SubscriptionState.ExistsAsync(relay, subscription, cancellationToken))
         {
             var quoted = SqlIdentifier.Quote(subscription);
             await relay.ExecuteAsync($"ALTER SUBSCRIPTION {quoted} SET (synchronous_commit = 'local')", cancellationToken);
@@ -105,7 +105,7 @@ public sealed partial class RelaySetup(ILogger logger)
 
         var location = RelayLocation.FromAdminConnection(relayAdmin);
         await location.WriteAsync(leader, cancellationToken);
-        return new RelaySetupResult(location, inLeaderCluster, hbaAdvice);
+        return new RelaySetupResult(location, preflight.InLeaderCluster, preflight.HbaAdvice);
     }
 
     /// <summary>
@@ -120,7 +120,9 @@ public sealed partial class RelaySetup(ILogger logger)
         await using var leader = new NpgsqlConnection(leaderConnectionString);
         await leader.OpenAsync(cancellationToken);
         await using var maintenance = await OpenMaintenanceAsync(relayAdmin, cancellationToken);
-        return await PreflightAsync(leader, maintenance, new NpgsqlConnectionStringBuilder(relayAdmin).Database ?? "", cancellationToken);
+        var relayDatabase = new NpgsqlConnectionStringBuilder(relayAdmin).Database
+            ?? throw new PartialReplicaException("The relay connection names no database; write it as postgresql://user:password@host:port/database.");
+        return await PreflightAsync(leader, maintenance, relayDatabase, cancellationToken);
     }
 
     private async Task<(bool InLeaderCluster, string? HbaAdvice)> PreflightAsync(
@@ -161,11 +163,6 @@ public sealed partial class RelaySetup(ILogger logger)
         const string Sql = "SELECT system_identifier::text || ':' || current_setting('port') FROM pg_control_system()";
         return await a.ScalarAsync<string>(Sql, cancellationToken) == await b.ScalarAsync<string>(Sql, cancellationToken);
     }
-
-    private static async Task<bool> SubscriptionExistsAsync(NpgsqlConnection connection, string subscription, CancellationToken cancellationToken) =>
-        await connection.ScalarAsync<bool>(
-            "SELECT EXISTS (SELECT 1 FROM pg_subscription WHERE subname = $1 AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()))",
-            cancellationToken, subscription);
 
     // One relay serves one leader: a relay database already subscribed to another leader database is refused.
     private static async Task CheckNotRelayingAnotherAsync(

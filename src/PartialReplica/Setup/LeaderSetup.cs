@@ -27,10 +27,8 @@ public sealed class LeaderSetup(ILogger logger)
         await using var leader = NpgsqlDataSource.Create(leaderConnectionString);
         // The relay's checks come first: a relay that may not be made leaves the leader untouched too.
         var relayAdmin = await ChooseRelayAsync(leader, leaderConnectionString, options, cancellationToken);
-        if (options.CreateRelay)
-        {
-            await new RelaySetup(logger).PreflightAsync(leaderConnectionString, relayAdmin, cancellationToken);
-        }
+        var relaySetup = new RelaySetup(logger);
+        var preflight = options.CreateRelay ? await relaySetup.PreflightAsync(leaderConnectionString, relayAdmin, cancellationToken) : default;
 
         var applied = await new MigrationRunner(logger).MigrateAsync(leader, DatabaseRole.Leader, cancellationToken);
 
@@ -60,7 +58,7 @@ public sealed class LeaderSetup(ILogger logger)
 
         // After the commit: the relay copies what the leader publishes, and a slot cannot be made in a transaction that wrote.
         var relay = options.CreateRelay
-            ? await new RelaySetup(logger).RunAsync(leaderConnectionString, relayAdmin, tables, cancellationToken)
+            ? await relaySetup.RunAsync(leaderConnectionString, relayAdmin, tables, preflight, cancellationToken)
             : null;
         return new SetupResult(adminApiKey, tables.Select(t => $"{t.Schema}.{t.Table}").ToList(), applied, relay);
     }
