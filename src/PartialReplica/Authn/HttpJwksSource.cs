@@ -33,9 +33,10 @@ public sealed class HttpJwksSource(HttpClient http, Uri jwksUri, TimeProvider ti
 
             var document = await http.GetFromJsonAsync<JwksDocument>(jwksUri, cancellationToken)
                 ?? throw new PartialReplicaException($"The JWKS at {jwksUri} is empty.");
+            // Keys of another kind, curve or use are left out: they verify nothing this product accepts.
             var fetched = document.Keys
-                .Where(k => k.KeyType == "EC" && k.Curve == "P-256")
                 .Select(k => k.ToVerificationKey())
+                .OfType<VerificationKey>()
                 .ToList();
             _cached = (fetched, timeProvider.GetUtcNow());
             return fetched;

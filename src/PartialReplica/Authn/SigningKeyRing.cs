@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using Microsoft.IdentityModel.Tokens;
 using Npgsql;
 using PartialReplica.Schema;
 
@@ -28,7 +27,7 @@ public sealed class SigningKeyRing(NpgsqlDataSource leader, GatewayKey gatewayKe
     /// The key that signs new tokens: the leader's active key, checked against the leader at each call (one
     /// indexed read), since another gateway may have retired the cached one.
     /// </summary>
-    public async Task<ECDsaSecurityKey> GetSigningKeyAsync(CancellationToken cancellationToken)
+    public async Task<SigningKey> GetSigningKeyAsync(CancellationToken cancellationToken)
     {
         var snapshot = await GetSnapshotAsync(refresh: false, cancellationToken);
         string? activeKid;
@@ -134,9 +133,10 @@ public sealed class SigningKeyRing(NpgsqlDataSource leader, GatewayKey gatewayKe
                 keys = await ReadPublishedAsync(connection, cancellationToken);
             }
 
+            var active = keys.First(k => k.RetiredAt is null);
             return new Snapshot(
-                (ECDsaSecurityKey)keys.First(k => k.RetiredAt is null).Key,
-                keys,
+                active.Signing,
+                keys.Select(k => VerificationKey.PublicHalfOf(k.Signing.KeyId, k.Signing.ECDsa, k.RetiredAt)).ToList(),
                 timeProvider.GetUtcNow());
         }
         catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.UndefinedTable or PostgresErrorCodes.InvalidSchemaName)
@@ -146,9 +146,9 @@ public sealed class SigningKeyRing(NpgsqlDataSource leader, GatewayKey gatewayKe
         }
     }
 
-    private async Task<List<VerificationKey>> ReadPublishedAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    private async Task<List<StoredKey>> ReadPublishedAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
-        var keys = new List<VerificationKey>();
+        var keys = new List<StoredKey>();
         await using var command = ConnectionExtensions.Command(connection, """
             SELECT kid, encrypted_private_key, retired_at
               FROM partial_replica.signing_keys
@@ -170,8 +170,8 @@ public sealed class SigningKeyRing(NpgsqlDataSource leader, GatewayKey gatewayKe
                 CryptographicOperations.ZeroMemory(privateKey);
             }
 
-            keys.Add(new VerificationKey(
-                new ECDsaSecurityKey(ecdsa) { KeyId = kid },
+            keys.Add(new StoredKey(
+                new SigningKey(kid, ecdsa),
                 reader.IsDBNull(2) ? null : reader.GetFieldValue<DateTimeOffset>(2)));
         }
 
@@ -181,7 +181,7 @@ public sealed class SigningKeyRing(NpgsqlDataSource leader, GatewayKey gatewayKe
     private async Task<string> InsertKeyAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
         using var ecdsa = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var kid = Base64UrlEncoder.Encode(RandomNumberGenerator.GetBytes(12));
+        var kid = System.Buffers.Text.Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(12));
         var privateKey = ecdsa.ExportPkcs8PrivateKey();
         try
         {
@@ -200,5 +200,7 @@ public sealed class SigningKeyRing(NpgsqlDataSource leader, GatewayKey gatewayKe
         return kid;
     }
 
-    private sealed record Snapshot(ECDsaSecurityKey Active, IReadOnlyList<VerificationKey> Published, DateTimeOffset ReadAt);
+    private sealed record StoredKey(SigningKey Signing, DateTimeOffset? RetiredAt);
+
+    private sealed record Snapshot(SigningKey Active, IReadOnlyList<VerificationKey> Published, DateTimeOffset ReadAt);
 }

@@ -1,18 +1,15 @@
-using System.Security.Claims;
-using Microsoft.IdentityModel.JsonWebTokens;
-using Microsoft.IdentityModel.Tokens;
+using Jose;
 
 namespace PartialReplica.Authn;
 
 /// <summary>
-/// Issues the gateway's short-lived ES256 tokens: header <c>kid</c>; claims <c>iss</c>, <c>aud</c>,
-/// <c>sub</c> (a Conjur role id), <c>iat</c>, <c>nbf</c>, <c>exp</c>, <c>jti</c>. Tokens for the gateway's own
-/// API carry the gateway's audience; push tokens carry the receiving follower's role id as audience.
+/// Issues the gateway's short-lived ES256 tokens with jose-jwt: header <c>alg</c>, <c>kid</c>, <c>typ</c> and
+/// nothing else; claims <c>iss</c>, <c>aud</c>, <c>sub</c> (a Conjur role id), <c>iat</c>, <c>nbf</c>, <c>exp</c>,
+/// <c>jti</c>. Tokens for the gateway's own API carry the gateway's audience; push tokens carry the receiving
+/// follower's role id as audience.
 /// </summary>
 public sealed class TokenIssuer(SigningKeyRing keys, string issuer, TimeProvider timeProvider)
 {
-    private readonly JsonWebTokenHandler _handler = new() { SetDefaultTimesOnTokenCreation = false };
-
     /// <summary>The <c>iss</c> this issuer writes.</summary>
     public string Issuer => issuer;
 
@@ -35,18 +32,27 @@ public sealed class TokenIssuer(SigningKeyRing keys, string issuer, TimeProvider
         ArgumentException.ThrowIfNullOrEmpty(subject);
         ArgumentException.ThrowIfNullOrEmpty(audience);
         var key = await keys.GetSigningKeyAsync(cancellationToken);
-        return _handler.CreateToken(new SecurityTokenDescriptor
-        {
-            Issuer = issuer,
-            Audience = audience,
-            Subject = new ClaimsIdentity([
-                new Claim(JwtRegisteredClaimNames.Sub, subject),
-                new Claim(JwtRegisteredClaimNames.Jti, Guid.NewGuid().ToString("N")),
-            ]),
-            IssuedAt = issuedAt.UtcDateTime,
-            NotBefore = issuedAt.UtcDateTime,
-            Expires = expires.UtcDateTime,
-            SigningCredentials = new SigningCredentials(key, SecurityAlgorithms.EcdsaSha256),
-        });
+        return Sign(key, Claims(issuer, audience, subject, issuedAt, issuedAt, expires));
     }
+
+    /// <summary>The claims of a gateway token, times in seconds since the epoch.</summary>
+    internal static Dictionary<string, object> Claims(
+        string issuer, string audience, string subject, DateTimeOffset issuedAt, DateTimeOffset notBefore, DateTimeOffset expires) => new()
+    {
+        ["iss"] = issuer,
+        ["aud"] = audience,
+        ["sub"] = subject,
+        ["jti"] = Guid.NewGuid().ToString("N"),
+        ["iat"] = issuedAt.ToUnixTimeSeconds(),
+        ["nbf"] = notBefore.ToUnixTimeSeconds(),
+        ["exp"] = expires.ToUnixTimeSeconds(),
+    };
+
+    /// <summary>An ES256 JWS of <paramref name="claims"/> whose header names <paramref name="key"/>'s id.</summary>
+    internal static string Sign(SigningKey key, IReadOnlyDictionary<string, object> claims) =>
+        JWT.Encode(claims, key.ECDsa, JwsAlgorithm.ES256, new Dictionary<string, object>
+        {
+            ["kid"] = key.KeyId,
+            ["typ"] = "JWT",
+        });
 }
