@@ -1,6 +1,8 @@
+using System.Globalization;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
@@ -31,17 +33,34 @@ public static class AuthnApi
     }
 
     /// <summary>
-    /// Wrong key and unknown login get the same bare 401, so the answer does not reveal which roles exist.
+    /// Wrong key and unknown login get the same bare 401, so the answer does not reveal which roles exist. The login
+    /// is decoded once, from the raw request target (routing has already decoded all but <c>%2F</c>, so decoding its
+    /// value again would turn <c>host%252F…</c> into <c>host/…</c>); a login no Conjur id can be is a 400 before any
+    /// query. Failures are limited per login and per client address (<see cref="IAuthenticationFailureLimiter"/>):
+    /// over a limit the answer is 429 with <c>Retry-After</c>.
     /// </summary>
-    public static async Task<Results<ContentHttpResult, UnauthorizedHttpResult>> AuthenticateAsync(
+    public static async Task<Results<ContentHttpResult, UnauthorizedHttpResult, BadRequest<ErrorBody>, StatusCodeHttpResult>> AuthenticateAsync(
         string account,
         string login,
         HttpRequest request,
         [AsParameters] GatewayServices services,
         [FromServices] TokenIssuer issuer,
+        [FromServices] IAuthenticationFailureLimiter limiter,
         CancellationToken cancellationToken)
     {
-        login = RouteIds.Decode(login);
+        (account, login) = RawSegments(request) ?? (account, login);
+        if ((ConjurLogin.Unusable(login) ?? ConjurLogin.Unusable(account)) is { } why)
+        {
+            GatewayLog.UnstorableLoginRefused(services.Logger);
+            return TypedResults.BadRequest(ErrorBody.Of("bad_request", why));
+        }
+
+        var client = request.HttpContext.Connection.RemoteIpAddress;
+        if (await limiter.CheckClientAsync(client, cancellationToken) is { Limited: true } clientLimit)
+        {
+            return TooManyFailures(request, clientLimit);
+        }
+
         using var reader = new StreamReader(request.Body);
         var apiKey = (await reader.ReadToEndAsync(cancellationToken)).Trim();
         var role = account == services.Options.Account ? ConjurLogin.ToRole(account, login) : null;
@@ -49,7 +68,9 @@ public static class AuthnApi
             || !await ApiKeyAuthenticator.AuthenticateAsync(services.Leader, role.ToString(), apiKey, cancellationToken))
         {
             GatewayLog.AuthenticationRefused(services.Logger, account, login);
-            return TypedResults.Unauthorized();
+            return await limiter.RecordFailureAsync(login, client, cancellationToken) is { Limited: true } limit
+                ? TooManyFailures(request, limit)
+                : TypedResults.Unauthorized();
         }
 
         var token = await issuer.CreateTokenAsync(role.ToString(), services.Options.Issuer, services.Options.TokenLifetime, cancellationToken);
@@ -96,4 +117,35 @@ public static class AuthnApi
 
     public static async Task<Ok<JwksDocument>> GetJwksAsync([FromServices] SigningKeyRing keys, CancellationToken cancellationToken) =>
         TypedResults.Ok(await keys.GetJwksAsync(cancellationToken));
+
+    private static StatusCodeHttpResult TooManyFailures(HttpRequest request, AuthenticationLimit limit)
+    {
+        request.HttpContext.Response.Headers.RetryAfter =
+            Math.Max(1, (long)Math.Ceiling(limit.RetryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+        return TypedResults.StatusCode(StatusCodes.Status429TooManyRequests);
+    }
+
+    /// <summary>
+    /// The account and login segments of <c>…/{account}/{login}/authenticate</c> as the client sent them, each
+    /// percent-decoded exactly once; null when the server did not keep the raw target.
+    /// </summary>
+    private static (string Account, string Login)? RawSegments(HttpRequest request)
+    {
+        var target = request.HttpContext.Features.Get<IHttpRequestFeature>()?.RawTarget;
+        if (string.IsNullOrEmpty(target))
+        {
+            return null;
+        }
+
+        if (Uri.TryCreate(target, UriKind.Absolute, out var absolute) && absolute.Scheme is "http" or "https")
+        {
+            target = absolute.GetComponents(UriComponents.Path | UriComponents.KeepDelimiter, UriFormat.UriEscaped);
+        }
+
+        var query = target.IndexOfAny(['?', '#']);
+        var segments = (query >= 0 ? target[..query] : target).Split('/');
+        return segments.Length >= 4 && segments[^1] == "authenticate"
+            ? (Uri.UnescapeDataString(segments[^3]), Uri.UnescapeDataString(segments[^2]))
+            : null;
+    }
 }

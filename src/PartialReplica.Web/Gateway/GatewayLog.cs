@@ -8,7 +8,7 @@ internal static partial class GatewayLog
     [LoggerMessage(2001, LogLevel.Information, "Role {RoleId} authenticated with its API key")]
     public static partial void Authenticated(ILogger logger, string roleId);
 
-    [LoggerMessage(2002, LogLevel.Warning, "Authentication refused for login {Login} of account {Account}")]
+    [LoggerMessage(2002, LogLevel.Debug, "Authentication refused for login {Login} of account {Account}")]
     public static partial void AuthenticationRefused(ILogger logger, string account, string login);
 
     [LoggerMessage(2003, LogLevel.Information, "Token refused: {Reason}")]
@@ -37,4 +37,17 @@ internal static partial class GatewayLog
 
     [LoggerMessage(2302, LogLevel.Warning, "Could not check the gateway key against the leader's signing keys at start ({ErrorType}: {Error}); the first use checks it")]
     public static partial void SigningKeyCheckSkipped(ILogger logger, string errorType, string error);
+
+    [LoggerMessage(2540, LogLevel.Warning, "{Failures} failed authentications in the last {WindowSeconds} s ({Refused} more refused as over the limit) for {Logins} logins from {Addresses} client addresses; most for login {TopLogin} ({TopLoginFailures}), most from {TopAddress} ({TopAddressFailures})")]
+    public static partial void AuthenticationFailuresSummary(
+        ILogger logger, long failures, long windowSeconds, long refused, int logins, int addresses, string topLogin, int topLoginFailures, string topAddress, int topAddressFailures);
+
+    [LoggerMessage(2541, LogLevel.Warning, "Failed authentications for login {Login} are over the limit ({Limit} per {WindowSeconds} s): wrong keys get 429 until the window ends")]
+    public static partial void LoginFailuresLimited(ILogger logger, string login, int limit, long windowSeconds);
+
+    [LoggerMessage(2542, LogLevel.Warning, "Failed authentications from client address {Address} are over the limit ({Limit} per {WindowSeconds} s): its attempts get 429 until the window ends")]
+    public static partial void AddressFailuresLimited(ILogger logger, string address, int limit, long windowSeconds);
+
+    [LoggerMessage(2543, LogLevel.Debug, "Authentication refused before any query: the login is not text PostgreSQL can hold")]
+    public static partial void UnstorableLoginRefused(ILogger logger);
 }

@@ -49,6 +49,13 @@ public static class GatewayServiceExtensions
             return new TokenValidator(sp.GetRequiredService<SigningKeyRing>(), options.Issuer, options.Issuer, sp.GetRequiredService<TimeProvider>());
         });
 
+        // S5: failed authentications limited per login and per client address.
+        services.AddOptions<AuthenticationLimitOptions>()
+            .BindConfiguration(AuthenticationLimitOptions.Section)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.AddSingleton<IAuthenticationFailureLimiter, AuthenticationFailureLimiter>();
+
         services.AddAuthentication(GatewayTokenHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, GatewayTokenHandler>(GatewayTokenHandler.SchemeName, null);
         services.AddAuthorization();
