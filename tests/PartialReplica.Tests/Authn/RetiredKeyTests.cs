@@ -1,9 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
-using System.Security.Claims;
 using System.Text.Json;
-using Microsoft.IdentityModel.JsonWebTokens;
-using Microsoft.IdentityModel.Tokens;
 using Npgsql;
 using PartialReplica.Authn;
 using PartialReplica.Tests.Gateway;
@@ -38,10 +35,10 @@ public sealed class RetiredKeyTests(GatewayFixture fixture)
             "SELECT retired_at FROM partial_replica.signing_keys WHERE kid = $1", old.KeyId);
         var retired = new DateTimeOffset(retiredAt, TimeSpan.Zero);
         // Someone holding the retired private key mints tokens two minutes after the retirement: one honest about
-        // it, one backdated to just before the retirement but living far past a token lifetime (no nbf).
+        // it, one backdated to just before the retirement but living far past a token lifetime.
         var later = retired + TimeSpan.FromMinutes(2);
         var after = Mint(old, later, later, later + TimeSpan.FromMinutes(1));
-        var backdated = Mint(old, retired - TimeSpan.FromSeconds(1), null, retired + TimeSpan.FromMinutes(20));
+        var backdated = Mint(old, retired - TimeSpan.FromSeconds(1), retired - TimeSpan.FromSeconds(1), retired + TimeSpan.FromMinutes(20));
         var current = await new SigningKeyRing(leader, TestGatewayKey.Key, TimeProvider.System).GetSigningKeyAsync(CancellationToken.None);
         var sameClaimsCurrentKey = Mint(current, later, later, later + TimeSpan.FromMinutes(1));
         var clock = new FixedTimeProvider(later + TimeSpan.FromSeconds(10));
@@ -78,21 +75,27 @@ public sealed class RetiredKeyTests(GatewayFixture fixture)
         var newKid = await new SigningKeyRing(leader, TestGatewayKey.Key, TimeProvider.System).RotateAsync(CancellationToken.None);
         var second = await issuer.CreateTokenAsync("default:user:admin", "retired-key-test", TimeSpan.FromMinutes(1), CancellationToken.None);
 
-        Assert.NotEqual(newKid, new JsonWebToken(first).Kid);
-        Assert.Equal(newKid, new JsonWebToken(second).Kid);
+        Assert.NotEqual(newKid, TestJwt.Kid(first));
+        Assert.Equal(newKid, TestJwt.Kid(second));
     }
 
-    private static string Mint(ECDsaSecurityKey key, DateTimeOffset issuedAt, DateTimeOffset? notBefore, DateTimeOffset expires) =>
-        new JsonWebTokenHandler { SetDefaultTimesOnTokenCreation = false }.CreateToken(new SecurityTokenDescriptor
+    private static string Mint(SigningKey key, DateTimeOffset issuedAt, DateTimeOffset? notBefore, DateTimeOffset expires)
+    {
+        var claims = new Dictionary<string, object>
         {
-            Issuer = GatewayFixture.Issuer,
-            Audience = Audience,
-            Subject = new ClaimsIdentity([new Claim(JwtRegisteredClaimNames.Sub, "partial-replica/gateway")]),
-            IssuedAt = issuedAt.UtcDateTime,
-            NotBefore = notBefore?.UtcDateTime,
-            Expires = expires.UtcDateTime,
-            SigningCredentials = new SigningCredentials(key, SecurityAlgorithms.EcdsaSha256),
-        });
+            ["iss"] = GatewayFixture.Issuer,
+            ["aud"] = Audience,
+            ["sub"] = "partial-replica/gateway",
+            ["iat"] = issuedAt.ToUnixTimeSeconds(),
+            ["exp"] = expires.ToUnixTimeSeconds(),
+        };
+        if (notBefore is { } nbf)
+        {
+            claims["nbf"] = nbf.ToUnixTimeSeconds();
+        }
+
+        return TestJwt.SignES256(key.ECDsa, new Dictionary<string, object> { ["alg"] = "ES256", ["kid"] = key.KeyId, ["typ"] = "JWT" }, claims);
+    }
 
     private async Task<HttpResponseMessage> PostAsync(string path, string token)
     {
