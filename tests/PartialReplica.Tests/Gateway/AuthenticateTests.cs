@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using PartialReplica.Authn;
 using PartialReplica.Tests.Authn;
+using PartialReplica.Tests.Infrastructure;
 
 namespace PartialReplica.Tests.Gateway;
 
@@ -99,5 +100,60 @@ public sealed class AuthenticateTests(GatewayFixture fixture)
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => fixture.ForgingIssuer().CreateTokenAsync(
             "default:user:admin", GatewayFixture.Issuer, TimeSpan.FromMinutes(9), CancellationToken.None));
         Assert.NotEmpty(Encoding.UTF8.GetBytes(await fixture.AdminTokenAsync()));
+    }
+
+    [Fact]
+    public async Task Host_login_encoded_twice_is_refused_while_encoded_once_works()
+    {
+        var follower = await fixture.AddFollowerAsync();
+        var once = Uri.EscapeDataString("host/" + follower.Name);
+        var twice = Uri.EscapeDataString(once);
+        Assert.Contains("%252F", twice, StringComparison.Ordinal);
+
+        using var encodedTwice = await fixture.Http.PostAsync($"/authn/default/{twice}/authenticate", new StringContent(follower.ApiKey));
+        using var encodedOnce = await fixture.Http.PostAsync($"/authn/default/{once}/authenticate", new StringContent(follower.ApiKey));
+
+        Assert.Equal(HttpStatusCode.Unauthorized, encodedTwice.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, encodedOnce.StatusCode);
+        Assert.Equal(follower.RoleId, TestJwt.Claims(await encodedOnce.Content.ReadAsStringAsync()).GetProperty("sub").GetString());
+    }
+
+    [Theory]
+    [InlineData("host%2Fconjur%00east")]
+    [InlineData("admin%00")]
+    [InlineData("host%2Feast%01")]
+    [InlineData("bad%0Aline")]
+    public async Task A_login_no_Conjur_id_can_be_is_a_400_and_the_next_caller_is_served(string login)
+    {
+        var follower = await fixture.AddFollowerAsync();
+
+        using var refused = await fixture.Http.PostAsync($"/authn/default/{login}/authenticate", new StringContent(follower.ApiKey));
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Equal(follower.RoleId, TestJwt.Claims(await fixture.AuthenticateAsync("host/" + follower.Name, follower.ApiKey)).GetProperty("sub").GetString());
+    }
+
+    [Fact]
+    public async Task A_login_with_NUL_is_refused_before_any_query()
+    {
+        // A leader nobody listens on: a handler that queried would fail with 500, not answer 400.
+        var (gateway, url) = await WebHosts.StartGatewayAsync(
+            "Host=127.0.0.1;Port=9;Database=nowhere;Username=nobody;Timeout=2", new Dictionary<string, string?> { ["Dispatch:Enabled"] = "false" });
+        try
+        {
+            using var http = new HttpClient { BaseAddress = new Uri(url) };
+            using var withNul = await http.PostAsync("/authn/default/host%2Feast%00/authenticate", new StringContent(ApiKeys.Generate()));
+            using var withControl = await http.PostAsync("/authn/default/host%2Feast%07/authenticate", new StringContent(ApiKeys.Generate()));
+            using var ordinary = await http.PostAsync("/authn/default/host%2Feast/authenticate", new StringContent(ApiKeys.Generate()));
+
+            Assert.Equal(HttpStatusCode.BadRequest, withNul.StatusCode);
+            Assert.Equal(HttpStatusCode.BadRequest, withControl.StatusCode);
+            Assert.Contains("control character", await withControl.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            Assert.Equal(HttpStatusCode.InternalServerError, ordinary.StatusCode);
+        }
+        finally
+        {
+            await gateway.StopAsync();
+            await gateway.DisposeAsync();
+        }
     }
 }
