@@ -163,14 +163,14 @@ public sealed class PushMetricsTests(ReplicationFixture fixture) : IClassFixture
     {
         await using var followerSource = NpgsqlDataSource.Create(follower);
         await new FollowerInit(NullLogger.Instance).RunAsync(leader, followerSource,
-            new FollowerInitOptions { Name = name, AgentUrl = agentUrl }, CancellationToken.None);
+            new FollowerInitOptions { DataKey = TestDataKey.Key, Name = name, AgentUrl = agentUrl }, CancellationToken.None);
     }
 
     private static async Task LoadPolicyAsync(string leader, string text, string branch)
     {
         await using var dataSource = NpgsqlDataSource.Create(leader);
         await new PolicyLoader(NullLogger.Instance).LoadAsync(dataSource,
-            new PolicyLoadRequest { PolicyText = text, Mode = PolicyMode.Load, Branch = branch }, CancellationToken.None);
+            new PolicyLoadRequest { DataKey = TestDataKey.Key, PolicyText = text, Mode = PolicyMode.Load, Branch = branch }, CancellationToken.None);
     }
 
     private async Task SetSecretAsync(string leader, string id) =>
