@@ -144,11 +144,13 @@ public sealed class PushMetricsTests(ReplicationFixture fixture) : IClassFixture
         {
             ["Gateway:Leader"] = "Host=127.0.0.1;Database=none",
             ["Gateway:GatewayKey"] = TestGatewayKey.Base64,
+            ["Gateway:DataKey"] = TestDataKey.Base64,
         });
         using var with = GatewayApplication.Build([], new Dictionary<string, string?>
         {
             ["Gateway:Leader"] = "Host=127.0.0.1;Database=none",
             ["Gateway:GatewayKey"] = TestGatewayKey.Base64,
+            ["Gateway:DataKey"] = TestDataKey.Base64,
             [GatewayTelemetry.EndpointKey] = "http://127.0.0.1:4317",
         });
 
