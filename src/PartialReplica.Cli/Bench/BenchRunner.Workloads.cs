@@ -466,6 +466,7 @@ internal sealed partial class BenchRunner
         {
             PolicyText = SampleData.Policy("bench/p5", sizes.P5Variables, ["s1"]),
             FileName = "p5.yml",
+            DataKey = _crypto,
         }, cancellationToken);
         var load = clock.Elapsed.TotalSeconds;
 

@@ -23,7 +23,9 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromMinutes(10);
     private readonly List<IAsyncDisposable> _owned = [];
-    private readonly Slosilo _crypto = Slosilo.FromBase64Key(Slosilo.GenerateBase64Key());
+    // The bench's own data key (secret values and API keys), thrown away with its servers; the gateway gets it too.
+    private static readonly string DataKeyBase64 = Slosilo.GenerateBase64Key();
+    private readonly Slosilo _crypto = Slosilo.FromBase64Key(DataKeyBase64);
     private readonly List<string> _verified = [];
     private PostgresCluster _leaderCluster = null!;
     private PostgresCluster _followers = null!;
@@ -136,7 +138,7 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
         _leaderSource = NpgsqlDataSource.Create(_leader);
         _owned.Add(_leaderSource);
 
-        await new LeaderSetup(logger).RunAsync(_leader, new SetupOptions(), cancellationToken);
+        await new LeaderSetup(logger).RunAsync(_leader, new SetupOptions { DataKey = _crypto }, cancellationToken);
         await BenchData.ExecuteAsync(_leader, "CREATE PUBLICATION bench_native_secrets FOR TABLE secrets", cancellationToken);
         await new PolicyLoader(logger).LoadAsync(_leaderSource, new PolicyLoadRequest
         {
@@ -144,6 +146,7 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
                 .. Enumerable.Range(0, sizes.P1Samples).Select(sample => ("p1", P1Follower(sample))),
                 ("s0", "bench/f0"), ("s1", "bench/f1"), ("s2", "bench/f2")]),
             FileName = "bench.yml",
+            DataKey = _crypto,
         }, cancellationToken);
 
         _gateway = await ChildHost.StartAsync(["serve", "gateway"], new Dictionary<string, string>
@@ -151,6 +154,7 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
             ["PARTIALREPLICA_LEADER"] = _leader,
             // The bench's own gateway key, thrown away with its servers.
             [GatewayKey.EnvironmentVariable] = GatewayKey.GenerateBase64(),
+            ["CONJUR_DATA_KEY"] = DataKeyBase64,
         }, cancellationToken);
         _owned.Add(_gateway);
     }
@@ -186,7 +190,7 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
     {
         await using var followerSource = NpgsqlDataSource.Create(follower);
         return await new FollowerInit(logger).RunAsync(_leader, followerSource,
-            new FollowerInitOptions { Name = name, AgentUrl = agentUrl }, cancellationToken);
+            new FollowerInitOptions { Name = name, AgentUrl = agentUrl, DataKey = _crypto }, cancellationToken);
     }
 
     /// <summary>A database on the native server with the follower schema.</summary>

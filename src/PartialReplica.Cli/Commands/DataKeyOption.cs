@@ -13,4 +13,13 @@ internal static class DataKeyOption
 
     public static Slosilo Read(ParseResult result, Option<string?> option) =>
         Slosilo.FromBase64Key(result.GetValue(option) ?? Environment.GetEnvironmentVariable("CONJUR_DATA_KEY"));
+
+    /// <summary>
+    /// The data key when one is given, else null: for verbs that need it only to issue API keys (setup, follower init,
+    /// policy loads), which say so when they must issue one. A key that is given but malformed is an error at once.
+    /// </summary>
+    public static Slosilo? ReadOptional(ParseResult result, Option<string?> option) =>
+        (result.GetValue(option) ?? Environment.GetEnvironmentVariable("CONJUR_DATA_KEY")) is { Length: > 0 } base64
+            ? Slosilo.FromBase64Key(base64)
+            : null;
 }

@@ -32,6 +32,7 @@ internal sealed class FollowerCommand : Command
         private readonly Option<string?> _publisherHost = new("--publisher-host") { Description = "The relay's host as the follower's server reaches it (default: as this process does)." };
         private readonly Option<int?> _publisherPort = new("--publisher-port") { Description = "The relay's port as the follower's server reaches it." };
         private readonly Option<string?> _relay = CommonOptions.Relay();
+        private readonly Option<string?> _key = DataKeyOption.Create();
 
         public InitCommand()
             : base("init", "Make a database a follower: schema, registration, its own login and slot on the relay, subscription; print the host's API key once. Idempotent.")
@@ -44,6 +45,7 @@ internal sealed class FollowerCommand : Command
             Add(_publisherHost);
             Add(_publisherPort);
             Add(_relay);
+            Add(_key);
             Add(_json);
             SetAction((result, cancellationToken) => CommandRunner.RunAsync(async () =>
             {
@@ -56,6 +58,7 @@ internal sealed class FollowerCommand : Command
                     PublisherHost = result.GetValue(_publisherHost),
                     PublisherPort = result.GetValue(_publisherPort),
                     RelayConnectionString = CommonOptions.RelayConnection(result, _relay),
+                    DataKey = DataKeyOption.ReadOptional(result, _key),
                 };
                 var init = await new FollowerInit(CommandRunner.Logging.CreateLogger("follower")).RunAsync(
                     CommonOptions.LeaderConnection(result, _leader), follower, options, cancellationToken);

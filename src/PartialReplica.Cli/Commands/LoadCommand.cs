@@ -50,6 +50,7 @@ internal sealed class LoadCommand : Command
                     Account = account,
                     Branch = "root",
                     Mode = PolicyMode.Load,
+                    DataKey = crypto,
                 }, cancellationToken);
                 define.Value = 1;
                 var values = progress.AddTask("encrypt and insert values", maxValue: count);

@@ -28,6 +28,7 @@ internal sealed class PolicyCommand : Command
         private readonly Option<string?> _leader = CommonOptions.Leader();
         private readonly Option<string?> _account = CommonOptions.Account();
         private readonly Option<bool> _json = CommonOptions.Json();
+        private readonly Option<string?> _key = DataKeyOption.Create();
 
         public PolicyModeCommand(string name, PolicyMode mode, string description)
             : base(name, description)
@@ -37,6 +38,7 @@ internal sealed class PolicyCommand : Command
             Add(_dryRun);
             Add(_leader);
             Add(_account);
+            Add(_key);
             Add(_json);
             SetAction((result, cancellationToken) => CommandRunner.RunAsync(async () =>
             {
@@ -60,6 +62,7 @@ internal sealed class PolicyCommand : Command
                     Branch = result.GetValue(_branch)!,
                     Mode = mode,
                     DryRun = result.GetValue(_dryRun),
+                    DataKey = DataKeyOption.ReadOptional(result, _key),
                 }, cancellationToken);
 
                 if (result.GetValue(_json))

@@ -29,7 +29,7 @@ internal sealed class ServeCommand : Command
         private readonly Option<string?> _urls = Urls();
 
         public GatewayCommand()
-            : base("gateway", "Serve the leader-side gateway: authn, edge (follower pull) and admin APIs, health, OpenAPI.")
+            : base("gateway", "Serve the leader-side gateway: authn, edge (follower pull) and admin APIs, health, OpenAPI. Needs PARTIALREPLICA_GATEWAY_KEY, and CONJUR_DATA_KEY for API keys (it never decrypts secrets).")
         {
             Add(_leader);
             Add(_account);

@@ -11,6 +11,7 @@ internal sealed class SetupCommand : Command
     private readonly Option<string?> _account = CommonOptions.Account();
     private readonly Option<bool> _json = CommonOptions.Json();
     private readonly Option<string?> _relay = CommonOptions.Relay();
+    private readonly Option<string?> _key = DataKeyOption.Create();
 
     public SetupCommand()
         : base("setup", "Prepare the leader: schema, roles, publication, capture trigger, heartbeat, and the relay followers subscribe to; print the admin API key once. Idempotent.")
@@ -18,6 +19,7 @@ internal sealed class SetupCommand : Command
         Add(_leader);
         Add(_account);
         Add(_relay);
+        Add(_key);
         Add(_json);
         SetAction((result, cancellationToken) => CommandRunner.RunAsync(async () =>
         {
@@ -25,6 +27,7 @@ internal sealed class SetupCommand : Command
             {
                 Account = CommonOptions.AccountName(result, _account),
                 RelayConnectionString = CommonOptions.RelayConnection(result, _relay),
+                DataKey = DataKeyOption.ReadOptional(result, _key),
             };
             var setup = await new LeaderSetup(CommandRunner.Logging.CreateLogger("setup")).RunAsync(
                 CommonOptions.LeaderConnection(result, _leader), options, cancellationToken);

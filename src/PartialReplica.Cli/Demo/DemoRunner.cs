@@ -37,7 +37,9 @@ internal sealed class DemoRunner(ILogger logger)
     private static readonly TimeSpan ConvergeTimeout = TimeSpan.FromSeconds(60);
 
     private readonly List<IAsyncDisposable> _owned = [];
-    private readonly Slosilo _crypto = Slosilo.FromBase64Key(Slosilo.GenerateBase64Key());
+    // The demo's own data key: secret values and API keys are encrypted with it, and the gateway holds it for API keys.
+    private static readonly string DataKeyBase64 = Slosilo.GenerateBase64Key();
+    private readonly Slosilo _crypto = Slosilo.FromBase64Key(DataKeyBase64);
     // The demo's own gateway key, thrown away with its clusters.
     private readonly string _gatewayKey = GatewayKey.GenerateBase64();
     private readonly Stopwatch _clock = Stopwatch.StartNew();
@@ -73,7 +75,7 @@ internal sealed class DemoRunner(ILogger logger)
         var westDb = Own(NpgsqlDataSource.Create(clusters[2].ConnectionString(databases[2])));
 
         Step("partial-replica setup: schema, publication, capture trigger, and the relay followers subscribe to");
-        await new LeaderSetup(logger).RunAsync(leaderConnection, new SetupOptions(), cancellationToken);
+        await new LeaderSetup(logger).RunAsync(leaderConnection, new SetupOptions { DataKey = _crypto }, cancellationToken);
 
         Step("loading policies/demo.yml: two replica sets (east, west), overlapping grants, one variable granted to nobody");
         var policy = await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "policies", "demo.yml"), cancellationToken);
@@ -92,6 +94,7 @@ internal sealed class DemoRunner(ILogger logger)
         {
             ["Gateway:Leader"] = leaderConnection,
             ["Gateway:GatewayKey"] = _gatewayKey,
+            ["Gateway:DataKey"] = DataKeyBase64,
             ["urls"] = "http://127.0.0.1:0",
             ["Dispatch:FollowersRefreshInterval"] = "00:00:00.250",
             ["Logging:LogLevel:Default"] = "Warning",
@@ -106,7 +109,7 @@ internal sealed class DemoRunner(ILogger logger)
                 ["urls"] = "http://127.0.0.1:0",
                 ["Logging:LogLevel:Default"] = "Warning",
             }), cancellationToken);
-            await new FollowerInit(logger).RunAsync(leaderConnection, dataSource, new FollowerInitOptions { Name = name, AgentUrl = agentUrl }, cancellationToken);
+            await new FollowerInit(logger).RunAsync(leaderConnection, dataSource, new FollowerInitOptions { Name = name, AgentUrl = agentUrl, DataKey = _crypto }, cancellationToken);
         }
 
         Step("waiting for both followers to converge (delivered = granted, nothing pending)");
@@ -168,7 +171,7 @@ internal sealed class DemoRunner(ILogger logger)
     }
 
     private async Task LoadPolicyAsync(NpgsqlDataSource leader, string text, string file, PolicyMode mode, CancellationToken cancellationToken) =>
-        await new PolicyLoader(logger).LoadAsync(leader, new PolicyLoadRequest { PolicyText = text, FileName = file, Branch = "root", Mode = mode }, cancellationToken);
+        await new PolicyLoader(logger).LoadAsync(leader, new PolicyLoadRequest { PolicyText = text, FileName = file, Branch = "root", Mode = mode, DataKey = _crypto }, cancellationToken);
 
     private async Task<string> StartAsync(WebApplication app, CancellationToken cancellationToken)
     {

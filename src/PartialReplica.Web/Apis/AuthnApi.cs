@@ -65,7 +65,8 @@ public static class AuthnApi
         var apiKey = (await reader.ReadToEndAsync(cancellationToken)).Trim();
         var role = account == services.Options.Account ? ConjurLogin.ToRole(account, login) : null;
         if (role is null || apiKey.Length == 0
-            || !await ApiKeyAuthenticator.AuthenticateAsync(services.Leader, role.ToString(), apiKey, cancellationToken))
+            || !await ApiKeyAuthenticator.AuthenticateAsync(
+                services.Leader, role.ToString(), apiKey, request.HttpContext.Connection.RemoteIpAddress, services.DataKey, cancellationToken))
         {
             GatewayLog.AuthenticationRefused(services.Logger, account, login);
             return await limiter.RecordFailureAsync(login, client, cancellationToken) is { Limited: true } limit
@@ -104,7 +105,7 @@ public static class AuthnApi
             return TypedResults.Forbid();
         }
 
-        var apiKey = await ApiKeyAuthenticator.RotateAsync(services.Leader, target, cancellationToken);
+        var apiKey = await ApiKeyAuthenticator.RotateAsync(services.Leader, target, services.DataKey, cancellationToken);
         if (apiKey is null)
         {
             return TypedResults.NotFound(ErrorBody.Of("not_found", $"Role '{target}' does not exist."));

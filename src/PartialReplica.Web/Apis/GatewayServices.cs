@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using PartialReplica.Crypto;
 using PartialReplica.Web.Gateway;
 
 namespace PartialReplica.Web.Apis;
@@ -10,13 +11,17 @@ namespace PartialReplica.Web.Apis;
 public sealed class GatewayServices(
     [FromServices] NpgsqlDataSource leader,
     [FromServices] IOptions<GatewayOptions> gateway,
-    [FromServices] ILogger<GatewayServices> logger)
+    [FromServices] ILogger<GatewayServices> logger,
+    [FromServices] Slosilo dataKey)
 {
     public NpgsqlDataSource Leader { get; } = leader;
 
     public IOptions<GatewayOptions> Gateway { get; } = gateway;
 
     public ILogger<GatewayServices> Logger { get; } = logger;
+
+    /// <summary>The data key, for API keys only (see <see cref="GatewayOptions.DataKey"/>).</summary>
+    public Slosilo DataKey { get; } = dataKey;
 
     public GatewayOptions Options => Gateway.Value;
 }

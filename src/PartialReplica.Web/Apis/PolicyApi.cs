@@ -68,6 +68,7 @@ public static class PolicyApi
                 Mode = mode,
                 DryRun = dryRun == "true",
                 LoaderRoleId = request.HttpContext.User.Identity?.Name,
+                DataKey = services.DataKey,
             }, cancellationToken);
             return result.DryRun ? TypedResults.Ok(result) : TypedResults.Created((string?)null, result);
         }

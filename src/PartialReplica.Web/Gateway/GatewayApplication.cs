@@ -22,6 +22,7 @@ public static class GatewayApplication
             ("PARTIALREPLICA_ACCOUNT", GatewayOptions.Section + ":" + nameof(GatewayOptions.Account)),
             ("PARTIALREPLICA_RELAY", GatewayOptions.Section + ":" + nameof(GatewayOptions.Relay)),
             (PartialReplica.Authn.GatewayKey.EnvironmentVariable, GatewayOptions.Section + ":" + nameof(GatewayOptions.GatewayKey)),
+            ("CONJUR_DATA_KEY", GatewayOptions.Section + ":" + nameof(GatewayOptions.DataKey)),
         ], overrides);
         builder.AddGateway();
         builder.Services.AddParentProcessWatch();

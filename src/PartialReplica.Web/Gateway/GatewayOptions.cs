@@ -4,7 +4,8 @@ namespace PartialReplica.Web.Gateway;
 
 /// <summary>
 /// The gateway's settings: section <c>Gateway</c> of appsettings, <c>Gateway__Leader</c> style env vars, or the
-/// flat names of SPEC F8 (<c>PARTIALREPLICA_LEADER</c>, <c>PARTIALREPLICA_ACCOUNT</c>, <c>PARTIALREPLICA_GATEWAY_KEY</c>).
+/// flat names of SPEC F8 (<c>PARTIALREPLICA_LEADER</c>, <c>PARTIALREPLICA_ACCOUNT</c>, <c>PARTIALREPLICA_GATEWAY_KEY</c>,
+/// <c>CONJUR_DATA_KEY</c>).
 /// </summary>
 public sealed class GatewayOptions
 {
@@ -21,6 +22,14 @@ public sealed class GatewayOptions
     /// checked at start by <see cref="GatewayOptionsValidator"/>.
     /// </summary>
     public string GatewayKey { get; set; } = "";
+
+    /// <summary>
+    /// The leader's Conjur data key (<c>Gateway:DataKey</c> or <c>CONJUR_DATA_KEY</c>): base64 of 32 bytes. The gateway
+    /// uses it for API keys only: to open <c>credentials.api_key</c> when authenticating, and to store the keys that
+    /// rotation and policy loads issue. Pushes copy secret ciphertext and never decrypt it. Checked at start by
+    /// <see cref="GatewayOptionsValidator"/>.
+    /// </summary>
+    public string DataKey { get; set; } = "";
 
     /// <summary>The Conjur account this gateway serves.</summary>
     [Required]

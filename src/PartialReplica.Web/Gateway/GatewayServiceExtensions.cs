@@ -9,6 +9,7 @@ using Npgsql;
 using PartialReplica.Authn;
 using Microsoft.Extensions.Configuration;
 using PartialReplica.Configuration;
+using PartialReplica.Crypto;
 using PartialReplica.Push;
 using PartialReplica.Relay;
 using PartialReplica.Status;
@@ -36,6 +37,8 @@ public static class GatewayServiceExtensions
             sp.GetRequiredService<NpgsqlDataSource>(),
             GatewayKey.FromBase64(sp.GetRequiredService<IOptions<GatewayOptions>>().Value.GatewayKey),
             sp.GetRequiredService<TimeProvider>()));
+        // The data key, for API keys only (GatewayOptions.DataKey); the only Slosilo the gateway registers.
+        services.AddSingleton(sp => Slosilo.FromBase64Key(sp.GetRequiredService<IOptions<GatewayOptions>>().Value.DataKey));
         // Before the server listens: a gateway key that does not open the leader's signing keys stops the start.
         services.AddSingleton<SigningKeyCheck>();
         services.AddHostedService(sp => sp.GetRequiredService<SigningKeyCheck>());

@@ -4,9 +4,10 @@ using System.Text;
 namespace PartialReplica.Crypto;
 
 /// <summary>
-/// Slosilo's symmetric format, as Conjur stores <c>secrets.value</c>: AES-256-GCM, blob =
-/// <c>'G'</c> + 16-byte tag + 12-byte IV + ciphertext, associated data = the resource id.
-/// Only <c>secret set/get</c> and follower-side readers use it; the push path copies ciphertext.
+/// Slosilo's symmetric format, as Conjur stores <c>secrets.value</c> and <c>credentials.api_key</c>: AES-256-GCM,
+/// blob = <c>'G'</c> + 16-byte tag + 12-byte IV + ciphertext, associated data = the resource id (secrets) or the
+/// role id (API keys). Secret values are read only by <c>secret set/get</c> and follower-side readers (the push path
+/// copies ciphertext); the gateway opens API keys only, to authenticate.
 /// </summary>
 public sealed class Slosilo
 {
@@ -46,13 +47,17 @@ public sealed class Slosilo
     public static string GenerateBase64Key() => Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
 
     /// <summary>Encrypts a value bound to its resource id.</summary>
-    public byte[] Encrypt(ReadOnlySpan<byte> plaintext, string resourceId)
+    public byte[] Encrypt(ReadOnlySpan<byte> plaintext, string resourceId) =>
+        Encrypt(plaintext, resourceId, RandomNumberGenerator.GetBytes(IvLength));
+
+    /// <summary>Encrypts with a given IV: only for known-answer tests (a reused IV breaks GCM).</summary>
+    internal byte[] Encrypt(ReadOnlySpan<byte> plaintext, string resourceId, ReadOnlySpan<byte> givenIv)
     {
         var blob = new byte[HeaderLength + plaintext.Length];
         blob[0] = VersionMagic;
         var tag = blob.AsSpan(1, TagLength);
         var iv = blob.AsSpan(1 + TagLength, IvLength);
-        RandomNumberGenerator.Fill(iv);
+        givenIv.CopyTo(iv);
         using var aes = new AesGcm(_key, TagLength);
         aes.Encrypt(iv, plaintext, blob.AsSpan(HeaderLength), tag, Encoding.UTF8.GetBytes(resourceId));
         return blob;

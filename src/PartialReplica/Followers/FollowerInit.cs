@@ -87,7 +87,7 @@ public sealed class FollowerInit(ILogger logger)
         var admin = ConjurRecords.Admin(options.Account);
         // No policy owns a host made here, so a later `policy replace` of root does not delete a live follower.
         await ConjurRecords.EnsureRoleWithResourceAsync(leader, host, admin, null, cancellationToken);
-        var apiKey = await ApiKeys.IssueIfMissingAsync(leader, host.ToString(), cancellationToken);
+        var apiKey = await ApiKeys.IssueIfMissingAsync(leader, host.ToString(), options.DataKey, cancellationToken);
 
         var slot = await leader.ScalarAsync<string>(
             "SELECT slot_name FROM partial_replica.followers WHERE name = $1", cancellationToken, name);

@@ -1,3 +1,5 @@
+using PartialReplica.Crypto;
+
 namespace PartialReplica.Followers;
 
 /// <summary>What <c>partial-replica follower init</c> needs besides the two connections.</summary>
@@ -29,4 +31,10 @@ public sealed record FollowerInitOptions
 
     /// <summary>How long to wait for the subscription's initial copy; null returns at once.</summary>
     public TimeSpan? WaitForInitialCopy { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// The data key (<c>CONJUR_DATA_KEY</c>) that encrypts the API key issued here, as Conjur stores it. Needed only when
+    /// a key is issued (a role that already has one keeps it).
+    /// </summary>
+    public Slosilo? DataKey { get; init; }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using PartialReplica.Crypto;
 
 namespace PartialReplica.Policies;
 
@@ -35,6 +36,12 @@ public sealed record PolicyLoadRequest
 
     /// <summary>Compute everything, report it, and roll back.</summary>
     public bool DryRun { get; init; }
+
+    /// <summary>
+    /// The data key (<c>CONJUR_DATA_KEY</c>) that encrypts the API keys of the users and hosts the load creates. Needed
+    /// only when the policy creates some (a dry run needs none); its absence then fails the load.
+    /// </summary>
+    public Slosilo? DataKey { get; init; }
 }
 
 /// <summary>A user or host the load created, with its API key (null in a dry run: nothing was kept).</summary>

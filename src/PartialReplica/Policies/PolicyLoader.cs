@@ -101,7 +101,7 @@ public sealed class PolicyLoader(ILogger logger)
             await RunAsync(connection, PolicyStatements.RevokeAndDeny, scope, cancellationToken);
         }
 
-        var createdRoles = await IssueApiKeysAsync(connection, created, request.DryRun, cancellationToken);
+        var createdRoles = await IssueApiKeysAsync(connection, created, request, cancellationToken);
         var changes = await RefreshGrantsAsync(connection, cancellationToken);
         await connection.ExecuteAsync(
             "UPDATE policy_versions SET finished_at = clock_timestamp() WHERE resource_id = $1 AND version = $2",
@@ -153,25 +153,19 @@ public sealed class PolicyLoader(ILogger logger)
         }
     }
 
-    /// <summary>New users and hosts get an API key, stored hashed; the key itself is returned once.</summary>
+    /// <summary>
+    /// New users and hosts get an API key, stored as Conjur stores it (<see cref="ApiKeys"/>); the key itself is returned
+    /// once. A dry run issues none: everything it wrote is rolled back.
+    /// </summary>
     private static async Task<Dictionary<string, CreatedRole>> IssueApiKeysAsync(
-        NpgsqlConnection connection, List<string> created, bool dryRun, CancellationToken cancellationToken)
+        NpgsqlConnection connection, List<string> created, PolicyLoadRequest request, CancellationToken cancellationToken)
     {
         var roles = created.Where(id => ConjurId.Parse(id).Kind is "user" or "host").Order(StringComparer.Ordinal).ToList();
+        var keys = request.DryRun ? new string?[roles.Count] : await ApiKeys.IssueAsync(connection, roles, request.DataKey, cancellationToken);
         var result = new Dictionary<string, CreatedRole>(StringComparer.Ordinal);
-        if (roles.Count == 0)
-        {
-            return result;
-        }
-
-        var keys = roles.Select(_ => ApiKeys.Generate()).ToArray();
-        await connection.ExecuteAsync("""
-            INSERT INTO credentials (role_id, encrypted_hash) SELECT * FROM unnest($1::text[], $2::bytea[])
-            ON CONFLICT (role_id) DO UPDATE SET encrypted_hash = EXCLUDED.encrypted_hash
-            """, cancellationToken, roles.ToArray(), keys.Select(ApiKeys.Hash).ToArray());
         for (var i = 0; i < roles.Count; i++)
         {
-            result[roles[i]] = new CreatedRole(roles[i], dryRun ? null : keys[i]);
+            result[roles[i]] = new CreatedRole(roles[i], keys[i]);
         }
 
         return result;

@@ -42,7 +42,7 @@ public sealed class LeaderSetup(ILogger logger)
             var admin = ConjurRecords.Admin(options.Account);
             await ConjurRecords.EnsureRoleWithResourceAsync(connection, admin, admin, null, cancellationToken);
             await ConjurRecords.EnsureRoleWithResourceAsync(connection, ConjurRecords.RootPolicy(options.Account), admin, null, cancellationToken);
-            adminApiKey = await ApiKeys.IssueIfMissingAsync(connection, admin.ToString(), cancellationToken);
+            adminApiKey = await ApiKeys.IssueIfMissingAsync(connection, admin.ToString(), options.DataKey, cancellationToken);
 
             await PublicationSync.EnsureGroupRoleAsync(connection, ReplicationRoles.Reader, cancellationToken);
             await DropOldSharedSubscriberAsync(connection, cancellationToken);

@@ -1,3 +1,5 @@
+using PartialReplica.Crypto;
+
 namespace PartialReplica.Setup;
 
 /// <summary>What <c>partial-replica setup</c> needs besides the leader connection.</summary>
@@ -18,4 +20,10 @@ public sealed record SetupOptions
     /// <c>follower init</c> then refuses with a clear error.
     /// </summary>
     public bool CreateRelay { get; init; } = true;
+
+    /// <summary>
+    /// The data key (<c>CONJUR_DATA_KEY</c>) that encrypts the API key issued here, as Conjur stores it. Needed only when
+    /// a key is issued (a role that already has one keeps it).
+    /// </summary>
+    public Slosilo? DataKey { get; init; }
 }

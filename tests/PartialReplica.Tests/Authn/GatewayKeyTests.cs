@@ -83,6 +83,7 @@ public sealed class GatewayKeyTests(GatewayFixture fixture)
             ["urls"] = "http://127.0.0.1:0",
             ["Gateway:Leader"] = fixture.Leader,
             ["Gateway:GatewayKey"] = other,
+            ["Gateway:DataKey"] = TestDataKey.Base64,
             ["Dispatch:Enabled"] = "false",
             ["Logging:LogLevel:Default"] = "None",
         });
@@ -100,6 +101,7 @@ public sealed class GatewayKeyTests(GatewayFixture fixture)
         {
             ["urls"] = "http://127.0.0.1:0",
             ["Gateway:Leader"] = fixture.Leader,
+            ["Gateway:DataKey"] = TestDataKey.Base64,
             ["Dispatch:Enabled"] = "false",
             ["Logging:LogLevel:Default"] = "None",
         };

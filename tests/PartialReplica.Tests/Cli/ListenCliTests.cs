@@ -38,7 +38,7 @@ public sealed class ListenCliTests(ReplicationFixture fixture) : IClassFixture<R
         await using (var followerSource = NpgsqlDataSource.Create(follower))
         {
             await new FollowerInit(NullLogger.Instance).RunAsync(leader, followerSource,
-                new FollowerInitOptions { Name = "conjur/followers/west-1", AgentUrl = agentUrl }, CancellationToken.None);
+                new FollowerInitOptions { DataKey = TestDataKey.Key, Name = "conjur/followers/west-1", AgentUrl = agentUrl }, CancellationToken.None);
         }
 
         var lines = new ConcurrentQueue<string>();

@@ -78,7 +78,7 @@ public sealed class OperatorVerbsCliTests(ReplicationFixture fixture) : IClassFi
         var (leader, _) = await fixture.CreateLeaderAsync();
         var before = await Db.ScalarAsync<long>(leader, "SELECT count(*) FROM secrets");
 
-        var noKey = await CliProcess.RunAsync(new Dictionary<string, string> { ["PARTIALREPLICA_LEADER"] = leader }, "secret", "set", "x", "--value", "v");
+        var noKey = await CliProcess.RunAsync(new Dictionary<string, string> { ["PARTIALREPLICA_LEADER"] = leader, ["CONJUR_DATA_KEY"] = "" }, "secret", "set", "x", "--value", "v");
         var badKey = await CliProcess.RunAsync(new Dictionary<string, string> { ["PARTIALREPLICA_LEADER"] = leader, ["CONJUR_DATA_KEY"] = "c2hvcnQ=" }, "secret", "set", "x", "--value", "v");
         var noVariable = await CliProcess.RunAsync(new Dictionary<string, string> { ["PARTIALREPLICA_LEADER"] = leader, ["CONJUR_DATA_KEY"] = Slosilo.GenerateBase64Key() }, "secret", "set", "not/defined", "--value", "v");
 

@@ -16,7 +16,7 @@ public sealed class SetupAndInitCliTests(ReplicationFixture fixture) : IClassFix
         var setup = await CliProcess.RunAsync(env, ["setup", "--json", .. password]);
         Assert.True(setup.ExitCode == 0, setup.Stderr);
         var adminKey = JsonDocument.Parse(setup.Stdout).RootElement.GetProperty("adminApiKey").GetString();
-        Assert.Matches("^[a-z2-7]{52}$", adminKey);
+        Assert.Matches(PartialReplica.Tests.Authn.ConjurApiKeyShapeTests.ShapePattern, adminKey);
 
         var again = await CliProcess.RunAsync(env, ["setup", "--json", .. password]);
         Assert.Equal(0, again.ExitCode);
@@ -26,7 +26,15 @@ public sealed class SetupAndInitCliTests(ReplicationFixture fixture) : IClassFix
         Assert.True(init.ExitCode == 0, init.Stderr);
         var initJson = JsonDocument.Parse(init.Stdout).RootElement;
         Assert.Equal("conjur/followers/east-1", initJson.GetProperty("name").GetString());
-        Assert.Matches("^[a-z2-7]{52}$", initJson.GetProperty("apiKey").GetString());
+        Assert.Matches(PartialReplica.Tests.Authn.ConjurApiKeyShapeTests.ShapePattern, initJson.GetProperty("apiKey").GetString());
+        // Both keys stored as Conjur stores them, with the data key the CLI was given (CONJUR_DATA_KEY); no password hash.
+        foreach (var (role, key) in new[] { ("default:user:admin", adminKey!), ("default:host:conjur/followers/east-1", initJson.GetProperty("apiKey").GetString()!) })
+        {
+            var stored = await Db.ScalarAsync<byte[]>(leader, "SELECT api_key FROM credentials WHERE role_id = $1", role);
+            Assert.Equal(key, PartialReplica.Tests.Authn.ConjurBlob.Open(TestDataKey.Base64, role, stored!));
+        }
+
+        Assert.Equal(0L, await Db.ScalarAsync<long>(leader, "SELECT count(*) FROM credentials WHERE encrypted_hash IS NOT NULL"));
 
         // The subscription is live: a role created now reaches the follower.
         await Db.ExecuteAsync(leader, "INSERT INTO roles (role_id) VALUES ('default:user:from-cli-test')");

@@ -53,6 +53,7 @@ public sealed class DashboardWorld : IAsyncLifetime
         {
             await new PolicyLoader(NullLogger.Instance).LoadAsync(dataSource, new PolicyLoadRequest
             {
+                DataKey = TestDataKey.Key,
                 PolicyText = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "policies", "demo.yml")),
                 Mode = PolicyMode.Load,
                 Branch = "root",
@@ -112,8 +113,8 @@ public sealed class DashboardWorld : IAsyncLifetime
         await using var leaderSource = NpgsqlDataSource.Create(Leader);
         await using var followerSource = NpgsqlDataSource.Create(follower);
         var init = await new FollowerInit(NullLogger.Instance).RunAsync(Leader, followerSource,
-            new FollowerInitOptions { Name = name, AgentUrl = agentUrl }, CancellationToken.None);
+            new FollowerInitOptions { DataKey = TestDataKey.Key, Name = name, AgentUrl = agentUrl }, CancellationToken.None);
         // The demo policy created the host, so init printed no key; a fresh one makes it a caller we can use.
-        FollowerApiKeys[name] = init.ApiKey ?? (await ApiKeyAuthenticator.RotateAsync(leaderSource, init.RoleId, CancellationToken.None))!;
+        FollowerApiKeys[name] = init.ApiKey ?? (await ApiKeyAuthenticator.RotateAsync(leaderSource, init.RoleId, TestDataKey.Key, CancellationToken.None))!;
     }
 }

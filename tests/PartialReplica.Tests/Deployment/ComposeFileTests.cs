@@ -157,7 +157,7 @@ public sealed partial class ComposeFileTests
     [Fact]
     public void Probed_routes_and_the_policy_file_exist()
     {
-        var leader = new Dictionary<string, string?> { ["Gateway:Leader"] = "Host=127.0.0.1;Database=none", ["Gateway:GatewayKey"] = TestGatewayKey.Base64 };
+        var leader = new Dictionary<string, string?> { ["Gateway:Leader"] = "Host=127.0.0.1;Database=none", ["Gateway:GatewayKey"] = TestGatewayKey.Base64, ["Gateway:DataKey"] = TestDataKey.Base64 };
         using var gateway = GatewayApplication.Build([], leader);
         using var agent = AgentApplication.Build([], new Dictionary<string, string?>
         {

@@ -94,7 +94,7 @@ internal sealed class FaultWorld : IAsyncDisposable
 
         await using var followerSource = NpgsqlDataSource.Create(followerDb);
         await new FollowerInit(NullLogger.Instance).RunAsync(Leader, followerSource,
-            new FollowerInitOptions { Name = name, AgentUrl = agent.Url }, CancellationToken.None);
+            new FollowerInitOptions { DataKey = TestDataKey.Key, Name = name, AgentUrl = agent.Url }, CancellationToken.None);
         _followerDbs[name] = followerDb;
         await agent.StartAsync();
         return agent;
@@ -104,7 +104,7 @@ internal sealed class FaultWorld : IAsyncDisposable
 
     public async Task LoadPolicyAsync(string text, PolicyMode mode, string branch) =>
         await new PolicyLoader(NullLogger.Instance).LoadAsync(LeaderSource,
-            new PolicyLoadRequest { PolicyText = text, Mode = mode, Branch = branch }, CancellationToken.None);
+            new PolicyLoadRequest { DataKey = TestDataKey.Key, PolicyText = text, Mode = mode, Branch = branch }, CancellationToken.None);
 
     public async Task SetSecretAsync(string id, byte[] plaintext) =>
         await Db.ExecuteAsync(Leader, "INSERT INTO secrets (resource_id, value) VALUES ($1, $2)", id, Crypto.Encrypt(plaintext, id));

@@ -52,7 +52,7 @@ public sealed class GatewayFixture : IAsyncLifetime
         }
 
         Leader = server.ConnectionString(await server.CreateDatabaseAsync("gateway", CancellationToken.None));
-        var setup = await new LeaderSetup(NullLogger.Instance).RunAsync(Leader, new SetupOptions(), CancellationToken.None);
+        var setup = await new LeaderSetup(NullLogger.Instance).RunAsync(Leader, new SetupOptions { DataKey = TestDataKey.Key }, CancellationToken.None);
         AdminApiKey = setup.AdminApiKey!;
 
         _app = StartGateway(Leader);
@@ -81,6 +81,7 @@ public sealed class GatewayFixture : IAsyncLifetime
         ["urls"] = "http://127.0.0.1:0",
         ["Gateway:Leader"] = leader,
         ["Gateway:GatewayKey"] = TestGatewayKey.Base64,
+        ["Gateway:DataKey"] = TestDataKey.Base64,
         ["Gateway:Account"] = Account,
         ["Gateway:Issuer"] = Issuer,
         ["Gateway:MaxRequestBodyBytes"] = BodyLimit.ToString(System.Globalization.CultureInfo.InvariantCulture),
@@ -126,7 +127,7 @@ public sealed class GatewayFixture : IAsyncLifetime
         await RunAsync(
             ("INSERT INTO roles (role_id) VALUES ($1)", [roleId]),
             ("INSERT INTO resources (resource_id, owner_id) VALUES ($1, $2)", [roleId, $"{Account}:user:admin"]),
-            ("INSERT INTO credentials (role_id, encrypted_hash) VALUES ($1, $2)", [roleId, ApiKeys.Hash(apiKey)]),
+            ("INSERT INTO credentials (role_id, api_key) VALUES ($1, $2)", [roleId, ApiKeys.Protect(TestDataKey.Key, roleId, apiKey)]),
             ("INSERT INTO partial_replica.followers (name, role_id, slot_name) VALUES ($1, $2, $3)", [name, roleId, "pr_" + Guid.NewGuid().ToString("N")]),
             ("INSERT INTO partial_replica.delivery (follower) VALUES ($1)", [name]));
         return new TestFollower(name, roleId, apiKey, await AuthenticateAsync("host/" + name, apiKey));

@@ -72,6 +72,7 @@ internal sealed class ChildHost : IAsyncDisposable
         {
             ["PARTIALREPLICA_LEADER"] = leader,
             ["PARTIALREPLICA_GATEWAY_KEY"] = TestGatewayKey.Base64,
+            ["CONJUR_DATA_KEY"] = TestDataKey.Base64,
             ["Dispatch__InstanceId"] = instanceId,
             ["Dispatch__PollInterval"] = "00:00:00.500",
             ["Dispatch__TakeoverInterval"] = "00:00:00.200",

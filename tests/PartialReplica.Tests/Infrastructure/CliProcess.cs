@@ -3,8 +3,8 @@ using System.Diagnostics;
 namespace PartialReplica.Tests.Infrastructure;
 
 /// <summary>
-/// Runs the real partial-replica binary built beside the tests, with the test run's gateway key unless
-/// <c>environment</c> names <c>PARTIALREPLICA_GATEWAY_KEY</c> (an empty value leaves it unset).
+/// Runs the real partial-replica binary built beside the tests, with the test run's gateway key and data key unless
+/// <c>environment</c> names <c>PARTIALREPLICA_GATEWAY_KEY</c> or <c>CONJUR_DATA_KEY</c> (an empty value leaves it unset).
 /// </summary>
 internal static class CliProcess
 {
@@ -31,6 +31,7 @@ internal static class CliProcess
         }
 
         info.Environment["PARTIALREPLICA_GATEWAY_KEY"] = TestGatewayKey.Base64;
+        info.Environment["CONJUR_DATA_KEY"] = TestDataKey.Base64;
         foreach (var (key, value) in environment ?? new Dictionary<string, string>())
         {
             info.Environment[key] = value.Length == 0 ? null : value;

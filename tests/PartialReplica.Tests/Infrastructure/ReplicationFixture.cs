@@ -105,12 +105,12 @@ public sealed class ReplicationFixture : IAsyncLifetime
     {
         if (OwnsServers)
         {
-            return new SetupOptions();
+            return new SetupOptions { DataKey = TestDataKey.Key };
         }
 
         var relay = server.ConnectionString(new NpgsqlConnectionStringBuilder(leader).Database + "_relay");
         _databases.Add((server, new NpgsqlConnectionStringBuilder(relay).Database!));
-        return new SetupOptions { RelayConnectionString = relay };
+        return new SetupOptions { DataKey = TestDataKey.Key, RelayConnectionString = relay };
     }
 
     /// <summary>
@@ -132,7 +132,7 @@ public sealed class ReplicationFixture : IAsyncLifetime
     public static async Task<string> CreateLeaderOnAsync(PostgresCluster cluster)
     {
         var leader = cluster.ConnectionString(await cluster.CreateDatabaseAsync("leader", CancellationToken.None));
-        await new LeaderSetup(NullLogger.Instance).RunAsync(leader, new SetupOptions(), CancellationToken.None);
+        await new LeaderSetup(NullLogger.Instance).RunAsync(leader, new SetupOptions { DataKey = TestDataKey.Key }, CancellationToken.None);
         return leader;
     }
 
@@ -149,7 +149,7 @@ public sealed class ReplicationFixture : IAsyncLifetime
     {
         await using var dataSource = NpgsqlDataSource.Create(leader);
         return await new PolicyLoader(NullLogger.Instance).LoadAsync(dataSource,
-            new PolicyLoadRequest { PolicyText = await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "policies", "demo.yml")) },
+            new PolicyLoadRequest { DataKey = TestDataKey.Key, PolicyText = await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "policies", "demo.yml")) },
             CancellationToken.None);
     }
 
@@ -157,6 +157,6 @@ public sealed class ReplicationFixture : IAsyncLifetime
     {
         await using var followerSource = NpgsqlDataSource.Create(follower);
         return await new FollowerInit(NullLogger.Instance).RunAsync(
-            leader, followerSource, new FollowerInitOptions { Name = name }, CancellationToken.None);
+            leader, followerSource, new FollowerInitOptions { DataKey = TestDataKey.Key, Name = name }, CancellationToken.None);
     }
 }

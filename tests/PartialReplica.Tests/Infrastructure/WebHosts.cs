@@ -16,6 +16,7 @@ internal static class WebHosts
         {
             ["Gateway:Leader"] = leader,
             ["Gateway:GatewayKey"] = TestGatewayKey.Base64,
+            ["Gateway:DataKey"] = TestDataKey.Base64,
             ["urls"] = "http://127.0.0.1:0",
             ["Dispatch:PollInterval"] = "00:00:00.500",
             ["Dispatch:FollowersRefreshInterval"] = "00:00:00.200",

@@ -144,11 +144,13 @@ public sealed class PushMetricsTests(ReplicationFixture fixture) : IClassFixture
         {
             ["Gateway:Leader"] = "Host=127.0.0.1;Database=none",
             ["Gateway:GatewayKey"] = TestGatewayKey.Base64,
+            ["Gateway:DataKey"] = TestDataKey.Base64,
         });
         using var with = GatewayApplication.Build([], new Dictionary<string, string?>
         {
             ["Gateway:Leader"] = "Host=127.0.0.1;Database=none",
             ["Gateway:GatewayKey"] = TestGatewayKey.Base64,
+            ["Gateway:DataKey"] = TestDataKey.Base64,
             [GatewayTelemetry.EndpointKey] = "http://127.0.0.1:4317",
         });
 
@@ -163,14 +165,14 @@ public sealed class PushMetricsTests(ReplicationFixture fixture) : IClassFixture
     {
         await using var followerSource = NpgsqlDataSource.Create(follower);
         await new FollowerInit(NullLogger.Instance).RunAsync(leader, followerSource,
-            new FollowerInitOptions { Name = name, AgentUrl = agentUrl }, CancellationToken.None);
+            new FollowerInitOptions { DataKey = TestDataKey.Key, Name = name, AgentUrl = agentUrl }, CancellationToken.None);
     }
 
     private static async Task LoadPolicyAsync(string leader, string text, string branch)
     {
         await using var dataSource = NpgsqlDataSource.Create(leader);
         await new PolicyLoader(NullLogger.Instance).LoadAsync(dataSource,
-            new PolicyLoadRequest { PolicyText = text, Mode = PolicyMode.Load, Branch = branch }, CancellationToken.None);
+            new PolicyLoadRequest { DataKey = TestDataKey.Key, PolicyText = text, Mode = PolicyMode.Load, Branch = branch }, CancellationToken.None);
     }
 
     private async Task SetSecretAsync(string leader, string id) =>

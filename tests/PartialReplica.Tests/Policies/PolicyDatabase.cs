@@ -34,7 +34,7 @@ internal sealed class PolicyDatabase
     {
         var connectionString = await fixture.CreateDatabaseAsync(fixture.LeaderServer, "policy");
         // A policy store with no followers: no relay.
-        await new LeaderSetup(NullLogger.Instance).RunAsync(connectionString, new SetupOptions { CreateRelay = false }, CancellationToken.None);
+        await new LeaderSetup(NullLogger.Instance).RunAsync(connectionString, new SetupOptions { DataKey = TestDataKey.Key, CreateRelay = false }, CancellationToken.None);
         return new PolicyDatabase(connectionString);
     }
 
@@ -43,6 +43,7 @@ internal sealed class PolicyDatabase
     {
         return await new PolicyLoader(NullLogger.Instance).LoadAsync(DataSource, new PolicyLoadRequest
         {
+            DataKey = TestDataKey.Key,
             PolicyText = yaml, Mode = mode, Branch = branch, DryRun = dryRun, FileName = file,
         }, CancellationToken.None);
     }

@@ -52,8 +52,9 @@ public sealed class PolicyHistoryTests(ReplicationFixture fixture)
 
         Assert.Equal(["default:host:h", "default:user:alice"], first.CreatedRoles.Keys.Order(StringComparer.Ordinal));
         Assert.Empty(again.CreatedRoles);
-        var hash = await Db.ScalarAsync<byte[]>(db.ConnectionString, "SELECT encrypted_hash FROM credentials WHERE role_id = 'default:user:alice'");
-        Assert.True(PartialReplica.Authn.ApiKeys.Matches(first.CreatedRoles["default:user:alice"].ApiKey!, hash!));
+        var stored = await Db.ScalarAsync<byte[]>(db.ConnectionString, "SELECT api_key FROM credentials WHERE role_id = 'default:user:alice'");
+        Assert.Equal(first.CreatedRoles["default:user:alice"].ApiKey, PartialReplica.Tests.Authn.ConjurBlob.Open(TestDataKey.Base64, "default:user:alice", stored!));
+        Assert.Equal(0L, await Db.ScalarAsync<long>(db.ConnectionString, "SELECT count(*) FROM credentials WHERE encrypted_hash IS NOT NULL"));
         // The update restated h without restricted_to: update mode makes the file's value the truth.
         Assert.Equal("{}", await Db.ScalarAsync<string>(db.ConnectionString, "SELECT restricted_to::text FROM credentials WHERE role_id = 'default:host:h'"));
     }

@@ -146,7 +146,7 @@ public sealed class DirectSqlGrantPushTests(ReplicationFixture fixture) : IClass
         _apps.Add(agent);
         await using var followerSource = NpgsqlDataSource.Create(follower);
         await new FollowerInit(NullLogger.Instance).RunAsync(leader, followerSource,
-            new FollowerInitOptions { Name = name, AgentUrl = agentUrl }, CancellationToken.None);
+            new FollowerInitOptions { DataKey = TestDataKey.Key, Name = name, AgentUrl = agentUrl }, CancellationToken.None);
         return follower;
     }
 

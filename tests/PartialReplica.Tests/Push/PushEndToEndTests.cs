@@ -127,7 +127,7 @@ public sealed class PushEndToEndTests(ReplicationFixture fixture) : IClassFixtur
         _apps.Add(agent);
         await using var followerSource = NpgsqlDataSource.Create(follower);
         await new FollowerInit(NullLogger.Instance).RunAsync(leader, followerSource,
-            new FollowerInitOptions { Name = name, AgentUrl = agentUrl }, CancellationToken.None);
+            new FollowerInitOptions { DataKey = TestDataKey.Key, Name = name, AgentUrl = agentUrl }, CancellationToken.None);
         return follower;
     }
 
@@ -135,7 +135,7 @@ public sealed class PushEndToEndTests(ReplicationFixture fixture) : IClassFixtur
     {
         await using var dataSource = NpgsqlDataSource.Create(leader);
         await new PolicyLoader(NullLogger.Instance).LoadAsync(dataSource,
-            new PolicyLoadRequest { PolicyText = text, Mode = mode, Branch = branch }, CancellationToken.None);
+            new PolicyLoadRequest { DataKey = TestDataKey.Key, PolicyText = text, Mode = mode, Branch = branch }, CancellationToken.None);
     }
 
     private async Task SetSecretAsync(string leader, string id, byte[] plaintext) =>

@@ -34,7 +34,7 @@ public sealed class SecretValuesStayOutOfLogsTests(ReplicationFixture fixture) :
         await using (var followerSource = NpgsqlDataSource.Create(follower))
         {
             await new FollowerInit(NullLogger.Instance).RunAsync(leader, followerSource,
-                new FollowerInitOptions { Name = "conjur/followers/east-1", AgentUrl = agent.Url }, CancellationToken.None);
+                new FollowerInitOptions { DataKey = TestDataKey.Key, Name = "conjur/followers/east-1", AgentUrl = agent.Url }, CancellationToken.None);
         }
 
         await agent.StartAsync();

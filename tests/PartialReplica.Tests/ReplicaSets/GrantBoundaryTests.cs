@@ -19,9 +19,10 @@ public sealed class GrantBoundaryTests(ReplicationFixture fixture) : IClassFixtu
         var (leader, _) = await fixture.CreateLeaderAsync();
         await using var dataSource = NpgsqlDataSource.Create(leader);
         var loader = new PolicyLoader(NullLogger.Instance);
-        await loader.LoadAsync(dataSource, new PolicyLoadRequest { PolicyText = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "policies", "demo.yml")) }, CancellationToken.None);
+        await loader.LoadAsync(dataSource, new PolicyLoadRequest { DataKey = TestDataKey.Key, PolicyText = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "policies", "demo.yml")) }, CancellationToken.None);
         await loader.LoadAsync(dataSource, new PolicyLoadRequest
         {
+            DataKey = TestDataKey.Key,
             PolicyText = """
                 - !host conjur/followers/everything
                 - !policy
@@ -54,6 +55,7 @@ public sealed class GrantBoundaryTests(ReplicationFixture fixture) : IClassFixtu
         // A later load revokes part of a set; the table follows inside the load's transaction.
         await loader.LoadAsync(dataSource, new PolicyLoadRequest
         {
+            DataKey = TestDataKey.Key,
             PolicyText = """
                 - !revoke
                   role: !layer conjur/replication-sets/full/followers

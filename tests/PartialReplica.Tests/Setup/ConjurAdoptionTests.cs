@@ -103,13 +103,14 @@ public sealed class ConjurAdoptionTests(ReplicationFixture fixture) : IClassFixt
         await ConjurSchema.LoadAsync(leader);
         var before = await Db.ColumnAsync(leader, PublicObjects);
 
-        var setup = await new LeaderSetup(NullLogger.Instance).RunAsync(leader, new SetupOptions(), CancellationToken.None);
+        var setup = await new LeaderSetup(NullLogger.Instance).RunAsync(leader, new SetupOptions { DataKey = TestDataKey.Key }, CancellationToken.None);
 
         Assert.NotNull(setup.AdminApiKey);
         Assert.Contains("public.schema_migrations", setup.PublishedTables);
-        // The admin's API key is kept in Conjur's credentials table.
-        Assert.True(PartialReplica.Authn.ApiKeys.Matches(setup.AdminApiKey!,
-            (await Db.ScalarAsync<byte[]>(leader, "SELECT encrypted_hash FROM credentials WHERE role_id = 'default:user:admin'"))!));
+        // The admin's API key is kept in Conjur's credentials table, as Conjur keeps it.
+        Assert.Equal(setup.AdminApiKey, PartialReplica.Tests.Authn.ConjurBlob.Open(TestDataKey.Base64, "default:user:admin",
+            (await Db.ScalarAsync<byte[]>(leader, "SELECT api_key FROM credentials WHERE role_id = 'default:user:admin'"))!));
+        Assert.Null(await Db.ScalarAsync<byte[]>(leader, "SELECT encrypted_hash FROM credentials WHERE role_id = 'default:user:admin'"));
         // Beside Conjur's objects in public, only this product's capture triggers.
         var added = (await Db.ColumnAsync(leader, PublicObjects)).Except(before).ToList();
         Assert.NotEmpty(added);
@@ -117,14 +118,14 @@ public sealed class ConjurAdoptionTests(ReplicationFixture fixture) : IClassFixt
         Assert.Empty(before.Except(await Db.ColumnAsync(leader, PublicObjects)));
 
         // Twice: nothing more.
-        var again = await new LeaderSetup(NullLogger.Instance).RunAsync(leader, new SetupOptions(), CancellationToken.None);
+        var again = await new LeaderSetup(NullLogger.Instance).RunAsync(leader, new SetupOptions { DataKey = TestDataKey.Key }, CancellationToken.None);
         Assert.Empty(again.AppliedMigrations);
         Assert.Null(again.AdminApiKey);
         Assert.Equal(added.Count + before.Count, (await Db.ColumnAsync(leader, PublicObjects)).Count);
 
         // Conjur's policy_log triggers log the product's policy load, in Conjur's own column types.
         await using var dataSource = NpgsqlDataSource.Create(leader);
-        var load = await new PolicyLoader(NullLogger.Instance).LoadAsync(dataSource, new PolicyLoadRequest { PolicyText = Policy }, CancellationToken.None);
+        var load = await new PolicyLoader(NullLogger.Instance).LoadAsync(dataSource, new PolicyLoadRequest { DataKey = TestDataKey.Key, PolicyText = Policy }, CancellationToken.None);
         Assert.Equal(1, load.Version);
         Assert.Equal(["default:policy:root 1 finished"], await Db.ColumnAsync(leader,
             "SELECT resource_id || ' ' || version || ' ' || CASE WHEN finished_at IS NULL THEN 'open' ELSE 'finished' END FROM policy_versions"));
@@ -163,9 +164,9 @@ public sealed class ConjurAdoptionTests(ReplicationFixture fixture) : IClassFixt
         var cluster = await fixture.StartClusterAsync("conjur-leader");
         var leader = cluster.ConnectionString(await cluster.CreateDatabaseAsync("conjur", CancellationToken.None));
         await ConjurSchema.LoadAsync(leader);
-        await new LeaderSetup(NullLogger.Instance).RunAsync(leader, new SetupOptions(), CancellationToken.None);
+        await new LeaderSetup(NullLogger.Instance).RunAsync(leader, new SetupOptions { DataKey = TestDataKey.Key }, CancellationToken.None);
         await using var leaderSource = NpgsqlDataSource.Create(leader);
-        await new PolicyLoader(NullLogger.Instance).LoadAsync(leaderSource, new PolicyLoadRequest { PolicyText = Policy }, CancellationToken.None);
+        await new PolicyLoader(NullLogger.Instance).LoadAsync(leaderSource, new PolicyLoadRequest { DataKey = TestDataKey.Key, PolicyText = Policy }, CancellationToken.None);
 
         await Db.ExecuteAsync(leader, "INSERT INTO schema_migrations (filename) VALUES ('201801010000_a.rb')");
 
@@ -190,7 +191,7 @@ public sealed class ConjurAdoptionTests(ReplicationFixture fixture) : IClassFixt
 
         // Replication keeps flowing into Conjur's tables: a later load arrives, logged in Conjur's types.
         await new PolicyLoader(NullLogger.Instance).LoadAsync(leaderSource,
-            new PolicyLoadRequest { PolicyText = "- !variable db/user" }, CancellationToken.None);
+            new PolicyLoadRequest { DataKey = TestDataKey.Key, PolicyText = "- !variable db/user" }, CancellationToken.None);
         await Eventually.HoldsAsync(async () =>
                 await Db.ScalarAsync<long>(follower, "SELECT count(*) FROM policy_log WHERE version = 2 AND subject -> 'resource_id' = 'default:variable:db/user'") == 1,
             "the follower replays the second load's policy_log");

@@ -33,17 +33,18 @@ public sealed class LeaderSetupTests(ReplicationFixture fixture) : IClassFixture
     {
         var (leader, first) = await fixture.CreateLeaderAsync();
         Assert.NotNull(first.AdminApiKey);
-        var hashBefore = await Db.ScalarAsync<byte[]>(leader, "SELECT encrypted_hash FROM credentials WHERE role_id = 'default:user:admin'");
+        var keyBefore = await Db.ScalarAsync<byte[]>(leader, "SELECT api_key FROM credentials WHERE role_id = 'default:user:admin'");
 
-        var second = await new LeaderSetup(NullLogger.Instance).RunAsync(leader, new SetupOptions(), CancellationToken.None);
+        var second = await new LeaderSetup(NullLogger.Instance).RunAsync(leader, new SetupOptions { DataKey = TestDataKey.Key }, CancellationToken.None);
 
         Assert.Null(second.AdminApiKey);
         Assert.Empty(second.AppliedMigrations);
         Assert.Equal(first.PublishedTables, second.PublishedTables);
-        var hashAfter = await Db.ScalarAsync<byte[]>(leader, "SELECT encrypted_hash FROM credentials WHERE role_id = 'default:user:admin'");
-        Assert.Equal(hashBefore, hashAfter);
-        Assert.True(ApiKeys.Matches(first.AdminApiKey!, hashAfter!));
-        Assert.Null(await Db.ScalarAsync<byte[]>(leader, "SELECT api_key FROM credentials WHERE role_id = 'default:user:admin'"));
+        var keyAfter = await Db.ScalarAsync<byte[]>(leader, "SELECT api_key FROM credentials WHERE role_id = 'default:user:admin'");
+        Assert.Equal(keyBefore, keyAfter);
+        // Stored as Conjur stores it: Slosilo with the data key, the role id as associated data; no password hash.
+        Assert.Equal(first.AdminApiKey, PartialReplica.Tests.Authn.ConjurBlob.Open(TestDataKey.Base64, "default:user:admin", keyAfter!));
+        Assert.Null(await Db.ScalarAsync<byte[]>(leader, "SELECT encrypted_hash FROM credentials WHERE role_id = 'default:user:admin'"));
     }
 
     [Fact]
@@ -57,7 +58,7 @@ public sealed class LeaderSetupTests(ReplicationFixture fixture) : IClassFixture
             await Db.ExecuteAsync(database, "CREATE TABLE public.no_key_log (line text)");
         }
 
-        var again = await new LeaderSetup(NullLogger.Instance).RunAsync(leader, new SetupOptions(), CancellationToken.None);
+        var again = await new LeaderSetup(NullLogger.Instance).RunAsync(leader, new SetupOptions { DataKey = TestDataKey.Key }, CancellationToken.None);
 
         Assert.Contains("public.audit_notes", again.PublishedTables);
         Assert.Contains("public.no_key_log", again.PublishedTables);

@@ -28,7 +28,7 @@ public sealed class RelayPlacementTests(ReplicationFixture fixture) : IClassFixt
         var leader = cluster.ConnectionString(await cluster.CreateDatabaseAsync("leader", CancellationToken.None));
 
         var refused = await Assert.ThrowsAsync<PartialReplicaException>(() =>
-            new LeaderSetup(NullLogger.Instance).RunAsync(leader, new SetupOptions(), CancellationToken.None));
+            new LeaderSetup(NullLogger.Instance).RunAsync(leader, new SetupOptions { DataKey = TestDataKey.Key }, CancellationToken.None));
         Assert.Contains("does not confine follower logins", refused.Message, StringComparison.Ordinal);
         Assert.Contains("physical replication", refused.Message, StringComparison.Ordinal);
         foreach (var line in RelayNames.HbaLines)
@@ -42,7 +42,7 @@ public sealed class RelayPlacementTests(ReplicationFixture fixture) : IClassFixt
         // With the lines above the rest, the same setup goes through.
         await File.WriteAllTextAsync(hba, string.Join('\n', RelayNames.HbaLines) + "\n" + await File.ReadAllTextAsync(hba));
         await Db.ExecuteAsync(cluster.ConnectionString(), "SELECT pg_reload_conf()");
-        var setup = await new LeaderSetup(NullLogger.Instance).RunAsync(leader, new SetupOptions(), CancellationToken.None);
+        var setup = await new LeaderSetup(NullLogger.Instance).RunAsync(leader, new SetupOptions { DataKey = TestDataKey.Key }, CancellationToken.None);
         Assert.True(setup.Relay!.InLeaderCluster);
         Assert.Null(setup.Relay.HbaAdvice);
         Assert.Equal(RelayNames.DefaultDatabase, setup.Relay.Location.Database);

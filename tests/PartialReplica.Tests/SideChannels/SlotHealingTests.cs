@@ -88,7 +88,7 @@ public sealed class SlotHealingTests(ReplicationFixture fixture) : IClassFixture
         _apps.Add(agent);
         await using var followerSource = NpgsqlDataSource.Create(follower);
         var init = await new FollowerInit(NullLogger.Instance).RunAsync(leader, followerSource,
-            new FollowerInitOptions { Name = name, AgentUrl = agentUrl }, CancellationToken.None);
+            new FollowerInitOptions { DataKey = TestDataKey.Key, Name = name, AgentUrl = agentUrl }, CancellationToken.None);
         return (follower, init.SlotName);
     }
 }
