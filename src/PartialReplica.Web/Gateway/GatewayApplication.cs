@@ -24,6 +24,7 @@ public static class GatewayApplication
             (PartialReplica.Authn.GatewayKey.EnvironmentVariable, GatewayOptions.Section + ":" + nameof(GatewayOptions.GatewayKey)),
         ], overrides);
         builder.AddGateway();
+        builder.Services.AddHostChecks();
         builder.Services.AddParentProcessWatch();
         builder.AddGatewayTelemetry();
 
