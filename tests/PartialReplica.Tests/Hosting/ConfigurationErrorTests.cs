@@ -64,6 +64,11 @@ public sealed class ConfigurationErrorTests
             "error: No leader database given: pass --leader or set PARTIALREPLICA_LEADER."
         },
         {
+            ["PARTIALREPLICA_LEADER", "Host=127.0.0.1;Port=1;=nowhere"],
+            ["status"],
+            "error: The leader connection string is malformed (Format of the initialization string does not conform to specification starting at index 22.): pass --leader or set PARTIALREPLICA_LEADER."
+        },
+        {
             ["PARTIALREPLICA_LEADER", Unreachable],
             ["follower", "init", "--name", "conjur/followers/east-1"],
             "error: No follower database given: pass --db or set PARTIALREPLICA_FOLLOWER_DB."

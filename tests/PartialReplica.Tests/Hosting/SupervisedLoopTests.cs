@@ -19,15 +19,18 @@ namespace PartialReplica.Tests.Hosting;
 /// pushes to a real agent while its heartbeat loop is made to throw (through the host's <see cref="LoopFaultPoint"/>,
 /// which production never sets): the failure is logged with its stack trace, <c>/health/ready</c> names the loop as
 /// degraded, the loop restarts with back-off, and once the fault is gone it runs again, reports healthy, and pushes
-/// never stopped.
+/// never stopped. Everything the gateway logs meanwhile, at Trace level, exceptions included, holds no secret value,
+/// ciphertext or API key (S3).
 /// </summary>
 public sealed partial class SupervisedLoopTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>, IAsyncLifetime
 {
     private const string East = "conjur/followers/east-1";
     private const string BillingDb = "default:variable:apps/billing/db/password";
+    private const string SupervisorCategory = "PartialReplica.Supervision.LoopSupervisor";
 
     private readonly List<WebApplication> _apps = [];
     private readonly Slosilo _crypto = Slosilo.FromBase64Key(Slosilo.GenerateBase64Key());
+    private readonly List<(string Plaintext, byte[] Ciphertext)> _values = [];
 
     public Task InitializeAsync() => Task.CompletedTask;
 
@@ -42,13 +45,14 @@ public sealed partial class SupervisedLoopTests(ReplicationFixture fixture) : IC
     [Fact]
     public async Task A_loop_that_throws_an_unexpected_exception_is_logged_reported_degraded_restarted_and_healthy_again()
     {
-        var (leader, _) = await fixture.CreateLeaderAsync();
-        await ReplicationFixture.LoadDemoPolicyAsync(leader);
+        var (leader, setup) = await fixture.CreateLeaderAsync();
+        var policy = await ReplicationFixture.LoadDemoPolicyAsync(leader);
         await SetSecretAsync(leader, BillingDb, "first");
         var (gateway, gatewayUrl) = await WebHosts.StartGatewayAsync(leader, new Dictionary<string, string?>
         {
             ["Dispatch:HeartbeatInterval"] = "00:00:00.100",
-            ["Logging:LogLevel:PartialReplica.Supervision.LoopSupervisor"] = "Information",
+            ["Logging:LogLevel:Default"] = "Trace",
+            ["Logging:Console:LogLevel:Default"] = "None",
         });
         _apps.Add(gateway);
         using var logs = new CapturedLogs();
@@ -85,7 +89,6 @@ public sealed partial class SupervisedLoopTests(ReplicationFixture fixture) : IC
         await Eventually.HoldsAsync(() => Task.FromResult(Failures(logs).Count >= 2), "the heartbeat loop failed, restarted and failed again");
         var failure = Failures(logs)[0];
         Assert.Equal(LogLevel.Error, failure.Level);
-        Assert.Equal("PartialReplica.Supervision.LoopSupervisor", failure.Category);
         var thrown = Assert.IsType<InjectedLoopFault>(failure.Exception);
         Assert.Contains(nameof(SupervisedLoopTests), thrown.StackTrace, StringComparison.Ordinal);
         Assert.Contains(nameof(LoopSupervisor), thrown.StackTrace, StringComparison.Ordinal);
@@ -105,7 +108,7 @@ public sealed partial class SupervisedLoopTests(ReplicationFixture fixture) : IC
         var beatBefore = await Db.ScalarAsync<DateTime>(leader, "SELECT beat_at FROM partial_replica.heartbeat WHERE id = 1");
         Volatile.Write(ref armed, false);
         await Eventually.HoldsAsync(async () => await ReadyAsync(http) == "Healthy", "/health/ready healthy again");
-        var recovered = Assert.Single(logs.Entries, e => e.EventId.Id == 1601);
+        var recovered = Assert.Single(logs.Entries, e => e.Category == SupervisorCategory && e.EventId.Id == 1601);
         Assert.Equal(Dispatcher.Loops.Heartbeat, recovered.State["Loop"]);
         await Eventually.HoldsAsync(
             async () => await Db.ScalarAsync<DateTime>(leader, "SELECT beat_at FROM partial_replica.heartbeat WHERE id = 1") > beatBefore,
@@ -114,10 +117,22 @@ public sealed partial class SupervisedLoopTests(ReplicationFixture fixture) : IC
         await SetSecretAsync(leader, BillingDb, "third");
         await AwaitSameVersionsAsync(leader, follower, expected: 3);
         Assert.Equal("Healthy", await ReadyAsync(http));
+
+        string[] forbidden =
+        [
+            .. _values.SelectMany(v => new[] { v.Plaintext, Convert.ToBase64String(v.Ciphertext), Convert.ToHexStringLower(v.Ciphertext) }),
+            setup.AdminApiKey!, policy.CreatedRoles["default:host:" + East].ApiKey!,
+        ];
+        var lines = logs.Entries.Select(e => e.Message + "\n" + e.Exception).ToList();
+        Assert.Contains(lines, l => l.Contains(nameof(InjectedLoopFault), StringComparison.Ordinal));
+        foreach (var secret in forbidden)
+        {
+            Assert.DoesNotContain(lines, l => l.Contains(secret, StringComparison.Ordinal));
+        }
     }
 
     private static List<CapturedLogs.Entry> Failures(CapturedLogs logs) =>
-        [.. logs.Entries.Where(e => e.EventId.Id == 1600 && Equals(e.State["Loop"], Dispatcher.Loops.Heartbeat))];
+        [.. logs.Entries.Where(e => e.Category == SupervisorCategory && e.EventId.Id == 1600 && Equals(e.State.GetValueOrDefault("Loop"), Dispatcher.Loops.Heartbeat))];
 
     [GeneratedRegex(@"^Degraded\nloops: Degraded: background loops down, restarting: dispatch\.heartbeat \(InjectedLoopFault, \d+ failures in a row since \d\d:\d\d:\d\dZ\)$")]
     private static partial Regex DegradedHeartbeat();
@@ -129,8 +144,13 @@ public sealed partial class SupervisedLoopTests(ReplicationFixture fixture) : IC
         return await response.Content.ReadAsStringAsync();
     }
 
-    private async Task SetSecretAsync(string leader, string id, string value) =>
-        await Db.ExecuteAsync(leader, "INSERT INTO secrets (resource_id, value) VALUES ($1, $2)", id, _crypto.Encrypt(Encoding.UTF8.GetBytes(value), id));
+    private async Task SetSecretAsync(string leader, string id, string value)
+    {
+        var canary = $"CANARY-{value}-{Guid.NewGuid():N}";
+        var ciphertext = _crypto.Encrypt(Encoding.UTF8.GetBytes(canary), id);
+        _values.Add((canary, ciphertext));
+        await Db.ExecuteAsync(leader, "INSERT INTO secrets (resource_id, value) VALUES ($1, $2)", id, ciphertext);
+    }
 
     /// <summary>Waits until the follower holds the leader's versions of the billing password, byte for byte.</summary>
     private static async Task AwaitSameVersionsAsync(string leader, string follower, int expected = 1)
