@@ -27,8 +27,14 @@ internal sealed class CapturedLogs : ILoggerProvider
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
-            var values = state as IEnumerable<KeyValuePair<string, object?>> ?? [];
-            entries.Enqueue(new Entry(category, logLevel, eventId, values.ToDictionary(v => v.Key, v => v.Value), formatter(state, exception), exception));
+            // A message template may name a value twice; the last one stands.
+            var values = new Dictionary<string, object?>(StringComparer.Ordinal);
+            foreach (var (key, value) in state as IEnumerable<KeyValuePair<string, object?>> ?? [])
+            {
+                values[key] = value;
+            }
+
+            entries.Enqueue(new Entry(category, logLevel, eventId, values, formatter(state, exception), exception));
         }
     }
 }
