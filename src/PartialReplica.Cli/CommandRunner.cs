@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using PartialReplica.Web.Hosting;
 
 namespace PartialReplica.Cli;
 
@@ -28,8 +29,14 @@ internal static class CommandRunner
         }
         catch (OptionsValidationException e)
         {
-            // A web host's settings refused at start (ValidateOnStart): the failures, not the stack.
-            await Console.Error.WriteLineAsync($"error: {string.Join(" ", e.Failures)}");
+            // A web host's settings refused at start (ValidateOnStart): each failure names the setting and how to set
+            // it; all on one line, without the stack.
+            await Console.Error.WriteLineAsync($"error: {string.Join(" ", e.Failures).ReplaceLineEndings(" ")}");
+            return ExitCode.BadInput;
+        }
+        catch (InvalidOperationException e) when (HostSettings.Unreadable(e) is { } refusal)
+        {
+            await Console.Error.WriteLineAsync($"error: {refusal}");
             return ExitCode.BadInput;
         }
         catch (NpgsqlException e) when (e.InnerException is SocketException or TimeoutException || e is NpgsqlException { IsTransient: true } && e is not PostgresException)

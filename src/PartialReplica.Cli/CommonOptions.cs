@@ -32,21 +32,34 @@ internal static class CommonOptions
     };
 
     public static string LeaderConnection(ParseResult result, Option<string?> option) =>
-        ConnectionStrings.Normalize(
+        Normalize(
             result.GetValue(option) ?? Environment.GetEnvironmentVariable("PARTIALREPLICA_LEADER")
                 ?? throw new PartialReplicaException("No leader database given: pass --leader or set PARTIALREPLICA_LEADER."),
-            "leader");
+            "leader", "pass --leader or set PARTIALREPLICA_LEADER");
 
     public static string FollowerConnection(ParseResult result, Option<string?> option) =>
-        ConnectionStrings.Normalize(
+        Normalize(
             result.GetValue(option) ?? Environment.GetEnvironmentVariable("PARTIALREPLICA_FOLLOWER_DB")
                 ?? throw new PartialReplicaException("No follower database given: pass --db or set PARTIALREPLICA_FOLLOWER_DB."),
-            "follower database");
+            "follower database", "pass --db or set PARTIALREPLICA_FOLLOWER_DB");
 
     public static string? RelayConnection(ParseResult result, Option<string?> option) =>
         (result.GetValue(option) ?? Environment.GetEnvironmentVariable("PARTIALREPLICA_RELAY")) is { Length: > 0 } relay
-            ? ConnectionStrings.Normalize(relay, "relay")
+            ? Normalize(relay, "relay", "pass --relay or set PARTIALREPLICA_RELAY")
             : null;
+
+    /// <summary>A connection string that does not parse is one line that also says where it came from.</summary>
+    private static string Normalize(string value, string whatFor, string fix)
+    {
+        try
+        {
+            return ConnectionStrings.Normalize(value, whatFor);
+        }
+        catch (PartialReplicaException e)
+        {
+            throw new PartialReplicaException($"{e.Message.TrimEnd('.')}: {fix}.", e);
+        }
+    }
 
     public static string AccountName(ParseResult result, Option<string?> option) =>
         result.GetValue(option) ?? Environment.GetEnvironmentVariable("PARTIALREPLICA_ACCOUNT") ?? "default";

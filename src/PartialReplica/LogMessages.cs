@@ -41,21 +41,51 @@ internal static partial class LogMessages
     [LoggerMessage(1301, LogLevel.Information, "Gateway {Instance} now serves follower {Follower}")]
     public static partial void FollowerServed(ILogger logger, string follower, string instance);
 
-    [LoggerMessage(1302, LogLevel.Warning, "Push to follower {Follower} failed ({ErrorType}): {Error}")]
-    public static partial void PushFailed(ILogger logger, string follower, string errorType, string error);
+    [LoggerMessage(1302, LogLevel.Warning, "Push to follower {Follower} failed; retried from its durable cursor")]
+    public static partial void PushFailed(ILogger logger, string follower, Exception exception);
 
     [LoggerMessage(1303, LogLevel.Debug, "Pushed to {Follower}: {Variables} variables, {Upserts} upserts, {Deletes} deletes in {Milliseconds:0.0} ms")]
     public static partial void Pushed(ILogger logger, string follower, int variables, int upserts, int deletes, double milliseconds);
 
-    [LoggerMessage(1304, LogLevel.Warning, "Listening for change notifications failed ({ErrorType}); reconnecting in {DelayMs} ms")]
-    public static partial void ListenFailed(ILogger logger, string errorType, int delayMs);
+    [LoggerMessage(1304, LogLevel.Warning, "Listening for change notifications failed; reconnecting in {DelayMs} ms")]
+    public static partial void ListenFailed(ILogger logger, int delayMs, Exception exception);
 
     [LoggerMessage(1305, LogLevel.Information, "Pruned {Count} outbox rows every follower is past")]
     public static partial void OutboxPruned(ILogger logger, int count);
 
-    [LoggerMessage(1306, LogLevel.Information, "Readying pushes to follower {Follower} failed ({ErrorType}): {Error}; the push retries")]
-    public static partial void PushPreparationFailed(ILogger logger, string follower, string errorType, string error);
+    [LoggerMessage(1306, LogLevel.Information, "Readying pushes to follower {Follower} failed; the push retries")]
+    public static partial void PushPreparationFailed(ILogger logger, string follower, Exception exception);
 
     [LoggerMessage(1401, LogLevel.Information, "Policy {Mode} into {Branch}: version {Version}, dry run {DryRun}, {Records} records, {CreatedRoles} roles created, {Followers} followers' granted sets changed")]
     public static partial void PolicyLoaded(ILogger logger, string branch, string mode, int version, bool dryRun, int records, int createdRoles, int followers);
+
+    [LoggerMessage(1600, LogLevel.Error, "Background loop {Loop} failed ({Failures} in a row); restarting it in {RetryMs} ms")]
+    public static partial void LoopFailed(ILogger logger, string loop, int failures, int retryMs, Exception exception);
+
+    [LoggerMessage(1601, LogLevel.Information, "Background loop {Loop} runs again after {Failures} failures")]
+    public static partial void LoopRunningAgain(ILogger logger, string loop, int failures);
+
+    [LoggerMessage(1602, LogLevel.Warning, "Heartbeat write on the leader failed; the next beat tries again")]
+    public static partial void HeartbeatFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(1603, LogLevel.Warning, "Pruning the outbox failed; the next round tries again")]
+    public static partial void PruneFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(1604, LogLevel.Warning, "Sampling the followers' backlog for metrics failed; the next sample tries again")]
+    public static partial void BacklogSampleFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(1605, LogLevel.Warning, "Reading the registered followers failed; the next refresh tries again")]
+    public static partial void FollowersReadFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(1606, LogLevel.Warning, "Follower {Follower}: recording its last error on the leader failed")]
+    public static partial void PushErrorNotRecorded(ILogger logger, string follower, Exception exception);
+
+    [LoggerMessage(1607, LogLevel.Warning, "The wake-up gate lost its leader session; reconnecting in {DelayMs} ms")]
+    public static partial void WakeupGateFailed(ILogger logger, int delayMs, Exception exception);
+
+    [LoggerMessage(1608, LogLevel.Warning, "Removing this gateway's row from partial_replica.listeners at stop failed; it stops counting after 5 s unseen")]
+    public static partial void ListenerRowNotRemoved(ILogger logger, Exception exception);
+
+    [LoggerMessage(1609, LogLevel.Warning, "Push to follower {Follower} refused by its agent; retried in {DelayMs} ms")]
+    public static partial void PushRefused(ILogger logger, string follower, int delayMs, Exception exception);
 }

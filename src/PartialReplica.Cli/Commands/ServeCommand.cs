@@ -2,6 +2,7 @@ using System.CommandLine;
 using Microsoft.Extensions.Hosting;
 using PartialReplica.Web.Agent;
 using PartialReplica.Web.Gateway;
+using PartialReplica.Web.Hosting;
 
 namespace PartialReplica.Cli.Commands;
 
@@ -53,6 +54,8 @@ internal sealed class ServeCommand : Command
                 }
 
                 await using var app = GatewayApplication.Build([], overrides);
+                // Settings first: a missing or malformed one is one line, before anything is logged.
+                HostSettings.Validate(app.Services);
                 await GatewayApplication.CheckGatewayKeyAsync(app, cancellationToken);
                 // The host overload: WebApplication.RunAsync(string) would take the token for a URL.
                 await HostingAbstractionsHostExtensions.RunAsync(app, cancellationToken);
@@ -102,6 +105,7 @@ internal sealed class ServeCommand : Command
                 }
 
                 await using var app = AgentApplication.Build([], overrides);
+                HostSettings.Validate(app.Services);
                 await HostingAbstractionsHostExtensions.RunAsync(app, cancellationToken);
                 return ExitCode.Success;
             }));

@@ -37,8 +37,11 @@ public static class AgentApplication
         builder.Configuration.AddFlatEnvironment(FlatNames, overrides);
 
         var services = builder.Services;
+        services.AddHostChecks();
         services.AddParentProcessWatch();
-        services.AddOptions<AgentOptions>().BindConfiguration(AgentOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        // Data annotations are checked by the validator, whose failures name each setting and how to set it.
+        services.AddOptions<AgentOptions>().BindConfiguration(AgentOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<AgentOptions>, AgentOptionsValidator>();
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(sp => NpgsqlDataSource.Create(
             ConnectionStrings.ForService(sp.GetRequiredService<IOptions<AgentOptions>>().Value.Database, "follower database")));

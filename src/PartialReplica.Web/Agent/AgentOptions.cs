@@ -11,18 +11,18 @@ public sealed class AgentOptions
     public const string Section = "Agent";
 
     /// <summary>The follower's host identifier (<c>conjur/followers/east-1</c>); pushes must be addressed to it.</summary>
-    [Required(ErrorMessage = "No follower name given: pass --name or set Agent:Name.")]
+    [Required(ErrorMessage = "No follower name given")]
     public string Name { get; set; } = "";
 
     /// <summary>The follower database: connection string or postgresql:// URI.</summary>
-    [Required(ErrorMessage = "No follower database given: pass --db or set PARTIALREPLICA_FOLLOWER_DB.")]
+    [Required(ErrorMessage = "No follower database given")]
     public string Database { get; set; } = "";
 
     /// <summary>The gateway's base URL; its <c>/.well-known/jwks.json</c> holds the keys pushes are signed with.</summary>
-    [Required(ErrorMessage = "No gateway URL given: pass --gateway-url or set PARTIALREPLICA_GATEWAY_URL.")]
+    [Required(ErrorMessage = "No gateway URL given")]
     public string GatewayUrl { get; set; } = "";
 
-    [Required]
+    [Required(ErrorMessage = "No Conjur account given")]
     public string Account { get; set; } = "default";
 
     /// <summary>The gateway's token issuer.</summary>

@@ -5,6 +5,7 @@ using Npgsql;
 using PartialReplica.Push;
 using PartialReplica.Schema;
 using PartialReplica.Authn;
+using PartialReplica.Web.Gateway;
 
 namespace PartialReplica.Web.Agent;
 
@@ -17,7 +18,7 @@ namespace PartialReplica.Web.Agent;
 /// Either may fail here (the gateway or the follower's schema not there yet, say); that is logged, and the first push
 /// does the same work. The agent reports ready (<c>/health/ready</c>) only once this has run.
 /// </summary>
-internal sealed partial class AgentWarmup(
+internal sealed class AgentWarmup(
     NpgsqlDataSource follower, BatchApplier applier, TokenValidator validator, ILogger<AgentWarmup> logger) : BackgroundService
 {
     private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -50,12 +51,9 @@ internal sealed partial class AgentWarmup(
         }
         catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
         {
-            WarmupIncomplete(logger, e.GetType().Name, e.Message);
+            GatewayLog.AgentWarmupIncomplete(logger, e);
         }
     }
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Agent warm-up step failed ({ErrorType}: {Error}); the first push does that work itself.")]
-    private static partial void WarmupIncomplete(ILogger logger, string errorType, string error);
 }
 
 /// <summary>Not ready while the agent warms up (<see cref="AgentWarmup"/>), a fraction of a second after start.</summary>

@@ -6,26 +6,31 @@ using Microsoft.Extensions.Options;
 using Npgsql;
 using PartialReplica.Authn;
 using PartialReplica.Push;
+using PartialReplica.Supervision;
 
 namespace PartialReplica.Web.Gateway;
 
 /// <summary>Runs the push dispatcher (SPEC F6) inside the gateway for as long as it serves.</summary>
 internal sealed class DispatchService(
     NpgsqlDataSource leader, TokenIssuer issuer, IHttpClientFactory httpClients, IOptions<DispatchOptions> options,
-    TimeProvider timeProvider, IServer server, IHostApplicationLifetime lifetime, ILogger<DispatchService> logger) : BackgroundService
+    TimeProvider timeProvider, IServer server, IHostApplicationLifetime lifetime, LoopSupervisor supervisor, ILogger<DispatchService> logger)
+    : BackgroundService
 {
     /// <summary>The named HttpClient used for pushes.</summary>
     public const string HttpClientName = "push";
+
+    /// <summary>The supervised loop that samples the queue depth and lag gauges.</summary>
+    public const string MetricsLoop = "dispatch.metrics";
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await WarmUpAsync(stoppingToken);
         var sender = new HttpBatchSender(httpClients.CreateClient(HttpClientName), new SignedPushTokens(issuer, timeProvider));
-        var dispatcher = new Dispatcher(leader, sender, options.Value, logger);
+        var dispatcher = new Dispatcher(leader, sender, options.Value, logger, supervisor);
         // Queue depth and lag gauges are sampled beside the dispatcher at its poll interval.
         await Task.WhenAll(
             dispatcher.RunAsync(stoppingToken),
-            PushMetrics.SampleBacklogAsync(leader, options.Value.PollInterval, logger, stoppingToken),
+            supervisor.RunAsync(MetricsLoop, token => PushMetrics.SampleBacklogAsync(leader, options.Value.PollInterval, logger, token), stoppingToken),
             WarmUpHttpAsync(stoppingToken));
     }
 
@@ -54,9 +59,10 @@ internal sealed class DispatchService(
         {
             using var response = await httpClients.CreateClient(HttpClientName).GetAsync(new Uri(self, HttpBatchSender.LivenessRoute), stoppingToken);
         }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !stoppingToken.IsCancellationRequested)
+        catch (Exception e) when (!stoppingToken.IsCancellationRequested)
         {
-            GatewayLog.WarmupIncomplete(logger, e.GetType().Name, e.Message);
+            // Only a warm-up: whatever went wrong, the first push does the same work and reports its own failure.
+            GatewayLog.PushClientWarmupIncomplete(logger, e);
         }
     }
 
@@ -77,7 +83,7 @@ internal sealed class DispatchService(
         }
         catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
         {
-            GatewayLog.WarmupIncomplete(logger, e.GetType().Name, e.Message);
+            GatewayLog.WarmupIncomplete(logger, e);
         }
     }
 }

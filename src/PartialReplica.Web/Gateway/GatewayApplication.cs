@@ -25,6 +25,7 @@ public static class GatewayApplication
             ("CONJUR_DATA_KEY", GatewayOptions.Section + ":" + nameof(GatewayOptions.DataKey)),
         ], overrides);
         builder.AddGateway();
+        builder.Services.AddHostChecks();
         builder.Services.AddParentProcessWatch();
         builder.AddGatewayTelemetry();
 

@@ -23,8 +23,8 @@ internal static partial class GatewayLog
     [LoggerMessage(2201, LogLevel.Warning, "Request body over {Limit} bytes refused on {Path}")]
     public static partial void BodyTooLarge(ILogger logger, long limit, string path);
 
-    [LoggerMessage(2301, LogLevel.Information, "Gateway warm-up incomplete ({ErrorType}: {Error}); the first push does that work itself")]
-    public static partial void WarmupIncomplete(ILogger logger, string errorType, string error);
+    [LoggerMessage(2301, LogLevel.Information, "Gateway warm-up incomplete; the first push does that work itself")]
+    public static partial void WarmupIncomplete(ILogger logger, Exception exception);
 
     [LoggerMessage(2401, LogLevel.Error, "Checking the followers' slots on the relay failed; the next round tries again")]
     public static partial void SubscriptionCheckFailed(ILogger logger, Exception exception);
@@ -35,8 +35,17 @@ internal static partial class GatewayLog
     [LoggerMessage(2403, LogLevel.Warning, "Follower {Follower}: its agent could not repair the subscription; retried next round")]
     public static partial void SubscriptionRepairFailed(ILogger logger, string follower, Exception exception);
 
-    [LoggerMessage(2302, LogLevel.Warning, "Could not check the gateway key against the leader's signing keys at start ({ErrorType}: {Error}); the first use checks it")]
-    public static partial void SigningKeyCheckSkipped(ILogger logger, string errorType, string error);
+    [LoggerMessage(2302, LogLevel.Warning, "Could not check the gateway key against the leader's signing keys at start; the first use checks it")]
+    public static partial void SigningKeyCheckSkipped(ILogger logger, Exception exception);
+
+    [LoggerMessage(2600, LogLevel.Information, "Gateway warm-up of the push client incomplete; the first push opens its connection itself")]
+    public static partial void PushClientWarmupIncomplete(ILogger logger, Exception exception);
+
+    [LoggerMessage(2601, LogLevel.Warning, "Agent warm-up step failed; the first push does that work itself")]
+    public static partial void AgentWarmupIncomplete(ILogger logger, Exception exception);
+
+    [LoggerMessage(2602, LogLevel.Warning, "The parent process {ParentPid} is gone; stopping")]
+    public static partial void ParentGone(ILogger logger, int parentPid);
 
     [LoggerMessage(2540, LogLevel.Warning, "{Failures} failed authentications in the last {WindowSeconds} s ({Refused} more refused as over the limit) for {Logins} logins from {Addresses} client addresses; most for login {TopLogin} ({TopLoginFailures}), most from {TopAddress} ({TopAddressFailures})")]
     public static partial void AuthenticationFailuresSummary(

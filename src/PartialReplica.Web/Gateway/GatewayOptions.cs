@@ -13,7 +13,7 @@ public sealed class GatewayOptions
     public const string Section = "Gateway";
 
     /// <summary>The leader database: connection string or postgresql:// URI.</summary>
-    [Required(ErrorMessage = "No leader database given: set Gateway:Leader, PARTIALREPLICA_LEADER or pass --leader.")]
+    [Required(ErrorMessage = "No leader database given")]
     public string Leader { get; set; } = "";
 
     /// <summary>
@@ -32,7 +32,7 @@ public sealed class GatewayOptions
     public string DataKey { get; set; } = "";
 
     /// <summary>The Conjur account this gateway serves.</summary>
-    [Required]
+    [Required(ErrorMessage = "No Conjur account given")]
     public string Account { get; set; } = "default";
 
     /// <summary>The <c>iss</c> of the tokens this gateway issues, and the audience of tokens for its own API.</summary>

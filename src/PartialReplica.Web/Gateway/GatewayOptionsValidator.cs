@@ -1,20 +1,41 @@
 using Microsoft.Extensions.Options;
 using PartialReplica.Authn;
 using PartialReplica.Crypto;
+using PartialReplica.Web.Hosting;
 
 namespace PartialReplica.Web.Gateway;
 
 /// <summary>
-/// Checks at start what data annotations cannot: that the gateway key and the data key are there and are base64 of
-/// 32 bytes. Each failure is the one line <see cref="GatewayKey.FromBase64"/> or <see cref="Slosilo.FromBase64Key"/>
-/// writes, naming the variable and how to make a key; it never quotes the value.
+/// Checks the gateway's settings at start: the data annotations of <see cref="GatewayOptions"/>, that the leader and
+/// relay connection strings parse, and that the gateway key and the data key are base64 of 32 bytes. Each failure is one sentence
+/// naming the setting and how to set it (option, environment variable, configuration key); none quotes a value.
 /// </summary>
 internal sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
 {
+    private static readonly Setting Leader = new("Gateway:Leader", "PARTIALREPLICA_LEADER", "--leader");
+    private static readonly Setting Relay = new("Gateway:Relay", "PARTIALREPLICA_RELAY");
+    private static readonly Setting Key = new("Gateway:GatewayKey", GatewayKey.EnvironmentVariable);
+    private static readonly Setting DataKey = new("Gateway:DataKey", "CONJUR_DATA_KEY");
+
+    private static readonly Dictionary<string, Setting> Known = new(StringComparer.Ordinal)
+    {
+        [nameof(GatewayOptions.Leader)] = Leader,
+        [nameof(GatewayOptions.Relay)] = Relay,
+        [nameof(GatewayOptions.GatewayKey)] = Key,
+        [nameof(GatewayOptions.DataKey)] = DataKey,
+        [nameof(GatewayOptions.Account)] = new("Gateway:Account", "PARTIALREPLICA_ACCOUNT", "--account"),
+    };
+
     public ValidateOptionsResult Validate(string? name, GatewayOptions options)
     {
-        var failures = new List<string>();
-        foreach (var check in new Action[] { () => GatewayKey.FromBase64(options.GatewayKey), () => Slosilo.FromBase64Key(options.DataKey) })
+        var failures = Setting.CheckAnnotations(options, GatewayOptions.Section, Known);
+        failures.AddRange(new[] { Leader.CheckConnectionString(options.Leader, "leader"), Relay.CheckConnectionString(options.Relay, "relay") }.OfType<string>());
+        // Each key's own message says how to make one; the configuration key is the other way to give it.
+        foreach (var (setting, check) in new (Setting, Action)[]
+                 {
+                     (Key, () => GatewayKey.FromBase64(options.GatewayKey)),
+                     (DataKey, () => Slosilo.FromBase64Key(options.DataKey)),
+                 })
         {
             try
             {
@@ -22,7 +43,7 @@ internal sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             }
             catch (PartialReplicaException e)
             {
-                failures.Add(e.Message);
+                failures.Add($"{e.Message.TrimEnd('.')} (or set {setting.Key}).");
             }
         }
 

@@ -24,9 +24,9 @@ public static class GatewayServiceExtensions
     public static WebApplicationBuilder AddGateway(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
+        // Data annotations are checked by GatewayOptionsValidator, whose failures name each setting and how to set it.
         services.AddOptions<GatewayOptions>()
             .BindConfiguration(GatewayOptions.Section)
-            .ValidateDataAnnotations()
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidator>();
 

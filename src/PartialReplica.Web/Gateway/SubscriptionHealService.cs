@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Npgsql;
 using PartialReplica.Push;
 using PartialReplica.Relay;
+using PartialReplica.Supervision;
 
 namespace PartialReplica.Web.Gateway;
 
@@ -11,32 +12,35 @@ namespace PartialReplica.Web.Gateway;
 /// S6: keeps every follower's subscription flowing whoever drops its slot on the relay. Every
 /// <see cref="GatewayOptions.SubscriptionCheckInterval"/> one gateway (the one holding the leader's advisory lock)
 /// runs <see cref="SlotHealer"/> and asks the agents what it says; each outcome is recorded on the follower's row.
-/// A failed round is logged with its exception and the next round tries again.
+/// A round that fails as expected (a database or an agent unreachable) is logged with its exception and the next
+/// round tries again; anything else is the supervisor's (<see cref="Loop"/>): logged, reported, restarted.
 /// </summary>
 internal sealed class SubscriptionHealService(
     NpgsqlDataSource leader, RelayAdmin relayAdmin, IPushTokenSource tokens, IHttpClientFactory httpClients,
-    IOptions<GatewayOptions> options, TimeProvider timeProvider, ILogger<SubscriptionHealService> logger) : BackgroundService
+    IOptions<GatewayOptions> options, TimeProvider timeProvider, LoopSupervisor supervisor, ILogger<SubscriptionHealService> logger) : BackgroundService
 {
     /// <summary>The named HttpClient for repair requests (a recopy may take a while).</summary>
     public const string HttpClientName = "subscription-repair";
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    /// <summary>The supervised loop's name.</summary>
+    public const string Loop = "subscription-heal";
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var healer = new SlotHealer(logger, timeProvider) { InactiveAfter = options.Value.SubscriptionInactiveAfter };
         var client = new AgentSubscriptionClient(httpClients.CreateClient(HttpClientName), tokens);
-        using var timer = new PeriodicTimer(options.Value.SubscriptionCheckInterval, timeProvider);
-        do
+        return supervisor.RunPeriodicAsync(Loop, options.Value.SubscriptionCheckInterval, tickAtStart: true, async token =>
         {
             try
             {
-                await CheckOnceAsync(healer, client, stoppingToken);
+                await CheckOnceAsync(healer, client, token);
             }
-            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+            catch (Exception e) when (e is NpgsqlException or TimeoutException or IOException or HttpRequestException or PartialReplicaException
+                && !token.IsCancellationRequested)
             {
                 GatewayLog.SubscriptionCheckFailed(logger, e);
             }
-        }
-        while (await timer.WaitForNextTickAsync(stoppingToken));
+        }, stoppingToken, timeProvider);
     }
 
     private async Task CheckOnceAsync(SlotHealer healer, AgentSubscriptionClient client, CancellationToken cancellationToken)

@@ -2,6 +2,8 @@ using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using PartialReplica.Supervision;
+using PartialReplica.Web.Gateway;
 
 namespace PartialReplica.Web.Hosting;
 
@@ -10,36 +12,31 @@ namespace PartialReplica.Web.Hosting;
 /// demo or a test carries <c>PARTIALREPLICA_PARENT_PID</c>; if that parent is killed, nothing else would
 /// stop its children, and they would linger (and skew the next benchmark). Unset, nothing is watched.
 /// </summary>
-internal sealed partial class ParentProcessWatch(int parentPid, IHostApplicationLifetime lifetime, ILogger<ParentProcessWatch> logger) : BackgroundService
+internal sealed class ParentProcessWatch(
+    int parentPid, IHostApplicationLifetime lifetime, LoopSupervisor supervisor, ILogger<ParentProcessWatch> logger) : BackgroundService
 {
     /// <summary>The variable naming the parent's process id.</summary>
     public const string Variable = "PARTIALREPLICA_PARENT_PID";
 
+    /// <summary>The supervised loop's name.</summary>
+    public const string Loop = "parent-process-watch";
+
     private static readonly TimeSpan Every = TimeSpan.FromSeconds(1);
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(Every);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(stoppingToken))
-            {
-                if (!ProcessLiveness.IsAlive(parentPid))
-                {
-                    ParentGone(logger, parentPid);
-                    lifetime.StopApplication();
-                    return;
-                }
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-            // The host is stopping anyway.
-        }
-    }
+    private bool _stopping;
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "The parent process {ParentPid} is gone; stopping.")]
-    private static partial void ParentGone(ILogger logger, int parentPid);
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        supervisor.RunPeriodicAsync(Loop, Every, tickAtStart: false, _ =>
+        {
+            if (!_stopping && !ProcessLiveness.IsAlive(parentPid))
+            {
+                _stopping = true;
+                GatewayLog.ParentGone(logger, parentPid);
+                lifetime.StopApplication();
+            }
+
+            return Task.CompletedTask;
+        }, stoppingToken);
 }
 
 /// <summary>Registers <see cref="ParentProcessWatch"/> when <c>PARTIALREPLICA_PARENT_PID</c> names a process.</summary>
@@ -59,6 +56,6 @@ internal static class ParentProcessWatchExtensions
         }
 
         return services.AddHostedService(sp => new ParentProcessWatch(
-            pid, sp.GetRequiredService<IHostApplicationLifetime>(), sp.GetRequiredService<ILogger<ParentProcessWatch>>()));
+            pid, sp.GetRequiredService<IHostApplicationLifetime>(), sp.GetRequiredService<LoopSupervisor>(), sp.GetRequiredService<ILogger<ParentProcessWatch>>()));
     }
 }

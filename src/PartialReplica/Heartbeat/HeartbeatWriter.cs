@@ -6,7 +6,8 @@ namespace PartialReplica.Heartbeat;
 /// Bumps the published heartbeat row so every follower's slot confirms WAL even when no published
 /// table changes (a quiet publication on a busy leader would otherwise retain WAL without bound), and carries
 /// the leader's WAL position to the followers: an agent applies a batch only once its follower has replayed a
-/// beat at least as far as the batch's stamps (see <see cref="LeaderBeacon"/>).
+/// beat at least as far as the batch's stamps (see <see cref="LeaderBeacon"/>). The gateway's periodic beat is the
+/// dispatcher's supervised heartbeat loop.
 /// </summary>
 public sealed class HeartbeatWriter(NpgsqlDataSource leader)
 {
@@ -26,16 +27,5 @@ public sealed class HeartbeatWriter(NpgsqlDataSource leader)
     {
         await using var command = leader.CreateCommand(BeatSql);
         return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
-    }
-
-    /// <summary>Beats every <paramref name="interval"/> until cancelled.</summary>
-    public async Task RunAsync(TimeSpan interval, CancellationToken cancellationToken)
-    {
-        using var timer = new PeriodicTimer(interval);
-        do
-        {
-            await BeatAsync(cancellationToken);
-        }
-        while (await timer.WaitForNextTickAsync(cancellationToken));
     }
 }

@@ -4,20 +4,24 @@ using PartialReplica.Capture;
 using PartialReplica.Heartbeat;
 using PartialReplica.Schema;
 using PartialReplica.Setup;
+using PartialReplica.Supervision;
 
 namespace PartialReplica.Push;
 
 /// <summary>
 /// The gateway's push side (SPEC F6): LISTENs for change wake-ups (reconnecting with backoff), polls as
 /// a fallback, runs one <see cref="FollowerWorker"/> per registered follower, beats the heartbeat and
-/// prunes the outbox. Nothing depends on a notification arriving: the outbox and cursors are the truth.
+/// prunes the outbox. Nothing depends on a notification arriving: the outbox and cursors are the truth. Each of
+/// these loops, and each worker, runs under <paramref name="supervisor"/> (R8; named in <see cref="Loops"/>): a
+/// failure a loop does not expect is logged with its stack trace, reported, and the loop restarts.
 /// </summary>
-public sealed class Dispatcher(NpgsqlDataSource leader, IBatchSender sender, DispatchOptions options, ILogger logger)
+public sealed class Dispatcher(NpgsqlDataSource leader, IBatchSender sender, DispatchOptions options, ILogger logger, LoopSupervisor? supervisor = null)
 {
     /// <summary>The <c>application_name</c> of the gateway's LISTEN connection on the leader.</summary>
     public const string ListenApplicationName = "partial-replica-listen";
 
-    private readonly Dictionary<string, (FollowerWorker Worker, Task Task)> _workers = new(StringComparer.Ordinal);
+    private readonly LoopSupervisor _supervisor = supervisor ?? new LoopSupervisor(new LoopHealth(), logger);
+    private readonly Dictionary<string, (FollowerWorker Worker, Task Task, CancellationTokenSource Stop)> _workers = new(StringComparer.Ordinal);
     private readonly WakeupGate _gate = new(leader, options, logger);
     private readonly WakeSignal _followersChanged = new();
 
@@ -30,28 +34,46 @@ public sealed class Dispatcher(NpgsqlDataSource leader, IBatchSender sender, Dis
     /// <summary>Runs until cancelled.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        var listen = ListenAsync(cancellationToken);
-        var gate = _gate.RunAsync(WakeAll, Examined, cancellationToken);
-        var heartbeat = HeartbeatAsync(cancellationToken);
-        var prune = PruneAsync(cancellationToken);
-        try
+        var outbox = new OutboxReader(leader);
+        var loops = new[]
         {
-            // Refreshed when the followers table notifies (leader baseline), and every interval in case a notification was missed.
+            _supervisor.RunAsync(Loops.Listen, ListenAsync, cancellationToken),
+            _supervisor.RunAsync(Loops.WakeupGate, token => _gate.RunAsync(WakeAll, Examined, token), cancellationToken),
+            _supervisor.RunPeriodicAsync(Loops.Heartbeat, options.HeartbeatInterval, tickAtStart: true, BeatAsync, cancellationToken),
+            _supervisor.RunPeriodicAsync(Loops.Prune, options.PruneInterval, tickAtStart: false, token => PruneAsync(outbox, token), cancellationToken),
+        };
+
+        // Refreshed when the followers table notifies (leader baseline), and every interval in case a notification was missed.
+        await _supervisor.RunAsync(Loops.Followers, async token =>
+        {
             while (true)
             {
-                await RefreshFollowersAsync(cancellationToken);
-                await _followersChanged.WaitAsync(options.FollowersRefreshInterval, cancellationToken);
+                await RefreshFollowersAsync(token);
+                await _followersChanged.WaitAsync(options.FollowersRefreshInterval, token);
             }
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        }, cancellationToken);
+
+        // The supervisor ends a loop only once cancelled (or when the loop returns): nothing to suppress here.
+        List<Task> workers;
+        lock (_workers)
         {
-            // Shutting down.
+            workers = [.. _workers.Values.Select(w => w.Task)];
         }
-        finally
-        {
-            await Task.WhenAll(_workers.Values.Select(w => w.Task).Append(listen).Append(gate).Append(heartbeat).Append(prune))
-                .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        }
+
+        await Task.WhenAll(workers.Concat(loops));
+    }
+
+    /// <summary>The names the dispatcher's loops are supervised (and reported by <c>/health/ready</c>) under.</summary>
+    public static class Loops
+    {
+        public const string Listen = "dispatch.listen";
+        public const string WakeupGate = "dispatch.wakeup-gate";
+        public const string Heartbeat = "dispatch.heartbeat";
+        public const string Prune = "dispatch.prune";
+        public const string Followers = "dispatch.followers";
+
+        /// <summary>The worker that pushes to <paramref name="follower"/>.</summary>
+        public static string Worker(string follower) => "push:" + follower;
     }
 
     /// <summary>Wakes every worker (what a notification does).</summary>
@@ -59,7 +81,7 @@ public sealed class Dispatcher(NpgsqlDataSource leader, IBatchSender sender, Dis
     {
         lock (_workers)
         {
-            foreach (var (worker, _) in _workers.Values)
+            foreach (var (worker, _, _) in _workers.Values)
             {
                 worker.Wake.Pulse();
             }
@@ -74,7 +96,7 @@ public sealed class Dispatcher(NpgsqlDataSource leader, IBatchSender sender, Dis
     {
         lock (_workers)
         {
-            foreach (var (name, (worker, _)) in _workers)
+            foreach (var (name, (worker, _, _)) in _workers)
             {
                 if (concerned.Contains(name))
                 {
@@ -93,7 +115,7 @@ public sealed class Dispatcher(NpgsqlDataSource leader, IBatchSender sender, Dis
     {
         lock (_workers)
         {
-            foreach (var (worker, _) in _workers.Values)
+            foreach (var (worker, _, _) in _workers.Values)
             {
                 worker.RecheckDelivery();
             }
@@ -109,7 +131,7 @@ public sealed class Dispatcher(NpgsqlDataSource leader, IBatchSender sender, Dis
         }
         catch (NpgsqlException e)
         {
-            LogMessages.PushFailed(logger, "*", e.GetType().Name, e.Message);
+            LogMessages.FollowersReadFailed(logger, e);
             return;
         }
 
@@ -119,8 +141,9 @@ public sealed class Dispatcher(NpgsqlDataSource leader, IBatchSender sender, Dis
             var listed = followers.Select(f => f.Name).ToHashSet(StringComparer.Ordinal);
             foreach (var gone in _workers.Keys.Where(name => !listed.Contains(name)).ToList())
             {
-                _workers[gone].Worker.Stop();
+                _workers[gone].Stop.Cancel();
                 _workers.Remove(gone);
+                _supervisor.Health.MarkUp(Loops.Worker(gone));
             }
 
             foreach (var follower in followers)
@@ -131,12 +154,14 @@ public sealed class Dispatcher(NpgsqlDataSource leader, IBatchSender sender, Dis
                 }
 
                 // New follower, or its agent moved: a fresh worker (the old one stops at its next wait).
+                // Its supervision stops with it (a worker that failed is not restarted after it was replaced).
                 var worker = new FollowerWorker(leader, follower, sender, _beacon, options, logger, OnPushed);
-                _workers[follower.Name] = (worker, Task.Run(() => worker.RunAsync(cancellationToken), cancellationToken));
-                if (existing.Worker is not null)
-                {
-                    existing.Worker.Stop();
-                }
+                // Not disposed: a stopped worker may still be looking at its token; one small registration per change of
+                // a follower's record lives as long as the dispatcher.
+                var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                var task = Task.Run(() => _supervisor.RunAsync(Loops.Worker(follower.Name), worker.RunAsync, stop.Token), CancellationToken.None);
+                _workers[follower.Name] = (worker, task, stop);
+                existing.Stop?.Cancel();
             }
         }
     }
@@ -213,62 +238,38 @@ public sealed class Dispatcher(NpgsqlDataSource leader, IBatchSender sender, Dis
             }
             catch (Exception e) when (e is NpgsqlException or IOException or TimeoutException)
             {
-                LogMessages.ListenFailed(logger, e.GetType().Name, (int)delay.TotalMilliseconds);
+                LogMessages.ListenFailed(logger, (int)delay.TotalMilliseconds, e);
                 await Task.Delay(delay + TimeSpan.FromMilliseconds(Random.Shared.Next(0, 100)), cancellationToken);
                 delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 5000));
             }
         }
     }
 
-    private async Task HeartbeatAsync(CancellationToken cancellationToken)
+    private async Task BeatAsync(CancellationToken cancellationToken)
     {
-        using var timer = new PeriodicTimer(options.HeartbeatInterval);
         try
         {
-            do
-            {
-                try
-                {
-                    await _beacon.BeatAsync(cancellationToken);
-                }
-                catch (NpgsqlException e)
-                {
-                    LogMessages.PushFailed(logger, "heartbeat", e.GetType().Name, e.Message);
-                }
-            }
-            while (await timer.WaitForNextTickAsync(cancellationToken));
+            await _beacon.BeatAsync(cancellationToken);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (NpgsqlException e)
         {
-            // Shutting down.
+            LogMessages.HeartbeatFailed(logger, e);
         }
     }
 
-    private async Task PruneAsync(CancellationToken cancellationToken)
+    private async Task PruneAsync(OutboxReader outbox, CancellationToken cancellationToken)
     {
-        var outbox = new OutboxReader(leader);
-        using var timer = new PeriodicTimer(options.PruneInterval);
         try
         {
-            while (await timer.WaitForNextTickAsync(cancellationToken))
+            var pruned = await outbox.PruneAsync(cancellationToken);
+            if (pruned > 0)
             {
-                try
-                {
-                    var pruned = await outbox.PruneAsync(cancellationToken);
-                    if (pruned > 0)
-                    {
-                        LogMessages.OutboxPruned(logger, pruned);
-                    }
-                }
-                catch (NpgsqlException e)
-                {
-                    LogMessages.PushFailed(logger, "prune", e.GetType().Name, e.Message);
-                }
+                LogMessages.OutboxPruned(logger, pruned);
             }
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (NpgsqlException e)
         {
-            // Shutting down.
+            LogMessages.PruneFailed(logger, e);
         }
     }
 }

@@ -114,15 +114,15 @@ internal sealed class FollowerWorker
                 // between a state's stamp and its read, the follower's replication behind): back off, then serve again
                 // from the durable cursor, re-reading the states. The first retries come quickly: a race of this kind is
                 // over after one replication round trip (bench P7: a back-off from 100 ms made one revoke take 1.03 s).
-                LogMessages.PushFailed(_logger, _follower.Name, e.GetType().Name, e.Message);
+                var backoff = TimeSpan.FromMilliseconds(Math.Min(10 * Math.Pow(2, Math.Min(_refusals++, 12)), _options.PollInterval.TotalMilliseconds * 5));
+                LogMessages.PushRefused(_logger, _follower.Name, (int)backoff.TotalMilliseconds, e);
                 PushMetrics.RecordError(_follower.Name, e);
                 await RecordErrorAsync(e, cancellationToken);
-                var backoff = TimeSpan.FromMilliseconds(Math.Min(10 * Math.Pow(2, Math.Min(_refusals++, 12)), _options.PollInterval.TotalMilliseconds * 5));
                 await Task.Delay(backoff, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
             catch (Exception e)
             {
-                LogMessages.PushFailed(_logger, _follower.Name, e.GetType().Name, e.Message);
+                LogMessages.PushFailed(_logger, _follower.Name, e);
                 PushMetrics.RecordError(_follower.Name, e);
                 await RecordErrorAsync(e, cancellationToken);
                 await Wake.WaitAsync(_options.PollInterval, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
@@ -343,7 +343,7 @@ internal sealed class FollowerWorker
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            LogMessages.PushPreparationFailed(_logger, _follower.Name, e.GetType().Name, e.Message);
+            LogMessages.PushPreparationFailed(_logger, _follower.Name, e);
         }
     }
 
@@ -387,7 +387,7 @@ internal sealed class FollowerWorker
         catch (Exception e) when (e is NpgsqlException or OperationCanceledException)
         {
             // The leader itself is unreachable; the error is in the log and the next attempt will retry.
-            LogMessages.PushFailed(_logger, _follower.Name, e.GetType().Name, e.Message);
+            LogMessages.PushErrorNotRecorded(_logger, _follower.Name, e);
         }
     }
 }

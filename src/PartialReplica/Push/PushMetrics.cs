@@ -77,7 +77,7 @@ public static class PushMetrics
                 }
                 catch (NpgsqlException e)
                 {
-                    LogMessages.PushFailed(logger, "metrics", e.GetType().Name, e.Message);
+                    LogMessages.BacklogSampleFailed(logger, e);
                 }
             }
             while (await timer.WaitForNextTickAsync(cancellationToken));

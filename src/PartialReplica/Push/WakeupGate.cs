@@ -74,89 +74,100 @@ internal sealed class WakeupGate(NpgsqlDataSource leader, DispatchOptions option
 
         // One session of its own: the horizon is polled every few milliseconds while writers are busy.
         NpgsqlConnection? session = null;
-        while (!cancellationToken.IsCancellationRequested)
+        try
         {
-            try
-            {
-                session ??= await OutboxReader.OpenSessionAsync(leader, cancellationToken);
-                var hot = IsHot(waiting == false);
-                if (waiting != !hot || seen.Elapsed >= SeenEvery)
-                {
-                    await SetWaitingAsync(session, !hot, cancellationToken);
-                    seen.Restart();
-                    if (!hot && waiting != true)
-                    {
-                        // Notifications are back on: anything committed while they were off is read now, and
-                        // again once writers that skipped the check since are bound to have asked (leader baseline).
-                        wakeAll();
-                        horizon = null;
-                        sinceIdle = Stopwatch.StartNew();
-                    }
-
-                    waiting = !hot;
-                }
-
-                if (hot)
-                {
-                    sinceIdle = null;
-                    if (horizon is null)
-                    {
-                        // Notifications are off from here on: every worker reads up to now, polling takes the rest.
-                        pollInterval = options.HotPollInterval;
-                        horizon = await OutboxReader.HorizonAsync(session, cancellationToken);
-                        wakeAll();
-                    }
-                    else if (await OutboxReader.ConcernedAsync(session, horizon.Value, options.BatchSize, cancellationToken) is { } fresh)
-                    {
-                        examined(horizon.Value, fresh.Horizon, fresh.Followers);
-                        horizon = fresh.Horizon;
-                        ReportChanges(fresh.Count);
-
-                        pollInterval = NextPollInterval(pollInterval, fresh.Followers.Length > 0, options);
-                        if (fresh.More)
-                        {
-                            continue;
-                        }
-                    }
-
-                    await Task.Delay(pollInterval, cancellationToken);
-                }
-                else if (sinceIdle is not null && sinceIdle.Elapsed >= WritersRemember)
-                {
-                    wakeAll();
-                    sinceIdle = null;
-                }
-                else
-                {
-                    var timeout = sinceIdle is null ? SeenEvery : WritersRemember - sinceIdle.Elapsed;
-                    await _activity.WaitAsync(timeout > TimeSpan.Zero ? timeout : TimeSpan.Zero, cancellationToken);
-                }
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                break;
-            }
-            catch (Exception e) when (e is NpgsqlException or TimeoutException or IOException)
-            {
-                LogMessages.ListenFailed(logger, e.GetType().Name, (int)options.PollInterval.TotalMilliseconds);
-                waiting = null;
-                horizon = null;
-                if (session is not null)
-                {
-                    await session.DisposeAsync();
-                    session = null;
-                }
-
-                await Task.Delay(options.PollInterval, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            }
+            await PollAsync();
         }
-
-        if (session is not null)
+        finally
         {
-            await session.DisposeAsync();
+            // An unexpected failure leaves the gate to its supervisor, which starts it again with a new session.
+            if (session is not null)
+            {
+                await session.DisposeAsync();
+            }
         }
 
         await RemoveAsync();
+
+        async Task PollAsync()
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                try
+                {
+                    session ??= await OutboxReader.OpenSessionAsync(leader, cancellationToken);
+                    var hot = IsHot(waiting == false);
+                    if (waiting != !hot || seen.Elapsed >= SeenEvery)
+                    {
+                        await SetWaitingAsync(session, !hot, cancellationToken);
+                        seen.Restart();
+                        if (!hot && waiting != true)
+                        {
+                            // Notifications are back on: anything committed while they were off is read now, and
+                            // again once writers that skipped the check since are bound to have asked (leader baseline).
+                            wakeAll();
+                            horizon = null;
+                            sinceIdle = Stopwatch.StartNew();
+                        }
+
+                        waiting = !hot;
+                    }
+
+                    if (hot)
+                    {
+                        sinceIdle = null;
+                        if (horizon is null)
+                        {
+                            // Notifications are off from here on: every worker reads up to now, polling takes the rest.
+                            pollInterval = options.HotPollInterval;
+                            horizon = await OutboxReader.HorizonAsync(session, cancellationToken);
+                            wakeAll();
+                        }
+                        else if (await OutboxReader.ConcernedAsync(session, horizon.Value, options.BatchSize, cancellationToken) is { } fresh)
+                        {
+                            examined(horizon.Value, fresh.Horizon, fresh.Followers);
+                            horizon = fresh.Horizon;
+                            ReportChanges(fresh.Count);
+
+                            pollInterval = NextPollInterval(pollInterval, fresh.Followers.Length > 0, options);
+                            if (fresh.More)
+                            {
+                                continue;
+                            }
+                        }
+
+                        await Task.Delay(pollInterval, cancellationToken);
+                    }
+                    else if (sinceIdle is not null && sinceIdle.Elapsed >= WritersRemember)
+                    {
+                        wakeAll();
+                        sinceIdle = null;
+                    }
+                    else
+                    {
+                        var timeout = sinceIdle is null ? SeenEvery : WritersRemember - sinceIdle.Elapsed;
+                        await _activity.WaitAsync(timeout > TimeSpan.Zero ? timeout : TimeSpan.Zero, cancellationToken);
+                    }
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    break;
+                }
+                catch (Exception e) when (e is NpgsqlException or TimeoutException or IOException)
+                {
+                    LogMessages.WakeupGateFailed(logger, (int)options.PollInterval.TotalMilliseconds, e);
+                    waiting = null;
+                    horizon = null;
+                    if (session is not null)
+                    {
+                        await session.DisposeAsync();
+                        session = null;
+                    }
+
+                    await Task.Delay(options.PollInterval, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                }
+            }
+        }
     }
 
     /// <summary>
@@ -187,7 +198,7 @@ internal sealed class WakeupGate(NpgsqlDataSource leader, DispatchOptions option
         }
         catch (Exception e) when (e is NpgsqlException or TimeoutException or IOException)
         {
-            LogMessages.ListenFailed(logger, e.GetType().Name, 0);
+            LogMessages.ListenerRowNotRemoved(logger, e);
         }
     }
 }
