@@ -1,4 +1,6 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+using PartialReplica.Web.Tls;
 
 namespace PartialReplica.Web.Agent;
 
@@ -39,4 +41,35 @@ public sealed class AgentOptions
     /// <summary>Largest batch accepted (a batch may carry many 64 KiB values).</summary>
     [Range(1024, 1L << 31)]
     public long MaxRequestBodyBytes { get; set; } = 256L << 20;
+
+    /// <summary>
+    /// A PEM file of the CA certificate(s) that issue the gateway's HTTPS certificate (<c>Agent:GatewayCa</c> or
+    /// <c>PARTIALREPLICA_GATEWAY_CA</c>). When set, the JWKS fetch trusts only this CA and the certificate must name
+    /// the gateway URL's host; when empty, the system's trust store.
+    /// </summary>
+    public string? GatewayCa { get; set; }
+}
+
+/// <summary>Checks at start that the gateway's CA file, when given, holds certificates (one line naming the option).</summary>
+internal sealed class AgentOptionsValidator : IValidateOptions<AgentOptions>
+{
+    /// <summary>How errors about the gateway's CA name the option.</summary>
+    public const string GatewayCaOption = "Agent:GatewayCa (PARTIALREPLICA_GATEWAY_CA)";
+
+    public ValidateOptionsResult Validate(string? name, AgentOptions options)
+    {
+        try
+        {
+            if (!string.IsNullOrEmpty(options.GatewayCa))
+            {
+                CertificateAuthority.Load(options.GatewayCa, GatewayCaOption);
+            }
+
+            return ValidateOptionsResult.Success;
+        }
+        catch (PartialReplicaException e)
+        {
+            return ValidateOptionsResult.Fail(e.Message);
+        }
+    }
 }

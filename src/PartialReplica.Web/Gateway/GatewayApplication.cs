@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using PartialReplica.Web.Apis;
 using PartialReplica.Web.Configuration;
 using PartialReplica.Web.Hosting;
+using PartialReplica.Web.Tls;
 
 namespace PartialReplica.Web.Gateway;
 
@@ -22,9 +23,12 @@ public static class GatewayApplication
             ("PARTIALREPLICA_ACCOUNT", GatewayOptions.Section + ":" + nameof(GatewayOptions.Account)),
             ("PARTIALREPLICA_RELAY", GatewayOptions.Section + ":" + nameof(GatewayOptions.Relay)),
             (PartialReplica.Authn.GatewayKey.EnvironmentVariable, GatewayOptions.Section + ":" + nameof(GatewayOptions.GatewayKey)),
+            ("PARTIALREPLICA_AGENT_CA", GatewayOptions.Section + ":" + nameof(GatewayOptions.AgentCa)),
+            .. ServerCertificate.FlatNames,
         ], overrides);
         builder.AddGateway();
         builder.Services.AddParentProcessWatch();
+        builder.Services.AddPlainHttpWarning();
         builder.AddGatewayTelemetry();
 
         var app = builder.Build();

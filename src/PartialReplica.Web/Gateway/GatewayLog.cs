@@ -37,4 +37,7 @@ internal static partial class GatewayLog
 
     [LoggerMessage(2302, LogLevel.Warning, "Could not check the gateway key against the leader's signing keys at start ({ErrorType}: {Error}); the first use checks it")]
     public static partial void SigningKeyCheckSkipped(ILogger logger, string errorType, string error);
+
+    [LoggerMessage(2560, LogLevel.Warning, "Serving plain HTTP on {Address}, which other machines can reach: tokens and pushed ciphertext cross the network unencrypted. Give a certificate (Kestrel:Certificates:Default:Path and KeyPath, or PARTIALREPLICA_TLS_CERT and PARTIALREPLICA_TLS_KEY) and listen on https://, or bind a loopback address")]
+    public static partial void PlainHttpBeyondLoopback(ILogger logger, string address);
 }

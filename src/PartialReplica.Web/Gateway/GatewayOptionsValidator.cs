@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using PartialReplica.Authn;
+using PartialReplica.Web.Tls;
 
 namespace PartialReplica.Web.Gateway;
 
@@ -10,11 +11,19 @@ namespace PartialReplica.Web.Gateway;
 /// </summary>
 internal sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
 {
+    /// <summary>How errors about the agents' CA name the option.</summary>
+    public const string AgentCaOption = "Gateway:AgentCa (PARTIALREPLICA_AGENT_CA)";
+
     public ValidateOptionsResult Validate(string? name, GatewayOptions options)
     {
         try
         {
             GatewayKey.FromBase64(options.GatewayKey);
+            if (!string.IsNullOrEmpty(options.AgentCa))
+            {
+                CertificateAuthority.Load(options.AgentCa, AgentCaOption);
+            }
+
             return ValidateOptionsResult.Success;
         }
         catch (PartialReplicaException e)
