@@ -41,7 +41,11 @@ internal static class PostgresUri
         {
             ["disable"] = ChannelBinding.Disable, ["prefer"] = ChannelBinding.Prefer, ["require"] = ChannelBinding.Require,
         }),
-        ["require_auth"] = (b, _, v) => b.RequireAuth = v,
+        ["require_auth"] = (b, k, v) => b.RequireAuth = string.Join(',', v.Split(',').Select(m =>
+            (m.StartsWith('!') ? "!" : "") + OneOf(k, m.TrimStart('!'), new Dictionary<string, string>
+            {
+                ["password"] = "Password", ["md5"] = "MD5", ["gss"] = "GSS", ["sspi"] = "SSPI", ["scram-sha-256"] = "ScramSHA256", ["none"] = "None",
+            }))),
         ["krbsrvname"] = (b, _, v) => b.KerberosServiceName = v,
         ["options"] = (b, _, v) => b.Options = v,
         ["application_name"] = (b, _, v) => b.ApplicationName = v,
@@ -127,7 +131,15 @@ internal static class PostgresUri
                                 string.Join(", ", Parameters.Keys));
                         }
 
-                        apply(builder, key, value);
+                        try
+                        {
+                            apply(builder, key, value);
+                        }
+                        catch (ArgumentException e)
+                        {
+                            throw new FormatException($"the driver refuses the value of {key}" + (key.Contains("password", StringComparison.Ordinal) ? "" : $" ({e.Message})"), e);
+                        }
+
                         break;
                 }
             }
