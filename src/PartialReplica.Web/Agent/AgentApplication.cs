@@ -80,6 +80,7 @@ public static class AgentApplication
             .AddCheck<WarmupHealthCheck>("warm-up", tags: [HealthApi.ReadyTag]);
 
         var app = builder.Build();
+        app.UsePeerCertificateRefusals(AgentOptionsValidator.GatewayCaOption);
         app.MapHealthApi();
         app.MapAgentApi();
         app.MapAgentSubscriptionApi();

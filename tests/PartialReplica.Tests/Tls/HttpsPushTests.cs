@@ -70,6 +70,23 @@ public sealed class HttpsPushTests(ReplicationFixture fixture) : IClassFixture<R
         Assert.Equal(0L, await Db.ScalarAsync<long>(follower, "SELECT count(*) FROM secrets"));
     }
 
+    [Fact]
+    public async Task An_agent_that_trusts_another_ca_for_the_gateway_refuses_its_pushes()
+    {
+        var (leader, gatewayUrl) = await StartLeaderAndGatewayAsync();
+        var follower = await StartFollowerAsync(leader, East, gatewayUrl, _ca.Issue("agent-east"), gatewayCa: _otherCa.CaPath);
+
+        string? lastError = null;
+        await Eventually.HoldsAsync(async () =>
+        {
+            lastError = await Db.ScalarAsync<string>(leader, "SELECT last_error FROM partial_replica.delivery WHERE follower = $1", East);
+            return lastError?.Contains("answered 503", StringComparison.Ordinal) == true;
+        }, "the gateway recorded that east-1's agent could not verify its push");
+
+        Assert.Contains("Agent:GatewayCa (PARTIALREPLICA_GATEWAY_CA) does not vouch for", lastError, StringComparison.Ordinal);
+        Assert.Equal(0L, await Db.ScalarAsync<long>(follower, "SELECT count(*) FROM secrets"));
+    }
+
     private const string Rows = """
         SELECT resource_id || '#' || version || '#' || encode(value, 'hex') || '#' || coalesce(expires_at::text, '') FROM secrets
         """;
@@ -88,11 +105,11 @@ public sealed class HttpsPushTests(ReplicationFixture fixture) : IClassFixture<R
         return (leader, gatewayUrl);
     }
 
-    private async Task<string> StartFollowerAsync(string leader, string name, string gatewayUrl, IssuedCertificate certificate)
+    private async Task<string> StartFollowerAsync(string leader, string name, string gatewayUrl, IssuedCertificate certificate, string? gatewayCa = null)
     {
         var follower = await fixture.CreateDatabaseAsync(fixture.FollowerServers[0], "tls");
         var settings = WebHosts.Https(certificate.CertificatePath, certificate.KeyPath);
-        settings["Agent:GatewayCa"] = _ca.CaPath;
+        settings["Agent:GatewayCa"] = gatewayCa ?? _ca.CaPath;
         var (agent, agentUrl) = await WebHosts.StartAgentAsync(name, follower, gatewayUrl, settings);
         _apps.Add(agent);
         Assert.StartsWith("https://127.0.0.1:", agentUrl, StringComparison.Ordinal);
