@@ -9,25 +9,11 @@ namespace PartialReplica.Tests.Tls;
 /// SPEC S5: a postgresql:// URI's TLS parameters reach the driver. A loopback server serves a certificate from a CA
 /// the test made; <c>sslmode=verify-full</c> with that CA connects encrypted, another CA is refused.
 /// </summary>
-public sealed class LeaderTlsTests : IAsyncLifetime
+public sealed class LeaderTlsTests(LeaderTlsTests.TlsServer fixture) : IClassFixture<LeaderTlsTests.TlsServer>
 {
-    private readonly TestCertificates _ca = TestCertificates.CreateAuthority("leader-ca");
-    private readonly TestCertificates _otherCa = TestCertificates.CreateAuthority("other-ca");
-    private PostgresCluster _server = null!;
-
-    public async Task InitializeAsync()
-    {
-        var certificate = _ca.Issue("leader-server");
-        _server = await PostgresCluster.StartAsync(
-            new ClusterOptions { Name = "tls-leader", Tls = new ClusterTls(certificate.CertificatePem, certificate.KeyPem) }, CancellationToken.None);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _server.DisposeAsync();
-        _ca.Dispose();
-        _otherCa.Dispose();
-    }
+    private readonly TestCertificates _ca = fixture.Ca;
+    private readonly TestCertificates _otherCa = fixture.OtherCa;
+    private readonly PostgresCluster _server = fixture.Server;
 
     [Fact]
     public async Task Verify_full_uri_with_the_servers_ca_connects_over_tls()
@@ -93,6 +79,30 @@ public sealed class LeaderTlsTests : IAsyncLifetime
         for (; e is not null; e = e.InnerException)
         {
             yield return e;
+        }
+    }
+
+    /// <summary>One TLS-capable server for the class, its CA, and a CA that did not issue its certificate.</summary>
+    public sealed class TlsServer : IAsyncLifetime
+    {
+        public TestCertificates Ca { get; } = TestCertificates.CreateAuthority("leader-ca");
+
+        public TestCertificates OtherCa { get; } = TestCertificates.CreateAuthority("other-ca");
+
+        public PostgresCluster Server { get; private set; } = null!;
+
+        public async Task InitializeAsync()
+        {
+            var certificate = Ca.Issue("leader-server");
+            Server = await PostgresCluster.StartAsync(
+                new ClusterOptions { Name = "tls-leader", Tls = new ClusterTls(certificate.CertificatePem, certificate.KeyPem) }, CancellationToken.None);
+        }
+
+        public async Task DisposeAsync()
+        {
+            await Server.DisposeAsync();
+            Ca.Dispose();
+            OtherCa.Dispose();
         }
     }
 }

@@ -8,7 +8,7 @@ namespace PartialReplica.Tests.Tls;
 /// A certificate authority made by the test (ECDSA P-256) and the server certificates it issues, written as PEM
 /// files into a folder of the test's own, removed on dispose.
 /// </summary>
-internal sealed class TestCertificates : IDisposable
+public sealed class TestCertificates : IDisposable
 {
     private readonly ECDsa _key;
     private readonly X509Certificate2 _certificate;
@@ -80,4 +80,4 @@ internal sealed class TestCertificates : IDisposable
 }
 
 /// <summary>A server certificate and its key, as PEM text and as files.</summary>
-internal sealed record IssuedCertificate(string CertificatePem, string KeyPem, string CertificatePath, string KeyPath);
+public sealed record IssuedCertificate(string CertificatePem, string KeyPem, string CertificatePath, string KeyPath);
