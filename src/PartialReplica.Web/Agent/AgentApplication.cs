@@ -12,6 +12,7 @@ using PartialReplica.Push;
 using PartialReplica.Web.Apis;
 using PartialReplica.Web.Configuration;
 using PartialReplica.Web.Hosting;
+using PartialReplica.Web.Tls;
 
 namespace PartialReplica.Web.Agent;
 
@@ -29,6 +30,8 @@ public static class AgentApplication
         ("PARTIALREPLICA_FOLLOWER_DB", AgentOptions.Section + ":" + nameof(AgentOptions.Database)),
         ("PARTIALREPLICA_GATEWAY_URL", AgentOptions.Section + ":" + nameof(AgentOptions.GatewayUrl)),
         ("PARTIALREPLICA_ACCOUNT", AgentOptions.Section + ":" + nameof(AgentOptions.Account)),
+        ("PARTIALREPLICA_GATEWAY_CA", AgentOptions.Section + ":" + nameof(AgentOptions.GatewayCa)),
+        .. ServerCertificate.FlatNames,
     ];
 
     public static WebApplication Build(string[] args, IReadOnlyDictionary<string, string?>? overrides = null)
@@ -39,6 +42,7 @@ public static class AgentApplication
         var services = builder.Services;
         services.AddHostChecks();
         services.AddParentProcessWatch();
+        services.AddPlainHttpWarning();
         // Data annotations are checked by the validator, whose failures name each setting and how to set it.
         services.AddOptions<AgentOptions>().BindConfiguration(AgentOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<AgentOptions>, AgentOptionsValidator>();
@@ -54,7 +58,10 @@ public static class AgentApplication
                 ConjurId.Host(options.Account, options.Name).ToString(), new AdmissionOptions { ReplayTimeout = options.ReplayTimeout },
                 sp.GetRequiredService<TimeProvider>());
         });
-        services.AddHttpClient("jwks", client => client.Timeout = TimeSpan.FromSeconds(10));
+        // S5: the gateway's JWKS is fetched trusting only Agent:GatewayCa when it is set.
+        services.AddSingleton(sp => PeerTrust.From(sp.GetRequiredService<IOptions<AgentOptions>>().Value.GatewayCa, AgentOptionsValidator.GatewayCaOption));
+        services.AddHttpClient("jwks", client => client.Timeout = TimeSpan.FromSeconds(10))
+            .TrustingConfiguredCa(sp => sp.GetRequiredService<PeerTrust>().Authority);
         services.AddSingleton<IJwksSource>(sp => new HttpJwksSource(
             sp.GetRequiredService<IHttpClientFactory>().CreateClient("jwks"),
             new Uri(new Uri(sp.GetRequiredService<IOptions<AgentOptions>>().Value.GatewayUrl), "/.well-known/jwks.json"),
@@ -75,6 +82,7 @@ public static class AgentApplication
             .AddCheck<WarmupHealthCheck>("warm-up", tags: [HealthApi.ReadyTag]);
 
         var app = builder.Build();
+        app.UsePeerCertificateRefusals(AgentOptionsValidator.GatewayCaOption);
         app.MapHealthApi();
         app.MapAgentApi();
         app.MapAgentSubscriptionApi();

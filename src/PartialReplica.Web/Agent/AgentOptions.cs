@@ -39,4 +39,11 @@ public sealed class AgentOptions
     /// <summary>Largest batch accepted (a batch may carry many 64 KiB values).</summary>
     [Range(1024, 1L << 31)]
     public long MaxRequestBodyBytes { get; set; } = 256L << 20;
+
+    /// <summary>
+    /// A PEM file of the CA certificate(s) that issue the gateway's HTTPS certificate (<c>Agent:GatewayCa</c> or
+    /// <c>PARTIALREPLICA_GATEWAY_CA</c>). When set, the JWKS fetch trusts only this CA and the certificate must name
+    /// the gateway URL's host; when empty, the system's trust store.
+    /// </summary>
+    public string? GatewayCa { get; set; }
 }

@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using PartialReplica.Web.Apis;
 using PartialReplica.Web.Configuration;
 using PartialReplica.Web.Hosting;
+using PartialReplica.Web.Tls;
 
 namespace PartialReplica.Web.Gateway;
 
@@ -23,10 +24,13 @@ public static class GatewayApplication
             ("PARTIALREPLICA_RELAY", GatewayOptions.Section + ":" + nameof(GatewayOptions.Relay)),
             (PartialReplica.Authn.GatewayKey.EnvironmentVariable, GatewayOptions.Section + ":" + nameof(GatewayOptions.GatewayKey)),
             ("CONJUR_DATA_KEY", GatewayOptions.Section + ":" + nameof(GatewayOptions.DataKey)),
+            ("PARTIALREPLICA_AGENT_CA", GatewayOptions.Section + ":" + nameof(GatewayOptions.AgentCa)),
+            .. ServerCertificate.FlatNames,
         ], overrides);
         builder.AddGateway();
         builder.Services.AddHostChecks();
         builder.Services.AddParentProcessWatch();
+        builder.Services.AddPlainHttpWarning();
         builder.AddGatewayTelemetry();
 
         var app = builder.Build();

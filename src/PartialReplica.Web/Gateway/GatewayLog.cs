@@ -59,4 +59,10 @@ internal static partial class GatewayLog
 
     [LoggerMessage(2543, LogLevel.Debug, "Authentication refused before any query: the login is not text PostgreSQL can hold")]
     public static partial void UnstorableLoginRefused(ILogger logger);
+
+    [LoggerMessage(2560, LogLevel.Warning, "Serving plain HTTP on {Address}, which other machines can reach: tokens and pushed ciphertext cross the network unencrypted. Give a certificate (Kestrel:Certificates:Default:Path and KeyPath, or PARTIALREPLICA_TLS_CERT and PARTIALREPLICA_TLS_KEY) and listen on https://, or bind a loopback address")]
+    public static partial void PlainHttpBeyondLoopback(ILogger logger, string address);
+
+    [LoggerMessage(2561, LogLevel.Error, "A request to {Path} could not be served: this host refused its TLS peer's certificate")]
+    public static partial void PeerCertificateRefused(ILogger logger, string path, Exception exception);
 }

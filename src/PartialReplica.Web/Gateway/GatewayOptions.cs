@@ -60,4 +60,11 @@ public sealed class GatewayOptions
 
     [Range(1024, 1L << 30)]
     public long MaxRequestBodyBytes { get; set; } = 1L << 20;
+
+    /// <summary>
+    /// A PEM file of the CA certificate(s) that issue the agents' HTTPS certificates (<c>Gateway:AgentCa</c> or
+    /// <c>PARTIALREPLICA_AGENT_CA</c>). When set, pushes, status and repair calls to agents trust only this CA and
+    /// the certificate must name the agent URL's host; when empty, the system's trust store.
+    /// </summary>
+    public string? AgentCa { get; set; }
 }

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Options;
 using PartialReplica.Authn;
 using PartialReplica.Crypto;
 using PartialReplica.Web.Hosting;
+using PartialReplica.Web.Tls;
 
 namespace PartialReplica.Web.Gateway;
 
@@ -12,6 +13,9 @@ namespace PartialReplica.Web.Gateway;
 /// </summary>
 internal sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
 {
+    /// <summary>How errors about the agents' CA name the option.</summary>
+    public const string AgentCaOption = "Gateway:AgentCa (PARTIALREPLICA_AGENT_CA)";
+
     private static readonly Setting Leader = new("Gateway:Leader", "PARTIALREPLICA_LEADER", "--leader");
     private static readonly Setting Relay = new("Gateway:Relay", "PARTIALREPLICA_RELAY");
     private static readonly Setting Key = new("Gateway:GatewayKey", GatewayKey.EnvironmentVariable);
@@ -23,6 +27,7 @@ internal sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         [nameof(GatewayOptions.Relay)] = Relay,
         [nameof(GatewayOptions.GatewayKey)] = Key,
         [nameof(GatewayOptions.DataKey)] = DataKey,
+        [nameof(GatewayOptions.AgentCa)] = new("Gateway:AgentCa", "PARTIALREPLICA_AGENT_CA"),
         [nameof(GatewayOptions.Account)] = new("Gateway:Account", "PARTIALREPLICA_ACCOUNT", "--account"),
     };
 
@@ -44,6 +49,18 @@ internal sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             catch (PartialReplicaException e)
             {
                 failures.Add($"{e.Message.TrimEnd('.')} (or set {setting.Key}).");
+            }
+        }
+
+        if (!string.IsNullOrEmpty(options.AgentCa))
+        {
+            try
+            {
+                CertificateAuthority.Load(options.AgentCa, AgentCaOption);
+            }
+            catch (PartialReplicaException e)
+            {
+                failures.Add(e.Message);
             }
         }
 

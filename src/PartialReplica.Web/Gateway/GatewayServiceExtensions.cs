@@ -15,6 +15,7 @@ using PartialReplica.Relay;
 using PartialReplica.Status;
 using PartialReplica.Web.Apis;
 using PartialReplica.Web.Authentication;
+using PartialReplica.Web.Tls;
 
 namespace PartialReplica.Web.Gateway;
 
@@ -71,7 +72,10 @@ public static class GatewayServiceExtensions
         services.ConfigureHttpJsonOptions(json => json.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
         // Status (F9) asks each follower's agent with the gateway's own push tokens.
         services.AddSingleton<IPushTokenSource>(sp => new SignedPushTokens(sp.GetRequiredService<TokenIssuer>(), sp.GetRequiredService<TimeProvider>()));
-        services.AddHttpClient(StatusApi.AgentClientName, client => client.Timeout = TimeSpan.FromSeconds(5));
+        // S5: every call to an agent trusts only Gateway:AgentCa when it is set.
+        services.AddSingleton(sp => PeerTrust.From(sp.GetRequiredService<IOptions<GatewayOptions>>().Value.AgentCa, GatewayOptionsValidator.AgentCaOption));
+        services.AddHttpClient(StatusApi.AgentClientName, client => client.Timeout = TimeSpan.FromSeconds(5))
+            .TrustingConfiguredCa(sp => sp.GetRequiredService<PeerTrust>().Authority);
         services.AddTransient(sp => StatusReader.WithAgents(
             sp.GetRequiredService<NpgsqlDataSource>(),
             sp.GetRequiredService<IHttpClientFactory>().CreateClient(StatusApi.AgentClientName),
@@ -82,7 +86,8 @@ public static class GatewayServiceExtensions
             var options = sp.GetRequiredService<IOptions<GatewayOptions>>().Value;
             return new RelayAdmin(ConnectionStrings.Normalize(options.Leader, "leader"), options.Relay);
         });
-        services.AddHttpClient(SubscriptionHealService.HttpClientName, client => client.Timeout = TimeSpan.FromMinutes(5));
+        services.AddHttpClient(SubscriptionHealService.HttpClientName, client => client.Timeout = TimeSpan.FromMinutes(5))
+            .TrustingConfiguredCa(sp => sp.GetRequiredService<PeerTrust>().Authority);
         services.AddHostedService<SubscriptionHealService>();
         services.AddHealthChecks().AddCheck<LeaderHealthCheck>("leader", tags: [HealthApi.ReadyTag]);
         services.AddOpenApi();
@@ -91,7 +96,8 @@ public static class GatewayServiceExtensions
         if (builder.Configuration.GetValue("Dispatch:Enabled", true))
         {
             services.AddOptions<DispatchOptions>().BindConfiguration("Dispatch");
-            services.AddHttpClient(DispatchService.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(30));
+            services.AddHttpClient(DispatchService.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(30))
+                .TrustingConfiguredCa(sp => sp.GetRequiredService<PeerTrust>().Authority);
             services.AddHostedService<DispatchService>();
         }
 

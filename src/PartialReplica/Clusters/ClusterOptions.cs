@@ -12,6 +12,15 @@ public sealed record ClusterOptions
     /// </summary>
     public bool Durable { get; init; }
 
+    /// <summary>
+    /// When set, the server also accepts TLS (<c>ssl = on</c>) with this certificate and key; plain connections still
+    /// work unless the client asks for TLS. Off by default; the shared template is the same either way.
+    /// </summary>
+    public ClusterTls? Tls { get; init; }
+
     /// <summary>Extra <c>postgresql.conf</c> settings.</summary>
     public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();
 }
+
+/// <summary>A server certificate (chain) and its private key, both PEM text.</summary>
+public sealed record ClusterTls(string CertificatePem, string PrivateKeyPem);

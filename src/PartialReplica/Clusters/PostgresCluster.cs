@@ -72,6 +72,10 @@ public sealed class PostgresCluster : IPostgresServer, IAsyncDisposable
         var dataDirectory = Path.Combine(Root, id);
         await File.WriteAllTextAsync(OwnerFile(dataDirectory), Environment.ProcessId.ToString(CultureInfo.InvariantCulture), cancellationToken);
         await ProcessRunner.RunAsync("cp", ["-a", template, dataDirectory], cancellationToken);
+        if (options.Tls is not null)
+        {
+            await InstallTlsFilesAsync(dataDirectory, options.Tls, cancellationToken);
+        }
 
         for (var attempt = 1; ; attempt++)
         {
@@ -81,6 +85,11 @@ public sealed class PostgresCluster : IPostgresServer, IAsyncDisposable
             if (options.Durable)
             {
                 conf.AppendLine("fsync = on").AppendLine("full_page_writes = on");
+            }
+
+            if (options.Tls is not null)
+            {
+                conf.AppendLine("ssl = on").AppendLine("ssl_cert_file = 'server.crt'").AppendLine("ssl_key_file = 'server.key'");
             }
 
             foreach (var (key, value) in options.Settings)
@@ -239,6 +248,28 @@ public sealed class PostgresCluster : IPostgresServer, IAsyncDisposable
         finally
         {
             TemplateGate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Puts the certificate and key into the data folder, owned by the server's user with the key at 0600 (the
+    /// server refuses a key others can read). They are written first under other names and copied by that user, so
+    /// ownership is right when this process is root; the data folder (0700) hides the staging copies meanwhile.
+    /// </summary>
+    private static async Task InstallTlsFilesAsync(string dataDirectory, ClusterTls tls, CancellationToken cancellationToken)
+    {
+        foreach (var (name, pem, mode) in new[] { ("server.crt", tls.CertificatePem, "0644"), ("server.key", tls.PrivateKeyPem, "0600") })
+        {
+            var staged = Path.Combine(dataDirectory, name + ".staged");
+            await File.WriteAllTextAsync(staged, pem, cancellationToken);
+            try
+            {
+                await ProcessRunner.RunAsync("install", ["-m", mode, staged, Path.Combine(dataDirectory, name)], cancellationToken);
+            }
+            finally
+            {
+                File.Delete(staged);
+            }
         }
     }
 

@@ -2,7 +2,10 @@ using Npgsql;
 
 namespace PartialReplica.Configuration;
 
-/// <summary>Accepts both Npgsql's <c>Host=...;Database=...</c> and libpq URIs (<c>postgresql://user:pw@host:port/db</c>).</summary>
+/// <summary>
+/// Accepts both Npgsql's <c>Host=...;Database=...</c> and libpq URIs (<c>postgresql://user:pw@host:port/db?sslmode=...</c>,
+/// read by <see cref="PostgresUri"/>, every parameter kept).
+/// </summary>
 public static class ConnectionStrings
 {
     /// <summary>
@@ -38,31 +41,9 @@ public static class ConnectionStrings
             throw new PartialReplicaException($"No connection string for the {whatFor}.");
         }
 
-        if (value.StartsWith("postgres://", StringComparison.Ordinal) || value.StartsWith("postgresql://", StringComparison.Ordinal))
+        if (PostgresUri.IsUri(value))
         {
-            if (!Uri.TryCreate(value, UriKind.Absolute, out var uri))
-            {
-                throw new PartialReplicaException($"The {whatFor} URI is malformed; write it as postgresql://user:password@host:port/database.");
-            }
-
-            var builder = new NpgsqlConnectionStringBuilder
-            {
-                Host = uri.Host,
-                Port = uri.IsDefaultPort || uri.Port <= 0 ? 5432 : uri.Port,
-                Database = Uri.UnescapeDataString(uri.AbsolutePath.TrimStart('/')),
-            };
-            var userInfo = uri.UserInfo.Split(':', 2);
-            if (userInfo[0].Length > 0)
-            {
-                builder.Username = Uri.UnescapeDataString(userInfo[0]);
-            }
-
-            if (userInfo.Length == 2)
-            {
-                builder.Password = Uri.UnescapeDataString(userInfo[1]);
-            }
-
-            return builder.ConnectionString;
+            return PostgresUri.ToConnectionString(value, whatFor);
         }
 
         try

@@ -375,6 +375,12 @@ internal sealed class FollowerWorker
             """, cancellationToken, _follower.Name, to.Tx.ToString(System.Globalization.CultureInfo.InvariantCulture), to.ChangeId, reconciled);
     }
 
+    /// <summary>An open circuit says nothing of why it opened; the failure that opened it does (a refused TLS certificate, say).</summary>
+    private static string Describe(Exception error) =>
+        error is BrokenCircuitException { InnerException: { } cause }
+            ? $"{error.GetType().Name}: {error.Message} Last failure: {cause.GetType().Name}: {cause.Message}"
+            : $"{error.GetType().Name}: {error.Message}";
+
     private async Task RecordErrorAsync(Exception error, CancellationToken cancellationToken)
     {
         try
@@ -382,7 +388,7 @@ internal sealed class FollowerWorker
             await using var connection = await _leader.OpenConnectionAsync(cancellationToken);
             await connection.ExecuteAsync(
                 "UPDATE partial_replica.delivery SET last_error = $2, updated_at = clock_timestamp() WHERE follower = $1",
-                cancellationToken, _follower.Name, $"{error.GetType().Name}: {error.Message}");
+                cancellationToken, _follower.Name, Describe(error));
         }
         catch (Exception e) when (e is NpgsqlException or OperationCanceledException)
         {

@@ -33,20 +33,35 @@ internal static class WebHosts
         return (app, Address(app));
     }
 
-    public static async Task<(WebApplication App, string Url)> StartAgentAsync(string name, string followerDb, string gatewayUrl)
+    public static async Task<(WebApplication App, string Url)> StartAgentAsync(
+        string name, string followerDb, string gatewayUrl, IReadOnlyDictionary<string, string?>? extra = null)
     {
-        var app = AgentApplication.Build([], new Dictionary<string, string?>
+        var settings = new Dictionary<string, string?>
         {
             ["Agent:Name"] = name,
             ["Agent:Database"] = followerDb,
             ["Agent:GatewayUrl"] = gatewayUrl,
             ["urls"] = "http://127.0.0.1:0",
             ["Logging:LogLevel:Default"] = "Warning",
-        });
+        };
+        foreach (var (key, value) in extra ?? new Dictionary<string, string?>())
+        {
+            settings[key] = value;
+        }
+
+        var app = AgentApplication.Build([], settings);
         await app.StartAsync();
         return (app, Address(app));
     }
 
     private static string Address(WebApplication app) =>
         app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+
+    /// <summary>Settings that make a host serve HTTPS on a free loopback port with the PEM certificate at <paramref name="certificatePath"/>.</summary>
+    public static Dictionary<string, string?> Https(string certificatePath, string keyPath) => new()
+    {
+        ["urls"] = "https://127.0.0.1:0",
+        ["Kestrel:Certificates:Default:Path"] = certificatePath,
+        ["Kestrel:Certificates:Default:KeyPath"] = keyPath,
+    };
 }

@@ -1,0 +1,121 @@
+using System.Text;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+using PartialReplica.Crypto;
+using PartialReplica.Followers;
+using PartialReplica.Tests.Infrastructure;
+
+namespace PartialReplica.Tests.Tls;
+
+/// <summary>
+/// SPEC S5 in transit: gateway and agent serve HTTPS with certificates from a CA the test made; the gateway pushes
+/// only to an agent whose certificate that CA issued, and the agent fetches the gateway's keys trusting that CA.
+/// </summary>
+public sealed class HttpsPushTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>, IAsyncLifetime
+{
+    private const string East = "conjur/followers/east-1";
+    private const string BillingDb = "default:variable:apps/billing/db/password";
+
+    private readonly List<WebApplication> _apps = [];
+    private readonly Slosilo _crypto = Slosilo.FromBase64Key(Slosilo.GenerateBase64Key());
+    private readonly TestCertificates _ca = TestCertificates.CreateAuthority("replication-ca");
+    private readonly TestCertificates _otherCa = TestCertificates.CreateAuthority("rogue-ca");
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var app in _apps)
+        {
+            await app.DisposeAsync();
+        }
+
+        _ca.Dispose();
+        _otherCa.Dispose();
+    }
+
+    [Fact]
+    public async Task A_push_over_https_reaches_an_agent_whose_certificate_the_configured_ca_issued()
+    {
+        var (leader, gatewayUrl) = await StartLeaderAndGatewayAsync();
+        Assert.StartsWith("https://127.0.0.1:", gatewayUrl, StringComparison.Ordinal);
+        var agentCertificate = _ca.Issue("agent-east");
+        var follower = await StartFollowerAsync(leader, East, gatewayUrl, agentCertificate);
+
+        var expected = await Db.ColumnAsync(leader, Rows + " WHERE resource_id = $1", BillingDb);
+        Assert.Single(expected);
+        await Eventually.HoldsAsync(
+            async () => (await Db.ColumnAsync(follower, Rows)).SequenceEqual(expected), "the billing secret reached east-1 over HTTPS");
+        Assert.Equal("value over tls"u8.ToArray(), _crypto.Decrypt(
+            (await Db.ScalarAsync<byte[]>(follower, "SELECT value FROM secrets WHERE resource_id = $1", BillingDb))!, BillingDb));
+    }
+
+    [Fact]
+    public async Task An_agent_whose_certificate_another_ca_issued_is_refused_and_the_error_names_the_certificate()
+    {
+        var (leader, gatewayUrl) = await StartLeaderAndGatewayAsync();
+        var follower = await StartFollowerAsync(leader, East, gatewayUrl, _otherCa.Issue("rogue-agent"));
+
+        string? lastError = null;
+        await Eventually.HoldsAsync(async () =>
+        {
+            lastError = await Db.ScalarAsync<string>(leader, "SELECT last_error FROM partial_replica.delivery WHERE follower = $1", East);
+            return lastError?.Contains("rogue-agent", StringComparison.Ordinal) == true;
+        }, "the gateway recorded that east-1's agent certificate is refused");
+
+        Assert.Contains("certificate \"CN=rogue-agent\"", lastError, StringComparison.Ordinal);
+        Assert.Contains("issued by \"CN=rogue-ca\"", lastError, StringComparison.Ordinal);
+        Assert.Contains($"the CA in {_ca.CaPath} does not vouch for", lastError, StringComparison.Ordinal);
+        Assert.Equal(0L, await Db.ScalarAsync<long>(follower, "SELECT count(*) FROM secrets"));
+    }
+
+    [Fact]
+    public async Task An_agent_that_trusts_another_ca_for_the_gateway_refuses_its_pushes()
+    {
+        var (leader, gatewayUrl) = await StartLeaderAndGatewayAsync();
+        var follower = await StartFollowerAsync(leader, East, gatewayUrl, _ca.Issue("agent-east"), gatewayCa: _otherCa.CaPath);
+
+        string? lastError = null;
+        await Eventually.HoldsAsync(async () =>
+        {
+            lastError = await Db.ScalarAsync<string>(leader, "SELECT last_error FROM partial_replica.delivery WHERE follower = $1", East);
+            return lastError?.Contains("answered 503", StringComparison.Ordinal) == true;
+        }, "the gateway recorded that east-1's agent could not verify its push");
+
+        Assert.Contains("Agent:GatewayCa (PARTIALREPLICA_GATEWAY_CA) does not vouch for", lastError, StringComparison.Ordinal);
+        Assert.Equal(0L, await Db.ScalarAsync<long>(follower, "SELECT count(*) FROM secrets"));
+    }
+
+    private const string Rows = """
+        SELECT resource_id || '#' || version || '#' || encode(value, 'hex') || '#' || coalesce(expires_at::text, '') FROM secrets
+        """;
+
+    private async Task<(string Leader, string GatewayUrl)> StartLeaderAndGatewayAsync()
+    {
+        var (leader, _) = await fixture.CreateLeaderAsync();
+        await ReplicationFixture.LoadDemoPolicyAsync(leader);
+        await Db.ExecuteAsync(leader, "INSERT INTO secrets (resource_id, value) VALUES ($1, $2)",
+            BillingDb, _crypto.Encrypt(Encoding.UTF8.GetBytes("value over tls"), BillingDb));
+        var gatewayCertificate = _ca.Issue("gateway");
+        var settings = WebHosts.Https(gatewayCertificate.CertificatePath, gatewayCertificate.KeyPath);
+        settings["Gateway:AgentCa"] = _ca.CaPath;
+        var (gateway, gatewayUrl) = await WebHosts.StartGatewayAsync(leader, settings);
+        _apps.Add(gateway);
+        return (leader, gatewayUrl);
+    }
+
+    private async Task<string> StartFollowerAsync(string leader, string name, string gatewayUrl, IssuedCertificate certificate, string? gatewayCa = null)
+    {
+        var follower = await fixture.CreateDatabaseAsync(fixture.FollowerServers[0], "tls");
+        var settings = WebHosts.Https(certificate.CertificatePath, certificate.KeyPath);
+        settings["Agent:GatewayCa"] = gatewayCa ?? _ca.CaPath;
+        var (agent, agentUrl) = await WebHosts.StartAgentAsync(name, follower, gatewayUrl, settings);
+        _apps.Add(agent);
+        Assert.StartsWith("https://127.0.0.1:", agentUrl, StringComparison.Ordinal);
+        await using var followerSource = NpgsqlDataSource.Create(follower);
+        await new FollowerInit(NullLogger.Instance).RunAsync(leader, followerSource,
+            new FollowerInitOptions { Name = name, AgentUrl = agentUrl }, CancellationToken.None);
+        return follower;
+    }
+}
