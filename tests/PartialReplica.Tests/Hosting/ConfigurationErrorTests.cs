@@ -31,7 +31,7 @@ public sealed class ConfigurationErrorTests
         {
             ["PARTIALREPLICA_GATEWAY_URL", "http://127.0.0.1:9"],
             ["serve", "follower", "--name", "conjur/followers/east-1", "--db", "postgresql://[nowhere", "--urls", "http://127.0.0.1:0"],
-            "error: The follower database URI is malformed; write it as postgresql://user:password@host:port/database: pass --db, or set PARTIALREPLICA_FOLLOWER_DB or Agent:Database."
+            "error: The follower database URI is malformed: an IPv6 host address has no closing \"]\": pass --db, or set PARTIALREPLICA_FOLLOWER_DB or Agent:Database."
         },
         {
             [],

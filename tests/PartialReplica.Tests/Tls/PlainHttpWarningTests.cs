@@ -92,6 +92,7 @@ public sealed class PlainHttpWarningTests
     {
         settings["Gateway:Leader"] = UnreachableLeader;
         settings["Gateway:GatewayKey"] = TestGatewayKey.Base64;
+        settings["Gateway:DataKey"] = TestDataKey.Base64;
         settings["Dispatch:Enabled"] = "false";
         return settings;
     }
@@ -145,6 +146,7 @@ public sealed class PlainHttpWarningTests
         }
 
         info.Environment["PARTIALREPLICA_GATEWAY_KEY"] = TestGatewayKey.Base64;
+        info.Environment["CONJUR_DATA_KEY"] = TestDataKey.Base64;
 
         var lines = new ConcurrentQueue<string>();
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

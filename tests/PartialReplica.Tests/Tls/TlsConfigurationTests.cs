@@ -42,6 +42,7 @@ public sealed class TlsConfigurationTests
         {
             ["Gateway:Leader"] = UnreachableDatabase,
             ["Gateway:GatewayKey"] = TestGatewayKey.Base64,
+            ["Gateway:DataKey"] = TestDataKey.Base64,
             ["Gateway:AgentCa"] = keyOnly,
             ["Dispatch:Enabled"] = "false",
             ["urls"] = "http://127.0.0.1:0",
