@@ -1,0 +1,42 @@
+using Npgsql;
+using PartialReplica.Relay;
+
+namespace PartialReplica.Tests.Configuration;
+
+/// <summary>
+/// A subscription's conninfo is read by libpq in the subscriber's server: Npgsql's multi-host form becomes libpq's
+/// parallel host and port lists, and every TLS file setting of the connection it was built from carries over.
+/// </summary>
+public sealed class SubscriptionConnInfoTests
+{
+    [Fact]
+    public void Single_host_keeps_the_given_port()
+    {
+        var conninfo = ConnInfo.Build("127.0.0.1", 5433, "db", "u", "p", "app");
+        Assert.Equal("host='127.0.0.1' port='5433' dbname='db' user='u' password='p' application_name='app'", conninfo);
+    }
+
+    [Fact]
+    public void Multi_host_becomes_parallel_host_and_port_lists()
+    {
+        var conninfo = ConnInfo.Build("a.example:5432,[::1]:5434,b.example", 6000, "db", "u", "p", "app");
+        Assert.StartsWith("host='a.example,::1,b.example' port='5432,5434,6000' ", conninfo);
+    }
+
+    [Fact]
+    public void Tls_files_and_mode_carry_over_and_quotes_are_escaped()
+    {
+        var tls = new NpgsqlConnectionStringBuilder
+        {
+            SslMode = SslMode.VerifyFull,
+            RootCertificate = "/etc/ca's.pem",
+            SslCertificate = "/etc/client.pem",
+            SslKey = "/etc/client.key",
+        };
+        var conninfo = ConnInfo.Build("h", 5432, "db", "u", "p\\w", "app", tls);
+        Assert.Equal(
+            "host='h' port='5432' dbname='db' user='u' password='p\\\\w' application_name='app' sslmode=verify-full " +
+            "sslrootcert='/etc/ca\\'s.pem' sslcert='/etc/client.pem' sslkey='/etc/client.key'",
+            conninfo);
+    }
+}
