@@ -74,8 +74,8 @@ public static class EdgeApi
         [AsParameters] GatewayServices services,
         CancellationToken cancellationToken)
     {
-        var decoded = RouteIds.Decode(identifier);
-        if (CallerInput.Refusal(("account", account, CallerText.MaxNameBytes), ("identifier", decoded, CallerText.MaxIdBytes)) is { } refused)
+        var id = new ConjurId(account, "variable", RouteIds.Decode(identifier)).ToString();
+        if (CallerInput.Refusal(("account", account, CallerText.MaxNameBytes), ("variable id", id, CallerText.MaxIdBytes)) is { } refused)
         {
             return TypedResults.BadRequest(refused);
         }
@@ -86,7 +86,6 @@ public static class EdgeApi
             return TypedResults.Forbid();
         }
 
-        var id = new ConjurId(account, "variable", decoded).ToString();
         var secret = await GrantedSecretsQuery.FindAsync(services.Leader, roleId, id, cancellationToken);
         return secret is null ? TypedResults.NotFound(NotFoundBody) : TypedResults.Ok(secret);
     }
