@@ -139,6 +139,53 @@ public sealed class AgentFuzzTests(GatewayFixture fixture, ITestOutputHelper out
         Assert.True(outcomes.GetValueOrDefault(HttpStatusCode.BadRequest) > Batches / 4, summary);
     }
 
+    // The JSON form's fields one at a time ("F" stands for this agent's follower).
+    [Theory]
+    [InlineData("""{"batchId":"b","gateway":"g","follower":"F","variables":[null]}""", "variables[0] is null.")]
+    [InlineData("""{"batchId":"b","gateway":"g","follower":"F","variables":[{"id":null,"stamp":1,"versions":[]}]}""", "variables[0].id is refused: it is missing.")]
+    [InlineData("""{"batchId":"b","gateway":"g","follower":"F","variables":[{"id":"default:variable:fuzz/a\u0000","stamp":1,"versions":[]}]}""",
+        "variables[0].id is refused: it contains a NUL character (U+0000), which PostgreSQL does not store in text.")]
+    [InlineData("""{"batchId":"b","gateway":"g","follower":"F","variables":[{"id":"default:variable:fuzz/a","stamp":1,"versions":null}]}""",
+        "variables[0].versions is null (an empty list means \"hold none\").")]
+    [InlineData("""{"batchId":"b","gateway":"g","follower":"F","variables":[{"id":"default:variable:fuzz/a","stamp":1,"versions":[null]}]}""",
+        "variables[0].versions[0] is null.")]
+    [InlineData("""{"batchId":"b","gateway":"g","follower":"F","variables":[{"id":"default:variable:fuzz/a","stamp":1,"versions":[{"version":1,"value":null}]}]}""",
+        "variables[0].versions[0].value is null.")]
+    [InlineData("""{"batchId":"b","gateway":"g","follower":"F","variables":[{"id":"default:variable:fuzz/a","stamp":1,"versions":[{"version":1,"value":"AA=="},{"version":1,"value":"AQ=="}]}]}""",
+        "variables[0].versions[1] repeats version 1.")]
+    [InlineData("""{"batchId":"b","gateway":"g","follower":"F","variables":[{"id":"default:variable:fuzz/a","stamp":1,"versions":[{"version":1,"value":"AA==","expiresAt":"2030-01-01T00:00:00"}]}]}""",
+        "variables[0].versions[0].expiresAt has no UTC offset (write it with Z).")]
+    [InlineData("""{"batchId":"b","gateway":"g","follower":"F","variables":[{"id":"default:variable:fuzz/a","stamp":-1,"versions":[]}]}""",
+        "variables[0].stamp is a leader position: never negative.")]
+    [InlineData("""{"batchId":null,"gateway":"g","follower":"F","variables":[]}""", "batchId is refused: it is missing.")]
+    [InlineData("""{"batchId":"b","gateway":"g\u0000","follower":"F","variables":[]}""",
+        "gateway is refused: it contains a NUL character (U+0000), which PostgreSQL does not store in text.")]
+    [InlineData("""{"batchId":"b","gateway":"g","follower":"F","variables":[],"keepOnly":[null],"keepOnlyStamp":1}""", "keepOnly[0] is refused: it is missing.")]
+    [InlineData("""{"batchId":"b","gateway":"g","follower":"F","variables":[],"sweepBefore":1,"sweepAfter":"a\u0000"}""",
+        "sweepAfter is refused: it contains a NUL character (U+0000), which PostgreSQL does not store in text.")]
+    [InlineData("""{"batchId":"b","gateway":"g","follower":"F","variables":null}""", "The batch has no variables list.")]
+    [InlineData("""null""", "The batch is empty.")]
+    [InlineData("""{"batchId":"b","gateway":"g","follower":"F","variables":[{"id":"default:variable:fuzz/a\ud800","stamp":1,"versions":[]}]}""",
+        "The batch is not valid JSON of the push format.")]
+    [InlineData("""{"batchId":"b","gateway":"g","follower":"F","variables":[{"id":"default:variable:fuzz/a","stamp":99999999999999999999,"versions":[]}]}""",
+        "The batch is not valid JSON of the push format.")]
+    public async Task Json_batches_with_null_NUL_or_unappliable_fields_are_400_naming_the_field(string json, string message)
+    {
+        await using var leader = NpgsqlDataSource.Create(fixture.Leader);
+        var tokens = SignedPushTokens.ForLeader(leader, TestGatewayKey.Key, GatewayFixture.Issuer);
+        using var http = new HttpClient { BaseAddress = new Uri(_agent!.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()) };
+        var before = await Db.ScalarAsync<string>(_followerDb, Checksum);
+        var body = System.Text.Encoding.UTF8.GetBytes(json.Replace("\"F\"", $"\"{Follower}\"", StringComparison.Ordinal));
+
+        using var response = await PostAsync(http, tokens, body, "application/json");
+
+        var answer = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{(int)response.StatusCode} {answer}");
+        Assert.Equal(message, System.Text.Json.JsonDocument.Parse(answer).RootElement.GetProperty("error").GetProperty("message").GetString());
+        Assert.Equal(before, await Db.ScalarAsync<string>(_followerDb, Checksum));
+        Assert.Equal(0, await Db.ScalarAsync<long>(_followerDb, "SELECT count(*) FROM partial_replica.refusals"));
+    }
+
     [Fact]
     public async Task A_body_over_the_agents_limit_is_413_and_changes_nothing()
     {
