@@ -98,9 +98,10 @@ public static class AgentApi
         }
 
         // Before the follower's database is touched: nulls, text PostgreSQL refuses, states the apply cannot take.
-        if (PushBatchCheck.Problem(batch) is { } problem || batch is null)
+        var problem = PushBatchCheck.Problem(batch);
+        if (problem is not null || batch is null)
         {
-            return TypedResults.BadRequest(ErrorBody.Of("bad_request", PushBatchCheck.Problem(batch) ?? "The batch is empty."));
+            return TypedResults.BadRequest(ErrorBody.Of("bad_request", problem ?? "The batch is empty."));
         }
 
         var logger = loggers.CreateLogger("PartialReplica.Agent");

@@ -186,6 +186,30 @@ public sealed class AgentFuzzTests(GatewayFixture fixture, ITestOutputHelper out
         Assert.Equal(0, await Db.ScalarAsync<long>(_followerDb, "SELECT count(*) FROM partial_replica.refusals"));
     }
 
+    [Theory]
+    [InlineData("""{"subscription":"pr_sub\u0000","recopy":true}""", "subscription is refused: it contains a NUL character (U+0000), which PostgreSQL does not store in text.")]
+    [InlineData("""{"subscription":"pr_sub\ud800","recopy":false}""", null)]
+    public async Task A_subscription_repair_naming_text_PostgreSQL_refuses_is_400(string json, string? message)
+    {
+        await using var leader = NpgsqlDataSource.Create(fixture.Leader);
+        var tokens = SignedPushTokens.ForLeader(leader, TestGatewayKey.Key, GatewayFixture.Issuer);
+        using var http = new HttpClient { BaseAddress = new Uri(_agent!.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, AgentSubscriptionClient.Route)
+        {
+            Content = new StringContent(json, System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", await tokens.GetTokenAsync(RoleId, CancellationToken.None));
+
+        using var response = await http.SendAsync(request);
+
+        var answer = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{(int)response.StatusCode} {answer}");
+        if (message is not null)
+        {
+            Assert.Equal(message, System.Text.Json.JsonDocument.Parse(answer).RootElement.GetProperty("error").GetProperty("message").GetString());
+        }
+    }
+
     [Fact]
     public async Task A_body_over_the_agents_limit_is_413_and_changes_nothing()
     {
