@@ -44,10 +44,15 @@ public static class AdminApi
     public static async Task<Ok<SigningKeyResponse>> RotateSigningKeyAsync([FromServices] SigningKeyRing keys, CancellationToken cancellationToken) =>
         TypedResults.Ok(new SigningKeyResponse(await keys.RotateAsync(cancellationToken)));
 
-    public static async Task<Results<Ok<FollowerStatus>, NotFound<ErrorBody>>> GetFollowerAsync(
+    public static async Task<Results<Ok<FollowerStatus>, NotFound<ErrorBody>, BadRequest<ErrorBody>>> GetFollowerAsync(
         string name, [AsParameters] GatewayServices services, [FromServices] RelayAdmin relay, CancellationToken cancellationToken)
     {
         name = RouteIds.Decode(name);
+        if (CallerInput.Refusal(("follower name", name, CallerText.MaxIdBytes)) is { } refused)
+        {
+            return TypedResults.BadRequest(refused);
+        }
+
         var status = await FollowerDirectory.StatusAsync(services.Leader, await relay.GetAsync(cancellationToken), name, cancellationToken);
         return status is null
             ? TypedResults.NotFound(ErrorBody.Of("not_found", $"No follower named '{name}' is registered."))

@@ -80,8 +80,15 @@ public static class AgentApi
                 return TypedResults.StatusCode(StatusCodes.Status415UnsupportedMediaType);
             }
         }
-        catch (System.Text.Json.JsonException)
+        catch (BadHttpRequestException e)
         {
+            // Kestrel's own refusals while the body is read: over the size limit (413), cut off or malformed (400).
+            return TypedResults.StatusCode(e.StatusCode);
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or FormatException or OverflowException)
+        {
+            // The serializer reports invalid JSON, JSON of the wrong shape, a lone surrogate escape or a number out of range
+            // in these; the request's content type was checked above, so each means the body is not a batch.
             return TypedResults.BadRequest(ErrorBody.Of("bad_request", "The batch is not valid JSON of the push format."));
         }
         catch (PartialReplicaException e)
@@ -90,9 +97,11 @@ public static class AgentApi
             return TypedResults.BadRequest(ErrorBody.Of("bad_request", "The batch is not valid in the binary push format: " + e.Message));
         }
 
-        if (batch is null || batch.Variables is null)
+        // Before the follower's database is touched: nulls, text PostgreSQL refuses, states the apply cannot take.
+        var problem = PushBatchCheck.Problem(batch);
+        if (problem is not null || batch is null)
         {
-            return TypedResults.BadRequest(ErrorBody.Of("bad_request", "The batch is empty."));
+            return TypedResults.BadRequest(ErrorBody.Of("bad_request", problem ?? "The batch is empty."));
         }
 
         var logger = loggers.CreateLogger("PartialReplica.Agent");

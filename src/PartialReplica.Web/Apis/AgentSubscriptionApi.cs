@@ -36,6 +36,11 @@ public static class AgentSubscriptionApi
             return TypedResults.BadRequest(ErrorBody.Of("bad_request", "Name the subscription to repair."));
         }
 
+        if (CallerInput.Refusal(("subscription", body.Subscription, CallerText.MaxNameBytes)) is { } badName)
+        {
+            return TypedResults.BadRequest(badName);
+        }
+
         try
         {
             var done = await SubscriptionRepair.RunAsync(follower, body.Subscription, body.Recopy, cancellationToken);

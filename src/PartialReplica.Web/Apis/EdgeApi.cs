@@ -25,7 +25,7 @@ public static class EdgeApi
         edge.MapGet("/{account}", ListSecretsAsync)
             .WithSummary("Your granted secrets ordered by id: limit (1..10000, default 1000) with offset or after=<id>; count=true for the total.");
         edge.MapGet("/{account}/{**identifier}", GetSecretAsync)
-            .WithSummary("One granted variable by identifier; 404 alike when not granted or not existing.");
+            .WithSummary("One granted variable by identifier; 404 alike when not granted or not existing; 400 for an identifier PostgreSQL cannot take.");
         return app;
     }
 
@@ -39,6 +39,12 @@ public static class EdgeApi
         [AsParameters] GatewayServices services,
         CancellationToken cancellationToken)
     {
+        // Caller text is checked before anything else, so a refused value never reaches a query (CallerText).
+        if (CallerInput.Refusal(("account", account, CallerText.MaxNameBytes)) is { } refused)
+        {
+            return TypedResults.BadRequest(refused);
+        }
+
         var roleId = user.RoleId();
         if (!SameAccount(roleId, account))
         {
@@ -61,20 +67,25 @@ public static class EdgeApi
         return TypedResults.Ok(new EdgeSecretsResponse(secrets));
     }
 
-    public static async Task<Results<Ok<GrantedSecret>, NotFound<ErrorBody>, ForbidHttpResult>> GetSecretAsync(
+    public static async Task<Results<Ok<GrantedSecret>, NotFound<ErrorBody>, BadRequest<ErrorBody>, ForbidHttpResult>> GetSecretAsync(
         string account,
         string identifier,
         ClaimsPrincipal user,
         [AsParameters] GatewayServices services,
         CancellationToken cancellationToken)
     {
+        var id = new ConjurId(account, "variable", RouteIds.Decode(identifier)).ToString();
+        if (CallerInput.Refusal(("account", account, CallerText.MaxNameBytes), ("variable id", id, CallerText.MaxIdBytes)) is { } refused)
+        {
+            return TypedResults.BadRequest(refused);
+        }
+
         var roleId = user.RoleId();
         if (!SameAccount(roleId, account))
         {
             return TypedResults.Forbid();
         }
 
-        var id = new ConjurId(account, "variable", RouteIds.Decode(identifier)).ToString();
         var secret = await GrantedSecretsQuery.FindAsync(services.Leader, roleId, id, cancellationToken);
         return secret is null ? TypedResults.NotFound(NotFoundBody) : TypedResults.Ok(secret);
     }

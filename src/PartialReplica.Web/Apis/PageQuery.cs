@@ -5,11 +5,14 @@ namespace PartialReplica.Web.Apis;
 /// <summary>
 /// The paging parameters every list takes: <c>limit</c> (default 1000, 1..10000), <c>offset</c> (≥ 0) or
 /// keyset <c>after=&lt;id&gt;</c> where the list allows it, and <c>count=true</c> for the total instead of rows.
+/// Offsets stop at <see cref="MaxOffset"/> (page further by <c>after</c>); <c>after</c> is an id, so it is held to
+/// <see cref="CallerText"/>'s rules and <see cref="CallerText.MaxIdBytes"/>.
 /// </summary>
 internal sealed record PageQuery(int Limit, int Offset, string? After, bool Count)
 {
     public const int DefaultLimit = 1000;
     public const int MaxLimit = 10_000;
+    public const int MaxOffset = 10_000_000;
 
     /// <summary>Parses the raw query values; returns null and a message saying what is wrong on bad input.</summary>
     public static PageQuery? Parse(string? limit, string? offset, string? after, string? count, bool allowAfter, out string error)
@@ -23,9 +26,9 @@ internal sealed record PageQuery(int Limit, int Offset, string? After, bool Coun
         }
 
         var parsedOffset = 0;
-        if (offset is not null && !int.TryParse(offset, NumberStyles.None, CultureInfo.InvariantCulture, out parsedOffset))
+        if (offset is not null && (!int.TryParse(offset, NumberStyles.None, CultureInfo.InvariantCulture, out parsedOffset) || parsedOffset > MaxOffset))
         {
-            error = $"offset must be a whole number of at least 0; got '{Truncate(offset)}'.";
+            error = $"offset must be a whole number from 0 to {MaxOffset} (page further with after=<id>); got '{Truncate(offset)}'.";
             return null;
         }
 
@@ -41,6 +44,12 @@ internal sealed record PageQuery(int Limit, int Offset, string? After, bool Coun
             return null;
         }
 
+        if (after is not null && CallerText.Problem(after, CallerText.MaxIdBytes) is { } problem)
+        {
+            error = $"after is refused: {problem}.";
+            return null;
+        }
+
         var wantCount = false;
         if (count is not null && !bool.TryParse(count, out wantCount))
         {
@@ -52,5 +61,16 @@ internal sealed record PageQuery(int Limit, int Offset, string? After, bool Coun
     }
 
     // Echo enough of a bad value to recognise it, never a whole pasted blob.
-    private static string Truncate(string value) => value.Length <= 40 ? value : value[..40] + "…";
+    // Control characters and lone surrogates are shown as '?' so the message itself is plain text.
+    private static string Truncate(string value)
+    {
+        var shown = value.Length <= 40 ? value : value[..40] + "…";
+        return string.Create(shown.Length, shown, static (span, text) =>
+        {
+            for (var i = 0; i < text.Length; i++)
+            {
+                span[i] = char.IsControl(text[i]) || char.IsSurrogate(text[i]) ? '?' : text[i];
+            }
+        });
+    }
 }

@@ -8,7 +8,9 @@ namespace PartialReplica.Edge;
 /// can be swapped for a faster (materialised) form without touching the edges. All of them go through
 /// <c>partial_replica.granted_variables</c> (baseline migrations). A variable counts as a granted secret when it
 /// is granted and has at least one stored version. Ids are ordered bytewise (COLLATE "C") so offset and
-/// keyset paging agree whatever the database's collation.
+/// keyset paging agree whatever the database's collation. The edges check caller text before it comes here
+/// (<see cref="CallerText"/>); should a statement still fail on the server, the connection's prepared statements are
+/// reset before the pool hands it on (<see cref="PreparedStatementReset"/>).
 /// </summary>
 public static class GrantedSecretsQuery
 {
@@ -46,6 +48,20 @@ public static class GrantedSecretsQuery
         NpgsqlDataSource leader, string followerRoleId, GrantedPage page, CancellationToken cancellationToken)
     {
         await using var connection = await leader.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            return await PageOnAsync(connection, followerRoleId, page, cancellationToken);
+        }
+        catch (PostgresException)
+        {
+            PreparedStatementReset.After(connection);
+            throw;
+        }
+    }
+
+    private static async Task<IReadOnlyList<GrantedSecret>> PageOnAsync(
+        NpgsqlConnection connection, string followerRoleId, GrantedPage page, CancellationToken cancellationToken)
+    {
         if (page.Offset > 0)
         {
             await using var command = ConnectionExtensions.Command(connection, OffsetSql, followerRoleId, page.Limit, page.Offset);
@@ -76,10 +92,18 @@ public static class GrantedSecretsQuery
     public static async Task<long> CountAsync(NpgsqlDataSource leader, string followerRoleId, CancellationToken cancellationToken)
     {
         await using var connection = await leader.OpenConnectionAsync(cancellationToken);
-        return await connection.ScalarAsync<long>("""
-            SELECT count(*) FROM partial_replica.granted_variables($1) g
-             WHERE EXISTS (SELECT 1 FROM secrets s WHERE s.resource_id = g.resource_id)
-            """, cancellationToken, followerRoleId);
+        try
+        {
+            return await connection.ScalarAsync<long>("""
+                SELECT count(*) FROM partial_replica.granted_variables($1) g
+                 WHERE EXISTS (SELECT 1 FROM secrets s WHERE s.resource_id = g.resource_id)
+                """, cancellationToken, followerRoleId);
+        }
+        catch (PostgresException)
+        {
+            PreparedStatementReset.After(connection);
+            throw;
+        }
     }
 
     /// <summary>How many variables the follower is granted, with or without values (status).</summary>
@@ -94,15 +118,23 @@ public static class GrantedSecretsQuery
         NpgsqlDataSource leader, string followerRoleId, string variableId, CancellationToken cancellationToken)
     {
         await using var connection = await leader.OpenConnectionAsync(cancellationToken);
-        await using var command = ConnectionExtensions.Command(connection, """
-            SELECT s.resource_id, s.version, s.expires_at, s.value
-              FROM secrets s
-             WHERE s.resource_id = $2
-               AND EXISTS (SELECT 1 FROM partial_replica.granted_variables($1) g WHERE g.resource_id = $2)
-             ORDER BY s.version
-            """, followerRoleId, variableId);
-        var found = await ReadSecretsAsync(command, cancellationToken);
-        return found.Count == 0 ? null : found[0];
+        try
+        {
+            await using var command = ConnectionExtensions.Command(connection, """
+                SELECT s.resource_id, s.version, s.expires_at, s.value
+                  FROM secrets s
+                 WHERE s.resource_id = $2
+                   AND EXISTS (SELECT 1 FROM partial_replica.granted_variables($1) g WHERE g.resource_id = $2)
+                 ORDER BY s.version
+                """, followerRoleId, variableId);
+            var found = await ReadSecretsAsync(command, cancellationToken);
+            return found.Count == 0 ? null : found[0];
+        }
+        catch (PostgresException)
+        {
+            PreparedStatementReset.After(connection);
+            throw;
+        }
     }
 
     private static async Task<(List<GrantedSecret> Secrets, int Scanned, string? LastId)> ReadKeysetRoundAsync(
