@@ -22,44 +22,20 @@ public static class ConjurLogin
         return new ConjurId(account, "user", login);
     }
 
-    /// <summary>The longest login accepted; real Conjur ids are far shorter, and logins appear in logs.</summary>
-    public const int MaxLength = 1024;
-
     /// <summary>
     /// Why <paramref name="login"/> (decoded once from its URL segment) can never name a role, checked before any
-    /// query: NUL, which PostgreSQL text cannot hold, other control characters, a lone UTF-16 surrogate (no UTF-8
-    /// form), or more than <see cref="MaxLength"/> characters. Null when it may be looked up.
+    /// query: what <see cref="CallerText"/> refuses for any id (NUL, a lone surrogate, more than
+    /// <see cref="CallerText.MaxIdBytes"/> bytes), or a control character, which no Conjur id holds. Null when it may
+    /// be looked up.
     /// </summary>
     public static string? Unusable(string login)
     {
-        if (login.Length > MaxLength)
+        if (CallerText.Problem(login, CallerText.MaxIdBytes) is { } problem)
         {
-            return $"The login is longer than {MaxLength} characters.";
+            return $"The login is refused: {problem}.";
         }
 
-        if (login.Contains('\0', StringComparison.Ordinal))
-        {
-            return "The login contains a NUL character, which no Conjur id can hold.";
-        }
-
-        if (login.Any(char.IsControl))
-        {
-            return "The login contains a control character, which no Conjur id holds.";
-        }
-
-        for (var i = 0; i < login.Length; i++)
-        {
-            if (char.IsHighSurrogate(login[i]) && i + 1 < login.Length && char.IsLowSurrogate(login[i + 1]))
-            {
-                i++;
-            }
-            else if (char.IsSurrogate(login[i]))
-            {
-                return "The login is not valid Unicode text.";
-            }
-        }
-
-        return null;
+        return login.Any(char.IsControl) ? "The login contains a control character, which no Conjur id holds." : null;
     }
 
     /// <summary>
