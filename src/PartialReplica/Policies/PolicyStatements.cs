@@ -120,10 +120,11 @@ internal static class PolicyStatements
         var columns = table.Keys.Concat(table.Values).ToArray();
         var list = string.Join(", ", columns);
         var name = SqlIdentifier.Quote(table.Name);
+        // A row another branch wrote (policy_id differs) is shadowed, as in Conjur: left as that branch has it.
         var conflict = mode == PolicyMode.Load
             ? "DO NOTHING"
             : $"DO UPDATE SET {string.Join(", ", table.Values.Select(v => $"{v} = EXCLUDED.{v}"))} " +
-              $"WHERE ({string.Join(", ", table.Values.Select(v => $"{name}.{v}"))}) IS DISTINCT FROM " +
+              $"WHERE {name}.policy_id = EXCLUDED.policy_id AND ({string.Join(", ", table.Values.Select(v => $"{name}.{v}"))}) IS DISTINCT FROM " +
               $"({string.Join(", ", table.Values.Select(v => $"EXCLUDED.{v}"))})";
         // xmax = 0 tells a fresh insert from an update of an existing row.
         return $"{alias} AS (INSERT INTO {name} ({list}) SELECT {list} FROM {source} " +
