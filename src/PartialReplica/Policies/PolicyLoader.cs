@@ -81,7 +81,6 @@ public sealed class PolicyLoader(ILogger logger)
         }
 
         var rows = PolicyRows.From(document, branchOwner);
-        await PolicyReferences.CheckAsync(connection, document, rows, request.Mode, branchId, scopePrefix, cancellationToken);
 
         // Conjur's policy_versions_version trigger numbers the version (and only_one_current finishes any other
         // unfinished one); the value given here is replaced.
@@ -113,6 +112,8 @@ public sealed class PolicyLoader(ILogger logger)
         {
             await RunAsync(connection, PolicyStatements.RemoveOmittedRows, scope, cancellationToken);
         }
+
+        await PolicyReferences.CheckAsync(connection, document, rows, cancellationToken);
 
         var created = await ReadColumnAsync(connection, PolicyStatements.UpsertRoles(request.Mode), scope, cancellationToken);
         await RunAsync(connection, PolicyStatements.UpsertRest(request.Mode), scope, cancellationToken);

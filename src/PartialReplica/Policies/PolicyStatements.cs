@@ -7,7 +7,7 @@ namespace PartialReplica.Policies;
 /// <see cref="PolicyRows"/> fills. They write no <c>policy_log</c> rows themselves: Conjur's statement triggers
 /// log every row they touch under the load's (unfinished) <c>policy_versions</c> row, as for Conjur's own loader.
 /// Parameters, in every statement: $1 the loaded branch's policy id, $2 its new version, $3 the branch id
-/// again and $4 the prefix of its sub-branches (for the replace scope).
+/// again and $4 the prefix of its sub-branches.
 /// </summary>
 internal static class PolicyStatements
 {
@@ -19,8 +19,11 @@ internal static class PolicyStatements
     private static readonly Table Permissions = new("permissions", ["privilege", "resource_id", "role_id"], ["policy_id"]);
     private static readonly Table Annotations = new("annotations", ["resource_id", "name"], ["value", "policy_id"]);
 
-    /// <summary>Rows of the replace scope: defined by the branch or one of its sub-branches.</summary>
-    private const string InScope = "(x.policy_id = $3 OR starts_with(x.policy_id, $4))";
+    /// <summary>
+    /// Rows of the replace scope: those the branch's own loads wrote, as in Conjur. Rows of a sub-branch go when its
+    /// policy does (the schema's policy_id and owner foreign keys cascade, as Conjur's do).
+    /// </summary>
+    private const string InScope = "(x.policy_id = $3)";
 
     /// <summary>Replace: the records of the branch that the file does not declare.</summary>
     public static readonly string[] CollectOmittedRecords =
