@@ -119,7 +119,9 @@ public sealed class PolicyLoader(ILogger logger)
         await RunAsync(connection, PolicyStatements.UpsertRest(request.Mode), scope, cancellationToken);
         await connection.ExecuteAsync(PolicyStatements.UpsertCredentials(request.Mode), cancellationToken, new object?[] { created.ToArray() });
 
-        var createdRoles = await IssueApiKeysAsync(connection, created, request.DryRun, cancellationToken);
+        // Only users and hosts get API keys; a custom-kind role (!role) is not theirs to parse.
+        var createdLogins = created.Where(id => id.Split(':', 3) is [_, "user" or "host", _]).ToList();
+        var createdRoles = await IssueApiKeysAsync(connection, createdLogins, request.DryRun, cancellationToken);
         var changes = await RefreshGrantsAsync(connection, cancellationToken);
         await connection.ExecuteAsync(
             "UPDATE policy_versions SET finished_at = clock_timestamp() WHERE resource_id = $1 AND version = $2",

@@ -13,11 +13,11 @@ internal static class PolicyReferences
     public static async Task CheckAsync(
         NpgsqlConnection connection, PolicyDocument document, PolicyRows rows, CancellationToken cancellationToken)
     {
-        var roleRefs = document.Records.Select(r => r.Owner)
-            .Concat(document.Memberships.SelectMany(m => new[] { m.Role, m.Member }))
-            .Concat(document.Permissions.Select(p => p.Role));
-        var resourceRefs = document.Permissions.Select(p => p.Resource)
-            .Concat(document.Deletions.Select(d => d.Record));
+        // As Conjur: !delete, !revoke and !deny of what does not exist do nothing, so only what the file writes is checked.
+        var roleRefs = document.Records.Where(r => !r.OwnedByBranchOwner).Select(r => r.Owner)
+            .Concat(document.Memberships.Where(m => !m.Revoke).SelectMany(m => new[] { m.Role, m.Member }))
+            .Concat(document.Permissions.Where(p => !p.Deny).Select(p => p.Role));
+        var resourceRefs = document.Permissions.Where(p => !p.Deny).Select(p => p.Resource);
 
         var pending = new List<(PolicyReference Ref, bool IsRole)>();
         var seen = new HashSet<(string, bool)>();

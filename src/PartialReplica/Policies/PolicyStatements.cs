@@ -66,18 +66,19 @@ internal static class PolicyStatements
         Delete(Permissions, "EXISTS (SELECT 1 FROM pr_denies t WHERE t.privilege = x.privilege AND t.resource_id = x.resource_id AND t.role_id = x.role_id)"),
     ];
 
-    /// <summary>
-    /// Inserts (and, outside load mode, updates) the file's roles and resources in one statement; returns the ids of
-    /// the roles that did not exist.
-    /// </summary>
+    /// <summary>Inserts (and, outside load mode, updates) the file's roles; returns the ids of the roles that did not exist.</summary>
     public static string UpsertRoles(PolicyMode mode) =>
-        $"WITH {Upsert(Roles, "u", "pr_roles", mode)}, {Upsert(Resources, "r", "pr_resources", mode)} " +
-        "SELECT role_id FROM u WHERE inserted";
+        $"WITH {Upsert(Roles, "u", "pr_roles", mode)} SELECT role_id FROM u WHERE inserted";
 
-    /// <summary>Inserts (and, outside load mode, updates) the file's other rows.</summary>
+    /// <summary>
+    /// Inserts (and, outside load mode, updates) the file's other rows. Memberships go before resources: the ownership
+    /// trigger on resources then finds the ownership rows written, stamped with the branch as Conjur's loader stamps
+    /// them (alone it writes them with no policy_id). Every row's policy_id is the branch, which exists already.
+    /// </summary>
     public static string[] UpsertRest(PolicyMode mode) =>
     [
         $"WITH {Upsert(Memberships, "u", "pr_memberships", mode)} SELECT 1",
+        $"WITH {Upsert(Resources, "u", "pr_resources", mode)} SELECT 1",
         $"WITH {Upsert(Permissions, "u", "pr_permissions", mode)} SELECT 1",
         $"WITH {Upsert(Annotations, "u", "pr_annotations", mode)} SELECT 1",
     ];
@@ -115,9 +116,8 @@ internal static class PolicyStatements
     private static string Delete(Table table, string where) =>
         $"DELETE FROM {SqlIdentifier.Quote(table.Name)} x WHERE {where}";
 
-    // One data-modifying CTE: every statement's foreign-key checks run at its end, so rows of one statement may
-    // refer to each other (a role's policy_id names a policy resource the same load creates, a resource's owner
-    // a role it creates): Conjur's foreign keys are not deferrable.
+    // One INSERT ... ON CONFLICT per table, from the temporary table of the file's rows; its foreign-key checks run
+    // at the statement's end (Conjur's foreign keys are not deferrable), hence the table order of the load.
     private static string Upsert(Table table, string alias, string source, PolicyMode mode)
     {
         var columns = table.Keys.Concat(table.Values).ToArray();

@@ -27,7 +27,7 @@ public sealed class ConjurDocsPolicyTests(ReplicationFixture fixture)
               - !host-factory
                 annotations:
                   description: Factory for myapp hosts
-                layers: [ !layer, workers ]
+                layers: [ workers, !layer ]
             """);
 
         Assert.Equal(Sorted(

@@ -67,7 +67,7 @@ public sealed class ConjurRefusalTests(ReplicationFixture fixture)
         var name = string.Concat(Enumerable.Range(0, 250).Select(_ => Guid.NewGuid().ToString("N")));
 
         var error = await Assert.ThrowsAsync<PartialReplicaException>(() =>
-            db.LoadAsync($"- !variable\n  id: v\n  annotations:\n    {name}: x\n", file: "big.yml"));
+            db.LoadAsync($"- !variable\n  id: v\n  annotations:\n    ? {name}\n    : x\n", file: "big.yml"));
 
         Assert.StartsWith("big.yml: the policy is too large for PostgreSQL to store (54000: ", error.Message, StringComparison.Ordinal);
         Assert.Equal(before, await db.SnapshotAsync());
