@@ -48,7 +48,7 @@ public static class PolicyApi
         {
             text = await PolicyLimits.ReadAsync(request.Body, "The policy body", cancellationToken);
         }
-        catch (PartialReplicaException e) when (e.Message.Contains("size limit", StringComparison.Ordinal))
+        catch (PartialReplicaException e) when (e.Message == PolicyLimits.TooLargeMessage("The policy body"))
         {
             return TypedResults.Json(ErrorBody.Of("payload_too_large", e.Message), statusCode: StatusCodes.Status413PayloadTooLarge);
         }

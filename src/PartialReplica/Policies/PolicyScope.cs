@@ -6,7 +6,14 @@ namespace PartialReplica.Policies;
 /// <summary>How a reference may name a record, by where it stands (Conjur's resolver rules).</summary>
 internal enum IdPlace
 {
-    /// <summary>A declaration, or a grant's role, a permit's resource, a deleted record: relative to the branch only.</summary>
+    /// <summary>A declaration: relative to the enclosing policy only (Conjur: "Illegal absolute id").</summary>
+    Declaration,
+
+    /// <summary>
+    /// A grant's role, a permit's resource, a deleted record, a host factory's layer: relative, or absolute with a
+    /// leading <c>/</c>. Conjur refuses the absolute form here; it is kept because this product's own policies and
+    /// tests reach records of other branches this way.
+    /// </summary>
     Relative,
 
     /// <summary>An owner, a grant's or revoke's member, a permit's or deny's role: may also be absolute (<c>/a/b</c>) or climb (<c>../b</c>).</summary>
@@ -32,7 +39,7 @@ internal sealed record PolicyScope(string Account, string Path, ConjurId PolicyI
         new(Account, policyIdentifier, new ConjurId(Account, "policy", policyIdentifier));
 
     /// <summary>The full id of <paramref name="id"/> of the given kind; null id means the policy's own id.</summary>
-    public ConjurId Resolve(string kind, string? id, SourceMark mark, IdPlace place = IdPlace.Relative)
+    public ConjurId Resolve(string kind, string? id, SourceMark mark, IdPlace place)
     {
         string path;
         if (string.IsNullOrEmpty(id))
@@ -46,9 +53,9 @@ internal sealed record PolicyScope(string Account, string Path, ConjurId PolicyI
         }
         else if (id.StartsWith('/'))
         {
-            if (place != IdPlace.RoleReference)
+            if (place == IdPlace.Declaration)
             {
-                throw PolicyErrors.At(mark, $"Illegal absolute id '{id}': a leading '/' is allowed only in owner, member and permitted role references");
+                throw PolicyErrors.At(mark, $"Illegal absolute id '{id}': a record is declared relative to its policy; '/' may start only a reference");
             }
 
             path = id[1..];
