@@ -43,15 +43,7 @@ internal sealed class PolicyCommand : Command
             SetAction((result, cancellationToken) => CommandRunner.RunAsync(async () =>
             {
                 var file = result.GetValue(_file)!;
-                string text;
-                try
-                {
-                    text = file.Name == "-" ? await Console.In.ReadToEndAsync(cancellationToken) : await File.ReadAllTextAsync(file.FullName, cancellationToken);
-                }
-                catch (IOException e)
-                {
-                    throw new PartialReplicaException($"Cannot read policy file {file}: {e.Message}");
-                }
+                var text = await ReadPolicyAsync(file, cancellationToken);
 
                 await using var leader = NpgsqlDataSource.Create(CommonOptions.LeaderConnection(result, _leader));
                 var load = await new PolicyLoader(CommandRunner.Logging.CreateLogger("policy")).LoadAsync(leader, new PolicyLoadRequest
@@ -84,6 +76,30 @@ internal sealed class PolicyCommand : Command
 
                 return ExitCode.Success;
             }));
+        }
+
+        /// <summary>Reads the file (or standard input) under the policy size limit the HTTP API applies too.</summary>
+        private static async Task<string> ReadPolicyAsync(FileInfo file, CancellationToken cancellationToken)
+        {
+            if (file.Name == "-")
+            {
+                return await PolicyLimits.ReadAsync(Console.OpenStandardInput(), "The policy on standard input", cancellationToken);
+            }
+
+            try
+            {
+                if (file.Exists && file.Length > PolicyLimits.MaxPolicyBytes)
+                {
+                    throw new PartialReplicaException(PolicyLimits.TooLargeMessage($"Policy file {file} ({file.Length} bytes)"));
+                }
+
+                await using var stream = file.OpenRead();
+                return await PolicyLimits.ReadAsync(stream, $"Policy file {file}", cancellationToken);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new PartialReplicaException($"Cannot read policy file {file}: {e.Message}");
+            }
         }
     }
 }

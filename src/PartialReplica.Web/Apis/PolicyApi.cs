@@ -1,7 +1,7 @@
-using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Logging;
@@ -12,13 +12,15 @@ namespace PartialReplica.Web.Apis;
 
 /// <summary>
 /// Conjur's policy endpoints (F3): <c>POST</c> load, <c>PUT</c> replace, <c>PATCH</c> update on
-/// <c>/policies/{account}/policy/{branch}</c>, <c>?dryRun=true</c>. Admin only. The body is the YAML.
+/// <c>/policies/{account}/policy/{branch}</c>, <c>?dryRun=true</c>. Admin only. The body is the YAML, at most
+/// <see cref="PolicyLimits.MaxPolicyBytes"/> (the CLI's limit too); a larger one is refused with 413 naming the limit.
 /// </summary>
 public static class PolicyApi
 {
     public static IEndpointRouteBuilder MapPolicyApi(this IEndpointRouteBuilder app)
     {
-        var policies = app.MapGroup("/policies/{account}/policy").WithTags("Policies").RequireAuthorization(GatewayRoles.AdminPolicy);
+        var policies = app.MapGroup("/policies/{account}/policy").WithTags("Policies").RequireAuthorization(GatewayRoles.AdminPolicy)
+            .WithMetadata(new PolicyBodyLimit());
         policies.MapPost("/{**branch}", (string account, string branch, string? dryRun, HttpRequest request, [AsParameters] GatewayServices services, CancellationToken ct) =>
             LoadAsync(PolicyMode.Load, account, branch, dryRun, request, services, ct)).WithSummary("Load (add only).");
         policies.MapPut("/{**branch}", (string account, string branch, string? dryRun, HttpRequest request, [AsParameters] GatewayServices services, CancellationToken ct) =>
@@ -28,7 +30,7 @@ public static class PolicyApi
         return app;
     }
 
-    private static async Task<Results<Created<PolicyLoadResult>, Ok<PolicyLoadResult>, BadRequest<ErrorBody>, UnprocessableEntity<ErrorBody>, ForbidHttpResult>> LoadAsync(
+    private static async Task<Results<Created<PolicyLoadResult>, Ok<PolicyLoadResult>, BadRequest<ErrorBody>, UnprocessableEntity<ErrorBody>, JsonHttpResult<ErrorBody>, ForbidHttpResult>> LoadAsync(
         PolicyMode mode, string account, string branch, string? dryRun, HttpRequest request, GatewayServices services, CancellationToken cancellationToken)
     {
         if (account != services.Options.Account)
@@ -44,12 +46,15 @@ public static class PolicyApi
         string text;
         try
         {
-            using var reader = new StreamReader(request.Body, new UTF8Encoding(false, throwOnInvalidBytes: true));
-            text = await reader.ReadToEndAsync(cancellationToken);
+            text = await PolicyLimits.ReadAsync(request.Body, "The policy body", cancellationToken);
         }
-        catch (DecoderFallbackException)
+        catch (PartialReplicaException e) when (e.Message == PolicyLimits.TooLargeMessage("The policy body"))
         {
-            return TypedResults.BadRequest(ErrorBody.Of("bad_request", "The policy body is not valid UTF-8."));
+            return TypedResults.Json(ErrorBody.Of("payload_too_large", e.Message), statusCode: StatusCodes.Status413PayloadTooLarge);
+        }
+        catch (PartialReplicaException e)
+        {
+            return TypedResults.BadRequest(ErrorBody.Of("bad_request", e.Message));
         }
 
         if (string.IsNullOrWhiteSpace(text))
@@ -78,4 +83,14 @@ public static class PolicyApi
             return TypedResults.UnprocessableEntity(ErrorBody.Of("validation_failed", e.Message));
         }
     }
+}
+
+/// <summary>
+/// Endpoint metadata: the policy endpoints take bodies up to <see cref="PolicyLimits.MaxPolicyBytes"/>, whatever the
+/// gateway's general request limit; <see cref="Gateway.RequestBodyLimit"/> applies it and names it when refusing.
+/// </summary>
+public sealed class PolicyBodyLimit : IRequestSizeLimitMetadata
+{
+    /// <inheritdoc />
+    public long? MaxRequestBodySize => PolicyLimits.MaxPolicyBytes;
 }

@@ -16,18 +16,21 @@ namespace PartialReplica.Policies;
 /// Any error (parse, missing reference, database) leaves the database as it was.
 /// <para>Semantics decided here, as Conjur has them unless noted:</para>
 /// <list type="bullet">
-/// <item>Records are owned by the policy that declares them unless <c>owner:</c> says otherwise; for every
-/// role record the owner is made a member of it (<c>ownership = true</c>, admin option). Ownership rows
-/// are memberships like any other, so grant resolution follows them transitively. Owning a
-/// <em>resource</em> (<c>resources.owner_id</c>) is administrative and does not grant <c>execute</c> or
+/// <item>Records are owned by the policy that encloses them (at root: by the root policy's owner) unless
+/// <c>owner:</c> says otherwise; for every role record the owner is made a member of it (<c>ownership = true</c>,
+/// admin option). Ownership rows are memberships like any other, so grant resolution follows them transitively.
+/// Owning a <em>resource</em> (<c>resources.owner_id</c>) is administrative and does not grant <c>execute</c> or
 /// <c>replicate</c>: only permissions do (SPEC F4 reads "permitted ... through role memberships").</item>
-/// <item>load adds missing rows and leaves existing ones untouched; <c>!delete</c>/<c>!revoke</c>/<c>!deny</c>
-/// are refused. update and replace also bring existing rows to the file (owner, annotations,
+/// <item>Every row's <c>policy_id</c> is the policy that declares it (Conjur stamps the loaded branch on all).
+/// load adds missing rows and leaves existing ones untouched; <c>!delete</c>/<c>!revoke</c>/<c>!deny</c>
+/// are refused. update and replace also bring existing rows to the file (owner, annotations, admin option,
 /// restricted_to, and <c>policy_id</c> becomes the declaring policy).</item>
 /// <item>replace deletes rows whose <c>policy_id</c> is the branch or a sub-branch (for root: every row a
 /// policy defined) that the file does not state; deleting a record first deletes (and logs) every row
-/// naming it. A file may not both declare and delete a record, or grant and revoke the same membership.</item>
-/// <item>Explicit deletions run before the file's rows are written; revokes and denies after.</item>
+/// naming it. References are checked after the deletions, so one to a record the load removes is refused.</item>
+/// <item>Explicit deletions, revokes and denies run before the file's rows are written, so what the file
+/// declares, grants or permits stands (Conjur's order). Revokes and denies are not limited to rows of the
+/// loaded branch (Conjur's are).</item>
 /// </list>
 /// </summary>
 public sealed class PolicyLoader(ILogger logger)
@@ -45,9 +48,22 @@ public sealed class PolicyLoader(ILogger logger)
             RejectDeletions(document);
         }
 
-        var rows = PolicyRows.From(document);
-        RejectContradictions(document, rows);
+        try
+        {
+            return await LoadDocumentAsync(leader, request, document, cancellationToken);
+        }
+        catch (PostgresException e) when (e.SqlState.StartsWith("54", StringComparison.Ordinal))
+        {
+            // Class 54, program limit exceeded: an index entry, a text search vector or a statement too large for
+            // PostgreSQL. The transaction rolled back; the cause is the policy's size, not the database.
+            throw new PartialReplicaException(
+                $"{request.FileName}: the policy is too large for PostgreSQL to store ({e.SqlState}: {e.MessageText}); nothing was changed. Shorten the value or split the policy into branches.");
+        }
+    }
 
+    private async Task<PolicyLoadResult> LoadDocumentAsync(
+        NpgsqlDataSource leader, PolicyLoadRequest request, PolicyDocument document, CancellationToken cancellationToken)
+    {
         var branchId = document.Branch.ToString();
         var scopePrefix = document.Branch.Identifier == "root" ? $"{request.Account}:policy:" : branchId + "/";
         var loader = request.LoaderRoleId ?? ConjurRecords.Admin(request.Account).ToString();
@@ -56,13 +72,15 @@ public sealed class PolicyLoader(ILogger logger)
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await connection.ExecuteAsync("SELECT pg_advisory_xact_lock($1)", cancellationToken, PolicyLockKey);
 
-        if (!await connection.ScalarAsync<bool>("SELECT EXISTS (SELECT 1 FROM resources WHERE resource_id = $1)", cancellationToken, branchId))
+        // Records a root policy declares without an owner belong to the root policy's owner, as in Conjur.
+        var branchOwner = await connection.ScalarAsync<string?>("SELECT owner_id FROM resources WHERE resource_id = $1", cancellationToken, branchId);
+        if (branchOwner is null)
         {
             throw new PartialReplicaException(
                 $"Policy branch {branchId} does not exist. Declare it with '!policy' in its parent branch and load that first.");
         }
 
-        await PolicyReferences.CheckAsync(connection, document, rows, request.Mode, branchId, scopePrefix, cancellationToken);
+        var rows = PolicyRows.From(document, branchOwner);
 
         // Conjur's policy_versions_version trigger numbers the version (and only_one_current finishes any other
         // unfinished one); the value given here is replaced.
@@ -83,8 +101,11 @@ public sealed class PolicyLoader(ILogger logger)
 
         if (request.Mode != PolicyMode.Load)
         {
+            // As Conjur: explicit deletions (!delete, !revoke, !deny) run before the file's rows are written, so a
+            // file that both denies and permits a privilege (or revokes and grants a role) ends with it given.
             await RunAsync(connection, PolicyStatements.CollectDeletedRecords, scope, cancellationToken);
             await RunAsync(connection, PolicyStatements.RemoveRecords, scope, cancellationToken);
+            await RunAsync(connection, PolicyStatements.RevokeAndDeny, scope, cancellationToken);
         }
 
         if (request.Mode == PolicyMode.Replace)
@@ -92,16 +113,16 @@ public sealed class PolicyLoader(ILogger logger)
             await RunAsync(connection, PolicyStatements.RemoveOmittedRows, scope, cancellationToken);
         }
 
+        await PolicyReferences.CheckAsync(connection, document, rows, cancellationToken);
+
         var created = await ReadColumnAsync(connection, PolicyStatements.UpsertRoles(request.Mode), scope, cancellationToken);
         await RunAsync(connection, PolicyStatements.UpsertRest(request.Mode), scope, cancellationToken);
+        await connection.ExecuteAsync(PolicyStatements.StampOwnership, cancellationToken, new object?[] { created.ToArray() });
         await connection.ExecuteAsync(PolicyStatements.UpsertCredentials(request.Mode), cancellationToken, new object?[] { created.ToArray() });
 
-        if (request.Mode != PolicyMode.Load)
-        {
-            await RunAsync(connection, PolicyStatements.RevokeAndDeny, scope, cancellationToken);
-        }
-
-        var createdRoles = await IssueApiKeysAsync(connection, created, request, cancellationToken);
+        // Only users and hosts get API keys; a custom-kind role (!role) is not theirs to parse.
+        var createdLogins = created.Where(id => id.Split(':', 3) is [_, "user" or "host", _]).ToList();
+        var createdRoles = await IssueApiKeysAsync(connection, createdLogins, request, cancellationToken);
         var changes = await RefreshGrantsAsync(connection, cancellationToken);
         await connection.ExecuteAsync(
             "UPDATE policy_versions SET finished_at = clock_timestamp() WHERE resource_id = $1 AND version = $2",
@@ -130,26 +151,6 @@ public sealed class PolicyLoader(ILogger logger)
         if (mark is not null)
         {
             throw PolicyErrors.At(mark, "!delete, !revoke and !deny are not allowed when loading (add only); use update or replace");
-        }
-    }
-
-    private static void RejectContradictions(PolicyDocument document, PolicyRows rows)
-    {
-        foreach (var deletion in document.Deletions.Where(d => rows.Declared.Contains(d.Record.Id.ToString())))
-        {
-            throw PolicyErrors.At(deletion.Mark, $"{deletion.Record.Id} is both declared and deleted in this file");
-        }
-
-        var granted = document.Memberships.Where(m => !m.Revoke).Select(m => (m.Role.Id, m.Member.Id)).ToHashSet();
-        foreach (var revoke in document.Memberships.Where(m => m.Revoke && granted.Contains((m.Role.Id, m.Member.Id))))
-        {
-            throw PolicyErrors.At(revoke.Mark, $"{revoke.Member.Id} is both granted and revoked {revoke.Role.Id} in this file");
-        }
-
-        var permitted = document.Permissions.Where(p => !p.Deny).Select(p => (p.Role.Id, p.Privilege, p.Resource.Id)).ToHashSet();
-        foreach (var deny in document.Permissions.Where(p => p.Deny && permitted.Contains((p.Role.Id, p.Privilege, p.Resource.Id))))
-        {
-            throw PolicyErrors.At(deny.Mark, $"{deny.Role.Id} is both permitted and denied '{deny.Privilege}' on {deny.Resource.Id} in this file");
         }
     }
 

@@ -13,8 +13,10 @@ public sealed record SourceMark(string File, long Line, long Column)
 public sealed record PolicyReference(ConjurId Id, SourceMark Mark);
 
 /// <summary>
-/// A record the file declares (<c>!user</c>, <c>!variable</c>, <c>!policy</c>...). <see cref="PolicyId"/> is
-/// the policy resource that defines it; <see cref="Owner"/> defaults to that policy's role.
+/// A record the file declares (<c>!user</c>, <c>!variable</c>, <c>!policy</c>, <c>!resource</c>...).
+/// <see cref="PolicyId"/> is the policy that declares it (Conjur stamps every row of a load with the loaded branch
+/// instead; the replace scope and the grant property model here rest on the declaring policy); <see cref="Owner"/> defaults to the enclosing policy's role, or at root to the root policy's owner
+/// (<see cref="OwnedByBranchOwner"/>, resolved by the loader).
 /// </summary>
 public sealed record PolicyRecord(
     ConjurId Id,
@@ -24,12 +26,24 @@ public sealed record PolicyRecord(
     IReadOnlyList<string> RestrictedTo,
     SourceMark Mark)
 {
-    /// <summary>Whether the record is a role as well as a resource (variables and webservices are not).</summary>
-    public bool IsRole => PolicyKinds.IsRoleKind(Id.Kind);
+    /// <summary>Whether the record is a role (users, hosts, groups, layers, policies, host factories, <c>!role</c>).</summary>
+    public bool IsRole { get; init; } = PolicyKinds.IsRoleKind(Id.Kind);
+
+    /// <summary>Whether the record is a resource (all but <c>!role</c>).</summary>
+    public bool IsResource { get; init; } = true;
+
+    /// <summary>Declared at root with no <c>owner:</c>: owned, as in Conjur, by the owner of the root policy.</summary>
+    public bool OwnedByBranchOwner { get; init; }
 }
 
-/// <summary><c>!grant</c> (Revoke = false) or <c>!revoke</c>: <see cref="Member"/> joins/leaves <see cref="Role"/>.</summary>
-public sealed record PolicyMembership(PolicyReference Role, PolicyReference Member, ConjurId PolicyId, bool Revoke, SourceMark Mark);
+/// <summary>
+/// <c>!grant</c> (Revoke = false) or <c>!revoke</c>: <see cref="Member"/> joins/leaves <see cref="Role"/>, with the
+/// admin option when granted through <c>!member</c> with <c>admin: true</c>.
+/// </summary>
+public sealed record PolicyMembership(PolicyReference Role, PolicyReference Member, ConjurId PolicyId, bool Revoke, SourceMark Mark)
+{
+    public bool Admin { get; init; }
+}
 
 /// <summary><c>!permit</c> (Deny = false) or <c>!deny</c> of one privilege.</summary>
 public sealed record PolicyPermission(
@@ -55,6 +69,9 @@ public static class PolicyKinds
         ["!policy"] = "policy", ["!user"] = "user", ["!host"] = "host", ["!group"] = "group", ["!layer"] = "layer",
         ["!variable"] = "variable", ["!webservice"] = "webservice", ["!host-factory"] = "host_factory",
     };
+
+    /// <summary>Tags whose kind is given by a <c>kind:</c> field (Conjur's custom records).</summary>
+    public static bool IsCustomKindTag(string tag) => tag is "!resource" or "!role";
 
     /// <summary>Kinds that are roles as well as resources.</summary>
     public static bool IsRoleKind(string kind) => kind is "policy" or "user" or "host" or "group" or "layer" or "host_factory";

@@ -6,8 +6,10 @@ using YamlDotNet.RepresentationModel;
 namespace PartialReplica.Policies;
 
 /// <summary>
-/// Reads Conjur policy YAML into a <see cref="PolicyDocument"/>. Uses YamlDotNet's representation model,
-/// which resolves anchors and aliases and keeps each node's line and column for error messages.
+/// Reads Conjur policy YAML into a <see cref="PolicyDocument"/> with Conjur's resolver rules. The text is first
+/// measured by <see cref="PolicyYamlGuard"/> (nesting, aliases, expansion); YamlDotNet's representation model then
+/// shares each anchored node with its aliases, so a record reached through an alias is the record declared at its
+/// anchor: it keeps the id its declaring policy gave it and is declared once (Conjur skips records it has seen).
 /// Existence of referenced records is checked by the loader (it needs the database).
 /// </summary>
 public static partial class PolicyParser
@@ -17,6 +19,7 @@ public static partial class PolicyParser
     {
         ArgumentNullException.ThrowIfNull(text);
         var scope = PolicyScope.ForBranch(account, branch);
+        PolicyYamlGuard.Check(text, file);
         var stream = new YamlStream();
         try
         {
@@ -45,8 +48,15 @@ public static partial class PolicyParser
     [GeneratedRegex("^[a-z][a-z0-9_]*$")]
     private static partial Regex PrivilegePattern();
 
-    private sealed class Builder(string file)
+    [GeneratedRegex("^[A-Za-z][A-Za-z0-9_-]*$")]
+    private static partial Regex CustomKindPattern();
+
+    private sealed partial class Builder(string file)
     {
+        // Nodes already taken as statements, and the id each record node resolved to where it was first met.
+        private readonly HashSet<YamlNode> _visited = new(ReferenceEqualityComparer.Instance);
+        private readonly Dictionary<YamlNode, ConjurId> _resolved = new(ReferenceEqualityComparer.Instance);
+
         public List<PolicyRecord> Records { get; } = [];
         public List<PolicyMembership> Memberships { get; } = [];
         public List<PolicyPermission> Permissions { get; } = [];
@@ -56,7 +66,8 @@ public static partial class PolicyParser
 
         public void Body(YamlNode node, PolicyScope scope)
         {
-            if (node is YamlScalarNode { Tag.IsEmpty: true } empty && string.IsNullOrEmpty(empty.Value))
+            // `---` alone, or `body:` with nothing after it.
+            if (node is YamlScalarNode { Tag.IsEmpty: true, Style: ScalarStyle.Plain } empty && IsNull(empty))
             {
                 return;
             }
@@ -74,6 +85,11 @@ public static partial class PolicyParser
 
         private void Statement(YamlNode node, PolicyScope scope)
         {
+            if (!_visited.Add(node))
+            {
+                return;
+            }
+
             // A nested plain list (often an anchored one, `- &vars [...]`) contributes its items.
             if (node is YamlSequenceNode { Tag.IsEmpty: true } nested)
             {
@@ -91,9 +107,9 @@ public static partial class PolicyParser
                 throw PolicyErrors.At(Mark(node), "expected a tagged record or statement (!policy, !variable, !grant, ...)");
             }
 
-            if (PolicyKinds.RecordTags.TryGetValue(tag, out var kind))
+            if (PolicyKinds.RecordTags.TryGetValue(tag, out var kind) || PolicyKinds.IsCustomKindTag(tag))
             {
-                Record(node, kind, scope);
+                Record(node, tag, kind, scope);
                 return;
             }
 
@@ -107,34 +123,26 @@ public static partial class PolicyParser
                     break;
                 case "!delete":
                     var fields = Fields(node, tag, "record");
-                    Deletions.Add(new PolicyDeletion(Reference(Required(fields, node, "record"), scope, anyKind: true), Mark(node)));
+                    Deletions.Add(new PolicyDeletion(Reference(Required(fields, node, "record"), scope, Want.Any, IdPlace.Relative), Mark(node)));
                     break;
                 default:
                     throw PolicyErrors.At(Mark(node), $"unknown tag {tag}");
             }
         }
 
-        private void Record(YamlNode node, string kind, PolicyScope scope)
+        private void Record(YamlNode node, string tag, string? kind, PolicyScope scope)
         {
+            Dictionary<string, YamlNode> fields = [];
             string? id;
-            Dictionary<string, YamlNode> fields;
-            if (node is YamlScalarNode scalar)
+            if (node is YamlScalarNode scalar && kind is not null)
             {
                 id = scalar.Value;
-                fields = [];
             }
             else
             {
-                var allowed = kind switch
-                {
-                    "policy" => new[] { "id", "owner", "annotations", "body" },
-                    "user" or "host" => ["id", "owner", "annotations", "restricted_to"],
-                    "variable" => ["id", "owner", "annotations", "kind", "mime_type"],
-                    "host_factory" => ["id", "owner", "annotations", "layers"],
-                    _ => ["id", "owner", "annotations"],
-                };
-                fields = Fields(node, node.Tag.Value, allowed);
-                id = fields.TryGetValue("id", out var idNode) ? Scalar(idNode, "id") : null;
+                fields = Fields(node, tag, AllowedFields(tag, kind));
+                id = fields.TryGetValue("id", out var idNode) ? Id(idNode) : null;
+                kind ??= CustomKind(fields, node, tag);
             }
 
             if (kind == "policy" && string.IsNullOrEmpty(id))
@@ -142,11 +150,67 @@ public static partial class PolicyParser
                 throw PolicyErrors.At(Mark(node), "missing id for !policy");
             }
 
-            var fullId = scope.Resolve(kind, id, Mark(node));
+            var fullId = _resolved.TryGetValue(node, out var known) ? known : scope.Resolve(kind, id, Mark(node), IdPlace.Declaration);
+            _resolved[node] = fullId;
+            var ownedByBranchOwner = !fields.ContainsKey("owner") && scope.Path.Length == 0;
             var owner = fields.TryGetValue("owner", out var ownerNode)
-                ? Reference(ownerNode, scope, anyKind: false)
+                ? Reference(ownerNode, scope, Want.Role, IdPlace.RoleReference)
                 : new PolicyReference(scope.PolicyId, Mark(node));
 
+            var annotations = Annotations(fields, tag);
+            var restrictedTo = fields.TryGetValue("restricted_to", out var restricted) ? Cidrs(restricted) : [];
+            Records.Add(new PolicyRecord(fullId, owner, scope.PolicyId, annotations, restrictedTo, Mark(node))
+            {
+                IsRole = tag == "!role" || (tag != "!resource" && PolicyKinds.IsRoleKind(kind)),
+                IsResource = tag != "!role",
+                OwnedByBranchOwner = ownedByBranchOwner && tag != "!role",
+            });
+
+            if (kind == "host_factory")
+            {
+                HostFactoryLayers(node, fields, fullId, scope);
+            }
+
+            if (kind == "user")
+            {
+                PublicKeys(fields, fullId, owner, ownedByBranchOwner, scope);
+            }
+
+            if (kind == "policy" && fields.TryGetValue("body", out var body))
+            {
+                Body(body, scope.Enter(fullId.Identifier));
+            }
+        }
+
+        private static string[] AllowedFields(string tag, string? kind) => tag switch
+        {
+            "!resource" => ["id", "kind", "owner", "annotations"],
+            "!role" => ["id", "kind"],
+            _ => kind switch
+            {
+                "policy" => ["id", "owner", "annotations", "body"],
+                "user" => ["id", "owner", "annotations", "uidnumber", "public_key", "public_keys", "restricted_to"],
+                "host" => ["id", "owner", "annotations", "restricted_to"],
+                "group" => ["id", "owner", "annotations", "gidnumber"],
+                "variable" => ["id", "owner", "annotations", "kind", "mime_type"],
+                "host_factory" => ["id", "owner", "annotations", "layer", "layers"],
+                _ => ["id", "owner", "annotations"],
+            },
+        };
+
+        private string CustomKind(Dictionary<string, YamlNode> fields, YamlNode node, string tag)
+        {
+            var kind = fields.TryGetValue("kind", out var kindNode) ? Scalar(kindNode, "kind") : null;
+            if (kind is null || !CustomKindPattern().IsMatch(kind))
+            {
+                throw PolicyErrors.At(kindNode is null ? Mark(node) : Mark(kindNode), $"{tag} needs a kind: a word such as database or department");
+            }
+
+            return kind;
+        }
+
+        private Dictionary<string, string> Annotations(Dictionary<string, YamlNode> fields, string tag)
+        {
             var annotations = new Dictionary<string, string>(StringComparer.Ordinal);
             if (fields.TryGetValue("annotations", out var annotationsNode))
             {
@@ -161,176 +225,27 @@ public static partial class PolicyParser
                 }
             }
 
-            // Conjur keeps a variable's kind and mime type as annotations.
-            if (fields.TryGetValue("kind", out var variableKind))
+            // Conjur keeps these attributes as annotations; an explicit annotation of the same name wins.
+            if (tag == "!variable")
             {
-                annotations["conjur/kind"] = Scalar(variableKind, "kind");
-            }
-
-            if (fields.TryGetValue("mime_type", out var mimeType))
-            {
-                annotations["conjur/mime_type"] = Scalar(mimeType, "mime_type");
-            }
-
-            var restrictedTo = new List<string>();
-            if (fields.TryGetValue("restricted_to", out var restricted))
-            {
-                foreach (var cidr in Items(restricted))
+                foreach (var (field, name) in new[] { ("kind", "conjur/kind"), ("mime_type", "conjur/mime_type") })
                 {
-                    var value = Scalar(cidr, "restricted_to");
-                    if (!System.Net.IPNetwork.TryParse(value, out _) && !System.Net.IPAddress.TryParse(value, out _))
+                    if (fields.TryGetValue(field, out var value))
                     {
-                        throw PolicyErrors.At(Mark(cidr), $"restricted_to: '{value}' is not an IP address or CIDR range");
-                    }
-
-                    restrictedTo.Add(value);
-                }
-            }
-
-            Records.Add(new PolicyRecord(fullId, owner, scope.PolicyId, annotations, restrictedTo, Mark(node)));
-
-            if (fields.TryGetValue("layers", out var layers))
-            {
-                // As Conjur: a host factory is a member of the layers its hosts join.
-                foreach (var layer in Items(layers))
-                {
-                    var layerRef = Reference(layer, scope, anyKind: false);
-                    Memberships.Add(new PolicyMembership(layerRef, new PolicyReference(fullId, Mark(node)), scope.PolicyId, false, Mark(layer)));
-                }
-            }
-
-            if (kind == "policy" && fields.TryGetValue("body", out var body))
-            {
-                Body(body, scope.Enter(fullId.Identifier));
-            }
-        }
-
-        private void Membership(YamlNode node, PolicyScope scope, bool revoke)
-        {
-            var fields = Fields(node, node.Tag.Value, "role", "roles", "member", "members");
-            var roles = Plural(fields, node, "role", "roles").Select(r => Reference(r, scope, anyKind: false)).ToList();
-            var members = Plural(fields, node, "member", "members").Select(m => Reference(m, scope, anyKind: false)).ToList();
-            foreach (var role in roles)
-            {
-                foreach (var member in members)
-                {
-                    Memberships.Add(new PolicyMembership(role, member, scope.PolicyId, revoke, Mark(node)));
-                }
-            }
-        }
-
-        private void Permission(YamlNode node, PolicyScope scope, bool deny)
-        {
-            var fields = Fields(node, node.Tag.Value, "role", "roles", "privilege", "privileges", "resource", "resources");
-            var roles = Plural(fields, node, "role", "roles").Select(r => Reference(r, scope, anyKind: false)).ToList();
-            var resources = Plural(fields, node, "resource", "resources").Select(r => Reference(r, scope, anyKind: true)).ToList();
-            var privilegeNodes = Plural(fields, node, "privilege", "privileges");
-            var privileges = new List<string>();
-            foreach (var p in privilegeNodes)
-            {
-                var privilege = p is YamlScalarNode { Tag.IsEmpty: true } s ? s.Value : null;
-                if (privilege is null || !PrivilegePattern().IsMatch(privilege))
-                {
-                    throw PolicyErrors.At(Mark(p), "bad privilege list: each privilege is a plain word such as read, execute, update or replicate");
-                }
-
-                privileges.Add(privilege);
-            }
-
-            foreach (var role in roles)
-            {
-                foreach (var privilege in privileges.Distinct(StringComparer.Ordinal))
-                {
-                    foreach (var resource in resources)
-                    {
-                        Permissions.Add(new PolicyPermission(role, privilege, resource, scope.PolicyId, deny, Mark(node)));
+                        annotations.TryAdd(name, Scalar(value, field));
                     }
                 }
             }
-        }
 
-        private PolicyReference Reference(YamlNode node, PolicyScope scope, bool anyKind)
-        {
-            var tag = node.Tag.IsEmpty ? null : node.Tag.Value;
-            if (tag is null || !PolicyKinds.RecordTags.TryGetValue(tag, out var kind))
+            foreach (var (field, name) in new[] { ("uidnumber", "conjur/uidnumber"), ("gidnumber", "conjur/gidnumber") })
             {
-                throw PolicyErrors.At(Mark(node), tag is null
-                    ? "expected a tagged reference such as !group admins"
-                    : $"unknown tag {tag} in a reference");
-            }
-
-            if (!anyKind && !PolicyKinds.IsRoleKind(kind))
-            {
-                throw PolicyErrors.At(Mark(node), $"{tag} is not a role; only users, hosts, groups, layers, policies and host factories can be granted or permitted");
-            }
-
-            var id = node switch
-            {
-                YamlScalarNode scalar => scalar.Value,
-                // An aliased record (`resources: *vars`) refers to it by id; its other attributes are its declaration.
-                YamlMappingNode mapping => mapping.Children.TryGetValue(new YamlScalarNode("id"), out var idNode) ? Scalar(idNode, "id") : null,
-                _ => throw PolicyErrors.At(Mark(node), "a reference is a tagged id such as !variable db/password"),
-            };
-            return new PolicyReference(scope.Resolve(kind, id, Mark(node)), Mark(node));
-        }
-
-        private List<YamlNode> Plural(Dictionary<string, YamlNode> fields, YamlNode node, string one, string many)
-        {
-            var hasOne = fields.TryGetValue(one, out var single);
-            var hasMany = fields.TryGetValue(many, out var list);
-            if (hasOne && hasMany)
-            {
-                throw PolicyErrors.At(Mark(node), $"give either {one} or {many}, not both");
-            }
-
-            if (!hasOne && !hasMany)
-            {
-                throw PolicyErrors.At(Mark(node), one == "privilege"
-                    ? "bad privilege list: missing privilege(s)"
-                    : $"{node.Tag.Value} needs {one} (or {many})");
-            }
-
-            var items = Items((single ?? list)!);
-            if (items.Count == 0)
-            {
-                throw PolicyErrors.At(Mark((single ?? list)!), one == "privilege" ? "bad privilege list: it is empty" : $"{many} is empty");
-            }
-
-            return items;
-        }
-
-        private static List<YamlNode> Items(YamlNode node) =>
-            node is YamlSequenceNode sequence ? [.. sequence.Children] : [node];
-
-        private YamlNode Required(Dictionary<string, YamlNode> fields, YamlNode node, string name) =>
-            fields.TryGetValue(name, out var value) ? value : throw PolicyErrors.At(Mark(node), $"{node.Tag.Value} needs {name}");
-
-        private Dictionary<string, YamlNode> Fields(YamlNode node, string tag, params string[] allowed)
-        {
-            if (node is not YamlMappingNode mapping)
-            {
-                throw PolicyErrors.At(Mark(node), $"{tag} takes a mapping with {string.Join(", ", allowed)}");
-            }
-
-            var fields = new Dictionary<string, YamlNode>(StringComparer.Ordinal);
-            foreach (var (keyNode, value) in mapping.Children)
-            {
-                var key = Scalar(keyNode, "key");
-                if (!allowed.Contains(key, StringComparer.Ordinal))
+                if (fields.TryGetValue(field, out var value))
                 {
-                    throw PolicyErrors.At(Mark(keyNode), $"{tag} has no attribute '{key}' (expected {string.Join(", ", allowed)})");
-                }
-
-                if (!fields.TryAdd(key, value))
-                {
-                    throw PolicyErrors.At(Mark(keyNode), $"'{key}' is given twice");
+                    annotations.TryAdd(name, Integer(value, field));
                 }
             }
 
-            return fields;
+            return annotations;
         }
-
-        private string Scalar(YamlNode node, string what) =>
-            node is YamlScalarNode scalar ? scalar.Value ?? "" : throw PolicyErrors.At(Mark(node), $"{what} must be a plain value");
     }
 }

@@ -4,20 +4,20 @@ using PartialReplica.Schema;
 namespace PartialReplica.Policies;
 
 /// <summary>
-/// Checks that every record a file refers to exists — declared in the file or present in the database.
-/// In replace mode a record the replace is about to delete does not count as present.
+/// Checks that every record a file refers to exists — declared in the file or present in the database. It runs
+/// after the load's deletions (<c>!delete</c>, replace's omissions and what they cascade to), inside the load's
+/// transaction, so a record about to go does not count as present and the refusal is located, not a foreign-key error.
 /// </summary>
 internal static class PolicyReferences
 {
     public static async Task CheckAsync(
-        NpgsqlConnection connection, PolicyDocument document, PolicyRows rows, PolicyMode mode,
-        string scopeId, string scopePrefix, CancellationToken cancellationToken)
+        NpgsqlConnection connection, PolicyDocument document, PolicyRows rows, CancellationToken cancellationToken)
     {
-        var roleRefs = document.Records.Select(r => r.Owner)
-            .Concat(document.Memberships.SelectMany(m => new[] { m.Role, m.Member }))
-            .Concat(document.Permissions.Select(p => p.Role));
-        var resourceRefs = document.Permissions.Select(p => p.Resource)
-            .Concat(document.Deletions.Select(d => d.Record));
+        // As Conjur: !delete, !revoke and !deny of what does not exist do nothing, so only what the file writes is checked.
+        var roleRefs = document.Records.Where(r => !r.OwnedByBranchOwner).Select(r => r.Owner)
+            .Concat(document.Memberships.Where(m => !m.Revoke).SelectMany(m => new[] { m.Role, m.Member }))
+            .Concat(document.Permissions.Where(p => !p.Deny).Select(p => p.Role));
+        var resourceRefs = document.Permissions.Where(p => !p.Deny).Select(p => p.Resource);
 
         var pending = new List<(PolicyReference Ref, bool IsRole)>();
         var seen = new HashSet<(string, bool)>();
@@ -37,18 +37,11 @@ internal static class PolicyReferences
 
         await using var command = ConnectionExtensions.Command(connection, """
             SELECT r.i::int FROM unnest($1::text[], $2::boolean[]) WITH ORDINALITY AS r(id, is_role, i)
-             WHERE NOT EXISTS (
-                    SELECT 1 FROM roles x
-                     WHERE r.is_role AND x.role_id = r.id
-                       AND NOT ($3 AND COALESCE(x.policy_id = $4 OR starts_with(x.policy_id, $5), false)))
-               AND NOT EXISTS (
-                    SELECT 1 FROM resources x
-                     WHERE NOT r.is_role AND x.resource_id = r.id
-                       AND NOT ($3 AND COALESCE(x.policy_id = $4 OR starts_with(x.policy_id, $5), false)))
+             WHERE NOT EXISTS (SELECT 1 FROM roles x WHERE r.is_role AND x.role_id = r.id)
+               AND NOT EXISTS (SELECT 1 FROM resources x WHERE NOT r.is_role AND x.resource_id = r.id)
              ORDER BY r.i
             """,
-            pending.Select(p => p.Ref.Id.ToString()).ToArray(), pending.Select(p => p.IsRole).ToArray(),
-            mode == PolicyMode.Replace, scopeId, scopePrefix);
+            pending.Select(p => p.Ref.Id.ToString()).ToArray(), pending.Select(p => p.IsRole).ToArray());
         var missing = new List<string>();
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {

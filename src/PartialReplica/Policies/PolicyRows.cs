@@ -22,7 +22,11 @@ internal sealed class PolicyRows
     /// <summary>The ids the file declares.</summary>
     public HashSet<string> Declared { get; } = new(StringComparer.Ordinal);
 
-    public static PolicyRows From(PolicyDocument document)
+    /// <summary>
+    /// The rows of <paramref name="document"/>; records declared at root without an owner are owned by
+    /// <paramref name="rootOwner"/> (the root policy's owner, as in Conjur).
+    /// </summary>
+    public static PolicyRows From(PolicyDocument document, string rootOwner)
     {
         var rows = new PolicyRows();
         var firstMark = new Dictionary<string, SourceMark>(StringComparer.Ordinal);
@@ -33,18 +37,22 @@ internal sealed class PolicyRows
             var id = record.Id.ToString();
             if (!firstMark.TryAdd(id, record.Mark))
             {
-                throw PolicyErrors.At(record.Mark, $"{id} is declared twice (first at {firstMark[id]})");
+                throw PolicyErrors.At(record.Mark, $"{id} is declared more than once (first at {firstMark[id]})");
             }
 
             rows.Declared.Add(id);
             var policy = record.PolicyId.ToString();
-            var owner = record.Owner.Id.ToString();
-            rows.Resources.Add([id, owner, policy]);
+            var owner = record.OwnedByBranchOwner ? rootOwner : record.Owner.Id.ToString();
+            if (record.IsResource)
+            {
+                rows.Resources.Add([id, owner, policy]);
+            }
+
             if (record.IsRole)
             {
                 rows.Roles.Add([id, policy]);
-                // As Conjur: the owner is a member of the role it owns, with admin option.
-                if (owner != id && memberships.Add((id, owner, true)))
+                // As Conjur: the owner of a role's resource is a member of the role, with admin option.
+                if (record.IsResource && owner != id && memberships.Add((id, owner, true)))
                 {
                     rows.Memberships.Add([id, owner, true, true, policy]);
                 }
@@ -75,7 +83,7 @@ internal sealed class PolicyRows
             }
             else if (memberships.Add((role, member, false)))
             {
-                rows.Memberships.Add([role, member, false, false, m.PolicyId.ToString()]);
+                rows.Memberships.Add([role, member, m.Admin, false, m.PolicyId.ToString()]);
             }
         }
 

@@ -1,11 +1,29 @@
+using System.Text;
 using PartialReplica.Conjur;
 
 namespace PartialReplica.Policies;
 
+/// <summary>How a reference may name a record, by where it stands (Conjur's resolver rules).</summary>
+internal enum IdPlace
+{
+    /// <summary>A declaration: relative to the enclosing policy only (Conjur: "Illegal absolute id").</summary>
+    Declaration,
+
+    /// <summary>
+    /// A grant's role, a permit's resource, a deleted record, a host factory's layer: relative, or absolute with a
+    /// leading <c>/</c>. Conjur refuses the absolute form here; it is kept because this product's own policies and
+    /// tests reach records of other branches this way.
+    /// </summary>
+    Relative,
+
+    /// <summary>An owner, a grant's or revoke's member, a permit's or deny's role: may also be absolute (<c>/a/b</c>) or climb (<c>../b</c>).</summary>
+    RoleReference,
+}
+
 /// <summary>
-/// Where a statement sits: the branch path (empty for root) and the policy that defines its records.
-/// Resolves ids as Conjur does: relative to the branch, absolute with a leading <c>/</c>, users of a
-/// non-root branch as <c>name@branch-with-dashes</c>.
+/// Where a statement sits: the branch path (empty for root) and the policy that encloses its records.
+/// Resolves ids as Conjur does: relative to the enclosing policy; <c>/</c>-absolute and <c>..</c> only where
+/// Conjur resolves them (owners, members, permitted roles); users outside root as <c>name@branch-with-dashes</c>.
 /// </summary>
 internal sealed record PolicyScope(string Account, string Path, ConjurId PolicyId)
 {
@@ -21,7 +39,7 @@ internal sealed record PolicyScope(string Account, string Path, ConjurId PolicyI
         new(Account, policyIdentifier, new ConjurId(Account, "policy", policyIdentifier));
 
     /// <summary>The full id of <paramref name="id"/> of the given kind; null id means the policy's own id.</summary>
-    public ConjurId Resolve(string kind, string? id, SourceMark mark)
+    public ConjurId Resolve(string kind, string? id, SourceMark mark, IdPlace place)
     {
         string path;
         if (string.IsNullOrEmpty(id))
@@ -35,6 +53,11 @@ internal sealed record PolicyScope(string Account, string Path, ConjurId PolicyI
         }
         else if (id.StartsWith('/'))
         {
+            if (place == IdPlace.Declaration)
+            {
+                throw PolicyErrors.At(mark, $"Illegal absolute id '{id}': a record is declared relative to its policy; '/' may start only a reference");
+            }
+
             path = id[1..];
         }
         else
@@ -42,8 +65,18 @@ internal sealed record PolicyScope(string Account, string Path, ConjurId PolicyI
             path = Path.Length == 0 ? id : Path + "/" + id;
         }
 
-        if (path.Length == 0 || path.EndsWith('/') || path.Contains("//", StringComparison.Ordinal)
-            || path.Any(c => char.IsControl(c)))
+        var segments = path.Split('/');
+        if (segments.Contains(".."))
+        {
+            if (place != IdPlace.RoleReference)
+            {
+                throw PolicyErrors.At(mark, $"Invalid relative reference: '{id}' ('..' is allowed only in owner, member and permitted role references)");
+            }
+
+            path = Climb(segments, id!, mark);
+        }
+
+        if (path.Length == 0 || path.EndsWith('/') || path.Contains("//", StringComparison.Ordinal) || path.Any(char.IsControl))
         {
             throw PolicyErrors.At(mark, $"'{id}' is not a valid id (empty segment or control character)");
         }
@@ -57,7 +90,36 @@ internal sealed record PolicyScope(string Account, string Path, ConjurId PolicyI
             }
         }
 
-        return new ConjurId(Account, kind, path);
+        var full = new ConjurId(Account, kind, path);
+        if (Encoding.UTF8.GetByteCount(full.ToString()) > PolicyLimits.MaxIdBytes)
+        {
+            throw PolicyErrors.At(mark, $"the id {kind}:{path[..Math.Min(path.Length, 60)]}... is longer than {PolicyLimits.MaxIdBytes} bytes");
+        }
+
+        return full;
+    }
+
+    /// <summary>Each <c>..</c> removes itself and the segment before it, as Conjur's relative path resolver does.</summary>
+    private static string Climb(string[] segments, string id, SourceMark mark)
+    {
+        var tokens = segments.ToList();
+        int index;
+        while ((index = tokens.IndexOf("..")) >= 0)
+        {
+            if (index == 0)
+            {
+                throw PolicyErrors.At(mark, $"Invalid relative reference: '{id}' climbs above the root");
+            }
+
+            tokens.RemoveRange(index - 1, 2);
+        }
+
+        if (tokens.Count == 0)
+        {
+            throw PolicyErrors.At(mark, $"Invalid relative reference: '{id}'");
+        }
+
+        return string.Join('/', tokens);
     }
 
     private static string TagOf(string kind) => kind == "host_factory" ? "host-factory" : kind;

@@ -80,6 +80,16 @@ internal static class PolicyStatements
     ];
 
     /// <summary>
+    /// The ownership rows the resources trigger wrote for the roles this load created ($1) carry no policy_id; they
+    /// get the declaring policy's, as Conjur's loader stamps its own.
+    /// </summary>
+    public const string StampOwnership = """
+        UPDATE role_memberships x SET policy_id = t.policy_id FROM pr_memberships t
+         WHERE x.role_id = ANY($1) AND x.ownership AND x.policy_id IS NULL
+           AND t.ownership AND t.role_id = x.role_id AND t.member_id = x.member_id
+        """;
+
+    /// <summary>
     /// restricted_to of users and hosts: set for new roles ($1 their ids) and, outside load mode, for all.
     /// </summary>
     public static string UpsertCredentials(PolicyMode mode) => $"""

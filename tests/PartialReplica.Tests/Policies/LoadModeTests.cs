@@ -65,7 +65,8 @@ public sealed class LoadModeTests(ReplicationFixture fixture)
             "SELECT role_id || ' <- ' || member_id FROM role_memberships WHERE ownership AND admin_option ORDER BY 1");
         Assert.Equal(
             [
-                "default:group:admins <- default:policy:root",
+                // As Conjur: a root record with no owner belongs to the root policy's owner, the admin user.
+                "default:group:admins <- default:user:admin",
                 "default:layer:app/l <- default:policy:app",
                 "default:policy:app <- default:group:admins",
             ],
