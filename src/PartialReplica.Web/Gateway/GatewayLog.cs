@@ -59,4 +59,10 @@ internal static partial class GatewayLog
 
     [LoggerMessage(2543, LogLevel.Debug, "Authentication refused before any query: the login is not text PostgreSQL can hold")]
     public static partial void UnstorableLoginRefused(ILogger logger);
+
+    [LoggerMessage(2730, LogLevel.Warning, "The dashboard's history could not read the leader's backlog; lag is missing from the charts until it answers")]
+    public static partial void HistorySamplingFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(2731, LogLevel.Information, "The dashboard's history reads the leader's backlog again")]
+    public static partial void HistorySamplingRecovered(ILogger logger);
 }
