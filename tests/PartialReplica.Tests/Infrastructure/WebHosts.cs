@@ -33,14 +33,15 @@ internal static class WebHosts
         return (app, Address(app));
     }
 
-    public static async Task<(WebApplication App, string Url)> StartAgentAsync(string name, string followerDb, string gatewayUrl)
+    /// <summary>Starts an agent on <paramref name="url"/> (a free port when not given; the same one to restart it).</summary>
+    public static async Task<(WebApplication App, string Url)> StartAgentAsync(string name, string followerDb, string gatewayUrl, string url = "http://127.0.0.1:0")
     {
         var app = AgentApplication.Build([], new Dictionary<string, string?>
         {
             ["Agent:Name"] = name,
             ["Agent:Database"] = followerDb,
             ["Agent:GatewayUrl"] = gatewayUrl,
-            ["urls"] = "http://127.0.0.1:0",
+            ["urls"] = url,
             ["Logging:LogLevel:Default"] = "Warning",
         });
         await app.StartAsync();
