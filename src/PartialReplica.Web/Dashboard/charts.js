@@ -5,8 +5,8 @@
 
 window.PartialReplicaCharts = (() => {
   const svgNs = "http://www.w3.org/2000/svg";
-  const width = 360;
-  const height = 96;
+  const width = 480;
+  const height = 120;
   const top = 14;
   const bottom = 16;
   const left = 4;

@@ -184,7 +184,7 @@
         heading.textContent = f.name;
         const charts = document.createElement("div");
         charts.className = "charts";
-        charts.append(chart("lag", "Lag (ms)"), chart("pushes", "Pushes per second (this gateway)"));
+        charts.append(chart("lag", "Lag (ms)"), chart("pushes", "Pushes/s (by this gateway)"));
         const facts = document.createElement("dl");
         const errorsTitle = document.createElement("h4");
         errorsTitle.textContent = "Last ten errors";

@@ -17,8 +17,7 @@ namespace PartialReplica.Tests.Dashboard;
 /// </summary>
 public sealed class DashboardTests(DashboardWorld world, ITestOutputHelper output) : IClassFixture<DashboardWorld>
 {
-    private const string Chromium = "/usr/bin/chromium";
-    private static readonly float Wait = (float)Eventually.DefaultDeadline.TotalMilliseconds;
+    private static readonly float Wait = DashboardBrowser.Wait;
 
     [Fact]
     public async Task Status_is_admin_only_and_is_the_document_status_json_prints()
@@ -264,93 +263,55 @@ public sealed class DashboardTests(DashboardWorld world, ITestOutputHelper outpu
     private async Task ExpectCardsMatchStatusAsync(IPage page)
     {
         var admin = await world.AuthenticateAsync("admin", world.AdminApiKey);
-        var mismatch = "";
+        string? difference = null;
         try
         {
-            await Eventually.HoldsAsync(async () =>
-        {
-            using var response = await world.GetAsync("/status", admin);
-            foreach (var follower in Followers(JsonNode.Parse(await response.Content.ReadAsStringAsync())!))
-            {
-                var card = page.Locator($"#follower-cards .follower-card[data-follower='{(string)follower["name"]!}']");
-                foreach (var field in new[] { "lastPushAt", "breaker", "lastError" })
-                {
-                    var expected = follower[field]?.GetValue<string>() ?? "";
-                    var dd = card.Locator($"dd[data-field='{field}']");
-                    if (await dd.GetAttributeAsync("data-value") != expected || (expected == "" && await dd.TextContentAsync() != "\u2014"))
-                    {
-                        mismatch = $"{follower["name"]} {field}: page {await dd.GetAttributeAsync("data-value")}, status {expected}";
-                        return false;
-                    }
-                }
-
-                var wal = await card.Locator("dd[data-field='retainedWalBytes']").TextContentAsync();
-                if ((follower["retainedWalBytes"] is null) != (wal == "\u2014"))
-                {
-                    mismatch = $"{follower["name"]} retainedWalBytes: page {wal}, status {follower["retainedWalBytes"]}";
-                    return false;
-                }
-
-                var errors = follower["recentErrors"]?.AsArray().Select(e => (string)e!["at"]!).ToList();
-                var shown = await card.Locator("ol.recent-errors li[data-at]").EvaluateAllAsync<string[]>("items => items.map(i => i.dataset.at)");
-                var dash = await card.Locator("p.recent-errors").CountAsync() == 1;
-                if (errors is null ? !dash || shown.Length != 0 : dash || !errors.SequenceEqual(shown))
-                {
-                    mismatch = $"{follower["name"]} recentErrors: page [{string.Join(", ", shown)}], status [{string.Join(", ", errors ?? [])}]";
-                    return false;
-                }
-            }
-
-            return true;
-        }, "every follower card shows what GET /status says", TimeSpan.FromSeconds(10));
+            await Eventually.HoldsAsync(async () => (difference = await CardsDifferenceAsync(page, admin)) is null,
+                "every follower card shows what GET /status says", TimeSpan.FromSeconds(10));
         }
         catch (Xunit.Sdk.XunitException e)
         {
-            throw new Xunit.Sdk.XunitException($"{e.Message} (last difference: {mismatch})");
+            throw new Xunit.Sdk.XunitException($"{e.Message} (last difference: {difference})");
         }
     }
 
-    /// <summary>
-    /// Runs <paramref name="body"/> on the dashboard in Debian's chromium, signed in with the admin's API key. The
-    /// browser may load loopback pages only (every URL it asked for lands in <paramref name="requests"/>).
-    /// </summary>
-    private async Task WithSignedInPageAsync(List<string> requests, Func<IPage, Task> body)
+    /// <summary>The first way a follower card differs from <c>GET /status</c> now, or null when none does.</summary>
+    private async Task<string?> CardsDifferenceAsync(IPage page, string adminToken)
     {
-        var userDataDir = Directory.CreateTempSubdirectory("pr-dashboard-chromium-").FullName;
-        try
+        using var response = await world.GetAsync("/status", adminToken);
+        foreach (var follower in Followers(JsonNode.Parse(await response.Content.ReadAsStringAsync())!))
         {
-            using var playwright = await Playwright.CreateAsync();
-            await using var browser = await playwright.Chromium.LaunchPersistentContextAsync(userDataDir, new BrowserTypeLaunchPersistentContextOptions
+            var card = page.Locator($"#follower-cards .follower-card[data-follower='{(string)follower["name"]!}']");
+            foreach (var field in new[] { "lastPushAt", "breaker", "lastError" })
             {
-                ExecutablePath = Chromium,
-                Headless = true,
-                Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-                ViewportSize = new ViewportSize { Width = 1400, Height = 800 },
-            });
-            await browser.RouteAsync("**/*", async route =>
+                var expected = follower[field]?.GetValue<string>() ?? "";
+                var dd = card.Locator($"dd[data-field='{field}']");
+                var shownValue = await dd.GetAttributeAsync("data-value");
+                if (shownValue != expected || (expected == "" && await dd.TextContentAsync() != "\u2014"))
+                {
+                    return $"{follower["name"]} {field}: page {shownValue}, status {expected}";
+                }
+            }
+
+            var wal = await card.Locator("dd[data-field='retainedWalBytes']").TextContentAsync();
+            if ((follower["retainedWalBytes"] is null) != (wal == "\u2014"))
             {
-                requests.Add(route.Request.Url);
-                if (new Uri(route.Request.Url).Host == "127.0.0.1")
-                {
-                    await route.ContinueAsync();
-                }
-                else
-                {
-                    await route.AbortAsync();
-                }
-            });
-            var page = browser.Pages.Count > 0 ? browser.Pages[0] : await browser.NewPageAsync();
-            page.SetDefaultTimeout(Wait);
-            await page.GotoAsync(world.GatewayUrl + "/dashboard");
-            await page.FillAsync("#api-key", world.AdminApiKey);
-            await page.ClickAsync("#login-key button[type=submit]");
-            await body(page);
+                return $"{follower["name"]} retainedWalBytes: page {wal}, status {follower["retainedWalBytes"]}";
+            }
+
+            var errors = follower["recentErrors"]?.AsArray().Select(e => (string)e!["at"]!).ToList();
+            var shown = await card.Locator("ol.recent-errors li[data-at]").EvaluateAllAsync<string[]>("items => items.map(i => i.dataset.at)");
+            var dash = await card.Locator("p.recent-errors").CountAsync() == 1;
+            if (errors is null ? !dash || shown.Length != 0 : dash || !errors.SequenceEqual(shown))
+            {
+                return $"{follower["name"]} recentErrors: page [{string.Join(", ", shown)}], status [{string.Join(", ", errors ?? [])}]";
+            }
         }
-        finally
-        {
-            Directory.Delete(userDataDir, recursive: true);
-        }
+
+        return null;
     }
+
+    private Task WithSignedInPageAsync(List<string> requests, Func<IPage, Task> body) => DashboardBrowser.WithSignedInPageAsync(world, requests, body);
 
     private static ILocator Cell(IPage page, string follower, string field) =>
         page.Locator($"#followers tr[data-follower='{follower}'] td[data-field='{field}']");
