@@ -7,8 +7,8 @@ window.PartialReplicaCharts = (() => {
   const svgNs = "http://www.w3.org/2000/svg";
   const width = 480;
   const height = 120;
-  const top = 14;
-  const bottom = 16;
+  const top = 16;
+  const bottom = 18;
   const left = 4;
   const right = 4;
 
@@ -62,6 +62,8 @@ window.PartialReplicaCharts = (() => {
       element("text", { class: "tick", x: left, y: top - 3 }, formatValue(ceiling, unit)),
       element("text", { class: "tick", x: left, y: height - 3 }, "15 min ago"),
       element("text", { class: "tick end", x: width - right, y: height - 3 }, "now"),
+      element("text", { class: "tick end", x: width - right, y: top - 3 },
+        present.length ? `now ${formatValue(latest ?? 0, unit)} \u00b7 peak ${formatValue(max, unit)}` : "no samples yet"),
     ];
 
     // One polyline per run of samples: a null (no sample that second) leaves a gap rather than a false line.

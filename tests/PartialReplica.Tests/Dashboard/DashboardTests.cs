@@ -175,6 +175,11 @@ public sealed class DashboardTests(DashboardWorld world, ITestOutputHelper outpu
                 await page.ScreenshotAsync(new PageScreenshotOptions { Path = screenshot, FullPage = true });
                 Assert.True(new FileInfo(screenshot).Length > 0);
                 output.WriteLine($"Dashboard screenshot: {screenshot}");
+                // Set to docs/dashboard.png to refresh the README's screenshot.
+                if (Environment.GetEnvironmentVariable("PARTIALREPLICA_DASHBOARD_SCREENSHOT") is { Length: > 0 } readme)
+                {
+                    File.Copy(screenshot, readme, overwrite: true);
+                }
             }
             finally
             {
