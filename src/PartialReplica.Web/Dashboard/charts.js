@@ -30,7 +30,7 @@ window.PartialReplicaCharts = (() => {
   }
 
   function formatValue(value, unit) {
-    if (unit === "ms" && value >= 10000) return `${(value / 1000).toFixed(0)} s`;
+    if (unit === "ms" && value >= 1000) return `${(value / 1000).toFixed(value >= 10000 ? 0 : 1)} s`;
     if (unit === "ms") return `${Math.round(value)} ms`;
     return `${Number.isInteger(value) ? value : value.toFixed(1)}${unit ? " " + unit : ""}`;
   }
