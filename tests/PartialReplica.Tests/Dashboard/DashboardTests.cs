@@ -169,7 +169,11 @@ public sealed class DashboardTests(DashboardWorld world, ITestOutputHelper outpu
                     Assert.True(await lag.Locator("polyline.line").CountAsync() >= 1, $"{follower}'s lag chart draws no line");
                 }
 
-                // The README's screenshot: the dashboard with its charts moving.
+                // The README's screenshot: the dashboard with its charts moving, a few samples into the burst.
+                var eastLag = Chart(page, DashboardWorld.East, "lag");
+                var samples = int.Parse((await eastLag.GetAttributeAsync("data-samples"))!, CultureInfo.InvariantCulture);
+                await Eventually.HoldsAsync(async () => int.Parse((await eastLag.GetAttributeAsync("data-samples"))!, CultureInfo.InvariantCulture) >= samples + 3,
+                    "three more samples drawn during the burst");
                 var screenshot = Path.Combine(AppContext.BaseDirectory, "artifacts", "dashboard.png");
                 Directory.CreateDirectory(Path.GetDirectoryName(screenshot)!);
                 await page.ScreenshotAsync(new PageScreenshotOptions { Path = screenshot, FullPage = true });
