@@ -24,6 +24,7 @@ public static class DashboardApi
         ["index.html"] = (Read("index.html"), "text/html; charset=utf-8"),
         ["dashboard.css"] = (Read("dashboard.css"), "text/css; charset=utf-8"),
         ["dashboard.js"] = (Read("dashboard.js"), "text/javascript; charset=utf-8"),
+        ["charts.js"] = (Read("charts.js"), "text/javascript; charset=utf-8"),
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
     public static IEndpointRouteBuilder MapDashboardApi(this IEndpointRouteBuilder app)

@@ -1,4 +1,5 @@
-// The PartialReplica dashboard (SPEC F11). Polls the gateway's admin status endpoints about once a second.
+// The PartialReplica dashboard (SPEC F11). Polls the gateway's admin status endpoints about once a second:
+// /status (per follower), /status/replica-sets and /status/history (the last 15 minutes, drawn by charts.js).
 // The API key and token live only in this closure: never in storage, the URL or the page. Values from the
 // server are written with textContent, never as HTML. The page never asks for secrets.
 "use strict";
@@ -37,13 +38,40 @@
     return response.json();
   }
 
-  function cell(row, field, value, numeric) {
+  const absent = "\u2014";
+  const isAbsent = (value) => value === null || value === undefined;
+
+  function cell(row, field, value, numeric, shown) {
     const td = document.createElement("td");
     td.dataset.field = field;
-    td.dataset.value = value === null || value === undefined ? "" : String(value);
-    td.textContent = value === null || value === undefined ? "?" : String(value);
+    td.dataset.value = isAbsent(value) ? "" : String(value);
+    td.textContent = shown !== undefined ? shown : isAbsent(value) ? "?" : String(value);
     if (numeric) td.className = "num";
     row.appendChild(td);
+    return td;
+  }
+
+  // "12 s ago", "4 min ago", "3 h ago", "2 d ago", from an ISO time; the dash when there is none.
+  function age(iso) {
+    if (isAbsent(iso)) return absent;
+    const seconds = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+    if (Number.isNaN(seconds)) return absent;
+    if (seconds < 120) return `${seconds} s ago`;
+    if (seconds < 7200) return `${Math.floor(seconds / 60)} min ago`;
+    if (seconds < 172800) return `${Math.floor(seconds / 3600)} h ago`;
+    return `${Math.floor(seconds / 86400)} d ago`;
+  }
+
+  function bytes(value) {
+    if (isAbsent(value)) return absent;
+    const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let n = Number(value);
+    let unit = 0;
+    while (n >= 1024 && unit < units.length - 1) {
+      n /= 1024;
+      unit++;
+    }
+    return unit === 0 ? `${n} B` : `${n.toFixed(1)} ${units[unit]}`;
   }
 
   function renderFollowers(followers) {
@@ -61,6 +89,8 @@
       cell(tr, "subscription", f.subscriptionEvent
         ? `${f.subscription} (${f.subscriptionEvent}, ${new Date(f.subscriptionEventAt).toLocaleString()})`
         : f.subscription);
+      cell(tr, "lastPushAt", f.lastPushAt, false, age(f.lastPushAt));
+      cell(tr, "retainedWalBytes", f.retainedWalBytes, true, bytes(f.retainedWalBytes));
       cell(tr, "lastError", f.lastError ?? "");
       return tr;
     });
@@ -68,7 +98,8 @@
     $("follower-count").textContent = `(${followers.length})`;
   }
 
-  function renderReplicaSets(sets) {
+  // Each set's receiving followers come from the status document (each follower names its sets).
+  function renderReplicaSets(sets, followers) {
     const body = $("replica-sets").tBodies[0];
     body.replaceChildren(...sets.map((s) => {
       const tr = document.createElement("tr");
@@ -76,8 +107,104 @@
       cell(tr, "name", s.name);
       cell(tr, "followers", s.followers, true);
       cell(tr, "variables", s.variables, true);
+      const members = followers.filter((f) => (f.replicaSets || []).includes(s.name)).map((f) => f.name);
+      cell(tr, "members", members.join(", "), false, members.length ? members.join(", ") : "none");
       return tr;
     }));
+  }
+
+  function fact(list, field, term, value, shown) {
+    const dt = document.createElement("dt");
+    dt.textContent = term;
+    const dd = document.createElement("dd");
+    dd.dataset.field = field;
+    dd.dataset.value = isAbsent(value) ? "" : String(value);
+    dd.textContent = shown;
+    list.append(dt, dd);
+  }
+
+  // The last ten errors, newest first; the dash when the gateway reports none, "none" when the list is empty.
+  function recentErrors(errors) {
+    if (!Array.isArray(errors)) {
+      const p = document.createElement("p");
+      p.className = "recent-errors muted";
+      p.dataset.field = "recentErrors";
+      p.textContent = absent;
+      return p;
+    }
+    const list = document.createElement("ol");
+    list.className = "recent-errors";
+    list.dataset.field = "recentErrors";
+    if (errors.length === 0) {
+      const li = document.createElement("li");
+      li.className = "muted";
+      li.textContent = "none";
+      list.appendChild(li);
+    }
+    for (const error of errors.slice(0, 10)) {
+      const li = document.createElement("li");
+      li.dataset.at = error.at ?? "";
+      const time = document.createElement("time");
+      time.dateTime = error.at ?? "";
+      time.textContent = isAbsent(error.at) ? absent : new Date(error.at).toLocaleString();
+      const message = document.createElement("span");
+      message.className = "message";
+      message.textContent = error.message ?? "";
+      li.append(time, message);
+      list.appendChild(li);
+    }
+    return list;
+  }
+
+  function chart(kind, title) {
+    const figure = document.createElement("figure");
+    const caption = document.createElement("figcaption");
+    caption.textContent = title;
+    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.classList.add("chart");
+    svg.dataset.chart = kind;
+    figure.append(caption, svg);
+    return figure;
+  }
+
+  // One card per follower: its two charts over the last 15 minutes, when it last received a push, what its slot
+  // holds back, the breaker, and its last ten errors. Cards are kept between refreshes so nothing flickers.
+  function renderCards(followers, history) {
+    const container = $("follower-cards");
+    const series = new Map((history.followers || []).map((h) => [h.name, h]));
+    const windowMs = history.windowSeconds * 1000;
+    const existing = new Map([...container.children].map((c) => [c.dataset.follower, c]));
+    const cards = followers.map((f) => {
+      let card = existing.get(f.name);
+      if (!card) {
+        card = document.createElement("article");
+        card.className = "follower-card";
+        card.dataset.follower = f.name;
+        const heading = document.createElement("h3");
+        heading.textContent = f.name;
+        const charts = document.createElement("div");
+        charts.className = "charts";
+        charts.append(chart("lag", "Lag (ms)"), chart("pushes", "Pushes/s (by this gateway)"));
+        const facts = document.createElement("dl");
+        const errorsTitle = document.createElement("h4");
+        errorsTitle.textContent = "Last ten errors";
+        card.append(heading, charts, facts, errorsTitle, recentErrors(null));
+      }
+      const h = series.get(f.name) || { lagMs: [], pushesPerSecond: [] };
+      const at = h.lagMs.length ? history.at : [];
+      window.PartialReplicaCharts.draw(card.querySelector("svg[data-chart='lag']"), at, h.lagMs, { windowMs, unit: "ms", label: "Lag" });
+      window.PartialReplicaCharts.draw(card.querySelector("svg[data-chart='pushes']"), at, h.pushesPerSecond, { windowMs, unit: "/s", label: "Pushes per second" });
+      const facts = card.querySelector("dl");
+      facts.replaceChildren();
+      fact(facts, "lastPushAt", "Last push", f.lastPushAt, age(f.lastPushAt));
+      fact(facts, "retainedWalBytes", "Retained WAL", f.retainedWalBytes, bytes(f.retainedWalBytes));
+      fact(facts, "breaker", "Breaker", f.breaker, f.breaker ?? absent);
+      fact(facts, "lastError", "Last error", f.lastError, isAbsent(f.lastError) ? absent
+        : f.lastErrorSince ? `${f.lastError} (since ${new Date(f.lastErrorSince).toLocaleString()})` : f.lastError);
+      card.querySelector("[data-field='recentErrors']").replaceWith(recentErrors(f.recentErrors));
+      return card;
+    });
+    container.replaceChildren(...cards);
   }
 
   function setConnection(state, text) {
@@ -90,9 +217,10 @@
     timer = null;
     if (!session.token) return;
     try {
-      const [status, sets] = await Promise.all([getJson("/status"), getJson("/status/replica-sets")]);
+      const [status, sets, history] = await Promise.all([getJson("/status"), getJson("/status/replica-sets"), getJson("/status/history")]);
       renderFollowers(status.followers);
-      renderReplicaSets(sets.replicaSets);
+      renderReplicaSets(sets.replicaSets, status.followers);
+      renderCards(status.followers, history);
       $("status-error").textContent = "";
       $("updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
       setConnection("live", "live");
@@ -110,6 +238,7 @@
   function signedIn() {
     $("login").hidden = true;
     $("followers-section").hidden = false;
+    $("history-section").hidden = false;
     $("replica-sets-section").hidden = false;
     $("sign-out").hidden = false;
     $("login-error").textContent = "";
@@ -123,10 +252,12 @@
     session.token = null;
     $("login").hidden = false;
     $("followers-section").hidden = true;
+    $("history-section").hidden = true;
     $("replica-sets-section").hidden = true;
     $("sign-out").hidden = true;
     $("followers").tBodies[0].replaceChildren();
     $("replica-sets").tBodies[0].replaceChildren();
+    $("follower-cards").replaceChildren();
     $("login-error").textContent = message || "";
     setConnection("signed-out", "signed out");
   }

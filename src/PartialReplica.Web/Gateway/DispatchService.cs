@@ -13,7 +13,8 @@ namespace PartialReplica.Web.Gateway;
 /// <summary>Runs the push dispatcher (SPEC F6) inside the gateway for as long as it serves.</summary>
 internal sealed class DispatchService(
     NpgsqlDataSource leader, TokenIssuer issuer, IHttpClientFactory httpClients, IOptions<DispatchOptions> options,
-    TimeProvider timeProvider, IServer server, IHostApplicationLifetime lifetime, LoopSupervisor supervisor, ILogger<DispatchService> logger)
+    TimeProvider timeProvider, IServer server, IHostApplicationLifetime lifetime, LoopSupervisor supervisor, DashboardHistory history,
+    ILogger<DispatchService> logger)
     : BackgroundService
 {
     /// <summary>The named HttpClient used for pushes.</summary>
@@ -27,6 +28,7 @@ internal sealed class DispatchService(
         await WarmUpAsync(stoppingToken);
         var sender = new HttpBatchSender(httpClients.CreateClient(HttpClientName), new SignedPushTokens(issuer, timeProvider));
         var dispatcher = new Dispatcher(leader, sender, options.Value, logger, supervisor);
+        dispatcher.Pushed += history.RecordPush;
         // Queue depth and lag gauges are sampled beside the dispatcher at its poll interval.
         await Task.WhenAll(
             dispatcher.RunAsync(stoppingToken),

@@ -45,6 +45,7 @@ public static class GatewayApplication
         app.MapPolicyApi();
         app.MapStatusApi();
         app.MapDashboardApi();
+        app.MapDashboardHistoryApi();
         return app;
     }
 

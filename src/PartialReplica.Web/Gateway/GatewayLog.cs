@@ -65,4 +65,10 @@ internal static partial class GatewayLog
 
     [LoggerMessage(2561, LogLevel.Error, "A request to {Path} could not be served: this host refused its TLS peer's certificate")]
     public static partial void PeerCertificateRefused(ILogger logger, string path, Exception exception);
+
+    [LoggerMessage(2730, LogLevel.Warning, "The dashboard's history could not read the leader's backlog; lag is missing from the charts until it answers")]
+    public static partial void HistorySamplingFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(2731, LogLevel.Information, "The dashboard's history reads the leader's backlog again")]
+    public static partial void HistorySamplingRecovered(ILogger logger);
 }

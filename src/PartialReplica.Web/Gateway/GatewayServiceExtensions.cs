@@ -89,6 +89,9 @@ public static class GatewayServiceExtensions
         services.AddHttpClient(SubscriptionHealService.HttpClientName, client => client.Timeout = TimeSpan.FromMinutes(5))
             .TrustingConfiguredCa(sp => sp.GetRequiredService<PeerTrust>().Authority);
         services.AddHostedService<SubscriptionHealService>();
+        // The dashboard's charts (F11): 15 minutes of per-second samples in memory.
+        services.AddSingleton<DashboardHistory>();
+        services.AddHostedService<DashboardHistorySampler>();
         services.AddHealthChecks().AddCheck<LeaderHealthCheck>("leader", tags: [HealthApi.ReadyTag]);
         services.AddOpenApi();
 

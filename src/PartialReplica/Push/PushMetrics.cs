@@ -94,6 +94,28 @@ public static class PushMetrics
     /// </summary>
     public static async Task SampleBacklogOnceAsync(NpgsqlDataSource leader, ISet<string> reported, CancellationToken cancellationToken)
     {
+        var backlog = await ReadBacklogAsync(leader, cancellationToken);
+        foreach (var (follower, sample) in backlog)
+        {
+            Backlog[follower] = sample;
+        }
+
+        foreach (var gone in reported.Where(k => !backlog.ContainsKey(k)).ToList())
+        {
+            Backlog.TryRemove(gone, out _);
+            reported.Remove(gone);
+        }
+
+        reported.UnionWith(backlog.Keys);
+    }
+
+    /// <summary>
+    /// Every registered follower's undelivered changes and the age of its oldest one in ms (0 when caught up), read
+    /// from the leader's outbox and delivery cursors: the gauges above and the dashboard's lag history.
+    /// </summary>
+    public static async Task<IReadOnlyDictionary<string, (long Pending, long LagMs)>> ReadBacklogAsync(
+        NpgsqlDataSource leader, CancellationToken cancellationToken)
+    {
         await using var connection = await leader.OpenConnectionAsync(cancellationToken);
         await using var command = ConnectionExtensions.Command(connection, """
             SELECT d.follower, pending.n, COALESCE(pending.lag_ms, 0)
@@ -105,21 +127,13 @@ public static class PushMetrics
                    WHERE (c.tx, c.change_id) > (d.last_tx, d.last_change_id)
                      AND (c.follower IS NULL OR c.follower = d.follower)) pending
             """);
-        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var backlog = new Dictionary<string, (long Pending, long LagMs)>(StringComparer.Ordinal);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            var follower = reader.GetString(0);
-            seen.Add(follower);
-            Backlog[follower] = (reader.GetInt64(1), reader.GetInt64(2));
+            backlog[reader.GetString(0)] = (reader.GetInt64(1), reader.GetInt64(2));
         }
 
-        foreach (var gone in reported.Where(k => !seen.Contains(k)).ToList())
-        {
-            Backlog.TryRemove(gone, out _);
-            reported.Remove(gone);
-        }
-
-        reported.UnionWith(seen);
+        return backlog;
     }
 }

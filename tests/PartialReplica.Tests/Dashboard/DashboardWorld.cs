@@ -29,6 +29,7 @@ public sealed class DashboardWorld : IAsyncLifetime
 
     private readonly ReplicationFixture _servers = new();
     private readonly List<WebApplication> _apps = [];
+    private readonly Dictionary<string, (WebApplication App, string Url, string Database)> _agents = new(StringComparer.Ordinal);
 
     public Slosilo Crypto { get; } = Slosilo.FromBase64Key(Slosilo.GenerateBase64Key());
 
@@ -86,6 +87,26 @@ public sealed class DashboardWorld : IAsyncLifetime
     public Task SetSecretAsync(string id, string suffix) =>
         Db.ExecuteAsync(Leader, "INSERT INTO secrets (resource_id, value) VALUES ($1, $2)", id, Crypto.Encrypt(Encoding.UTF8.GetBytes(ValuePrefix + suffix), id));
 
+    /// <summary>
+    /// Writes a new version of <paramref name="id"/> on the leader, one transaction after another, until
+    /// <paramref name="cancellationToken"/> is cancelled; returns how many it wrote.
+    /// </summary>
+    public async Task<int> WriteBurstAsync(string id, CancellationToken cancellationToken)
+    {
+        await using var dataSource = NpgsqlDataSource.Create(Leader);
+        var written = 0;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            await using var command = dataSource.CreateCommand("INSERT INTO secrets (resource_id, value) VALUES ($1, $2)");
+            command.Parameters.AddWithValue(id);
+            command.Parameters.AddWithValue(Crypto.Encrypt(Encoding.UTF8.GetBytes(ValuePrefix + "burst-" + written), id));
+            await command.ExecuteNonQueryAsync(CancellationToken.None);
+            written++;
+        }
+
+        return written;
+    }
+
     /// <summary>A token for <paramref name="login"/> from the gateway's authn endpoint.</summary>
     public async Task<string> AuthenticateAsync(string login, string apiKey)
     {
@@ -105,11 +126,30 @@ public sealed class DashboardWorld : IAsyncLifetime
         return await Http.SendAsync(request);
     }
 
+    /// <summary>Stops <paramref name="name"/>'s agent: pushes to it fail with the connection refused.</summary>
+    public async Task StopAgentAsync(string name)
+    {
+        var agent = _agents[name];
+        _apps.Remove(agent.App);
+        await agent.App.StopAsync();
+        await agent.App.DisposeAsync();
+    }
+
+    /// <summary>Starts <paramref name="name"/>'s agent again where the leader expects it (the same URL).</summary>
+    public async Task RestartAgentAsync(string name)
+    {
+        var (_, url, database) = _agents[name];
+        var (agent, _) = await WebHosts.StartAgentAsync(name, database, GatewayUrl, url: url);
+        _apps.Add(agent);
+        _agents[name] = (agent, url, database);
+    }
+
     private async Task StartFollowerAsync(int server, string name)
     {
         var follower = await _servers.CreateDatabaseAsync(_servers.FollowerServers[server], "dashboard");
         var (agent, agentUrl) = await WebHosts.StartAgentAsync(name, follower, GatewayUrl);
         _apps.Add(agent);
+        _agents[name] = (agent, agentUrl, follower);
         await using var leaderSource = NpgsqlDataSource.Create(Leader);
         await using var followerSource = NpgsqlDataSource.Create(follower);
         var init = await new FollowerInit(NullLogger.Instance).RunAsync(Leader, followerSource,

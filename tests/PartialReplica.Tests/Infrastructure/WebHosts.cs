@@ -33,15 +33,16 @@ internal static class WebHosts
         return (app, Address(app));
     }
 
+    /// <summary>Starts an agent on <paramref name="url"/> (a free port when not given; the same one to restart it).</summary>
     public static async Task<(WebApplication App, string Url)> StartAgentAsync(
-        string name, string followerDb, string gatewayUrl, IReadOnlyDictionary<string, string?>? extra = null)
+        string name, string followerDb, string gatewayUrl, IReadOnlyDictionary<string, string?>? extra = null, string url = "http://127.0.0.1:0")
     {
         var settings = new Dictionary<string, string?>
         {
             ["Agent:Name"] = name,
             ["Agent:Database"] = followerDb,
             ["Agent:GatewayUrl"] = gatewayUrl,
-            ["urls"] = "http://127.0.0.1:0",
+            ["urls"] = url,
             ["Logging:LogLevel:Default"] = "Warning",
         };
         foreach (var (key, value) in extra ?? new Dictionary<string, string?>())
