@@ -15,6 +15,7 @@ internal sealed class PartialReplicaRootCommand : RootCommand
         Add(new ListenCommand());
         Add(new NotifyCommand());
         Add(new StatusCommand());
+        Add(new ExplainCommand());
         Add(new ReplicateCommand());
         Add(new SecretCommand());
         Add(new LoadCommand());

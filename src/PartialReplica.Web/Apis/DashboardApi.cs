@@ -25,6 +25,7 @@ public static class DashboardApi
         ["dashboard.css"] = (Read("dashboard.css"), "text/css; charset=utf-8"),
         ["dashboard.js"] = (Read("dashboard.js"), "text/javascript; charset=utf-8"),
         ["charts.js"] = (Read("charts.js"), "text/javascript; charset=utf-8"),
+        ["explain.js"] = (Read("explain.js"), "text/javascript; charset=utf-8"),
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
     public static IEndpointRouteBuilder MapDashboardApi(this IEndpointRouteBuilder app)

@@ -33,10 +33,15 @@
       throw error;
     }
     if (!response.ok) {
-      throw new Error(`${path} answered ${response.status}.`);
+      // Error bodies are Conjur's {"error":{"message"}}: ids and reasons, never a secret value.
+      const body = await response.json().catch(() => null);
+      throw new Error(body?.error?.message ?? `${path} answered ${response.status}.`);
     }
     return response.json();
   }
+
+  // explain.js (the explain form) asks the gateway through this, so the token never leaves this closure.
+  window.partialReplicaDashboard = Object.freeze({ getJson });
 
   const absent = "\u2014";
   const isAbsent = (value) => value === null || value === undefined;

@@ -42,6 +42,7 @@ public static class GatewayApplication
         app.MapAuthnApi();
         app.MapEdgeApi();
         app.MapAdminApi();
+        app.MapExplainApi();
         app.MapPolicyApi();
         app.MapStatusApi();
         app.MapDashboardApi();
