@@ -75,7 +75,7 @@ internal sealed class MembershipWalker(NpgsqlConnection connection)
                  WHERE rm.member_id = ANY($1)
                  GROUP BY rm.member_id, rm.role_id
                  ORDER BY rm.member_id COLLATE "C", rm.role_id COLLATE "C"
-                """, frontier.ToArray());
+                """, (object)frontier.ToArray());
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
