@@ -59,4 +59,7 @@ internal static partial class GatewayLog
 
     [LoggerMessage(2543, LogLevel.Debug, "Authentication refused before any query: the login is not text PostgreSQL can hold")]
     public static partial void UnstorableLoginRefused(ILogger logger);
+
+    [LoggerMessage(2710, LogLevel.Warning, "Batch {BatchId} not applied: the follower database failed; the gateway is told the cause (503)")]
+    public static partial void FollowerDatabaseUnavailable(ILogger logger, string batchId, Exception exception);
 }
