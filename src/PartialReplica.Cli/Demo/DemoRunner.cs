@@ -116,7 +116,7 @@ internal sealed class DemoRunner(ILogger logger)
         var start = _clock.Elapsed;
         await ConvergeAsync(leader, cancellationToken);
         AnsiConsole.MarkupLine($"  converged in [green]{(_clock.Elapsed - start).TotalSeconds:0.00} s[/]");
-        AnsiConsole.Write(StatusCommand.ToTable(await StatusCommand.ReadAsync(leader, GatewayKey.FromBase64(_gatewayKey), cancellationToken)));
+        Console.Out.Write(StatusCommand.Render(await StatusCommand.ReadAsync(leader, GatewayKey.FromBase64(_gatewayKey), cancellationToken)));
 
         Step($"changing {Changed} on the leader (a new version)");
         await SecretStore.SetAsync(leader, Changed, Encoding.UTF8.GetBytes("rotated value"), _crypto, cancellationToken);
@@ -133,7 +133,7 @@ internal sealed class DemoRunner(ILogger logger)
         await ConvergeAsync(leader, cancellationToken);
 
         Step("status");
-        AnsiConsole.Write(StatusCommand.ToTable(await StatusCommand.ReadAsync(leader, GatewayKey.FromBase64(_gatewayKey), cancellationToken)));
+        Console.Out.Write(StatusCommand.Render(await StatusCommand.ReadAsync(leader, GatewayKey.FromBase64(_gatewayKey), cancellationToken)));
 
         Step("proving each follower holds exactly its granted set, byte for byte, and nothing else");
         var ok = true;
@@ -166,7 +166,7 @@ internal sealed class DemoRunner(ILogger logger)
             await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
         }
 
-        AnsiConsole.Write(StatusCommand.ToTable(rows));
+        Console.Out.Write(StatusCommand.Render(rows));
         throw new PartialReplicaException($"The followers did not converge within {ConvergeTimeout.TotalSeconds:0} s.");
     }
 

@@ -165,15 +165,6 @@ public static class AgentApi
             body.AdvanceTo(read.Buffer.Start, read.Buffer.End);
         }
     }
-}
-
-internal static partial class AgentLog
-{
-    [LoggerMessage(3001, LogLevel.Information, "Applied batch {BatchId} from {Gateway}: {Variables} variables, {Skipped} skipped, {Upserts} upserts, {Deletes} deletes")]
-    public static partial void Applied(ILogger logger, string batchId, string gateway, int variables, int skipped, int upserts, int deletes);
-
-    [LoggerMessage(3002, LogLevel.Warning, "Refused batch {BatchId} from {Gateway} ({Reason}, {Variables} variables): {Detail}")]
-    public static partial void Refused(ILogger logger, string batchId, string gateway, string reason, int variables, string detail);
 
     private static string FollowerDatabaseFailure(NpgsqlException e) => e switch
     {
@@ -184,4 +175,14 @@ internal static partial class AgentLog
         { InnerException: System.Net.Sockets.SocketException socket } => $"follower database refused connections: {e.Message} ({socket.Message})",
         _ => $"follower database unreachable: {e.Message}",
     };
+}
+
+internal static partial class AgentLog
+{
+    [LoggerMessage(3001, LogLevel.Information, "Applied batch {BatchId} from {Gateway}: {Variables} variables, {Skipped} skipped, {Upserts} upserts, {Deletes} deletes")]
+    public static partial void Applied(ILogger logger, string batchId, string gateway, int variables, int skipped, int upserts, int deletes);
+
+    [LoggerMessage(3002, LogLevel.Warning, "Refused batch {BatchId} from {Gateway} ({Reason}, {Variables} variables): {Detail}")]
+    public static partial void Refused(ILogger logger, string batchId, string gateway, string reason, int variables, string detail);
+
 }
