@@ -15,6 +15,9 @@ public static class StatusTable
 
     private static readonly string[] Headers = ["follower", "replica sets", "granted", "delivered", "pending", "lag", "subscription", "last push", "WAL"];
 
+    // The follower and replica sets columns (the first two) may wrap their values.
+    private const int WrappingColumns = 2;
+
     // Columns that hold numbers or short values are right-aligned; the others left-aligned.
     private static readonly bool[] RightAligned = [false, false, true, true, true, true, false, true, true];
 
@@ -79,9 +82,11 @@ public static class StatusTable
     {
         foreach (var gap in new[] { 2, 1 })
         {
-            // Each column needs at least its longest word; columns whose cells have spaces give up width first.
+            // Names and replica sets may wrap between words; a value with its unit (1.5 s, 3.5 MiB) and a state stay
+            // on one line. Headers wrap between words.
             var minimum = Enumerable.Range(0, Headers.Length)
-                .Select(c => cells.Select(r => r[c]).Append(Headers[c]).SelectMany(Words).Max(w => w.Length)).ToArray();
+                .Select(c => cells.Select(r => r[c]).SelectMany(v => c < WrappingColumns ? Words(v) : [v]).Concat(Words(Headers[c])).Max(w => w.Length))
+                .ToArray();
             var natural = Enumerable.Range(0, Headers.Length)
                 .Select(c => cells.Select(r => r[c].Length).Append(Headers[c].Length).Max()).ToArray();
             var budget = width - gap * (Headers.Length - 1);
@@ -142,6 +147,13 @@ public static class StatusTable
                 {
                     output.Append(line.ToString().TrimEnd()).Append('\n');
                     line.Clear().Append("  ");
+                }
+
+                if (2 + pair.Length > width)
+                {
+                    // A pair wider than the line (many replica sets) gets lines of its own.
+                    Wrap("  " + pair, width, "    ", output);
+                    continue;
                 }
 
                 line.Append(line.Length > 2 ? " | " : "").Append(pair);
