@@ -39,6 +39,7 @@ public static class AgentApplication
         var services = builder.Services;
         services.AddHostChecks();
         services.AddParentProcessWatch();
+        services.AddInMemoryDataProtection();
         // Data annotations are checked by the validator, whose failures name each setting and how to set it.
         services.AddOptions<AgentOptions>().BindConfiguration(AgentOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<AgentOptions>, AgentOptionsValidator>();

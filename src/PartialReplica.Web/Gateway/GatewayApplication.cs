@@ -27,6 +27,7 @@ public static class GatewayApplication
         builder.AddGateway();
         builder.Services.AddHostChecks();
         builder.Services.AddParentProcessWatch();
+        builder.Services.AddInMemoryDataProtection();
         builder.AddGatewayTelemetry();
 
         var app = builder.Build();
