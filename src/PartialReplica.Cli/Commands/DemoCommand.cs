@@ -13,6 +13,6 @@ internal sealed class DemoCommand : Command
     {
         Add(_samples);
         SetAction((result, cancellationToken) => CommandRunner.RunAsync(() =>
-            new DemoRunner(CommandRunner.Logging.CreateLogger("demo")).RunAsync(result.GetValue(_samples), cancellationToken)));
+            new DemoRunner().RunAsync(result.GetValue(_samples), cancellationToken)));
     }
 }

@@ -84,7 +84,7 @@ internal sealed class ReplicateCommand : Command
             }
         });
 
-        AnsiConsole.Write(StatusCommand.ToTable(rows));
+        Console.Out.Write(StatusCommand.Render(rows));
         if (converged)
         {
             return ExitCode.Success;

@@ -1,77 +1,143 @@
 using System.CommandLine;
-using System.Globalization;
 using Npgsql;
 using PartialReplica.Authn;
 using PartialReplica.Push;
+using PartialReplica.Relay;
 using PartialReplica.Status;
-using Spectre.Console;
 
 namespace PartialReplica.Cli.Commands;
 
-/// <summary><c>partial-replica status [--json]</c> (SPEC F9).</summary>
+/// <summary><c>partial-replica status [--json] [--watch [--interval S]]</c> (SPEC F9).</summary>
 internal sealed class StatusCommand : Command
 {
+    /// <summary>The width a table printed into a pipe or a log keeps to.</summary>
+    public const int RedirectedWidth = 80;
+
     private readonly Option<string?> _leader = CommonOptions.Leader();
+    private readonly Option<string?> _relay = CommonOptions.Relay();
     private readonly Option<bool> _json = CommonOptions.Json();
+    private readonly Option<bool> _watch = new("--watch") { Description = "Refresh the table in place until Ctrl-C." };
+    private readonly Option<double> _interval = new("--interval")
+    {
+        Description = "Seconds between refreshes with --watch.",
+        DefaultValueFactory = _ => 2,
+    };
 
     public StatusCommand()
-        : base("status", "Per follower: replica sets, granted and delivered variables (delivered read from the follower's own database through its agent, with PARTIALREPLICA_GATEWAY_KEY), pending changes, lag, subscription state, last error.")
+        : base("status", "Per follower: replica sets, granted and delivered variables (delivered read from the follower's own database through its agent, with PARTIALREPLICA_GATEWAY_KEY), pending changes, lag, subscription state, last push, WAL its slot retains on the relay, last error and the push breaker.")
     {
         Add(_leader);
+        Add(_relay);
         Add(_json);
+        Add(_watch);
+        Add(_interval);
         SetAction((result, cancellationToken) => CommandRunner.RunAsync(async () =>
         {
-            await using var leader = NpgsqlDataSource.Create(CommonOptions.LeaderConnection(result, _leader));
-            var rows = await ReadAsync(leader, GatewayKeyOption.ReadOptional(), cancellationToken);
-            if (result.GetValue(_json))
+            var leaderConnection = CommonOptions.LeaderConnection(result, _leader);
+            await using var leader = NpgsqlDataSource.Create(leaderConnection);
+            await using var relay = new RelayAdmin(leaderConnection, CommonOptions.RelayConnection(result, _relay));
+            var gatewayKey = GatewayKeyOption.ReadOptional();
+            if (result.GetValue(_watch))
             {
-                Console.WriteLine(ToJson(rows));
-            }
-            else
-            {
-                AnsiConsole.Write(ToTable(rows));
+                var interval = TimeSpan.FromSeconds(result.GetValue(_interval));
+                if (interval <= TimeSpan.Zero)
+                {
+                    throw new PartialReplicaException("--interval must be a positive number of seconds.");
+                }
+
+                return await WatchAsync(() => ReadAsync(leader, gatewayKey, cancellationToken, relay), result.GetValue(_json), interval, cancellationToken);
             }
 
+            var rows = await ReadAsync(leader, gatewayKey, cancellationToken, relay);
+            Console.Out.Write(result.GetValue(_json) ? ToJson(rows) + "\n" : Render(rows));
             return ExitCode.Success;
         }));
     }
 
     /// <summary>
     /// The status rows. Delivered counts come from the agents, which answer only the gateway's tokens: without
-    /// the gateway key they stay unknown and each row says why.
+    /// the gateway key they stay unknown and each row says why. Retained WAL is read on the relay when given.
     /// </summary>
-    public static async Task<IReadOnlyList<FollowerStatusRow>> ReadAsync(NpgsqlDataSource leader, GatewayKey? gatewayKey, CancellationToken cancellationToken)
+    public static async Task<IReadOnlyList<FollowerStatusRow>> ReadAsync(
+        NpgsqlDataSource leader, GatewayKey? gatewayKey, CancellationToken cancellationToken, RelayAdmin? relay = null)
     {
         if (gatewayKey is null)
         {
             return await new StatusReader(leader, (_, _) => throw new PartialReplicaException(
-                $"not asked, for {GatewayKey.EnvironmentVariable} (the gateways' key) is not set; set it to read delivered counts")).ReadAsync(cancellationToken);
+                $"{GatewayKey.EnvironmentVariable} (the gateways' key) is not set; set it to read delivered counts"), relay is null ? null : relay.GetAsync)
+                .ReadAsync(cancellationToken);
         }
 
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
-        return await StatusReader.WithAgents(leader, http, SignedPushTokens.ForLeader(leader, gatewayKey)).ReadAsync(cancellationToken);
+        return await StatusReader.WithAgents(leader, http, SignedPushTokens.ForLeader(leader, gatewayKey), relay is null ? null : relay.GetAsync)
+            .ReadAsync(cancellationToken);
     }
 
     public static string ToJson(IReadOnlyList<FollowerStatusRow> rows) => new StatusDocument(rows).ToJson();
 
-    public static Table ToTable(IReadOnlyList<FollowerStatusRow> rows)
+    /// <summary>The table at the terminal's width, or at <see cref="RedirectedWidth"/> when the output is not a terminal.</summary>
+    public static string Render(IReadOnlyList<FollowerStatusRow> rows) => StatusTable.Render(rows, OutputWidth(), DateTimeOffset.UtcNow);
+
+    private static int OutputWidth()
     {
-        var table = new Table().AddColumns("follower", "replica sets", "granted", "delivered", "pending", "lag ms", "subscription", "last error");
-        foreach (var r in rows)
+        if (Console.IsOutputRedirected)
         {
-            table.AddRow(
-                Markup.Escape(r.Name),
-                Markup.Escape(string.Join(", ", r.ReplicaSets)),
-                r.Granted.ToString(CultureInfo.InvariantCulture),
-                r.Delivered?.ToString(CultureInfo.InvariantCulture) ?? "?",
-                r.Pending.ToString(CultureInfo.InvariantCulture),
-                r.LagMs.ToString(CultureInfo.InvariantCulture),
-                Markup.Escape(r.SubscriptionEvent is null
-                    ? r.Subscription
-                    : $"{r.Subscription}\n{r.SubscriptionEvent} ({r.SubscriptionEventAt:yyyy-MM-dd HH:mm:ss}Z)"),
-                Markup.Escape(r.LastError ?? ""));
+            return RedirectedWidth;
         }
 
-        return table;
+        try
+        {
+            // The last column of a terminal line wraps on some terminals: one left free.
+            return Console.WindowWidth > 0 ? Console.WindowWidth - 1 : RedirectedWidth;
+        }
+        catch (IOException)
+        {
+            return RedirectedWidth;
+        }
+    }
+
+    /// <summary>
+    /// Prints the status every <paramref name="interval"/> until Ctrl-C: in place on a terminal, one dated block after
+    /// another into a pipe or a log. Ctrl-C is how a watch ends, so it ends with success.
+    /// </summary>
+    private static async Task<int> WatchAsync(
+        Func<Task<IReadOnlyList<FollowerStatusRow>>> read, bool json, TimeSpan interval, CancellationToken cancellationToken)
+    {
+        var inPlace = !Console.IsOutputRedirected && !json;
+        try
+        {
+            if (inPlace)
+            {
+                Console.Out.Write("\u001b[2J");
+            }
+
+            while (true)
+            {
+                var rows = await read();
+                var body = json ? ToJson(rows) + "\n" : Render(rows);
+                var heading = $"status at {DateTimeOffset.UtcNow:HH:mm:ss}Z, every {interval.TotalSeconds:0.#} s; Ctrl-C stops";
+                if (json)
+                {
+                    Console.Out.Write(body);
+                }
+                else if (inPlace)
+                {
+                    // Home, each line cleared to its end, then everything below: no flicker, no stale tail.
+                    var lines = (heading + "\n\n" + body).Split('\n');
+                    Console.Out.Write("\u001b[H" + string.Join("\u001b[K\n", lines) + "\u001b[J");
+                }
+                else
+                {
+                    Console.Out.Write(heading + "\n" + body + "\n");
+                }
+
+                await Console.Out.FlushAsync(cancellationToken);
+                await Task.Delay(interval, cancellationToken);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return ExitCode.Success;
+        }
     }
 }

@@ -12,6 +12,7 @@ using PartialReplica.Clusters;
 using PartialReplica.Crypto;
 using PartialReplica.Followers;
 using PartialReplica.Policies;
+using PartialReplica.Relay;
 using PartialReplica.Samples;
 using PartialReplica.Secrets;
 using PartialReplica.Setup;
@@ -28,7 +29,7 @@ namespace PartialReplica.Cli.Demo;
 /// sample data; shows convergence, a change and a revocation, the status table, and proves each follower
 /// holds exactly its granted set. Everything it starts, it removes.
 /// </summary>
-internal sealed class DemoRunner(ILogger logger)
+internal sealed class DemoRunner
 {
     private const string East = "conjur/followers/east-1";
     private const string West = "conjur/followers/west-1";
@@ -43,19 +44,46 @@ internal sealed class DemoRunner(ILogger logger)
     // The demo's own gateway key, thrown away with its clusters.
     private readonly string _gatewayKey = GatewayKey.GenerateBase64();
     private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly DemoLogs _logs = new();
+    private readonly ILogger _logger;
+    private readonly List<PostgresCluster> _clusters = [];
+    private RelayAdmin? _relay;
+
+    public DemoRunner() => _logger = _logs.Demo.CreateLogger("demo");
 
     public async Task<int> RunAsync(int samples, CancellationToken cancellationToken)
     {
+        var passed = false;
         try
         {
-            return await RunStepsAsync(samples, cancellationToken) ? ExitCode.Success : ExitCode.NotConverged;
+            passed = await RunStepsAsync(samples, cancellationToken);
+            return passed ? ExitCode.Success : ExitCode.NotConverged;
         }
         finally
         {
+            if (!passed)
+            {
+                // The servers' logs live in their data folders, which cleaning up removes: kept beside the hosts' logs.
+                foreach (var cluster in _clusters.Where(c => File.Exists(c.LogPath)))
+                {
+                    File.Copy(cluster.LogPath, Path.Combine(_logs.Folder, Path.GetFileName(cluster.DataDirectory) + "-server.log"), overwrite: true);
+                }
+            }
+
             Step("cleaning up: stopping hosts and removing the clusters");
             for (var i = _owned.Count - 1; i >= 0; i--)
             {
                 await _owned[i].DisposeAsync();
+            }
+
+            if (passed)
+            {
+                _logs.Remove();
+            }
+            else
+            {
+                _logs.Dispose();
+                AnsiConsole.MarkupLine($"[red]A step failed.[/] The logs of the gateway, the agents, the servers and the demo are in [bold]{Markup.Escape(_logs.Folder)}[/]");
             }
         }
     }
@@ -68,14 +96,16 @@ internal sealed class DemoRunner(ILogger logger)
             PostgresCluster.StartAsync(new ClusterOptions { Name = "demo-east" }, cancellationToken),
             PostgresCluster.StartAsync(new ClusterOptions { Name = "demo-west" }, cancellationToken));
         _owned.AddRange(clusters);
+        _clusters.AddRange(clusters);
         var databases = await Task.WhenAll(clusters.Select(c => c.CreateDatabaseAsync("conjur", cancellationToken)));
         var leaderConnection = clusters[0].ConnectionString(databases[0]);
         var leader = Own(NpgsqlDataSource.Create(leaderConnection));
         var eastDb = Own(NpgsqlDataSource.Create(clusters[1].ConnectionString(databases[1])));
         var westDb = Own(NpgsqlDataSource.Create(clusters[2].ConnectionString(databases[2])));
+        _relay = Own(new RelayAdmin(leaderConnection, null));
 
         Step("partial-replica setup: schema, publication, capture trigger, and the relay followers subscribe to");
-        await new LeaderSetup(logger).RunAsync(leaderConnection, new SetupOptions { DataKey = _crypto }, cancellationToken);
+        await new LeaderSetup(_logger).RunAsync(leaderConnection, new SetupOptions { DataKey = _crypto }, cancellationToken);
 
         Step("loading policies/demo.yml: two replica sets (east, west), overlapping grants, one variable granted to nobody");
         var policy = await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "policies", "demo.yml"), cancellationToken);
@@ -90,33 +120,35 @@ internal sealed class DemoRunner(ILogger logger)
         await SampleData.InsertValuesAsync(leader, SampleData.Identifiers("samples", samples).Select(i => "default:variable:" + i).ToList(), 32, _crypto, null, cancellationToken);
 
         Step("starting the gateway and two follower agents; follower init subscribes each follower");
-        var gatewayUrl = await StartAsync(GatewayApplication.Build([], new Dictionary<string, string?>
+        var gatewayUrl = await StartAsync("gateway", GatewayApplication.Build([], new Dictionary<string, string?>
         {
             ["Gateway:Leader"] = leaderConnection,
             ["Gateway:GatewayKey"] = _gatewayKey,
             ["Gateway:DataKey"] = DataKeyBase64,
             ["urls"] = "http://127.0.0.1:0",
             ["Dispatch:FollowersRefreshInterval"] = "00:00:00.250",
-            ["Logging:LogLevel:Default"] = "Warning",
+            ["Logging:LogLevel:Default"] = "Information",
+            ["Logging:Console:LogLevel:Default"] = "None",
         }), cancellationToken);
         foreach (var (name, cluster, database, dataSource) in new[] { (East, clusters[1], databases[1], eastDb), (West, clusters[2], databases[2], westDb) })
         {
-            var agentUrl = await StartAsync(AgentApplication.Build([], new Dictionary<string, string?>
+            var agentUrl = await StartAsync("agent-" + StatusTable.Short(name), AgentApplication.Build([], new Dictionary<string, string?>
             {
                 ["Agent:Name"] = name,
                 ["Agent:Database"] = cluster.ConnectionString(database),
                 ["Agent:GatewayUrl"] = gatewayUrl,
                 ["urls"] = "http://127.0.0.1:0",
-                ["Logging:LogLevel:Default"] = "Warning",
+                ["Logging:LogLevel:Default"] = "Information",
+                ["Logging:Console:LogLevel:Default"] = "None",
             }), cancellationToken);
-            await new FollowerInit(logger).RunAsync(leaderConnection, dataSource, new FollowerInitOptions { Name = name, AgentUrl = agentUrl, DataKey = _crypto }, cancellationToken);
+            await new FollowerInit(_logger).RunAsync(leaderConnection, dataSource, new FollowerInitOptions { Name = name, AgentUrl = agentUrl, DataKey = _crypto }, cancellationToken);
         }
 
         Step("waiting for both followers to converge (delivered = granted, nothing pending)");
         var start = _clock.Elapsed;
         await ConvergeAsync(leader, cancellationToken);
         AnsiConsole.MarkupLine($"  converged in [green]{(_clock.Elapsed - start).TotalSeconds:0.00} s[/]");
-        AnsiConsole.Write(StatusCommand.ToTable(await StatusCommand.ReadAsync(leader, GatewayKey.FromBase64(_gatewayKey), cancellationToken)));
+        Console.Out.Write(StatusCommand.Render(await StatusCommand.ReadAsync(leader, GatewayKey.FromBase64(_gatewayKey), cancellationToken, _relay)));
 
         Step($"changing {Changed} on the leader (a new version)");
         await SecretStore.SetAsync(leader, Changed, Encoding.UTF8.GetBytes("rotated value"), _crypto, cancellationToken);
@@ -133,7 +165,7 @@ internal sealed class DemoRunner(ILogger logger)
         await ConvergeAsync(leader, cancellationToken);
 
         Step("status");
-        AnsiConsole.Write(StatusCommand.ToTable(await StatusCommand.ReadAsync(leader, GatewayKey.FromBase64(_gatewayKey), cancellationToken)));
+        Console.Out.Write(StatusCommand.Render(await StatusCommand.ReadAsync(leader, GatewayKey.FromBase64(_gatewayKey), cancellationToken, _relay)));
 
         Step("proving each follower holds exactly its granted set, byte for byte, and nothing else");
         var ok = true;
@@ -157,7 +189,7 @@ internal sealed class DemoRunner(ILogger logger)
         IReadOnlyList<FollowerStatusRow> rows = [];
         while (deadline.Elapsed < ConvergeTimeout)
         {
-            rows = await StatusCommand.ReadAsync(leader, GatewayKey.FromBase64(_gatewayKey), cancellationToken);
+            rows = await StatusCommand.ReadAsync(leader, GatewayKey.FromBase64(_gatewayKey), cancellationToken, _relay);
             if (rows.Count == 2 && rows.All(r => r.Pending == 0 && r.Delivered == r.Granted && r.Subscription == "streaming"))
             {
                 return;
@@ -166,15 +198,17 @@ internal sealed class DemoRunner(ILogger logger)
             await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
         }
 
-        AnsiConsole.Write(StatusCommand.ToTable(rows));
+        Console.Out.Write(StatusCommand.Render(rows));
         throw new PartialReplicaException($"The followers did not converge within {ConvergeTimeout.TotalSeconds:0} s.");
     }
 
     private async Task LoadPolicyAsync(NpgsqlDataSource leader, string text, string file, PolicyMode mode, CancellationToken cancellationToken) =>
-        await new PolicyLoader(logger).LoadAsync(leader, new PolicyLoadRequest { PolicyText = text, FileName = file, Branch = "root", Mode = mode, DataKey = _crypto }, cancellationToken);
+        await new PolicyLoader(_logger).LoadAsync(leader, new PolicyLoadRequest { PolicyText = text, FileName = file, Branch = "root", Mode = mode, DataKey = _crypto }, cancellationToken);
 
-    private async Task<string> StartAsync(WebApplication app, CancellationToken cancellationToken)
+    /// <summary>Starts a host whose log goes to <c>{name}.log</c> in the demo's folder (its console logging is off).</summary>
+    private async Task<string> StartAsync(string name, WebApplication app, CancellationToken cancellationToken)
     {
+        app.Services.GetRequiredService<ILoggerFactory>().AddProvider(_logs.Provider(name));
         _owned.Add(app);
         await app.StartAsync(cancellationToken);
         return app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

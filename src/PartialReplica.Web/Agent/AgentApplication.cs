@@ -43,6 +43,7 @@ public static class AgentApplication
         services.AddHostChecks();
         services.AddParentProcessWatch();
         services.AddPlainHttpWarning();
+        services.AddInMemoryDataProtection();
         // Data annotations are checked by the validator, whose failures name each setting and how to set it.
         services.AddOptions<AgentOptions>().BindConfiguration(AgentOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<AgentOptions>, AgentOptionsValidator>();

@@ -8,6 +8,7 @@ using PartialReplica.Admission;
 using PartialReplica.Authn;
 using Npgsql;
 using PartialReplica.Push;
+using PartialReplica.Web.Gateway;
 using PartialReplica.Status;
 
 namespace PartialReplica.Web.Apis;
@@ -105,7 +106,18 @@ public static class AgentApi
         }
 
         var logger = loggers.CreateLogger("PartialReplica.Agent");
-        var result = await admission.ApplyAsync(batch, cancellationToken);
+        AdmissionResult result;
+        try
+        {
+            result = await admission.ApplyAsync(batch, cancellationToken);
+        }
+        catch (NpgsqlException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            // The gateway records this as the follower's last error: the cause, not a bare 500.
+            GatewayLog.FollowerDatabaseUnavailable(logger, batch.BatchId, e);
+            return TypedResults.Json(ErrorBody.Of("follower_database_unavailable", FollowerDatabaseFailure(e)), statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
+
         if (result.Refusal is { } refusal)
         {
             AgentLog.Refused(logger, batch.BatchId, batch.Gateway, refusal.Code, batch.Variables.Count, refusal.Detail);
@@ -162,6 +174,16 @@ public static class AgentApi
             body.AdvanceTo(read.Buffer.Start, read.Buffer.End);
         }
     }
+
+    private static string FollowerDatabaseFailure(NpgsqlException e) => e switch
+    {
+        // Connection and shutdown classes (08, 57) say what happened to the server; other errors' texts can quote
+        // row contents, so only their code is told.
+        PostgresException { SqlState: ['0', '8', ..] or ['5', '7', ..] } postgres => $"follower database unavailable: {postgres.SqlState} {postgres.MessageText}",
+        PostgresException postgres => $"follower database failed: SQLSTATE {postgres.SqlState}",
+        { InnerException: System.Net.Sockets.SocketException socket } => $"follower database refused connections: {e.Message} ({socket.Message})",
+        _ => $"follower database unreachable: {e.Message}",
+    };
 }
 
 internal static partial class AgentLog
@@ -171,4 +193,5 @@ internal static partial class AgentLog
 
     [LoggerMessage(3002, LogLevel.Warning, "Refused batch {BatchId} from {Gateway} ({Reason}, {Variables} variables): {Detail}")]
     public static partial void Refused(ILogger logger, string batchId, string gateway, string reason, int variables, string detail);
+
 }

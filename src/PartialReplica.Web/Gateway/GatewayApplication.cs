@@ -31,6 +31,7 @@ public static class GatewayApplication
         builder.Services.AddHostChecks();
         builder.Services.AddParentProcessWatch();
         builder.Services.AddPlainHttpWarning();
+        builder.Services.AddInMemoryDataProtection();
         builder.AddGatewayTelemetry();
 
         var app = builder.Build();

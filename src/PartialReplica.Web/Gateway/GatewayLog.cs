@@ -71,4 +71,7 @@ internal static partial class GatewayLog
 
     [LoggerMessage(2731, LogLevel.Information, "The dashboard's history reads the leader's backlog again")]
     public static partial void HistorySamplingRecovered(ILogger logger);
+
+    [LoggerMessage(2710, LogLevel.Warning, "Batch {BatchId} not applied: the follower database failed; the gateway is told the cause (503)")]
+    public static partial void FollowerDatabaseUnavailable(ILogger logger, string batchId, Exception exception);
 }

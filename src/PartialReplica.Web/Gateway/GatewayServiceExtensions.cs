@@ -79,7 +79,8 @@ public static class GatewayServiceExtensions
         services.AddTransient(sp => StatusReader.WithAgents(
             sp.GetRequiredService<NpgsqlDataSource>(),
             sp.GetRequiredService<IHttpClientFactory>().CreateClient(StatusApi.AgentClientName),
-            sp.GetRequiredService<IPushTokenSource>()));
+            sp.GetRequiredService<IPushTokenSource>(),
+            sp.GetRequiredService<RelayAdmin>().GetAsync));
         // S6: the followers' slots on the relay are checked and healed by one gateway at a time.
         services.AddSingleton(sp =>
         {

@@ -7,6 +7,7 @@ using Polly.Retry;
 using PartialReplica.Capture;
 using PartialReplica.Heartbeat;
 using PartialReplica.Schema;
+using PartialReplica.Status;
 
 namespace PartialReplica.Push;
 
@@ -29,6 +30,11 @@ internal sealed class FollowerWorker
     private readonly Action<PushEvent> _pushed;
     private volatile bool _recheckDelivery;
     private int _refusals;
+    // The breaker's own exception says only that it is open; status shows the failure that opened it, and until when.
+    private readonly FollowerErrors _errors;
+    private Exception? _breakingCause;
+    private long _breakerUntilTicks;
+    private bool _pushedSinceAdvance;
 
     public FollowerWorker(
         NpgsqlDataSource leader, FollowerEndpoint follower, IBatchSender sender, LeaderBeacon beacon, DispatchOptions options, ILogger logger,
@@ -42,6 +48,7 @@ internal sealed class FollowerWorker
         _logger = logger;
         _pushed = pushed;
         _states = new VariableStateReader(leader);
+        _errors = new FollowerErrors(leader, follower.Name);
         var transient = new PredicateBuilder<ApplyReport>()
             .Handle<Exception>(e => e is not OperationCanceledException and not BrokenCircuitException and not BatchRefusedException);
         _pipeline = new ResiliencePipelineBuilder<ApplyReport>()
@@ -60,6 +67,17 @@ internal sealed class FollowerWorker
                 MinimumThroughput = 4,
                 SamplingDuration = TimeSpan.FromSeconds(10),
                 BreakDuration = options.BreakDuration,
+                OnOpened = args =>
+                {
+                    _breakingCause = args.Outcome.Exception;
+                    Interlocked.Exchange(ref _breakerUntilTicks, (DateTimeOffset.UtcNow + args.BreakDuration).UtcTicks);
+                    return ValueTask.CompletedTask;
+                },
+                OnClosed = _ =>
+                {
+                    Interlocked.Exchange(ref _breakerUntilTicks, 0);
+                    return ValueTask.CompletedTask;
+                },
             })
             .Build();
     }
@@ -332,6 +350,7 @@ internal sealed class FollowerWorker
             return await _sender.SendAsync(_follower, batch, token);
         }, cancellationToken);
         _refusals = 0;
+        _pushedSinceAdvance = true;
         return report;
     }
 
@@ -367,28 +386,46 @@ internal sealed class FollowerWorker
 
     private async Task AdvanceAsync(NpgsqlConnection session, OutboxCursor to, bool reconciled, CancellationToken cancellationToken)
     {
+        // A successful advance means the follower is healthy: its error, the error's start and the breaker's pause go.
+        var pushed = _pushedSinceAdvance;
         await session.ExecuteAsync("""
             UPDATE partial_replica.delivery
                SET last_tx = $2::text::xid8, last_change_id = $3, delivered_at = clock_timestamp(), last_error = NULL,
+                   last_error_since = NULL, breaker_until = NULL,
+                   last_push_at = CASE WHEN $5 THEN clock_timestamp() ELSE last_push_at END,
                    needs_reconcile = needs_reconcile AND NOT $4, updated_at = clock_timestamp()
              WHERE follower = $1
-            """, cancellationToken, _follower.Name, to.Tx.ToString(System.Globalization.CultureInfo.InvariantCulture), to.ChangeId, reconciled);
+            """, cancellationToken, _follower.Name, to.Tx.ToString(System.Globalization.CultureInfo.InvariantCulture), to.ChangeId, reconciled, pushed);
+        _pushedSinceAdvance = false;
     }
-
-    /// <summary>An open circuit says nothing of why it opened; the failure that opened it does (a refused TLS certificate, say).</summary>
-    private static string Describe(Exception error) =>
-        error is BrokenCircuitException { InnerException: { } cause }
-            ? $"{error.GetType().Name}: {error.Message} Last failure: {cause.GetType().Name}: {cause.Message}"
-            : $"{error.GetType().Name}: {error.Message}";
 
     private async Task RecordErrorAsync(Exception error, CancellationToken cancellationToken)
     {
+        // The pause left, measured here; the leader turns it into a time on its own clock.
+        var breakerTicks = Interlocked.Read(ref _breakerUntilTicks);
+        TimeSpan? breakerUntil = breakerTicks == 0 ? null : new DateTimeOffset(breakerTicks, TimeSpan.Zero) - DateTimeOffset.UtcNow;
         try
         {
-            await using var connection = await _leader.OpenConnectionAsync(cancellationToken);
-            await connection.ExecuteAsync(
-                "UPDATE partial_replica.delivery SET last_error = $2, updated_at = clock_timestamp() WHERE follower = $1",
-                cancellationToken, _follower.Name, Describe(error));
+            if (error is BrokenCircuitException)
+            {
+                // The failure that opened the breaker is recorded once, as the cause; later refusals of the open
+                // breaker only move its pause.
+                var cause = Interlocked.Exchange(ref _breakingCause, null) ?? error.InnerException;
+                if (cause is not null)
+                {
+                    await _errors.RecordAsync(ErrorCause.Describe(cause, _follower.AgentUrl), breakerUntil, cancellationToken);
+                }
+                else
+                {
+                    await _errors.RecordBreakerAsync(breakerUntil, cancellationToken);
+                }
+            }
+            else
+            {
+                // The attempt that opened the breaker also ends this push with its own exception: recorded here, not twice.
+                Interlocked.CompareExchange(ref _breakingCause, null, error);
+                await _errors.RecordAsync(ErrorCause.Describe(error, _follower.AgentUrl), breakerUntil, cancellationToken);
+            }
         }
         catch (Exception e) when (e is NpgsqlException or OperationCanceledException)
         {

@@ -18,5 +18,16 @@ public sealed class DemoCliTests
         Assert.Contains("conjur/followers/east-1: exactly", result.Stdout, StringComparison.Ordinal);
         Assert.Contains("conjur/followers/west-1: exactly", result.Stdout, StringComparison.Ordinal);
         Assert.Equal(before, Directory.GetFiles(PartialReplica.Clusters.PostgresCluster.Root, "demo-*.owner").Length);
+
+        // Only the demo's own steps and results: the hosts log to files, and nothing warns about data protection.
+        var lines = result.Stdout.Split('\n');
+        Assert.DoesNotContain(lines, line => line.TrimStart().StartsWith('{'));
+        Assert.DoesNotContain("DataProtection", result.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("XML encryptor", result.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain(lines, line => line.StartsWith("warn:", StringComparison.Ordinal) || line.StartsWith("info:", StringComparison.Ordinal));
+        Assert.Contains("Follower names are shown without their conjur/followers/ prefix.", result.Stdout, StringComparison.Ordinal);
+        Assert.All(lines, line => Assert.True(line.Length <= 80 || line.Contains('\u001b', StringComparison.Ordinal), line));
+        // A demo that passed leaves no log folder behind.
+        Assert.DoesNotContain("A step failed", result.Stdout, StringComparison.Ordinal);
     }
 }
