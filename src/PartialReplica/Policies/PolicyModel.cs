@@ -14,8 +14,8 @@ public sealed record PolicyReference(ConjurId Id, SourceMark Mark);
 
 /// <summary>
 /// A record the file declares (<c>!user</c>, <c>!variable</c>, <c>!policy</c>, <c>!resource</c>...).
-/// <see cref="PolicyId"/> is the policy that declares it (Conjur stamps every row of a load with the loaded branch
-/// instead; the replace scope and the grant property model here rest on the declaring policy); <see cref="Owner"/> defaults to the enclosing policy's role, or at root to the root policy's owner
+/// <see cref="PolicyId"/> is the branch the file is loaded into (Conjur stamps every row of a load with it);
+/// <see cref="Owner"/> defaults to the enclosing policy's role, or at root to the root policy's owner
 /// (<see cref="OwnedByBranchOwner"/>, resolved by the loader).
 /// </summary>
 public sealed record PolicyRecord(

@@ -35,7 +35,7 @@ public static partial class PolicyParser
             {
                 foreach (var (member, admin) in members)
                 {
-                    Memberships.Add(new PolicyMembership(role, member, scope.PolicyId, revoke, Mark(node)) { Admin = admin && !revoke });
+                    Memberships.Add(new PolicyMembership(role, member, branch, revoke, Mark(node)) { Admin = admin && !revoke });
                 }
             }
         }
@@ -76,7 +76,7 @@ public static partial class PolicyParser
                 {
                     foreach (var resource in resources)
                     {
-                        Permissions.Add(new PolicyPermission(role, privilege, resource, scope.PolicyId, deny, Mark(node)));
+                        Permissions.Add(new PolicyPermission(role, privilege, resource, branch, deny, Mark(node)));
                     }
                 }
             }
@@ -99,7 +99,7 @@ public static partial class PolicyParser
             foreach (var layer in layers)
             {
                 var layerRef = Reference(layer, scope, Want.Layer, IdPlace.Relative);
-                Memberships.Add(new PolicyMembership(layerRef, new PolicyReference(factory, Mark(node)), scope.PolicyId, false, Mark(layer)));
+                Memberships.Add(new PolicyMembership(layerRef, new PolicyReference(factory, Mark(node)), branch, false, Mark(layer)));
             }
         }
 
@@ -107,7 +107,7 @@ public static partial class PolicyParser
         /// As Conjur's loader: each public key of a user is a resource <c>public_key:user/&lt;user id&gt;/&lt;key name&gt;</c>,
         /// owned by the user's owner; the key name is the third field of the <c>authorized_keys</c> line.
         /// </summary>
-        private void PublicKeys(Dictionary<string, YamlNode> fields, ConjurId user, PolicyReference owner, bool ownedByBranchOwner, PolicyScope scope)
+        private void PublicKeys(Dictionary<string, YamlNode> fields, ConjurId user, PolicyReference owner, bool ownedByBranchOwner)
         {
             if (fields.ContainsKey("public_key") && fields.ContainsKey("public_keys"))
             {
@@ -127,7 +127,7 @@ public static partial class PolicyParser
                 var id = new ConjurId(user.Account, "public_key", $"user/{user.Identifier}/{parts[2]}");
                 if (seen.Add(id.ToString()))
                 {
-                    Records.Add(new PolicyRecord(id, owner, scope.PolicyId, new Dictionary<string, string>(), [], Mark(keyNode))
+                    Records.Add(new PolicyRecord(id, owner, branch, new Dictionary<string, string>(), [], Mark(keyNode))
                     {
                         IsRole = false,
                         OwnedByBranchOwner = ownedByBranchOwner,

@@ -31,7 +31,7 @@ public static partial class PolicyParser
             throw PolicyErrors.At(new SourceMark(file, e.Start.Line, e.Start.Column), "malformed YAML: " + inner);
         }
 
-        var builder = new Builder(file);
+        var builder = new Builder(file, scope.PolicyId);
         if (stream.Documents.Count > 1)
         {
             throw PolicyErrors.At(builder.Mark(stream.Documents[1].RootNode), "a policy file holds one YAML document");
@@ -51,7 +51,7 @@ public static partial class PolicyParser
     [GeneratedRegex("^[A-Za-z][A-Za-z0-9_-]*$")]
     private static partial Regex CustomKindPattern();
 
-    private sealed partial class Builder(string file)
+    private sealed partial class Builder(string file, ConjurId branch)
     {
         // Nodes already taken as statements, and the id each record node resolved to where it was first met.
         private readonly HashSet<YamlNode> _visited = new(ReferenceEqualityComparer.Instance);
@@ -159,7 +159,7 @@ public static partial class PolicyParser
 
             var annotations = Annotations(fields, tag);
             var restrictedTo = fields.TryGetValue("restricted_to", out var restricted) ? Cidrs(restricted) : [];
-            Records.Add(new PolicyRecord(fullId, owner, scope.PolicyId, annotations, restrictedTo, Mark(node))
+            Records.Add(new PolicyRecord(fullId, owner, branch, annotations, restrictedTo, Mark(node))
             {
                 IsRole = tag == "!role" || (tag != "!resource" && PolicyKinds.IsRoleKind(kind)),
                 IsResource = tag != "!role",
@@ -173,7 +173,7 @@ public static partial class PolicyParser
 
             if (kind == "user")
             {
-                PublicKeys(fields, fullId, owner, ownedByBranchOwner, scope);
+                PublicKeys(fields, fullId, owner, ownedByBranchOwner);
             }
 
             if (kind == "policy" && fields.TryGetValue("body", out var body))

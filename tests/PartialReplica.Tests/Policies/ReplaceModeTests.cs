@@ -59,7 +59,9 @@ public sealed class ReplaceModeTests(ReplicationFixture fixture)
     public async Task Replace_refuses_a_reference_to_a_record_it_deletes()
     {
         var db = await PolicyDatabase.CreateAsync(fixture);
-        await db.LoadAsync("- !policy\n  id: app\n  body:\n  - !group g\n  - !variable v\n");
+        // Rows belong to the branch that loaded them (Conjur's policy_id), so app's own load defines g and v.
+        await db.LoadAsync("- !policy\n  id: app\n");
+        await db.LoadAsync("- !group g\n- !variable v\n", branch: "app");
         var before = await db.SnapshotAsync();
 
         var error = await Assert.ThrowsAsync<PartialReplicaException>(() => db.LoadAsync(
