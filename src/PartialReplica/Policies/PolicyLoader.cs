@@ -30,8 +30,8 @@ namespace PartialReplica.Policies;
 /// deletes (and logs) every row naming it. References are checked after the deletions, so one to a record the load
 /// removes is refused.</item>
 /// <item>Explicit deletions, revokes and denies run before the file's rows are written, so what the file
-/// declares, grants or permits stands (Conjur's order). Revokes and denies are not limited to rows of the
-/// loaded branch (Conjur's are).</item>
+/// declares, grants or permits stands (Conjur's order). Revokes and denies remove only rows the loaded branch
+/// wrote, as Conjur's do.</item>
 /// </list>
 /// </summary>
 public sealed class PolicyLoader(ILogger logger)

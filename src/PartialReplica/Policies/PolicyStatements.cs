@@ -59,11 +59,14 @@ internal static class PolicyStatements
         Delete(Memberships, $"{InScope} AND NOT EXISTS (SELECT 1 FROM pr_memberships t WHERE t.role_id = x.role_id AND t.member_id = x.member_id AND t.ownership = x.ownership)"),
     ];
 
-    /// <summary><c>!revoke</c> and <c>!deny</c> (ownership is not revoked by a grant statement).</summary>
+    /// <summary>
+    /// <c>!revoke</c> and <c>!deny</c>: as Conjur's loader, they remove only rows the loaded branch wrote ($3); a row
+    /// another branch wrote stays. Ownership is not revoked by a grant statement.
+    /// </summary>
     public static readonly string[] RevokeAndDeny =
     [
-        Delete(Memberships, "NOT x.ownership AND EXISTS (SELECT 1 FROM pr_revokes t WHERE t.role_id = x.role_id AND t.member_id = x.member_id)"),
-        Delete(Permissions, "EXISTS (SELECT 1 FROM pr_denies t WHERE t.privilege = x.privilege AND t.resource_id = x.resource_id AND t.role_id = x.role_id)"),
+        Delete(Memberships, "x.policy_id = $3 AND NOT x.ownership AND EXISTS (SELECT 1 FROM pr_revokes t WHERE t.role_id = x.role_id AND t.member_id = x.member_id)"),
+        Delete(Permissions, "x.policy_id = $3 AND EXISTS (SELECT 1 FROM pr_denies t WHERE t.privilege = x.privilege AND t.resource_id = x.resource_id AND t.role_id = x.role_id)"),
     ];
 
     /// <summary>Inserts (and, outside load mode, updates) the file's roles; returns the ids of the roles that did not exist.</summary>
