@@ -29,6 +29,8 @@ namespace PartialReplica.Policies;
 /// a sub-branch wrote stay, and go only with their policy, as Conjur's foreign keys cascade); deleting a record first
 /// deletes (and logs) every row naming it. References are checked after the deletions, so one to a record the load
 /// removes is refused.</item>
+/// <item>Each public key a user declares is stored as the secret of its <c>public_key</c> resource, encrypted with the
+/// data key, when it differs from the newest one; a load with public keys and no data key is refused.</item>
 /// <item>Explicit deletions, revokes and denies run before the file's rows are written, so what the file
 /// declares, grants or permits stands (Conjur's order). Revokes and denies remove only rows the loaded branch
 /// wrote, as Conjur's do.</item>
@@ -48,6 +50,8 @@ public sealed class PolicyLoader(ILogger logger)
         {
             RejectDeletions(document);
         }
+
+        PolicyPublicKeys.RequireDataKey(document, request);
 
         try
         {
@@ -122,6 +126,12 @@ public sealed class PolicyLoader(ILogger logger)
         // Only users and hosts get API keys; a custom-kind role (!role) is not theirs to parse.
         var createdLogins = created.Where(id => id.Split(':', 3) is [_, "user" or "host", _]).ToList();
         var createdRoles = await IssueApiKeysAsync(connection, createdLogins, request, cancellationToken);
+        if (!request.DryRun && document.PublicKeys.Count > 0)
+        {
+            // After the rows: a key's secret needs its public_key resource. A dry run stores none (nor needs the key).
+            await PolicyPublicKeys.StoreAsync(connection, document.PublicKeys, request.DataKey!, cancellationToken);
+        }
+
         var changes = await RefreshGrantsAsync(connection, cancellationToken);
         await connection.ExecuteAsync(
             "UPDATE policy_versions SET finished_at = clock_timestamp() WHERE resource_id = $1 AND version = $2",

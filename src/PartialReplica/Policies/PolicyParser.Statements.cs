@@ -105,7 +105,8 @@ public static partial class PolicyParser
 
         /// <summary>
         /// As Conjur's loader: each public key of a user is a resource <c>public_key:user/&lt;user id&gt;/&lt;key name&gt;</c>,
-        /// owned by the user's owner; the key name is the third field of the <c>authorized_keys</c> line.
+        /// owned by the user's owner; the key name is the third field of the <c>authorized_keys</c> line. The key's value
+        /// is kept for the loader to store as the resource's secret.
         /// </summary>
         private void PublicKeys(Dictionary<string, YamlNode> fields, ConjurId user, PolicyReference owner, bool ownedByBranchOwner)
         {
@@ -118,13 +119,15 @@ public static partial class PolicyParser
             var seen = new HashSet<string>(StringComparer.Ordinal);
             foreach (var keyNode in keys)
             {
-                var parts = Scalar(keyNode, "public key").Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                var value = Scalar(keyNode, "public key");
+                var parts = value.Split(' ', StringSplitOptions.RemoveEmptyEntries);
                 if (parts.Length != 3)
                 {
                     throw PolicyErrors.At(Mark(keyNode), "Invalid public key format: expected '<algorithm> <key> <name>'");
                 }
 
                 var id = new ConjurId(user.Account, "public_key", $"user/{user.Identifier}/{parts[2]}");
+                PublicKeys.Add(new PolicyPublicKey(id, value.Trim(), Mark(keyNode)));
                 if (seen.Add(id.ToString()))
                 {
                     Records.Add(new PolicyRecord(id, owner, branch, new Dictionary<string, string>(), [], Mark(keyNode))

@@ -42,7 +42,10 @@ public static partial class PolicyParser
             builder.Body(stream.Documents[0].RootNode, scope);
         }
 
-        return new PolicyDocument(scope.PolicyId, builder.Records, builder.Memberships, builder.Permissions, builder.Deletions);
+        return new PolicyDocument(scope.PolicyId, builder.Records, builder.Memberships, builder.Permissions, builder.Deletions)
+        {
+            PublicKeys = builder.PublicKeys,
+        };
     }
 
     [GeneratedRegex("^[a-z][a-z0-9_]*$")]
@@ -61,6 +64,7 @@ public static partial class PolicyParser
         public List<PolicyMembership> Memberships { get; } = [];
         public List<PolicyPermission> Permissions { get; } = [];
         public List<PolicyDeletion> Deletions { get; } = [];
+        public List<PolicyPublicKey> PublicKeys { get; } = [];
 
         public SourceMark Mark(YamlNode node) => new(file, node.Start.Line, node.Start.Column);
 
