@@ -127,7 +127,7 @@ public static partial class PolicyParser
                 }
 
                 var id = new ConjurId(user.Account, "public_key", $"user/{user.Identifier}/{parts[2]}");
-                PublicKeys.Add(new PolicyPublicKey(id, value.Trim(), Mark(keyNode)));
+                KeyValues.Add(new PolicyPublicKey(id, value.Trim(), Mark(keyNode)));
                 if (seen.Add(id.ToString()))
                 {
                     Records.Add(new PolicyRecord(id, owner, branch, new Dictionary<string, string>(), [], Mark(keyNode))

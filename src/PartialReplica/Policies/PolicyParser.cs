@@ -44,7 +44,7 @@ public static partial class PolicyParser
 
         return new PolicyDocument(scope.PolicyId, builder.Records, builder.Memberships, builder.Permissions, builder.Deletions)
         {
-            PublicKeys = builder.PublicKeys,
+            PublicKeys = builder.KeyValues,
         };
     }
 
@@ -64,7 +64,7 @@ public static partial class PolicyParser
         public List<PolicyMembership> Memberships { get; } = [];
         public List<PolicyPermission> Permissions { get; } = [];
         public List<PolicyDeletion> Deletions { get; } = [];
-        public List<PolicyPublicKey> PublicKeys { get; } = [];
+        public List<PolicyPublicKey> KeyValues { get; } = [];
 
         public SourceMark Mark(YamlNode node) => new(file, node.Start.Line, node.Start.Column);
 
