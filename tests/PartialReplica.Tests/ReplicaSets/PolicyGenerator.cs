@@ -93,7 +93,9 @@ internal sealed class PolicyGenerator(Random random, GrantModel model)
         var existing = Existing();
         var items = new List<GenItem>();
         var gone = new HashSet<string>(StringComparer.Ordinal);
-        var own = existing.Where(r => r.Kind is "variable" or "group" or "layer" && model.Records[GrantModel.Id(r.Kind, r.Path)] == policy).ToList();
+        // The replica sets' own records (their followers layer and replicated-data group) stay: later loads into a set use them.
+        var own = existing.Where(r => r.Kind is "variable" or "group" or "layer" && model.Records[GrantModel.Id(r.Kind, r.Path)] == policy
+                                      && !r.Path.StartsWith("conjur/", StringComparison.Ordinal)).ToList();
         if (own.Count > 0 && random.NextDouble() < 0.5)
         {
             var (kind, path) = Pick(own);
