@@ -9,7 +9,7 @@ public enum PolicyMode
     /// <summary>POST: adds records and statements; existing rows are left as they are; no deletions.</summary>
     Load,
 
-    /// <summary>PUT: the branch becomes what the file says; rows of the branch (and its sub-branches) the file omits are deleted.</summary>
+    /// <summary>PUT: the branch becomes what the file says; rows the branch's loads wrote that the file omits are deleted.</summary>
     Replace,
 
     /// <summary>PATCH: adds and updates; deletes only through explicit <c>!delete</c>, <c>!revoke</c> and <c>!deny</c>.</summary>

@@ -21,16 +21,19 @@ namespace PartialReplica.Policies;
 /// admin option). Ownership rows are memberships like any other, so grant resolution follows them transitively.
 /// Owning a <em>resource</em> (<c>resources.owner_id</c>) is administrative and does not grant <c>execute</c> or
 /// <c>replicate</c>: only permissions do (SPEC F4 reads "permitted ... through role memberships").</item>
-/// <item>Every row's <c>policy_id</c> is the policy that declares it (Conjur stamps the loaded branch on all).
+/// <item>Every row a load writes has <c>policy_id</c> = the loaded branch (Conjur stamps its whole load so).
 /// load adds missing rows and leaves existing ones untouched; <c>!delete</c>/<c>!revoke</c>/<c>!deny</c>
-/// are refused. update and replace also bring existing rows to the file (owner, annotations, admin option,
-/// restricted_to, and <c>policy_id</c> becomes the declaring policy).</item>
-/// <item>replace deletes rows whose <c>policy_id</c> is the branch or a sub-branch (for root: every row a
-/// policy defined) that the file does not state; deleting a record first deletes (and logs) every row
-/// naming it. References are checked after the deletions, so one to a record the load removes is refused.</item>
+/// are refused. update and replace also bring the branch's existing rows to the file (owner, annotations,
+/// admin option, restricted_to); a row another branch wrote is left to it (Conjur's "shadowed" rows).</item>
+/// <item>replace deletes the rows whose <c>policy_id</c> is the branch that the file does not state (rows a load of
+/// a sub-branch wrote stay, and go only with their policy, as Conjur's foreign keys cascade); deleting a record first
+/// deletes (and logs) every row naming it. References are checked after the deletions, so one to a record the load
+/// removes is refused.</item>
+/// <item>Each public key a user declares is stored as the secret of its <c>public_key</c> resource, encrypted with the
+/// data key, when it differs from the newest one; a load with public keys and no data key is refused.</item>
 /// <item>Explicit deletions, revokes and denies run before the file's rows are written, so what the file
-/// declares, grants or permits stands (Conjur's order). Revokes and denies are not limited to rows of the
-/// loaded branch (Conjur's are).</item>
+/// declares, grants or permits stands (Conjur's order). Revokes and denies remove only rows the loaded branch
+/// wrote, as Conjur's do.</item>
 /// </list>
 /// </summary>
 public sealed class PolicyLoader(ILogger logger)
@@ -47,6 +50,8 @@ public sealed class PolicyLoader(ILogger logger)
         {
             RejectDeletions(document);
         }
+
+        PolicyPublicKeys.RequireDataKey(document, request);
 
         try
         {
@@ -65,7 +70,6 @@ public sealed class PolicyLoader(ILogger logger)
         NpgsqlDataSource leader, PolicyLoadRequest request, PolicyDocument document, CancellationToken cancellationToken)
     {
         var branchId = document.Branch.ToString();
-        var scopePrefix = document.Branch.Identifier == "root" ? $"{request.Account}:policy:" : branchId + "/";
         var loader = request.LoaderRoleId ?? ConjurRecords.Admin(request.Account).ToString();
 
         await using var connection = await leader.OpenConnectionAsync(cancellationToken);
@@ -92,7 +96,7 @@ public sealed class PolicyLoader(ILogger logger)
             Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(request.PolicyText))));
 
         await rows.CopyAsync(connection, cancellationToken);
-        object?[] scope = [branchId, version, branchId, scopePrefix];
+        object?[] scope = [branchId, version, branchId];
 
         if (request.Mode == PolicyMode.Replace)
         {
@@ -117,12 +121,17 @@ public sealed class PolicyLoader(ILogger logger)
 
         var created = await ReadColumnAsync(connection, PolicyStatements.UpsertRoles(request.Mode), scope, cancellationToken);
         await RunAsync(connection, PolicyStatements.UpsertRest(request.Mode), scope, cancellationToken);
-        await connection.ExecuteAsync(PolicyStatements.StampOwnership, cancellationToken, new object?[] { created.ToArray() });
         await connection.ExecuteAsync(PolicyStatements.UpsertCredentials(request.Mode), cancellationToken, new object?[] { created.ToArray() });
 
         // Only users and hosts get API keys; a custom-kind role (!role) is not theirs to parse.
         var createdLogins = created.Where(id => id.Split(':', 3) is [_, "user" or "host", _]).ToList();
         var createdRoles = await IssueApiKeysAsync(connection, createdLogins, request, cancellationToken);
+        if (!request.DryRun && document.PublicKeys.Count > 0)
+        {
+            // After the rows: a key's secret needs its public_key resource. A dry run stores none (nor needs the key).
+            await PolicyPublicKeys.StoreAsync(connection, document.PublicKeys, request.DataKey!, cancellationToken);
+        }
+
         var changes = await RefreshGrantsAsync(connection, cancellationToken);
         await connection.ExecuteAsync(
             "UPDATE policy_versions SET finished_at = clock_timestamp() WHERE resource_id = $1 AND version = $2",

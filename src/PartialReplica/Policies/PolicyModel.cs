@@ -14,8 +14,8 @@ public sealed record PolicyReference(ConjurId Id, SourceMark Mark);
 
 /// <summary>
 /// A record the file declares (<c>!user</c>, <c>!variable</c>, <c>!policy</c>, <c>!resource</c>...).
-/// <see cref="PolicyId"/> is the policy that declares it (Conjur stamps every row of a load with the loaded branch
-/// instead; the replace scope and the grant property model here rest on the declaring policy); <see cref="Owner"/> defaults to the enclosing policy's role, or at root to the root policy's owner
+/// <see cref="PolicyId"/> is the branch the file is loaded into (Conjur stamps every row of a load with it);
+/// <see cref="Owner"/> defaults to the enclosing policy's role, or at root to the root policy's owner
 /// (<see cref="OwnedByBranchOwner"/>, resolved by the loader).
 /// </summary>
 public sealed record PolicyRecord(
@@ -52,13 +52,23 @@ public sealed record PolicyPermission(
 /// <summary><c>!delete</c> of one record.</summary>
 public sealed record PolicyDeletion(PolicyReference Record, SourceMark Mark);
 
+/// <summary>
+/// A user's public key (<c>public_keys:</c>): its <c>public_key</c> resource and the key's value, trimmed, which Conjur
+/// keeps as that resource's secret.
+/// </summary>
+public sealed record PolicyPublicKey(ConjurId Resource, string Value, SourceMark Mark);
+
 /// <summary>A parsed policy file: statements in file order, ids resolved against the branch.</summary>
 public sealed record PolicyDocument(
     ConjurId Branch,
     IReadOnlyList<PolicyRecord> Records,
     IReadOnlyList<PolicyMembership> Memberships,
     IReadOnlyList<PolicyPermission> Permissions,
-    IReadOnlyList<PolicyDeletion> Deletions);
+    IReadOnlyList<PolicyDeletion> Deletions)
+{
+    /// <summary>The users' public keys, in file order (a key named twice is stored in that order, as Conjur does).</summary>
+    public IReadOnlyList<PolicyPublicKey> PublicKeys { get; init; } = [];
+}
 
 /// <summary>The kinds of records and what they are.</summary>
 public static class PolicyKinds

@@ -35,7 +35,7 @@ public static partial class PolicyParser
             {
                 foreach (var (member, admin) in members)
                 {
-                    Memberships.Add(new PolicyMembership(role, member, scope.PolicyId, revoke, Mark(node)) { Admin = admin && !revoke });
+                    Memberships.Add(new PolicyMembership(role, member, branch, revoke, Mark(node)) { Admin = admin && !revoke });
                 }
             }
         }
@@ -76,7 +76,7 @@ public static partial class PolicyParser
                 {
                     foreach (var resource in resources)
                     {
-                        Permissions.Add(new PolicyPermission(role, privilege, resource, scope.PolicyId, deny, Mark(node)));
+                        Permissions.Add(new PolicyPermission(role, privilege, resource, branch, deny, Mark(node)));
                     }
                 }
             }
@@ -99,15 +99,16 @@ public static partial class PolicyParser
             foreach (var layer in layers)
             {
                 var layerRef = Reference(layer, scope, Want.Layer, IdPlace.Relative);
-                Memberships.Add(new PolicyMembership(layerRef, new PolicyReference(factory, Mark(node)), scope.PolicyId, false, Mark(layer)));
+                Memberships.Add(new PolicyMembership(layerRef, new PolicyReference(factory, Mark(node)), branch, false, Mark(layer)));
             }
         }
 
         /// <summary>
         /// As Conjur's loader: each public key of a user is a resource <c>public_key:user/&lt;user id&gt;/&lt;key name&gt;</c>,
-        /// owned by the user's owner; the key name is the third field of the <c>authorized_keys</c> line.
+        /// owned by the user's owner; the key name is the third field of the <c>authorized_keys</c> line. The key's value
+        /// is kept for the loader to store as the resource's secret.
         /// </summary>
-        private void PublicKeys(Dictionary<string, YamlNode> fields, ConjurId user, PolicyReference owner, bool ownedByBranchOwner, PolicyScope scope)
+        private void PublicKeys(Dictionary<string, YamlNode> fields, ConjurId user, PolicyReference owner, bool ownedByBranchOwner)
         {
             if (fields.ContainsKey("public_key") && fields.ContainsKey("public_keys"))
             {
@@ -118,16 +119,18 @@ public static partial class PolicyParser
             var seen = new HashSet<string>(StringComparer.Ordinal);
             foreach (var keyNode in keys)
             {
-                var parts = Scalar(keyNode, "public key").Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                var value = Scalar(keyNode, "public key");
+                var parts = value.Split(' ', StringSplitOptions.RemoveEmptyEntries);
                 if (parts.Length != 3)
                 {
                     throw PolicyErrors.At(Mark(keyNode), "Invalid public key format: expected '<algorithm> <key> <name>'");
                 }
 
                 var id = new ConjurId(user.Account, "public_key", $"user/{user.Identifier}/{parts[2]}");
+                KeyValues.Add(new PolicyPublicKey(id, value.Trim(), Mark(keyNode)));
                 if (seen.Add(id.ToString()))
                 {
-                    Records.Add(new PolicyRecord(id, owner, scope.PolicyId, new Dictionary<string, string>(), [], Mark(keyNode))
+                    Records.Add(new PolicyRecord(id, owner, branch, new Dictionary<string, string>(), [], Mark(keyNode))
                     {
                         IsRole = false,
                         OwnedByBranchOwner = ownedByBranchOwner,

@@ -31,7 +31,7 @@ public static partial class PolicyParser
             throw PolicyErrors.At(new SourceMark(file, e.Start.Line, e.Start.Column), "malformed YAML: " + inner);
         }
 
-        var builder = new Builder(file);
+        var builder = new Builder(file, scope.PolicyId);
         if (stream.Documents.Count > 1)
         {
             throw PolicyErrors.At(builder.Mark(stream.Documents[1].RootNode), "a policy file holds one YAML document");
@@ -42,7 +42,10 @@ public static partial class PolicyParser
             builder.Body(stream.Documents[0].RootNode, scope);
         }
 
-        return new PolicyDocument(scope.PolicyId, builder.Records, builder.Memberships, builder.Permissions, builder.Deletions);
+        return new PolicyDocument(scope.PolicyId, builder.Records, builder.Memberships, builder.Permissions, builder.Deletions)
+        {
+            PublicKeys = builder.KeyValues,
+        };
     }
 
     [GeneratedRegex("^[a-z][a-z0-9_]*$")]
@@ -51,7 +54,7 @@ public static partial class PolicyParser
     [GeneratedRegex("^[A-Za-z][A-Za-z0-9_-]*$")]
     private static partial Regex CustomKindPattern();
 
-    private sealed partial class Builder(string file)
+    private sealed partial class Builder(string file, ConjurId branch)
     {
         // Nodes already taken as statements, and the id each record node resolved to where it was first met.
         private readonly HashSet<YamlNode> _visited = new(ReferenceEqualityComparer.Instance);
@@ -61,6 +64,7 @@ public static partial class PolicyParser
         public List<PolicyMembership> Memberships { get; } = [];
         public List<PolicyPermission> Permissions { get; } = [];
         public List<PolicyDeletion> Deletions { get; } = [];
+        public List<PolicyPublicKey> KeyValues { get; } = [];
 
         public SourceMark Mark(YamlNode node) => new(file, node.Start.Line, node.Start.Column);
 
@@ -159,7 +163,7 @@ public static partial class PolicyParser
 
             var annotations = Annotations(fields, tag);
             var restrictedTo = fields.TryGetValue("restricted_to", out var restricted) ? Cidrs(restricted) : [];
-            Records.Add(new PolicyRecord(fullId, owner, scope.PolicyId, annotations, restrictedTo, Mark(node))
+            Records.Add(new PolicyRecord(fullId, owner, branch, annotations, restrictedTo, Mark(node))
             {
                 IsRole = tag == "!role" || (tag != "!resource" && PolicyKinds.IsRoleKind(kind)),
                 IsResource = tag != "!role",
@@ -173,7 +177,7 @@ public static partial class PolicyParser
 
             if (kind == "user")
             {
-                PublicKeys(fields, fullId, owner, ownedByBranchOwner, scope);
+                PublicKeys(fields, fullId, owner, ownedByBranchOwner);
             }
 
             if (kind == "policy" && fields.TryGetValue("body", out var body))

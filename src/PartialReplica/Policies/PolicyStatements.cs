@@ -7,7 +7,7 @@ namespace PartialReplica.Policies;
 /// <see cref="PolicyRows"/> fills. They write no <c>policy_log</c> rows themselves: Conjur's statement triggers
 /// log every row they touch under the load's (unfinished) <c>policy_versions</c> row, as for Conjur's own loader.
 /// Parameters, in every statement: $1 the loaded branch's policy id, $2 its new version, $3 the branch id
-/// again and $4 the prefix of its sub-branches (for the replace scope).
+/// again (the policy_id of every row the load writes, and of those replace may remove).
 /// </summary>
 internal static class PolicyStatements
 {
@@ -19,8 +19,11 @@ internal static class PolicyStatements
     private static readonly Table Permissions = new("permissions", ["privilege", "resource_id", "role_id"], ["policy_id"]);
     private static readonly Table Annotations = new("annotations", ["resource_id", "name"], ["value", "policy_id"]);
 
-    /// <summary>Rows of the replace scope: defined by the branch or one of its sub-branches.</summary>
-    private const string InScope = "(x.policy_id = $3 OR starts_with(x.policy_id, $4))";
+    /// <summary>
+    /// Rows of the replace scope: those the branch's own loads wrote, as in Conjur. Rows of a sub-branch go when its
+    /// policy does (the schema's policy_id and owner foreign keys cascade, as Conjur's do).
+    /// </summary>
+    private const string InScope = "(x.policy_id = $3)";
 
     /// <summary>Replace: the records of the branch that the file does not declare.</summary>
     public static readonly string[] CollectOmittedRecords =
@@ -56,38 +59,32 @@ internal static class PolicyStatements
         Delete(Memberships, $"{InScope} AND NOT EXISTS (SELECT 1 FROM pr_memberships t WHERE t.role_id = x.role_id AND t.member_id = x.member_id AND t.ownership = x.ownership)"),
     ];
 
-    /// <summary><c>!revoke</c> and <c>!deny</c> (ownership is not revoked by a grant statement).</summary>
+    /// <summary>
+    /// <c>!revoke</c> and <c>!deny</c>: as Conjur's loader, they remove only rows the loaded branch wrote ($3); a row
+    /// another branch wrote stays. Ownership is not revoked by a grant statement.
+    /// </summary>
     public static readonly string[] RevokeAndDeny =
     [
-        Delete(Memberships, "NOT x.ownership AND EXISTS (SELECT 1 FROM pr_revokes t WHERE t.role_id = x.role_id AND t.member_id = x.member_id)"),
-        Delete(Permissions, "EXISTS (SELECT 1 FROM pr_denies t WHERE t.privilege = x.privilege AND t.resource_id = x.resource_id AND t.role_id = x.role_id)"),
+        Delete(Memberships, "x.policy_id = $3 AND NOT x.ownership AND EXISTS (SELECT 1 FROM pr_revokes t WHERE t.role_id = x.role_id AND t.member_id = x.member_id)"),
+        Delete(Permissions, "x.policy_id = $3 AND EXISTS (SELECT 1 FROM pr_denies t WHERE t.privilege = x.privilege AND t.resource_id = x.resource_id AND t.role_id = x.role_id)"),
     ];
 
-    /// <summary>
-    /// Inserts (and, outside load mode, updates) the file's roles and resources in one statement; returns the ids of
-    /// the roles that did not exist.
-    /// </summary>
+    /// <summary>Inserts (and, outside load mode, updates) the file's roles; returns the ids of the roles that did not exist.</summary>
     public static string UpsertRoles(PolicyMode mode) =>
-        $"WITH {Upsert(Roles, "u", "pr_roles", mode)}, {Upsert(Resources, "r", "pr_resources", mode)} " +
-        "SELECT role_id FROM u WHERE inserted";
+        $"WITH {Upsert(Roles, "u", "pr_roles", mode)} SELECT role_id FROM u WHERE inserted";
 
-    /// <summary>Inserts (and, outside load mode, updates) the file's other rows.</summary>
+    /// <summary>
+    /// Inserts (and, outside load mode, updates) the file's other rows. Memberships go before resources: the ownership
+    /// trigger on resources then finds the ownership rows written, stamped with the branch as Conjur's loader stamps
+    /// them (alone it writes them with no policy_id). Every row's policy_id is the branch, which exists already.
+    /// </summary>
     public static string[] UpsertRest(PolicyMode mode) =>
     [
         $"WITH {Upsert(Memberships, "u", "pr_memberships", mode)} SELECT 1",
+        $"WITH {Upsert(Resources, "u", "pr_resources", mode)} SELECT 1",
         $"WITH {Upsert(Permissions, "u", "pr_permissions", mode)} SELECT 1",
         $"WITH {Upsert(Annotations, "u", "pr_annotations", mode)} SELECT 1",
     ];
-
-    /// <summary>
-    /// The ownership rows the resources trigger wrote for the roles this load created ($1) carry no policy_id; they
-    /// get the declaring policy's, as Conjur's loader stamps its own.
-    /// </summary>
-    public const string StampOwnership = """
-        UPDATE role_memberships x SET policy_id = t.policy_id FROM pr_memberships t
-         WHERE x.role_id = ANY($1) AND x.ownership AND x.policy_id IS NULL
-           AND t.ownership AND t.role_id = x.role_id AND t.member_id = x.member_id
-        """;
 
     /// <summary>
     /// restricted_to of users and hosts: set for new roles ($1 their ids) and, outside load mode, for all.
@@ -122,18 +119,18 @@ internal static class PolicyStatements
     private static string Delete(Table table, string where) =>
         $"DELETE FROM {SqlIdentifier.Quote(table.Name)} x WHERE {where}";
 
-    // One data-modifying CTE: every statement's foreign-key checks run at its end, so rows of one statement may
-    // refer to each other (a role's policy_id names a policy resource the same load creates, a resource's owner
-    // a role it creates): Conjur's foreign keys are not deferrable.
+    // One INSERT ... ON CONFLICT per table, from the temporary table of the file's rows; its foreign-key checks run
+    // at the statement's end (Conjur's foreign keys are not deferrable), hence the table order of the load.
     private static string Upsert(Table table, string alias, string source, PolicyMode mode)
     {
         var columns = table.Keys.Concat(table.Values).ToArray();
         var list = string.Join(", ", columns);
         var name = SqlIdentifier.Quote(table.Name);
+        // A row another branch wrote (policy_id differs) is shadowed, as in Conjur: left as that branch has it.
         var conflict = mode == PolicyMode.Load
             ? "DO NOTHING"
             : $"DO UPDATE SET {string.Join(", ", table.Values.Select(v => $"{v} = EXCLUDED.{v}"))} " +
-              $"WHERE ({string.Join(", ", table.Values.Select(v => $"{name}.{v}"))}) IS DISTINCT FROM " +
+              $"WHERE {name}.policy_id = EXCLUDED.policy_id AND ({string.Join(", ", table.Values.Select(v => $"{name}.{v}"))}) IS DISTINCT FROM " +
               $"({string.Join(", ", table.Values.Select(v => $"EXCLUDED.{v}"))})";
         // xmax = 0 tells a fresh insert from an update of an existing row.
         return $"{alias} AS (INSERT INTO {name} ({list}) SELECT {list} FROM {source} " +

@@ -3,7 +3,10 @@ using PartialReplica.Tests.Infrastructure;
 
 namespace PartialReplica.Tests.Policies;
 
-/// <summary>replace (PUT): the branch becomes the file; what it omits in the branch and its sub-branches goes.</summary>
+/// <summary>
+/// replace (PUT): the branch becomes the file; what it omits of the rows the branch's loads wrote goes (Conjur's
+/// policy_id), with what cascades from them; rows other branches wrote stay.
+/// </summary>
 [Collection(PolicyCollection.Name)]
 public sealed class ReplaceModeTests(ReplicationFixture fixture)
 {
@@ -59,12 +62,40 @@ public sealed class ReplaceModeTests(ReplicationFixture fixture)
     public async Task Replace_refuses_a_reference_to_a_record_it_deletes()
     {
         var db = await PolicyDatabase.CreateAsync(fixture);
-        await db.LoadAsync("- !policy\n  id: app\n  body:\n  - !group g\n  - !variable v\n");
+        // Rows belong to the branch that loaded them (Conjur's policy_id), so app's own load defines g and v.
+        await db.LoadAsync("- !policy\n  id: app\n");
+        await db.LoadAsync("- !group g\n- !variable v\n", branch: "app");
         var before = await db.SnapshotAsync();
 
         var error = await Assert.ThrowsAsync<PartialReplicaException>(() => db.LoadAsync(
             "- !variable v\n- !permit\n  role: !group g\n  privilege: read\n  resource: !variable v\n", PolicyMode.Replace, branch: "app", file: "r.yml"));
         Assert.StartsWith("r.yml:3:9: default:group:app/g does not exist", error.Message);
         Assert.Equal(before, await db.SnapshotAsync());
+    }
+
+    [Fact]
+    public async Task Replace_leaves_rows_that_other_branches_wrote()
+    {
+        var db = await PolicyDatabase.CreateAsync(fixture);
+        await db.LoadAsync("""
+            - !policy
+              id: app
+              body:
+              - !variable from-root
+              - !policy
+                id: sub
+            """);
+        await db.LoadAsync("- !variable own\n- !variable dropped\n", branch: "app");
+        await db.LoadAsync("- !variable deep\n", branch: "app/sub");
+
+        // from-root is stated again but root wrote it (shadowed: stays root's); own is kept, dropped goes.
+        await db.LoadAsync("- !variable from-root\n- !variable own\n", PolicyMode.Replace, branch: "app");
+
+        Assert.Equal(
+            ["default:policy:app @default:policy:root", "default:policy:app/sub @default:policy:root",
+             "default:variable:app/from-root @default:policy:root", "default:variable:app/own @default:policy:app",
+             "default:variable:app/sub/deep @default:policy:app/sub"],
+            await Db.ColumnAsync(db.ConnectionString,
+                "SELECT resource_id || ' @' || policy_id FROM resources WHERE resource_id LIKE 'default:%:app%' ORDER BY 1"));
     }
 }

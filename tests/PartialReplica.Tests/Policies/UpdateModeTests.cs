@@ -51,4 +51,63 @@ public sealed class UpdateModeTests(ReplicationFixture fixture)
         Assert.Equal("payments", await Db.ScalarAsync<string>(db.ConnectionString, "SELECT value FROM annotations WHERE name = 'owner-team'"));
         Assert.Equal(2L, await Db.ScalarAsync<long>(db.ConnectionString, "SELECT count(*) FROM roles WHERE role_id LIKE '%:group:%'"));
     }
+
+    [Fact]
+    public async Task Revoke_and_deny_remove_only_rows_the_loading_branch_wrote()
+    {
+        var db = await PolicyDatabase.CreateAsync(fixture);
+        await db.LoadAsync("""
+            - !policy
+              id: app
+              body:
+              - !group g
+              - !group h
+              - !group k
+              - !variable v
+              - !grant
+                role: !group g
+                member: !group h
+              - !permit
+                role: !group g
+                privilege: read
+                resource: !variable v
+            """);
+        await db.LoadAsync("""
+            - !grant
+              role: !group g
+              member: !group k
+            - !permit
+              role: !group g
+              privilege: execute
+              resource: !variable v
+            """, branch: "app");
+        const string Revokes = """
+            - !revoke
+              role: !group g
+              member: !group h
+            - !revoke
+              role: !group g
+              member: !group k
+            - !deny
+              role: !group g
+              privileges: [read, execute]
+              resource: !variable v
+            """;
+
+        // Conjur's loader revokes and denies only rows of the branch loaded: app's own go, root's stay.
+        await db.LoadAsync(Revokes, PolicyMode.Update, "app");
+        Assert.Equal(["default:group:app/g <- default:group:app/h @default:policy:root"], await GrantsAsync(db));
+        Assert.Equal(["read default:variable:app/v default:group:app/g @default:policy:root"], await PermitsAsync(db));
+
+        await db.LoadAsync(Revokes.Replace("!group g", "!group app/g").Replace("!group h", "!group app/h")
+            .Replace("!group k", "!group app/k").Replace("!variable v", "!variable app/v"), PolicyMode.Update);
+        Assert.Empty(await GrantsAsync(db));
+        Assert.Empty(await PermitsAsync(db));
+    }
+
+    private static Task<List<string>> GrantsAsync(PolicyDatabase db) => Db.ColumnAsync(db.ConnectionString,
+        "SELECT role_id || ' <- ' || member_id || ' @' || policy_id FROM role_memberships WHERE NOT ownership ORDER BY 1");
+
+    private static Task<List<string>> PermitsAsync(PolicyDatabase db) => Db.ColumnAsync(db.ConnectionString,
+        "SELECT privilege || ' ' || resource_id || ' ' || role_id || ' @' || policy_id FROM permissions ORDER BY 1");
 }

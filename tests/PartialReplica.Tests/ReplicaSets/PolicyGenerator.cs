@@ -93,7 +93,9 @@ internal sealed class PolicyGenerator(Random random, GrantModel model)
         var existing = Existing();
         var items = new List<GenItem>();
         var gone = new HashSet<string>(StringComparer.Ordinal);
-        var own = existing.Where(r => r.Kind is "variable" or "group" or "layer" && model.Records[GrantModel.Id(r.Kind, r.Path)] == policy).ToList();
+        // The replica sets' own records (their followers layer and replicated-data group) stay: later loads into a set use them.
+        var own = existing.Where(r => r.Kind is "variable" or "group" or "layer" && model.Records[GrantModel.Id(r.Kind, r.Path)] == policy
+                                      && !r.Path.StartsWith("conjur/", StringComparison.Ordinal)).ToList();
         if (own.Count > 0 && random.NextDouble() < 0.5)
         {
             var (kind, path) = Pick(own);
@@ -101,99 +103,120 @@ internal sealed class PolicyGenerator(Random random, GrantModel model)
             gone.Add(GrantModel.Id(kind, path));
         }
 
-        var revoked = new HashSet<(string, string)>();
-        foreach (var (role, member) in Sample(model.Memberships.Keys.Where(m => !gone.Contains(m.Role) && !gone.Contains(m.Member)).ToList(), random.Next(0, 3)))
+        // Revokes and denies remove only the branch's own rows: aim at those most of the time, at any row otherwise.
+        var ownOnly = random.NextDouble() < 0.6;
+        foreach (var (role, member) in Sample(model.Memberships
+                     .Where(m => (!ownOnly || m.Value == policy) && !gone.Contains(m.Key.Role) && !gone.Contains(m.Key.Member))
+                     .Select(m => m.Key).ToList(), random.Next(0, 3)))
         {
-            revoked.Add((role, member));
             items.Add(new GenEdge(true, KindOf(role), PathOf(role), KindOf(member), PathOf(member)));
         }
 
-        var denied = new HashSet<(string, string, string)>();
-        foreach (var (privilege, resource, role) in Sample(model.Permissions.Keys.Where(p => !gone.Contains(p.Resource) && !gone.Contains(p.Role)).ToList(), random.Next(0, 3)))
+        foreach (var (privilege, resource, role) in Sample(model.Permissions
+                     .Where(p => (!ownOnly || p.Value == policy) && !gone.Contains(p.Key.Resource) && !gone.Contains(p.Key.Role))
+                     .Select(p => p.Key).ToList(), random.Next(0, 3)))
         {
-            denied.Add((privilege, resource, role));
             items.Add(new GenPermission(true, KindOf(role), PathOf(role), [privilege], KindOf(resource), [PathOf(resource)]));
         }
 
+        // A revoke or deny and a grant or permit of the same row may meet in one file: the statement stands (Conjur's order).
         var pool = existing.Where(r => !gone.Contains(GrantModel.Id(r.Kind, r.Path))).ToList();
         items.AddRange(Fresh(branch == "root" ? "" : branch, random.Next(0, 3), pool));
         for (var i = random.Next(0, 4); i > 0; i--)
         {
-            var statement = Statement(pool);
-            var clashes = statement switch
-            {
-                GenEdge e => revoked.Contains((GrantModel.Id(e.RoleKind, e.Role), GrantModel.Id(e.MemberKind, e.Member))),
-                GenPermission p => p.Privileges.Any(pr => p.Resources.Any(r => denied.Contains((pr, GrantModel.Id(p.ResourceKind, r), GrantModel.Id(p.RoleKind, p.Role))))),
-                _ => false,
-            };
-            if (!clashes)
-            {
-                items.Add(statement);
-            }
+            items.Add(Statement(pool));
         }
 
         return new GenFile(branch, PolicyMode.Update, items);
     }
 
+    /// <summary>
+    /// A replace of an app branch: it re-declares some of the records under the branch (its own, which it keeps, and
+    /// others', which stay as they are), keeps or drops its sub-policies, may add a new one, restates some of its own
+    /// grants and permits and adds new ones. What it omits of its own rows goes, with what cascades from them.
+    /// </summary>
     private GenFile Replace(string branch)
     {
         var policy = GrantModel.PolicyId(branch);
-        var subPath = branch + "/sub";
-        var subPolicy = GrantModel.PolicyId(subPath);
-        var keepSub = model.Records.ContainsKey(subPolicy) && random.NextDouble() < 0.6;
         var body = new List<GenItem>();
-        var subBody = new List<GenItem>();
-        var survivors = Existing().Where(r => !GrantModel.InScope(model.Records[GrantModel.Id(r.Kind, r.Path)], policy)).ToList();
-        foreach (var (kind, path) in Existing())
+        var children = ExistingPolicies().Where(p => p.StartsWith(branch + "/", StringComparison.Ordinal) && !p[(branch.Length + 1)..].Contains('/'))
+            .Where(_ => random.NextDouble() < 0.6)
+            .ToDictionary(p => p, p => new List<GenItem>(), StringComparer.Ordinal);
+        foreach (var (kind, path) in Existing().Where(r => r.Kind != "policy" && r.Path.StartsWith(branch + "/", StringComparison.Ordinal)))
         {
-            var owner = model.Records[GrantModel.Id(kind, path)];
-            if (kind == "policy" || (owner != policy && owner != subPolicy) || random.NextDouble() >= 0.7)
+            var enclosing = EnclosingPolicy(path);
+            var mine = model.Records[GrantModel.Id(kind, path)] == policy;
+            if (random.NextDouble() >= (mine ? 0.7 : 0.4))
             {
                 continue;
             }
 
-            if (owner == policy)
+            if (enclosing == branch)
             {
                 body.Add(new GenRecord(kind, path[(branch.Length + 1)..]));
-                survivors.Add((kind, path));
             }
-            else if (keepSub)
+            else if (children.TryGetValue(enclosing, out var childBody))
             {
-                subBody.Add(new GenRecord(kind, path[(subPath.Length + 1)..]));
-                survivors.Add((kind, path));
+                childBody.Add(new GenRecord(kind, path[(enclosing.Length + 1)..]));
             }
         }
 
-        body.AddRange(Fresh(branch, random.Next(0, 3), survivors));
-        if (keepSub)
+        var scratch = new List<(string Kind, string Path)>();
+        body.AddRange(Fresh(branch, random.Next(0, 3), scratch));
+        foreach (var (child, childBody) in children)
         {
-            body.Add(new GenPolicy("sub", subBody));
-            survivors.Add(("policy", subPath));
+            body.Add(new GenPolicy(child[(branch.Length + 1)..], childBody));
         }
 
-        var alive = survivors.Select(s => GrantModel.Id(s.Kind, s.Path)).ToHashSet(StringComparer.Ordinal);
-        foreach (var ((role, member), defined) in model.Memberships.Where(m => GrantModel.InScope(m.Value, policy)))
+        if (random.NextDouble() < 0.3)
+        {
+            var name = $"s{_fresh++}";
+            body.Add(new GenPolicy(name, [.. Fresh(GenFile.Join(branch, name), random.Next(0, 3), scratch)]));
+        }
+
+        // The records alive after the load: those of the file and those its omissions leave.
+        var trial = model.Clone();
+        new GenFile(branch, PolicyMode.Replace, body).ApplyTo(trial);
+        var survivors = trial.Records.Keys.Select(id => (KindOf(id), PathOf(id))).OrderBy(r => r.Item1 + ":" + r.Item2, StringComparer.Ordinal).ToList();
+        var alive = trial.Records.Keys.ToHashSet(StringComparer.Ordinal);
+        var bodies = new List<List<GenItem>> { body };
+        bodies.AddRange(body.OfType<GenPolicy>().Select(p => p.Body));
+        foreach (var ((role, member), defined) in model.Memberships.Where(m => m.Value == policy))
         {
             if (alive.Contains(role) && alive.Contains(member) && random.NextDouble() < 0.6)
             {
-                (defined == subPolicy && keepSub ? subBody : body).Add(new GenEdge(false, KindOf(role), PathOf(role), KindOf(member), PathOf(member)));
+                Pick(bodies).Add(new GenEdge(false, KindOf(role), PathOf(role), KindOf(member), PathOf(member)));
             }
         }
 
-        foreach (var ((privilege, resource, role), defined) in model.Permissions.Where(p => GrantModel.InScope(p.Value, policy)))
+        foreach (var ((privilege, resource, role), defined) in model.Permissions.Where(p => p.Value == policy))
         {
             if (alive.Contains(role) && alive.Contains(resource) && random.NextDouble() < 0.6)
             {
-                (defined == subPolicy && keepSub ? subBody : body).Add(new GenPermission(false, KindOf(role), PathOf(role), [privilege], KindOf(resource), [PathOf(resource)]));
+                Pick(bodies).Add(new GenPermission(false, KindOf(role), PathOf(role), [privilege], KindOf(resource), [PathOf(resource)]));
             }
         }
 
         for (var i = random.Next(0, 5); i > 0; i--)
         {
-            (keepSub && random.NextDouble() < 0.3 ? subBody : body).Add(Statement(survivors));
+            Pick(bodies).Add(Statement(survivors));
         }
 
         return new GenFile(branch, PolicyMode.Replace, body);
+    }
+
+    /// <summary>The nearest existing policy that encloses <paramref name="path"/>.</summary>
+    private string EnclosingPolicy(string path)
+    {
+        for (var cut = path.LastIndexOf('/'); cut > 0; cut = path.LastIndexOf('/', cut - 1))
+        {
+            if (model.Records.ContainsKey(GrantModel.PolicyId(path[..cut])))
+            {
+                return path[..cut];
+            }
+        }
+
+        return "";
     }
 
     private GenFile LoadIntoSet()

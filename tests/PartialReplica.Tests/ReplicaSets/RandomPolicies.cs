@@ -27,13 +27,16 @@ internal sealed record GenFile(string Branch, PolicyMode Mode, List<GenItem> Ite
         return builder.ToString();
     }
 
-    /// <summary>What the loader must do with this file, applied to the model from the spec's words.</summary>
+    /// <summary>
+    /// What the loader must do with this file, applied to the model by Conjur's rules: every row the file states is
+    /// written with the loaded branch as its policy, whatever sub-policy body it stands in.
+    /// </summary>
     public void ApplyTo(GrantModel model)
     {
-        var branchPolicy = GrantModel.PolicyId(Branch == "root" ? "" : Branch);
-        var declared = new List<(string Id, string Policy)>();
-        var grants = new List<(string Role, string Member, string Policy)>();
-        var permits = new List<(string Privilege, string Resource, string Role, string Policy)>();
+        var branch = GrantModel.PolicyId(Branch == "root" ? "" : Branch);
+        var declared = new List<(string Id, string Owner)>();
+        var grants = new List<(string Role, string Member)>();
+        var permits = new List<(string Privilege, string Resource, string Role)>();
         var revokes = new List<(string, string)>();
         var denies = new List<(string, string, string)>();
         var deletes = new List<string>();
@@ -42,55 +45,58 @@ internal sealed record GenFile(string Branch, PolicyMode Mode, List<GenItem> Ite
         if (Mode == PolicyMode.Replace)
         {
             var keep = declared.Select(d => d.Id).ToHashSet(StringComparer.Ordinal);
-            foreach (var id in model.Records.Where(r => GrantModel.InScope(r.Value, branchPolicy) && !keep.Contains(r.Key)).Select(r => r.Key).ToList())
+            // Policies last: what a dropped policy owns is then gone already, or goes with it because that policy wrote it.
+            foreach (var id in model.Records.Where(r => r.Value == branch && !keep.Contains(r.Key)).Select(r => r.Key)
+                         .OrderBy(id => id.Contains(":policy:", StringComparison.Ordinal)).ToList())
             {
                 model.Delete(id);
             }
 
-            var keepGrants = grants.Select(g => (g.Role, g.Member)).ToHashSet();
-            foreach (var key in model.Memberships.Where(m => GrantModel.InScope(m.Value, branchPolicy) && !keepGrants.Contains(m.Key)).Select(m => m.Key).ToList())
+            var keepGrants = grants.ToHashSet();
+            foreach (var key in model.Memberships.Where(m => m.Value == branch && !keepGrants.Contains(m.Key)).Select(m => m.Key).ToList())
             {
                 model.Memberships.Remove(key);
             }
 
-            var keepPermits = permits.Select(p => (p.Privilege, p.Resource, p.Role)).ToHashSet();
-            foreach (var key in model.Permissions.Where(p => GrantModel.InScope(p.Value, branchPolicy) && !keepPermits.Contains(p.Key)).Select(p => p.Key).ToList())
+            var keepPermits = permits.ToHashSet();
+            foreach (var key in model.Permissions.Where(p => p.Value == branch && !keepPermits.Contains(p.Key)).Select(p => p.Key).ToList())
             {
                 model.Permissions.Remove(key);
             }
         }
 
+        // As Conjur: deletions, revokes and denies first, then what the file states.
         if (Mode != PolicyMode.Load)
         {
             deletes.ForEach(model.Delete);
+            revokes.ForEach(r => model.Revoke(r.Item1, r.Item2, branch));
+            denies.ForEach(d => model.Deny(d.Item1, d.Item2, d.Item3, branch));
         }
 
-        // A statement written twice in one file counts once, where it first appears.
-        declared.ForEach(d => model.Declare(d.Id, d.Policy, Mode));
-        grants.DistinctBy(g => (g.Role, g.Member)).ToList().ForEach(g => model.Grant(g.Role, g.Member, g.Policy, Mode));
-        permits.DistinctBy(p => (p.Privilege, p.Resource, p.Role)).ToList().ForEach(p => model.Permit(p.Privilege, p.Resource, p.Role, p.Policy, Mode));
-        revokes.ForEach(r => model.Revoke(r.Item1, r.Item2));
-        denies.ForEach(d => model.Deny(d.Item1, d.Item2, d.Item3));
+        declared.ForEach(d => model.Declare(d.Id, d.Owner, branch, Mode != PolicyMode.Load));
+        grants.ForEach(g => model.Grant(g.Role, g.Member, branch));
+        permits.ForEach(p => model.Permit(p.Privilege, p.Resource, p.Role, branch));
 
         void Collect(List<GenItem> items, string path)
         {
-            var policy = GrantModel.PolicyId(path);
+            // Records are owned by their enclosing policy; at root by the root policy's owner, the admin user.
+            var owner = path.Length == 0 ? GrantModel.Admin : GrantModel.PolicyId(path);
             foreach (var item in items)
             {
                 switch (item)
                 {
                     case GenRecord r:
-                        declared.Add((GrantModel.Id(r.Kind, r.Name is null ? path : Join(path, r.Name)), policy));
+                        declared.Add((GrantModel.Id(r.Kind, r.Name is null ? path : Join(path, r.Name)), owner));
                         break;
                     case GenPolicy p:
-                        declared.Add((GrantModel.Id("policy", Join(path, p.Name)), policy));
+                        declared.Add((GrantModel.Id("policy", Join(path, p.Name)), owner));
                         Collect(p.Body, Join(path, p.Name));
                         break;
                     case GenEdge e when e.Revoke:
                         revokes.Add((GrantModel.Id(e.RoleKind, e.Role), GrantModel.Id(e.MemberKind, e.Member)));
                         break;
                     case GenEdge e:
-                        grants.Add((GrantModel.Id(e.RoleKind, e.Role), GrantModel.Id(e.MemberKind, e.Member), policy));
+                        grants.Add((GrantModel.Id(e.RoleKind, e.Role), GrantModel.Id(e.MemberKind, e.Member)));
                         break;
                     case GenPermission p:
                         foreach (var privilege in p.Privileges)
@@ -98,14 +104,7 @@ internal sealed record GenFile(string Branch, PolicyMode Mode, List<GenItem> Ite
                             foreach (var resource in p.Resources)
                             {
                                 var key = (privilege, GrantModel.Id(p.ResourceKind, resource), GrantModel.Id(p.RoleKind, p.Role));
-                                if (p.Deny)
-                                {
-                                    denies.Add(key);
-                                }
-                                else
-                                {
-                                    permits.Add((key.privilege, key.Item2, key.Item3, policy));
-                                }
+                                (p.Deny ? denies : permits).Add(key);
                             }
                         }
 

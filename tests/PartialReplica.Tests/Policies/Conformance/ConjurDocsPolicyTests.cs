@@ -6,9 +6,8 @@ namespace PartialReplica.Tests.Policies.Conformance;
 
 /// <summary>
 /// Policies written the way Conjur's documentation writes them load unchanged, and give exactly the rows Conjur's
-/// loader gives (ids, owners, memberships with admin option, permissions, annotations): records owned by their
-/// enclosing policy (at root by the root policy's owner, the admin user). policy_id is the declaring policy, this
-/// product's rule (Conjur stamps a load's rows with the loaded branch).
+/// loader gives: every row stamped with the loaded branch, records owned by their enclosing policy (at root by the
+/// root policy's owner, the admin user), owners members of what they own with admin option.
 /// </summary>
 [Collection(PolicyCollection.Name)]
 public sealed class ConjurDocsPolicyTests(ReplicationFixture fixture)
@@ -35,22 +34,22 @@ public sealed class ConjurDocsPolicyTests(ReplicationFixture fixture)
             "role policy:myapp @policy:root",
             "resource policy:myapp owner user:admin @policy:root",
             "member policy:myapp <- user:admin admin ownership @policy:root",
-            "role layer:myapp @policy:myapp",
-            "resource layer:myapp owner policy:myapp @policy:myapp",
-            "member layer:myapp <- policy:myapp admin ownership @policy:myapp",
-            "role layer:myapp/workers @policy:myapp",
-            "resource layer:myapp/workers owner policy:myapp @policy:myapp",
-            "member layer:myapp/workers <- policy:myapp admin ownership @policy:myapp",
-            "role host_factory:myapp @policy:myapp",
-            "resource host_factory:myapp owner policy:myapp @policy:myapp",
-            "member host_factory:myapp <- policy:myapp admin ownership @policy:myapp",
-            "annotation host_factory:myapp description=Factory for myapp hosts @policy:myapp",
-            "member layer:myapp <- host_factory:myapp @policy:myapp",
-            "member layer:myapp/workers <- host_factory:myapp @policy:myapp"), await AddedSinceAsync(db, baseline));
+            "role layer:myapp @policy:root",
+            "resource layer:myapp owner policy:myapp @policy:root",
+            "member layer:myapp <- policy:myapp admin ownership @policy:root",
+            "role layer:myapp/workers @policy:root",
+            "resource layer:myapp/workers owner policy:myapp @policy:root",
+            "member layer:myapp/workers <- policy:myapp admin ownership @policy:root",
+            "role host_factory:myapp @policy:root",
+            "resource host_factory:myapp owner policy:myapp @policy:root",
+            "member host_factory:myapp <- policy:myapp admin ownership @policy:root",
+            "annotation host_factory:myapp description=Factory for myapp hosts @policy:root",
+            "member layer:myapp <- host_factory:myapp @policy:root",
+            "member layer:myapp/workers <- host_factory:myapp @policy:root"), await AddedSinceAsync(db, baseline));
     }
 
     [Fact]
-    public async Task Jwt_authenticator_loads_in_its_branch()
+    public async Task Jwt_authenticator_loads_in_its_branch_with_branch_policy_ids()
     {
         var db = await PolicyDatabase.CreateAsync(fixture);
         await db.LoadAsync("- !policy\n  id: conjur/authn-jwt\n");
@@ -79,22 +78,21 @@ public sealed class ConjurDocsPolicyTests(ReplicationFixture fixture)
 
         const string gh = "conjur/authn-jwt/github";
         const string at = "@policy:conjur/authn-jwt";
-        const string inside = "@policy:conjur/authn-jwt/github";
         Assert.Equal(Sorted(
             $"role policy:{gh} {at}",
             $"resource policy:{gh} owner policy:conjur/authn-jwt {at}",
             $"member policy:{gh} <- policy:conjur/authn-jwt admin ownership {at}",
-            $"resource webservice:{gh} owner policy:{gh} {inside}",
-            $"annotation webservice:{gh} description=Authenticator for GitHub Actions {inside}",
-            $"resource variable:{gh}/jwks-uri owner policy:{gh} {inside}",
-            $"resource variable:{gh}/issuer owner policy:{gh} {inside}",
-            $"role group:{gh}/apps {inside}",
-            $"resource group:{gh}/apps owner policy:{gh} {inside}",
-            $"member group:{gh}/apps <- policy:{gh} admin ownership {inside}",
-            $"permit group:{gh}/apps read webservice:{gh} {inside}",
-            $"permit group:{gh}/apps authenticate webservice:{gh} {inside}",
-            $"resource webservice:{gh}/status owner policy:{gh} {inside}",
-            $"permit group:{gh}/apps read webservice:{gh}/status {inside}"), await AddedSinceAsync(db, baseline));
+            $"resource webservice:{gh} owner policy:{gh} {at}",
+            $"annotation webservice:{gh} description=Authenticator for GitHub Actions {at}",
+            $"resource variable:{gh}/jwks-uri owner policy:{gh} {at}",
+            $"resource variable:{gh}/issuer owner policy:{gh} {at}",
+            $"role group:{gh}/apps {at}",
+            $"resource group:{gh}/apps owner policy:{gh} {at}",
+            $"member group:{gh}/apps <- policy:{gh} admin ownership {at}",
+            $"permit group:{gh}/apps read webservice:{gh} {at}",
+            $"permit group:{gh}/apps authenticate webservice:{gh} {at}",
+            $"resource webservice:{gh}/status owner policy:{gh} {at}",
+            $"permit group:{gh}/apps read webservice:{gh}/status {at}"), await AddedSinceAsync(db, baseline));
     }
 
     [Fact]

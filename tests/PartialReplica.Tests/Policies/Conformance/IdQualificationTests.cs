@@ -33,8 +33,8 @@ public sealed class IdQualificationTests(ReplicationFixture fixture)
         """;
 
     [Theory]
-    [InlineData("root", "", "@policy:app")]
-    [InlineData("prod", "prod/", "@policy:prod/app")]
+    [InlineData("root", "", "@policy:root")]
+    [InlineData("prod", "prod/", "@policy:prod")]
     public async Task An_aliased_record_keeps_the_id_its_declaring_policy_gave_it(string branch, string prefix, string at)
     {
         var db = await PolicyDatabase.CreateAsync(fixture);
@@ -83,13 +83,13 @@ public sealed class IdQualificationTests(ReplicationFixture fixture)
             "role policy:dev-team @policy:root",
             "resource policy:dev-team owner user:admin @policy:root",
             "member policy:dev-team <- user:admin admin ownership @policy:root",
-            "role user:alice@dev-team @policy:dev-team",
-            "resource user:alice@dev-team owner policy:dev-team @policy:dev-team",
-            "member user:alice@dev-team <- policy:dev-team admin ownership @policy:dev-team",
-            "role group:dev-team/developers @policy:dev-team",
-            "resource group:dev-team/developers owner policy:dev-team @policy:dev-team",
-            "member group:dev-team/developers <- policy:dev-team admin ownership @policy:dev-team",
-            "member group:dev-team/developers <- user:alice@dev-team @policy:dev-team",
+            "role user:alice@dev-team @policy:root",
+            "resource user:alice@dev-team owner policy:dev-team @policy:root",
+            "member user:alice@dev-team <- policy:dev-team admin ownership @policy:root",
+            "role group:dev-team/developers @policy:root",
+            "resource group:dev-team/developers owner policy:dev-team @policy:root",
+            "member group:dev-team/developers <- policy:dev-team admin ownership @policy:root",
+            "member group:dev-team/developers <- user:alice@dev-team @policy:root",
             "role group:reviewers @policy:root",
             "resource group:reviewers owner user:admin @policy:root",
             "member group:reviewers <- user:admin admin ownership @policy:root",
@@ -116,7 +116,7 @@ public sealed class IdQualificationTests(ReplicationFixture fixture)
         var path = string.Join('/', Enumerable.Range(0, depth).Select(l => $"level-{l}"));
         Assert.Equal($"default:policy:{path}", await Db.ScalarAsync<string>(db.ConnectionString,
             "SELECT owner_id FROM resources WHERE resource_id = $1", $"default:variable:{path}/secret"));
-        Assert.Equal($"default:policy:{path}", await Db.ScalarAsync<string>(db.ConnectionString,
-            "SELECT policy_id FROM resources WHERE resource_id = $1", $"default:variable:{path}/secret"));
+        Assert.Equal(depth + 1L, await Db.ScalarAsync<long>(db.ConnectionString,
+            "SELECT count(*) FROM resources WHERE policy_id = 'default:policy:root' AND resource_id LIKE 'default:%:level-0%'"));
     }
 }
