@@ -20,7 +20,7 @@ public static class ErrorCause
             case BatchRefusedException refused:
                 return $"batch refused by agent: {(int?)refused.StatusCode} {AgentMessage(refused.Message) ?? refused.Message}";
             case HttpRequestException { StatusCode: { } status } http:
-                return AgentMessage(http.Message) is { } said ? said : $"{agent} answered {(int)status}: {http.Message}";
+                return $"{agent} answered {(int)status}: {AgentMessage(http.Message) ?? http.Message}";
             case HttpRequestException http:
                 return $"{agent} unreachable: {Innermost(http).Message}";
             case TaskCanceledException or TimeoutException:

@@ -38,7 +38,8 @@ public sealed class FollowerFailureStatusTests(ReplicationFixture fixture)
             return down.GetProperty("breaker").ValueKind == JsonValueKind.String;
         }, "the breaker opens on east-1's failed pushes");
         var cause = down.GetProperty("lastError").GetString()!;
-        Assert.StartsWith("follower database refused connections: ", cause, StringComparison.Ordinal);
+        // Which host, what it said: the agent's address, its status code and its own words.
+        Assert.Matches(@"^agent https?://\S+ answered 503: follower database refused connections: ", cause);
         Assert.EndsWith("(Connection refused)", cause, StringComparison.Ordinal);
         Assert.DoesNotContain("BrokenCircuit", cause, StringComparison.Ordinal);
         Assert.Matches(@"^paused, retrying in \d+ s$", down.GetProperty("breaker").GetString());

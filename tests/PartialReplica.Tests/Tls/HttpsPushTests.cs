@@ -80,10 +80,15 @@ public sealed class HttpsPushTests(ReplicationFixture fixture) : IClassFixture<R
         await Eventually.HoldsAsync(async () =>
         {
             lastError = await Db.ScalarAsync<string>(leader, "SELECT last_error FROM partial_replica.delivery WHERE follower = $1", East);
-            return lastError?.Contains("answered 503", StringComparison.Ordinal) == true;
+            return lastError?.Contains("does not vouch for", StringComparison.Ordinal) == true;
         }, "the gateway recorded that east-1's agent could not verify its push");
 
-        Assert.Contains("Agent:GatewayCa (PARTIALREPLICA_GATEWAY_CA) does not vouch for", lastError, StringComparison.Ordinal);
+        // The status names the agent, its status code and the cause in the agent's own words (its 503 body).
+        Assert.Matches(@"^agent https://\S+ answered 503: ", lastError);
+        Assert.EndsWith(
+            " answered 503: This host's TLS peer presented a certificate that Agent:GatewayCa (PARTIALREPLICA_GATEWAY_CA) does not vouch for; see this host's log.",
+            lastError,
+            StringComparison.Ordinal);
         Assert.Equal(0L, await Db.ScalarAsync<long>(follower, "SELECT count(*) FROM secrets"));
     }
 
