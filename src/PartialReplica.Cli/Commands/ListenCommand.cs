@@ -20,7 +20,7 @@ internal sealed class ListenCommand : Command
         {
             var gatewayKey = GatewayKeyOption.Read();
             await using var leader = NpgsqlDataSource.Create(CommonOptions.LeaderConnection(result, _leader));
-            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+            using var http = AgentHttp.Create(TimeSpan.FromSeconds(30));
             var tokens = SignedPushTokens.ForLeader(leader, gatewayKey, result.GetValue(_issuer) ?? "partial-replica-gateway");
             var dispatcher = new Dispatcher(leader, new HttpBatchSender(http, tokens),
                 new DispatchOptions(), CommandRunner.Logging.CreateLogger("listen"));

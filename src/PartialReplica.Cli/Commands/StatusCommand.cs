@@ -68,7 +68,7 @@ internal sealed class StatusCommand : Command
                 .ReadAsync(cancellationToken);
         }
 
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        using var http = AgentHttp.Create(TimeSpan.FromSeconds(10));
         return await StatusReader.WithAgents(leader, http, SignedPushTokens.ForLeader(leader, gatewayKey), relay is null ? null : relay.GetAsync)
             .ReadAsync(cancellationToken);
     }

@@ -90,9 +90,13 @@ public static class GatewayServiceExtensions
         services.AddHttpClient(SubscriptionHealService.HttpClientName, client => client.Timeout = TimeSpan.FromMinutes(5))
             .TrustingConfiguredCa(sp => sp.GetRequiredService<PeerTrust>().Authority);
         services.AddHostedService<SubscriptionHealService>();
-        // The dashboard's charts (F11): 15 minutes of per-second samples in memory.
+        // The dashboard's charts (F11): 15 minutes of per-second samples in memory. Dashboard:History:Enabled=false
+        // stops the sampling (its leader query each second) on a gateway that only serves the APIs.
         services.AddSingleton<DashboardHistory>();
-        services.AddHostedService<DashboardHistorySampler>();
+        if (builder.Configuration.GetValue("Dashboard:History:Enabled", true))
+        {
+            services.AddHostedService<DashboardHistorySampler>();
+        }
         services.AddHealthChecks().AddCheck<LeaderHealthCheck>("leader", tags: [HealthApi.ReadyTag]);
         services.AddOpenApi();
 

@@ -2,6 +2,7 @@ using System.Text;
 using Npgsql;
 using PartialReplica.Crypto;
 using PartialReplica.Schema;
+using PartialReplica.Secrets;
 
 namespace PartialReplica.Policies;
 
@@ -13,9 +14,6 @@ namespace PartialReplica.Policies;
 /// </summary>
 internal static class PolicyPublicKeys
 {
-    // Conjur keeps the newest 20 versions of a secret (as SecretStore does for `secret set`).
-    private const int KeptVersions = 20;
-
     /// <summary>
     /// Refuses, before anything is written, a load that would store public keys without the data key. A dry run
     /// stores none and needs none.
@@ -46,15 +44,7 @@ internal static class PolicyPublicKeys
                 continue;
             }
 
-            var version = await connection.ScalarAsync<int>(
-                "INSERT INTO secrets (resource_id, value) VALUES ($1, $2) RETURNING version",
-                cancellationToken, resourceId, dataKey.Encrypt(value, resourceId));
-            if (version > KeptVersions)
-            {
-                // On a leader this product made a trigger has pruned already; on one Conjur made, its application does.
-                await connection.ExecuteAsync(
-                    "DELETE FROM secrets WHERE resource_id = $1 AND version <= $2", cancellationToken, resourceId, version - KeptVersions);
-            }
+            await SecretStore.AddVersionAsync(connection, resourceId, dataKey.Encrypt(value, resourceId), cancellationToken);
         }
     }
 }

@@ -34,20 +34,30 @@ public static class SecretStore
         }
 
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var version = await AddVersionAsync(connection, variableId, crypto.Encrypt(value.Span, variableId), cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return version;
+    }
+
+    /// <summary>
+    /// Inserts an encrypted value as the resource's next version (Conjur's trigger numbers it) and keeps the newest
+    /// 20, in the caller's transaction; returns the version.
+    /// </summary>
+    internal static async Task<int> AddVersionAsync(NpgsqlConnection connection, string resourceId, byte[] ciphertext, CancellationToken cancellationToken)
+    {
         var version = await connection.ScalarAsync<int>(
             "INSERT INTO secrets (resource_id, value) VALUES ($1, $2) RETURNING version",
-            cancellationToken, variableId, crypto.Encrypt(value.Span, variableId));
+            cancellationToken, resourceId, ciphertext);
         if (version > KeptVersions)
         {
-            // Conjur's application keeps the newest 20 versions, and so does this verb on a leader Conjur made; on a
-            // leader this product made, a trigger has already pruned them and this deletes nothing. Same transaction
+            // Conjur's application keeps the newest 20 versions, and so does this product on a leader Conjur made; on
+            // a leader this product made, a trigger has already pruned them and this deletes nothing. Same transaction
             // as the insert, so the capture counts the pruned versions as the insert's (see the leader baseline).
             await connection.ExecuteAsync(
                 "DELETE FROM secrets WHERE resource_id = $1 AND version <= $2",
-                cancellationToken, variableId, version - KeptVersions);
+                cancellationToken, resourceId, version - KeptVersions);
         }
 
-        await transaction.CommitAsync(cancellationToken);
         return version;
     }
 

@@ -30,6 +30,8 @@ public sealed class EdgeHostileInputTests(GatewayFixture fixture) : IAsyncLifeti
         (_gateway, var url) = await WebHosts.StartGatewayAsync(fixture.Leader + ";Maximum Pool Size=1", new Dictionary<string, string?>
         {
             ["Dispatch:Enabled"] = "false",
+            // The one pooled connection is for the requests under test alone.
+            ["Dashboard:History:Enabled"] = "false",
             ["Gateway:Issuer"] = GatewayFixture.Issuer,
         });
         _oneConnection = new HttpClient { BaseAddress = new Uri(url) };

@@ -92,6 +92,29 @@ public sealed class HttpsPushTests(ReplicationFixture fixture) : IClassFixture<R
         Assert.Equal(0L, await Db.ScalarAsync<long>(follower, "SELECT count(*) FROM secrets"));
     }
 
+    [Fact]
+    public async Task Status_from_the_cli_reads_an_https_agent_only_through_the_configured_agent_ca()
+    {
+        var (leader, gatewayUrl) = await StartLeaderAndGatewayAsync();
+        var follower = await StartFollowerAsync(leader, East, gatewayUrl, _ca.Issue("agent-east"));
+        await Eventually.HoldsAsync(
+            async () => await Db.ScalarAsync<long>(follower, "SELECT count(*) FROM secrets") == 1, "the billing secret reached east-1 over HTTPS");
+
+        async Task<System.Text.Json.JsonElement> DeliveredAsync(string ca)
+        {
+            var status = await CliProcess.RunAsync(
+                new Dictionary<string, string> { ["PARTIALREPLICA_LEADER"] = leader, ["PARTIALREPLICA_AGENT_CA"] = ca }, "status", "--json");
+            Assert.True(status.ExitCode == 0, status.Stderr);
+            using var document = System.Text.Json.JsonDocument.Parse(status.Stdout);
+            return document.RootElement.GetProperty("followers").EnumerateArray()
+                .Single(f => f.GetProperty("name").GetString() == East).GetProperty("delivered").Clone();
+        }
+
+        // The agent's certificate chains only to the test's CA: trusted through it, the agent's own count is read.
+        Assert.Equal(1L, (await DeliveredAsync(_ca.CaPath)).GetInt64());
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, (await DeliveredAsync(_otherCa.CaPath)).ValueKind);
+    }
+
     private const string Rows = """
         SELECT resource_id || '#' || version || '#' || encode(value, 'hex') || '#' || coalesce(expires_at::text, '') FROM secrets
         """;
