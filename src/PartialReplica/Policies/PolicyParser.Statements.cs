@@ -29,7 +29,7 @@ public static partial class PolicyParser
         private void Membership(YamlNode node, PolicyScope scope, bool revoke)
         {
             var fields = Fields(node, node.Tag.Value, "role", "roles", "member", "members");
-            var roles = Plural(fields, node, "role", "roles").Select(r => Reference(r, scope, Want.Role, IdPlace.Relative)).ToList();
+            var roles = Plural(fields, node, "role", "roles").Select(r => Reference(r, scope, Want.Role, IdPlace.Subject, $"a {node.Tag.Value}'s role")).ToList();
             var members = Plural(fields, node, "member", "members").Select(m => Member(m, scope)).ToList();
             foreach (var role in roles)
             {
@@ -57,7 +57,7 @@ public static partial class PolicyParser
         {
             var fields = Fields(node, node.Tag.Value, "role", "roles", "privilege", "privileges", "resource", "resources");
             var roles = Plural(fields, node, "role", "roles").Select(r => Reference(r, scope, Want.Role, IdPlace.RoleReference)).ToList();
-            var resources = Plural(fields, node, "resource", "resources").Select(r => Reference(r, scope, Want.Any, IdPlace.Relative)).ToList();
+            var resources = Plural(fields, node, "resource", "resources").Select(r => Reference(r, scope, Want.Any, IdPlace.Subject, $"a {node.Tag.Value}'s resource")).ToList();
             var privileges = new List<string>();
             foreach (var p in Plural(fields, node, "privilege", "privileges"))
             {
@@ -98,7 +98,7 @@ public static partial class PolicyParser
 
             foreach (var layer in layers)
             {
-                var layerRef = Reference(layer, scope, Want.Layer, IdPlace.Relative);
+                var layerRef = Reference(layer, scope, Want.Layer, IdPlace.Subject, "a host factory's layer");
                 Memberships.Add(new PolicyMembership(layerRef, new PolicyReference(factory, Mark(node)), branch, false, Mark(layer)));
             }
         }
@@ -168,7 +168,7 @@ public static partial class PolicyParser
             return result;
         }
 
-        private PolicyReference Reference(YamlNode node, PolicyScope scope, Want want, IdPlace place)
+        private PolicyReference Reference(YamlNode node, PolicyScope scope, Want want, IdPlace place, string? subject = null)
         {
             var tag = node.Tag.IsEmpty ? null : node.Tag.Value;
             string? kind;
@@ -211,7 +211,7 @@ public static partial class PolicyParser
                 YamlMappingNode mapping => mapping.Children.TryGetValue(new YamlScalarNode("id"), out var idNode) ? Id(idNode) : null,
                 _ => throw PolicyErrors.At(Mark(node), "a reference is a tagged id such as !variable db/password"),
             };
-            var resolved = scope.Resolve(kind, id, Mark(node), place);
+            var resolved = scope.Resolve(kind, id, Mark(node), place, subject);
             _resolved[node] = resolved;
             return new PolicyReference(resolved, Mark(node));
         }

@@ -127,7 +127,7 @@ public static partial class PolicyParser
                     break;
                 case "!delete":
                     var fields = Fields(node, tag, "record");
-                    Deletions.Add(new PolicyDeletion(Reference(Required(fields, node, "record"), scope, Want.Any, IdPlace.Relative), Mark(node)));
+                    Deletions.Add(new PolicyDeletion(Reference(Required(fields, node, "record"), scope, Want.Any, IdPlace.Subject, "a !delete's record"), Mark(node)));
                     break;
                 default:
                     throw PolicyErrors.At(Mark(node), $"unknown tag {tag}");

@@ -3,18 +3,24 @@ using PartialReplica.Conjur;
 
 namespace PartialReplica.Policies;
 
-/// <summary>How a reference may name a record, by where it stands (Conjur's resolver rules).</summary>
+/// <summary>
+/// How a reference may name a record, by where it stands. Conjur's resolver (conjur-policy-parser, resolver.rb)
+/// prepends the enclosing policy to every id that does not start with <c>/</c>, then strips the <c>/</c> and resolves
+/// <c>..</c> only in owners, grant and revoke members, and permit and deny roles (RelativePathResolver); its last step
+/// (AbsoluteChecker) refuses with "Illegal absolute id" every statement whose subject still starts with <c>/</c>.
+/// </summary>
 internal enum IdPlace
 {
-    /// <summary>A declaration: relative to the enclosing policy only (Conjur: "Illegal absolute id").</summary>
+    /// <summary>A declaration: relative to the enclosing policy only (Conjur: a record's subject is its id).</summary>
     Declaration,
 
     /// <summary>
-    /// A grant's role, a permit's resource, a deleted record, a host factory's layer: relative, or absolute with a
-    /// leading <c>/</c>. Conjur refuses the absolute form here; it is kept because this product's own policies and
-    /// tests reach records of other branches this way.
+    /// The subject of a statement, relative to the enclosing policy only: a <c>!grant</c>'s or <c>!revoke</c>'s role,
+    /// a <c>!permit</c>'s or <c>!deny</c>'s resource, a <c>!delete</c>'s record (Conjur: "Illegal absolute id"), and a
+    /// host factory's layer (Conjur looks the layer up by the literal <c>/</c> id and finds none). A statement about a
+    /// record of another branch stands in a policy that encloses that record.
     /// </summary>
-    Relative,
+    Subject,
 
     /// <summary>An owner, a grant's or revoke's member, a permit's or deny's role: may also be absolute (<c>/a/b</c>) or climb (<c>../b</c>).</summary>
     RoleReference,
@@ -24,6 +30,7 @@ internal enum IdPlace
 /// Where a statement sits: the branch path (empty for root) and the policy that encloses its records.
 /// Resolves ids as Conjur does: relative to the enclosing policy; <c>/</c>-absolute and <c>..</c> only where
 /// Conjur resolves them (owners, members, permitted roles); users outside root as <c>name@branch-with-dashes</c>.
+/// An absolute id anywhere else is refused at its place, as Conjur refuses it.
 /// </summary>
 internal sealed record PolicyScope(string Account, string Path, ConjurId PolicyId)
 {
@@ -38,8 +45,11 @@ internal sealed record PolicyScope(string Account, string Path, ConjurId PolicyI
     public PolicyScope Enter(string policyIdentifier) =>
         new(Account, policyIdentifier, new ConjurId(Account, "policy", policyIdentifier));
 
-    /// <summary>The full id of <paramref name="id"/> of the given kind; null id means the policy's own id.</summary>
-    public ConjurId Resolve(string kind, string? id, SourceMark mark, IdPlace place)
+    /// <summary>
+    /// The full id of <paramref name="id"/> of the given kind; null id means the policy's own id. <paramref name="subject"/>
+    /// names a statement's subject (such as "a !grant's role") in the refusal of an absolute id.
+    /// </summary>
+    public ConjurId Resolve(string kind, string? id, SourceMark mark, IdPlace place, string? subject = null)
     {
         string path;
         if (string.IsNullOrEmpty(id))
@@ -56,6 +66,12 @@ internal sealed record PolicyScope(string Account, string Path, ConjurId PolicyI
             if (place == IdPlace.Declaration)
             {
                 throw PolicyErrors.At(mark, $"Illegal absolute id '{id}': a record is declared relative to its policy; '/' may start only a reference");
+            }
+
+            if (place == IdPlace.Subject)
+            {
+                throw PolicyErrors.At(mark, $"Illegal absolute id '{id}': {subject ?? "a statement's subject"} is named relative to the policy that states it; "
+                    + $"state this in a policy that encloses '{id[1..]}' (owners, members and permitted roles may be absolute)");
             }
 
             path = id[1..];

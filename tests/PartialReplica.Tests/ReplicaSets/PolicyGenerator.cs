@@ -6,7 +6,9 @@ namespace PartialReplica.Tests.ReplicaSets;
 /// Generates random but valid policies over one world: replica sets (maybe 'full'), three follower hosts,
 /// app branches with sub-branches, groups, layers and variables, nested grants, permits, and follow-up
 /// loads that update (revoke, deny, delete), replace (omit records and statements) or add grants to a set.
-/// It reads the model only to pick records that exist.
+/// It reads the model only to pick records that exist. As Conjur requires, a statement stands in a policy that
+/// encloses its subject (a grant's or revoke's role, a permit's or deny's resource, a deleted record); its member or
+/// permitted role may be anywhere, written absolute or with <c>../</c>.
 /// </summary>
 internal sealed class PolicyGenerator(Random random, GrantModel model)
 {
@@ -22,14 +24,15 @@ internal sealed class PolicyGenerator(Random random, GrantModel model)
             sets.Add("a");
         }
 
+        var setBodies = sets.ToDictionary(n => n, n => new List<GenItem>
+        {
+            new GenRecord("webservice", null), new GenRecord("group", "replicated-data"), new GenRecord("layer", "followers"),
+            new GenPermission(false, "layer", $"conjur/replication-sets/{n}/followers", ["replicate"], "webservice", [$"conjur/replication-sets/{n}"]),
+        });
         var root = new List<GenItem>
         {
             new GenPolicy("conjur/followers", [.. Followers.Select(f => new GenRecord("host", f.Split('/')[^1]))]),
-            new GenPolicy("conjur/replication-sets", [.. sets.Select(n => new GenPolicy(n,
-            [
-                new GenRecord("webservice", null), new GenRecord("group", "replicated-data"), new GenRecord("layer", "followers"),
-                new GenPermission(false, "layer", $"conjur/replication-sets/{n}/followers", ["replicate"], "webservice", [$"conjur/replication-sets/{n}"]),
-            ]))]),
+            new GenPolicy("conjur/replication-sets", [.. sets.Select(n => new GenPolicy(n, setBodies[n]))]),
         };
         var records = new List<(string Kind, string Path)>();
         records.AddRange(Followers.Select(f => ("host", f)));
@@ -40,17 +43,18 @@ internal sealed class PolicyGenerator(Random random, GrantModel model)
             records.Add(("layer", $"conjur/replication-sets/{n}/followers"));
         }
 
-        var bodies = new List<List<GenItem>> { root };
+        var bodies = new List<(string Path, List<GenItem> Body)> { ("", root) };
+        bodies.AddRange(sets.Select(n => ($"conjur/replication-sets/{n}", setBodies[n])));
         var apps = new List<GenItem>();
         for (var i = 0; i < random.Next(1, 4); i++)
         {
             var body = Records($"apps/p{i}", random.Next(1, 6), random.Next(0, 3), random.Next(0, 3), records);
-            bodies.Add(body);
+            bodies.Add(($"apps/p{i}", body));
             if (random.NextDouble() < 0.4)
             {
                 var sub = Records($"apps/p{i}/sub", random.Next(1, 4), random.Next(0, 2), 0, records);
                 body.Add(new GenPolicy("sub", sub));
-                bodies.Add(sub);
+                bodies.Add(($"apps/p{i}/sub", sub));
             }
 
             apps.Add(new GenPolicy($"p{i}", body));
@@ -59,7 +63,16 @@ internal sealed class PolicyGenerator(Random random, GrantModel model)
         root.Add(new GenPolicy("apps", apps));
         for (var i = random.Next(6, 15); i > 0; i--)
         {
-            bodies[random.Next(bodies.Count)].Add(Statement(records));
+            // A body whose branch holds nothing a statement can be about leaves it to root, which holds everything.
+            var (path, body) = Pick(bodies);
+            var statement = Statement(records, path);
+            if (statement is null)
+            {
+                (path, body) = bodies[0];
+                statement = Statement(records, path) ?? throw new InvalidOperationException("root always holds a replica set");
+            }
+
+            body.Add(statement);
         }
 
         foreach (var follower in Followers)
@@ -67,7 +80,7 @@ internal sealed class PolicyGenerator(Random random, GrantModel model)
             for (var i = random.Next(0, 3); i > 0; i--)
             {
                 var (kind, path) = Pick(records.Where(r => r.Kind is "layer" or "group").ToList());
-                bodies[random.Next(bodies.Count)].Add(new GenEdge(false, kind, path, "host", follower));
+                Pick(bodies.Where(b => Within(b.Path, path)).ToList()).Body.Add(new GenEdge(false, kind, path, "host", follower));
             }
         }
 
@@ -82,20 +95,21 @@ internal sealed class PolicyGenerator(Random random, GrantModel model)
         return choice switch
         {
             0 when apps.Count > 0 => Replace(Pick(apps)),
-            1 => LoadIntoSet(),
+            1 => LoadGrants(),
             _ => Update(Pick(["root", .. ExistingPolicies()])),
         };
     }
 
     private GenFile Update(string branch)
     {
-        var policy = GrantModel.PolicyId(branch == "root" ? "" : branch);
+        var scope = branch == "root" ? "" : branch;
+        var policy = GrantModel.PolicyId(scope);
         var existing = Existing();
         var items = new List<GenItem>();
         var gone = new HashSet<string>(StringComparer.Ordinal);
         // The replica sets' own records (their followers layer and replicated-data group) stay: later loads into a set use them.
         var own = existing.Where(r => r.Kind is "variable" or "group" or "layer" && model.Records[GrantModel.Id(r.Kind, r.Path)] == policy
-                                      && !r.Path.StartsWith("conjur/", StringComparison.Ordinal)).ToList();
+                                      && !r.Path.StartsWith("conjur/", StringComparison.Ordinal) && Within(scope, r.Path)).ToList();
         if (own.Count > 0 && random.NextDouble() < 0.5)
         {
             var (kind, path) = Pick(own);
@@ -103,17 +117,20 @@ internal sealed class PolicyGenerator(Random random, GrantModel model)
             gone.Add(GrantModel.Id(kind, path));
         }
 
-        // Revokes and denies remove only the branch's own rows: aim at those most of the time, at any row otherwise.
+        // Revokes and denies remove only the branch's own rows: aim at those most of the time, at any row otherwise
+        // whose role (revoke) or resource (deny) the branch encloses.
         var ownOnly = random.NextDouble() < 0.6;
         foreach (var (role, member) in Sample(model.Memberships
-                     .Where(m => (!ownOnly || m.Value == policy) && !gone.Contains(m.Key.Role) && !gone.Contains(m.Key.Member))
+                     .Where(m => (!ownOnly || m.Value == policy) && !gone.Contains(m.Key.Role) && !gone.Contains(m.Key.Member)
+                                 && Within(scope, PathOf(m.Key.Role)))
                      .Select(m => m.Key).ToList(), random.Next(0, 3)))
         {
             items.Add(new GenEdge(true, KindOf(role), PathOf(role), KindOf(member), PathOf(member)));
         }
 
         foreach (var (privilege, resource, role) in Sample(model.Permissions
-                     .Where(p => (!ownOnly || p.Value == policy) && !gone.Contains(p.Key.Resource) && !gone.Contains(p.Key.Role))
+                     .Where(p => (!ownOnly || p.Value == policy) && !gone.Contains(p.Key.Resource) && !gone.Contains(p.Key.Role)
+                                 && Within(scope, PathOf(p.Key.Resource)))
                      .Select(p => p.Key).ToList(), random.Next(0, 3)))
         {
             items.Add(new GenPermission(true, KindOf(role), PathOf(role), [privilege], KindOf(resource), [PathOf(resource)]));
@@ -121,10 +138,13 @@ internal sealed class PolicyGenerator(Random random, GrantModel model)
 
         // A revoke or deny and a grant or permit of the same row may meet in one file: the statement stands (Conjur's order).
         var pool = existing.Where(r => !gone.Contains(GrantModel.Id(r.Kind, r.Path))).ToList();
-        items.AddRange(Fresh(branch == "root" ? "" : branch, random.Next(0, 3), pool));
+        items.AddRange(Fresh(scope, random.Next(0, 3), pool));
         for (var i = random.Next(0, 4); i > 0; i--)
         {
-            items.Add(Statement(pool));
+            if (Statement(pool, scope) is { } statement)
+            {
+                items.Add(statement);
+            }
         }
 
         return new GenFile(branch, PolicyMode.Update, items);
@@ -179,27 +199,34 @@ internal sealed class PolicyGenerator(Random random, GrantModel model)
         new GenFile(branch, PolicyMode.Replace, body).ApplyTo(trial);
         var survivors = trial.Records.Keys.Select(id => (KindOf(id), PathOf(id))).OrderBy(r => r.Item1 + ":" + r.Item2, StringComparer.Ordinal).ToList();
         var alive = trial.Records.Keys.ToHashSet(StringComparer.Ordinal);
-        var bodies = new List<List<GenItem>> { body };
-        bodies.AddRange(body.OfType<GenPolicy>().Select(p => p.Body));
+        var bodies = new List<(string Path, List<GenItem> Body)> { (branch, body) };
+        bodies.AddRange(body.OfType<GenPolicy>().Select(p => (GenFile.Join(branch, p.Name), p.Body)));
+        // Each restated row goes into a body that encloses its role (grant) or resource (permit): the file's or a sub-policy's.
         foreach (var ((role, member), defined) in model.Memberships.Where(m => m.Value == policy))
         {
-            if (alive.Contains(role) && alive.Contains(member) && random.NextDouble() < 0.6)
+            var fit = bodies.Where(b => Within(b.Path, PathOf(role))).ToList();
+            if (alive.Contains(role) && alive.Contains(member) && fit.Count > 0 && random.NextDouble() < 0.6)
             {
-                Pick(bodies).Add(new GenEdge(false, KindOf(role), PathOf(role), KindOf(member), PathOf(member)));
+                Pick(fit).Body.Add(new GenEdge(false, KindOf(role), PathOf(role), KindOf(member), PathOf(member)));
             }
         }
 
         foreach (var ((privilege, resource, role), defined) in model.Permissions.Where(p => p.Value == policy))
         {
-            if (alive.Contains(role) && alive.Contains(resource) && random.NextDouble() < 0.6)
+            var fit = bodies.Where(b => Within(b.Path, PathOf(resource))).ToList();
+            if (alive.Contains(role) && alive.Contains(resource) && fit.Count > 0 && random.NextDouble() < 0.6)
             {
-                Pick(bodies).Add(new GenPermission(false, KindOf(role), PathOf(role), [privilege], KindOf(resource), [PathOf(resource)]));
+                Pick(fit).Body.Add(new GenPermission(false, KindOf(role), PathOf(role), [privilege], KindOf(resource), [PathOf(resource)]));
             }
         }
 
         for (var i = random.Next(0, 5); i > 0; i--)
         {
-            Pick(bodies).Add(Statement(survivors));
+            var (path, list) = Pick(bodies);
+            if (Statement(survivors, path) is { } statement)
+            {
+                list.Add(statement);
+            }
         }
 
         return new GenFile(branch, PolicyMode.Replace, body);
@@ -219,26 +246,45 @@ internal sealed class PolicyGenerator(Random random, GrantModel model)
         return "";
     }
 
-    private GenFile LoadIntoSet()
+    /// <summary>
+    /// A load of grants: follower hosts into a set's followers layer, loaded into the set's branch, or app groups and
+    /// layers granted to a set's replicated-data, loaded into the app policy that encloses the granted role (the member
+    /// is absolute), as Conjur users write them; now and then both at once from root, which encloses everything.
+    /// </summary>
+    private GenFile LoadGrants()
     {
         var existing = Existing();
-        var set = PathOf(Pick(model.Records.Keys.Where(k => k.StartsWith("default:webservice:conjur/replication-sets/", StringComparison.Ordinal)).ToList()));
+        var sets = model.Records.Keys.Where(k => k.StartsWith("default:webservice:conjur/replication-sets/", StringComparison.Ordinal)).Select(PathOf).ToList();
+        var groups = existing.Where(r => r.Kind is "group" or "layer" && r.Path.StartsWith("apps/", StringComparison.Ordinal)).ToList();
+        var roll = random.NextDouble();
         var items = new List<GenItem>();
-        for (var i = random.Next(1, 3); i > 0; i--)
+        if (roll < 0.5 || groups.Count == 0)
         {
-            var groups = existing.Where(r => r.Kind is "group" or "layer" && r.Path.StartsWith("apps/", StringComparison.Ordinal)).ToList();
-            if (random.NextDouble() < 0.5 || groups.Count == 0)
+            var set = Pick(sets);
+            for (var i = random.Next(1, 3); i > 0; i--)
             {
                 items.Add(new GenEdge(false, "layer", set + "/followers", "host", Pick(Followers)));
             }
+
+            return new GenFile(set, PolicyMode.Load, items);
+        }
+
+        var branch = roll < 0.85 ? EnclosingPolicy(Pick(groups).Path) : "";
+        var own = groups.Where(g => Within(branch, g.Path)).ToList();
+        for (var i = random.Next(1, 3); i > 0; i--)
+        {
+            if (branch.Length == 0 && random.NextDouble() < 0.5)
+            {
+                items.Add(new GenEdge(false, "layer", Pick(sets) + "/followers", "host", Pick(Followers)));
+            }
             else
             {
-                var (kind, path) = Pick(groups);
-                items.Add(new GenEdge(false, kind, path, "group", set + "/replicated-data"));
+                var (kind, path) = Pick(own);
+                items.Add(new GenEdge(false, kind, path, "group", Pick(sets) + "/replicated-data"));
             }
         }
 
-        return new GenFile(set, PolicyMode.Load, items);
+        return new GenFile(branch.Length == 0 ? "root" : branch, PolicyMode.Load, items);
     }
 
     private List<GenItem> Records(string path, int variables, int groups, int layers, List<(string, string)> records)
@@ -279,33 +325,58 @@ internal sealed class PolicyGenerator(Random random, GrantModel model)
         }
     }
 
-    /// <summary>A random grant or permit among the given records.</summary>
-    private GenItem Statement(List<(string Kind, string Path)> records)
+    /// <summary>
+    /// A random grant or permit among the given records, about a record that <paramref name="scope"/> encloses (a
+    /// grant's role, a permit's resource); its member or permitted role may be anywhere. Null when the scope holds
+    /// nothing a statement can be about.
+    /// </summary>
+    private GenItem? Statement(List<(string Kind, string Path)> records, string scope)
     {
-        var roles = records.Where(r => r.Kind is "group" or "layer").ToList();
+        var grantees = records.Where(r => r.Kind is "group" or "layer").ToList();
+        var roles = grantees.Where(r => Within(scope, r.Path)).ToList();
         var members = records.Where(r => r.Kind is "group" or "layer" or "host").ToList();
-        var variables = records.Where(r => r.Kind == "variable").ToList();
-        var sets = records.Where(r => r.Kind == "webservice").ToList();
+        var variables = records.Where(r => r.Kind == "variable" && Within(scope, r.Path)).ToList();
+        var sets = records.Where(r => r.Kind == "webservice" && Within(scope, r.Path)).ToList();
         var roll = random.NextDouble();
-        if (roll < 0.45 && roles.Count > 0 && members.Count > 1)
+        GenItem Grant()
         {
             var role = Pick(roles);
             var member = Pick(members.Where(m => m != role).ToList());
             return new GenEdge(false, role.Kind, role.Path, member.Kind, member.Path);
         }
 
-        if (roll < 0.9 && roles.Count > 0 && variables.Count > 0)
+        GenItem Permit()
         {
-            var role = Pick(roles);
+            var role = Pick(grantees);
             var privileges = Privileges.Where(_ => random.NextDouble() < 0.5).ToArray();
             var targets = Sample(variables, random.Next(1, 3)).Select(v => v.Path).ToArray();
             return new GenPermission(false, role.Kind, role.Path, privileges.Length == 0 ? ["execute"] : privileges, "variable", targets);
         }
 
-        // Follower hosts and replica sets always exist, so this fallback always has candidates.
-        var grantee = Pick(members);
-        return new GenPermission(false, grantee.Kind, grantee.Path, ["replicate"], "webservice", [Pick(sets).Path]);
+        var canGrant = roles.Count > 0 && members.Count > 1;
+        var canPermit = grantees.Count > 0 && variables.Count > 0;
+        if (roll < 0.45 && canGrant)
+        {
+            return Grant();
+        }
+
+        if (roll < 0.9 && canPermit)
+        {
+            return Permit();
+        }
+
+        if (sets.Count > 0)
+        {
+            var grantee = Pick(members);
+            return new GenPermission(false, grantee.Kind, grantee.Path, ["replicate"], "webservice", [Pick(sets).Path]);
+        }
+
+        return canGrant ? Grant() : canPermit ? Permit() : null;
     }
+
+    /// <summary>True if the policy at <paramref name="scope"/> ("" for root) encloses <paramref name="path"/> (or is it).</summary>
+    private static bool Within(string scope, string path) =>
+        scope.Length == 0 || path == scope || path.StartsWith(scope + "/", StringComparison.Ordinal);
 
     private List<(string Kind, string Path)> Existing() =>
         model.Records.Keys.Select(id => (KindOf(id), PathOf(id))).OrderBy(r => r.Item1 + ":" + r.Item2, StringComparer.Ordinal).ToList();

@@ -19,7 +19,11 @@ internal sealed record GenDelete(string Kind, string Path) : GenItem;
 /// <summary>A generated policy file: where it loads, how, and its items.</summary>
 internal sealed record GenFile(string Branch, PolicyMode Mode, List<GenItem> Items)
 {
-    /// <summary>The file as YAML. References inside their own branch are written relative, others absolute.</summary>
+    /// <summary>
+    /// The file as YAML. A statement's subject (a grant's or revoke's role, a permit's or deny's resource, a deleted
+    /// record) lies inside the body that states it and is written relative to it, as Conjur requires; a member or
+    /// permitted role elsewhere climbs with <c>../</c> from a shared top-level branch, or is absolute.
+    /// </summary>
     public string Render()
     {
         var builder = new StringBuilder();
@@ -135,28 +139,28 @@ internal sealed record GenFile(string Branch, PolicyMode Mode, List<GenItem> Ite
                     break;
                 case GenEdge e:
                     builder.Append($"{pad}- !{(e.Revoke ? "revoke" : "grant")}\n");
-                    builder.Append($"{pad}  role: {Ref(e.RoleKind, e.Role, path, true)}\n");
-                    builder.Append($"{pad}  member: {Ref(e.MemberKind, e.Member, path, true)}\n");
+                    builder.Append($"{pad}  role: {Subject(e.RoleKind, e.Role, path, true)}\n");
+                    builder.Append($"{pad}  member: {Ref(e.MemberKind, e.Member, path)}\n");
                     break;
                 case GenPermission p:
                     builder.Append($"{pad}- !{(p.Deny ? "deny" : "permit")}\n");
-                    builder.Append($"{pad}  role: {Ref(p.RoleKind, p.Role, path, true)}\n");
+                    builder.Append($"{pad}  role: {Ref(p.RoleKind, p.Role, path)}\n");
                     builder.Append(p.Privileges.Length == 1
                         ? $"{pad}  privilege: {p.Privileges[0]}\n"
                         : $"{pad}  privileges: [{string.Join(", ", p.Privileges)}]\n");
                     builder.Append(p.Resources.Length == 1
-                        ? $"{pad}  resource: {Ref(p.ResourceKind, p.Resources[0], path, true)}\n"
-                        : $"{pad}  resources: [{string.Join(", ", p.Resources.Select(r => Ref(p.ResourceKind, r, path, false)))}]\n");
+                        ? $"{pad}  resource: {Subject(p.ResourceKind, p.Resources[0], path, true)}\n"
+                        : $"{pad}  resources: [{string.Join(", ", p.Resources.Select(r => Subject(p.ResourceKind, r, path, false)))}]\n");
                     break;
                 case GenDelete d:
-                    builder.Append($"{pad}- !delete\n{pad}  record: {Ref(d.Kind, d.Path, path, true)}\n");
+                    builder.Append($"{pad}- !delete\n{pad}  record: {Subject(d.Kind, d.Path, path, true)}\n");
                     break;
             }
         }
     }
 
-    /// <summary>Relative inside the branch, the branch's own id as an empty reference, absolute otherwise.</summary>
-    private static string Ref(string kind, string target, string path, bool allowEmpty)
+    /// <summary>A statement's subject: relative to the body, or the body's own id as an empty reference.</summary>
+    private static string Subject(string kind, string target, string path, bool allowEmpty)
     {
         if (path.Length == 0)
         {
@@ -170,6 +174,40 @@ internal sealed record GenFile(string Branch, PolicyMode Mode, List<GenItem> Ite
 
         return target.StartsWith(path + "/", StringComparison.Ordinal)
             ? $"!{kind} {target[(path.Length + 1)..]}"
-            : $"!{kind} /{target}";
+            : throw new InvalidOperationException($"generated a statement about {kind} {target} in the body of {path}, which does not enclose it");
+    }
+
+    /// <summary>
+    /// A member or permitted role: relative inside the body, the body's own id as an empty reference, <c>../</c> up to
+    /// the first branch the two share, absolute when they share none.
+    /// </summary>
+    private static string Ref(string kind, string target, string path)
+    {
+        if (path.Length == 0)
+        {
+            return $"!{kind} {target}";
+        }
+
+        if (target == path)
+        {
+            return $"!{kind}";
+        }
+
+        if (target.StartsWith(path + "/", StringComparison.Ordinal))
+        {
+            return $"!{kind} {target[(path.Length + 1)..]}";
+        }
+
+        var from = path.Split('/');
+        var to = target.Split('/');
+        var shared = 0;
+        while (shared < from.Length && shared < to.Length - 1 && from[shared] == to[shared])
+        {
+            shared++;
+        }
+
+        return shared == 0
+            ? $"!{kind} /{target}"
+            : $"!{kind} {string.Concat(Enumerable.Repeat("../", from.Length - shared))}{string.Join('/', to[shared..])}";
     }
 }
