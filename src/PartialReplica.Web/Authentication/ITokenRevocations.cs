@@ -38,10 +38,10 @@ public static class TokenRevocationsExtensions
             return;
         }
 
-        var wait = deniedUntil + TimeSpan.FromSeconds(1) - timeProvider.GetUtcNow();
-        if (wait > TimeSpan.Zero)
+        // A timer may fire a little before the wall clock gets there: checked again after each wait.
+        while (deniedUntil + TimeSpan.FromSeconds(1) - timeProvider.GetUtcNow() is var wait && wait > TimeSpan.Zero)
         {
-            await Task.Delay(wait, timeProvider, cancellationToken);
+            await Task.Delay(wait + TimeSpan.FromMilliseconds(1), timeProvider, cancellationToken);
         }
     }
 

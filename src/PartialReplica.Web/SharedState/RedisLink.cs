@@ -27,6 +27,7 @@ public sealed class RedisLink : IHostedService, IAsyncDisposable
     // 1 while Redis is known unreachable; starts "down" until the first connection, without logging it.
     private int _down = 1;
     private int _announcedDown;
+    private int _disposed;
 
     public RedisLink(IOptions<SharedStateOptions> options, IOptions<GatewayOptions> gateway, ILogger<RedisLink> logger)
     {
@@ -104,13 +105,17 @@ public sealed class RedisLink : IHostedService, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // Registered as itself and as a hosted service: the container disposes it twice.
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         await _stop.CancelAsync();
         if (_connection is { } connection)
         {
             await connection.DisposeAsync();
         }
-
-        _stop.Dispose();
     }
 
     private async Task ConnectAsync(ConfigurationOptions configuration, CancellationToken cancellationToken)

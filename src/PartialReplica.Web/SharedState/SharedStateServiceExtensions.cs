@@ -22,15 +22,16 @@ public static class SharedStateServiceExtensions
         services.AddHostedService(sp => sp.GetRequiredService<RedisLink>());
         services.AddSingleton<FollowerChangeBroadcast>();
         services.AddHostedService(sp => sp.GetRequiredService<FollowerChangeBroadcast>());
-        services.AddSingleton<AuthenticationFailureLimiter>();
         services.AddSingleton<InProcessTokenRevocations>();
         if (string.IsNullOrWhiteSpace(redis))
         {
-            services.AddSingleton<IAuthenticationFailureLimiter>(sp => sp.GetRequiredService<AuthenticationFailureLimiter>());
+            services.AddSingleton<IAuthenticationFailureLimiter, AuthenticationFailureLimiter>();
             services.AddSingleton<ITokenRevocations>(sp => sp.GetRequiredService<InProcessTokenRevocations>());
             return services;
         }
 
+        // The in-process limiter is what the Redis one falls back to while Redis does not answer.
+        services.AddSingleton<AuthenticationFailureLimiter>();
         services.AddSingleton<IAuthenticationFailureLimiter, RedisAuthenticationFailureLimiter>();
         services.AddSingleton<ITokenRevocations, RedisTokenRevocations>();
         services.AddHealthChecks().AddCheck<RedisHealthCheck>(RedisHealthCheck.Name, tags: [HealthApi.ReadyTag]);
