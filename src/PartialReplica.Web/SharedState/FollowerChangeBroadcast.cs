@@ -16,8 +16,13 @@ public sealed class FollowerChangeBroadcast(RedisLink redis, ILogger<FollowerCha
 {
     private const string ChannelName = "followers-changed";
 
+    private readonly TaskCompletionSource _subscribed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     /// <summary>Raised when any gateway of the tier (this one included) changed the followers.</summary>
     public event Action? Changed;
+
+    /// <summary>Completes once this gateway hears the other gateways' wake-ups (never without Redis).</summary>
+    public Task Subscribed => _subscribed.Task;
 
     /// <summary>Tells every gateway that the followers changed.</summary>
     public async Task PublishAsync(CancellationToken cancellationToken)
@@ -56,6 +61,7 @@ public sealed class FollowerChangeBroadcast(RedisLink redis, ILogger<FollowerCha
             {
                 await subscriber.SubscribeAsync(redis.Channel(ChannelName), (_, _) => Changed?.Invoke());
                 GatewayLog.FollowerWakeupsSubscribed(logger);
+                _subscribed.TrySetResult();
                 return;
             }
             catch (Exception e) when (RedisLink.IsOutage(e))

@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging;
 using PartialReplica.Tests.Gateway;
 using PartialReplica.Tests.Hosting;
 using PartialReplica.Tests.Infrastructure;
+using PartialReplica.Web.SharedState;
 
 namespace PartialReplica.Tests.Redis;
 
@@ -54,6 +55,7 @@ internal sealed class RedisGateway : IAsyncDisposable
         if (redis is not null)
         {
             await Eventually.HoldsAsync(async () => await gateway.ReadyAsync() is (HttpStatusCode.OK, "Healthy"), "the gateway reaches its Redis");
+            await app.Services.GetRequiredService<FollowerChangeBroadcast>().Subscribed.WaitAsync(Eventually.DefaultDeadline);
         }
 
         return gateway;

@@ -37,6 +37,22 @@ public sealed class TokenRevocationTests(GatewayFixture fixture)
     }
 
     [Fact]
+    public async Task Without_Redis_a_removed_follower_s_token_is_refused_by_the_gateway_that_removed_it()
+    {
+        var follower = await fixture.AddFollowerAsync();
+        await using var gateway = await RedisGateway.StartAsync(fixture.Leader, redis: null);
+        var token = await gateway.TokenAsync("host/" + follower.Name, follower.ApiKey);
+        Assert.Equal(HttpStatusCode.OK, (await gateway.SendAsync(HttpMethod.Get, Whoami, token)).Status);
+
+        var admin = await gateway.TokenAsync("admin", fixture.AdminApiKey);
+        Assert.Equal(HttpStatusCode.NoContent, (await gateway.SendAsync(HttpMethod.Delete, "/followers/" + Uri.EscapeDataString(follower.Name), admin)).Status);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, (await gateway.SendAsync(HttpMethod.Get, Whoami, token)).Status);
+        Assert.Equal(HttpStatusCode.NotFound, (await gateway.SendAsync(HttpMethod.Get, "/followers/" + Uri.EscapeDataString(follower.Name), admin)).Status);
+        Assert.Contains(gateway.Logs.Entries, e => e.EventId.Id == 2826 && (string)e.State["Follower"]! == follower.Name);
+    }
+
+    [Fact]
     public async Task With_Redis_a_key_rotated_on_one_gateway_refuses_the_old_token_on_another_at_once()
     {
         var follower = await fixture.AddFollowerAsync();
