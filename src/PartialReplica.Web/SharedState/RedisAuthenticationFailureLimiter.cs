@@ -12,7 +12,8 @@ namespace PartialReplica.Web.SharedState;
 /// <see cref="AuthenticationFailureLimiter"/>, counted in Redis so failures spread over every gateway reach the limit
 /// together. Each count is one key per login or client address (IPv6 by /64) that a Lua script increments and, on
 /// its first failure, gives the window as its time to live: the window starts at the first failure and the key goes
-/// away when it ends. Retry-After is what is left of it. While Redis does not answer, the in-process limiter counts
+/// away when it ends. Retry-After is what is left of it. Each gateway still logs its own per-window summary of the
+/// failures it saw (through the in-process limiter's tally). While Redis does not answer, the in-process limiter counts
 /// instead (the outage is logged once by <see cref="RedisLink"/>); its counts are this gateway's alone.
 /// </summary>
 public sealed class RedisAuthenticationFailureLimiter(
@@ -49,7 +50,13 @@ public sealed class RedisAuthenticationFailureLimiter(
         try
         {
             var (count, left) = await RunAsync(ReadScript, AddressKey(client), cancellationToken);
-            return count >= _options.FailuresPerAddress ? new AuthenticationLimit(true, RetryAfter(left)) : AuthenticationLimit.None;
+            if (count < _options.FailuresPerAddress)
+            {
+                return AuthenticationLimit.None;
+            }
+
+            local.SummariseRefused();
+            return new AuthenticationLimit(true, RetryAfter(left));
         }
         catch (Exception e) when (RedisLink.IsOutage(e))
         {
@@ -79,6 +86,9 @@ public sealed class RedisAuthenticationFailureLimiter(
             redis.ReportFailure(e);
             return await local.RecordFailureAsync(login, client, cancellationToken);
         }
+
+        // This gateway's window summary counts the failures it saw (each gateway logs its own).
+        local.Summarise(login, client);
 
         // The failure that first goes over a limit is logged, by whichever gateway counted it: once per window for the tier.
         var windowSeconds = (long)_options.Window.TotalSeconds;

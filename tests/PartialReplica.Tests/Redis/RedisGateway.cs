@@ -15,6 +15,7 @@ namespace PartialReplica.Tests.Redis;
 internal sealed class RedisGateway : IAsyncDisposable
 {
     private readonly WebApplication _app;
+    private int _disposed;
 
     private RedisGateway(WebApplication app, string url, CapturedLogs logs)
     {
@@ -103,6 +104,12 @@ internal sealed class RedisGateway : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // A test may stop it early to read what it logs at its stop.
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         Http.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();

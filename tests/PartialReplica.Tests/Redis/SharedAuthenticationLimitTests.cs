@@ -39,6 +39,11 @@ public sealed class SharedAuthenticationLimitTests(GatewayFixture fixture)
         Assert.Equal(HttpStatusCode.OK, (await b.AuthenticateAsync(login, follower.ApiKey)).Status);
         // The limit was announced once for the tier, by the gateway that counted the failure over it.
         Assert.Single(a.Logs.Entries.Concat(b.Logs.Entries), e => e.EventId.Id == 2541);
+        // Each gateway sums up what it saw, at the end of its window (here, at its stop).
+        await a.DisposeAsync();
+        await b.DisposeAsync();
+        Assert.Equal(3L, a.Logs.Entries.Where(e => e.EventId.Id == 2540).Sum(e => (long)e.State["Failures"]!));
+        Assert.Equal(3L, b.Logs.Entries.Where(e => e.EventId.Id == 2540).Sum(e => (long)e.State["Failures"]!));
     }
 
     [Fact]
