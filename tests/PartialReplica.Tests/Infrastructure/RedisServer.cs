@@ -15,18 +15,24 @@ public sealed class RedisServer : IAsyncDisposable
     private readonly string _directory = Directory.CreateTempSubdirectory("pr-redis-").FullName;
     private Process? _process;
 
-    private RedisServer(int port) => Port = port;
+    private readonly string? _password;
+
+    private RedisServer(int port, string? password)
+    {
+        Port = port;
+        _password = password;
+    }
 
     /// <summary>The loopback port it listens on.</summary>
     public int Port { get; }
 
-    /// <summary>The StackExchange.Redis configuration string for it (what <c>Gateway:Redis</c> takes).</summary>
-    public string Configuration => $"127.0.0.1:{Port}";
+    /// <summary>The StackExchange.Redis configuration string for it (what <c>Gateway:Redis</c> takes), with its password if any.</summary>
+    public string Configuration => _password is null ? $"127.0.0.1:{Port}" : $"127.0.0.1:{Port},password={_password}";
 
-    /// <summary>Starts a server on a free port and waits until it answers PING.</summary>
-    public static async Task<RedisServer> StartAsync()
+    /// <summary>Starts a server on a free port (requiring <paramref name="password"/> when given) and waits until it answers PING.</summary>
+    public static async Task<RedisServer> StartAsync(string? password = null)
     {
-        var server = new RedisServer(FreePort());
+        var server = new RedisServer(FreePort(), password);
         await server.StartAgainAsync();
         return server;
     }
@@ -50,6 +56,12 @@ public sealed class RedisServer : IAsyncDisposable
                      "--save", "", "--appendonly", "no", "--dir", _directory, "--protected-mode", "yes" })
         {
             start.ArgumentList.Add(argument);
+        }
+
+        if (_password is not null)
+        {
+            start.ArgumentList.Add("--requirepass");
+            start.ArgumentList.Add(_password);
         }
 
         Process process;
@@ -106,12 +118,10 @@ public sealed class RedisServer : IAsyncDisposable
 
         try
         {
-            await using var connection = await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions
-            {
-                EndPoints = { { IPAddress.Loopback, Port } },
-                AbortOnConnectFail = true,
-                ConnectTimeout = 1000,
-            });
+            var options = ConfigurationOptions.Parse(Configuration);
+            options.AbortOnConnectFail = true;
+            options.ConnectTimeout = 1000;
+            await using var connection = await ConnectionMultiplexer.ConnectAsync(options);
             await connection.GetDatabase().PingAsync();
             return true;
         }

@@ -39,7 +39,9 @@ public sealed class RedisOutageTests(ReplicationFixture fixture) : IClassFixture
         var (leader, setup) = await fixture.CreateLeaderAsync();
         await ReplicationFixture.LoadDemoPolicyAsync(leader);
         await SetSecretAsync(leader, "before the outage");
-        var redis = Own(await RedisServer.StartAsync());
+        // A password the gateway must never write anywhere, the outage's errors included.
+        var password = "redis-" + Guid.NewGuid().ToString("N");
+        var redis = Own(await RedisServer.StartAsync(password));
         var gateway = Own(await RedisGateway.StartAsync(leader, redis, new Dictionary<string, string?>
         {
             ["Dispatch:Enabled"] = "true",
@@ -90,6 +92,7 @@ public sealed class RedisOutageTests(ReplicationFixture fixture) : IClassFixture
         // Shared again: failures count in the restarted (empty) Redis, and the outage's rotation was written there.
         Assert.Equal(HttpStatusCode.Unauthorized, (await gateway.AuthenticateAsync("admin", ApiKeys.Generate())).Status);
         await using var direct = await ConnectionMultiplexer.ConnectAsync(redis.Configuration);
+        Assert.DoesNotContain(gateway.Logs.Entries, e => (e.Message + e.Exception).Contains(password, StringComparison.Ordinal));
         var server = direct.GetServer(direct.GetEndPoints().Single());
         Assert.Single(server.Keys(pattern: "partial-replica:*:authn-failures:login:admin"));
         await Eventually.HoldsAsync(async () => await direct.GetDatabase().KeyExistsAsync($"partial-replica:partial-replica-gateway:default:denied-tokens:{eastRole}"),
