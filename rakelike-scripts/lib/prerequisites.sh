@@ -1,6 +1,7 @@
-# Shared by the rakelike scripts: makes sure the .NET SDK, the PostgreSQL server binaries and chromium (the
-# dashboard's browser test drives it; never a downloaded browser) are here, installing what is missing from
-# the OS packages when running as root, or saying exactly what to install.
+# Shared by the rakelike scripts: makes sure the .NET SDK, the PostgreSQL server binaries, chromium (the
+# dashboard's browser test drives it; never a downloaded browser) and redis-server (the shared-state tests start
+# one on a loopback port) are here, installing what is missing from the OS packages when running as root, or
+# saying exactly what to install.
 
 pr_have_postgres_server() {
   if command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1; then return 0; fi
@@ -10,9 +11,30 @@ pr_have_postgres_server() {
   return 1
 }
 
-# pr_ensure_prerequisites [--with-browser]: --with-browser also requires chromium (the test script passes it;
-# the demo does not need a browser).
+# pr_install_or_explain PACKAGE WHY: installs the Debian package when running as root with apt-get, else says
+# how to install it and exits.
+pr_install_or_explain() {
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "Installing $1 from the OS packages (apt-get install $1) $2..."
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null
+  else
+    echo "error: $1 is missing ($2)." >&2
+    echo "       Install it with: sudo apt-get install -y $1" >&2
+    exit 1
+  fi
+}
+
+# pr_ensure_prerequisites [--with-browser] [--with-redis]: --with-browser also requires chromium, --with-redis
+# redis-server (the test script passes both; the demo needs neither).
 pr_ensure_prerequisites() {
+  local with_browser="" with_redis=""
+  for flag in "$@"; do
+    case "$flag" in
+      --with-browser) with_browser=1 ;;
+      --with-redis) with_redis=1 ;;
+    esac
+  done
   if ! command -v dotnet >/dev/null 2>&1; then
     echo "error: the .NET SDK (10.0) is required: see https://learn.microsoft.com/dotnet/core/install/linux-debian" >&2
     exit 1
@@ -28,7 +50,7 @@ pr_ensure_prerequisites() {
       exit 1
     fi
   fi
-  if [ "${1:-}" = "--with-browser" ] && [ ! -x /usr/bin/chromium ]; then
+  if [ -n "$with_browser" ] && [ ! -x /usr/bin/chromium ]; then
     if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
       echo "Installing chromium from the OS packages (apt-get install chromium) for the dashboard's browser test..."
       apt-get update -qq
@@ -38,6 +60,10 @@ pr_ensure_prerequisites() {
       echo "       Install it with: sudo apt-get install -y chromium" >&2
       exit 1
     fi
+  fi
+  if [ -n "$with_redis" ] && ! command -v redis-server >/dev/null 2>&1; then
+    # The Debian package also starts a system service on 6379; the tests never use it (each starts its own).
+    pr_install_or_explain redis-server "for the shared-state tests, which start their own on a loopback port"
   fi
   if [ "$(id -u)" = "0" ] && ! id postgres >/dev/null 2>&1; then
     # PostgreSQL refuses to run as root; the clusters run as this user.

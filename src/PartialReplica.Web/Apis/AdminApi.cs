@@ -3,11 +3,15 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Mvc;
+using System.Security.Claims;
 using PartialReplica.Authn;
+using PartialReplica.Configuration;
 using PartialReplica.Followers;
 using PartialReplica.Relay;
 using PartialReplica.ReplicaSets;
 using PartialReplica.Web.Authentication;
+using PartialReplica.Web.Gateway;
+using PartialReplica.Web.SharedState;
 
 namespace PartialReplica.Web.Apis;
 
@@ -21,6 +25,8 @@ public static class AdminApi
             .WithSummary("Registered followers ordered by name: limit/offset; count=true for the total.");
         admin.MapGet("/followers/{**name}", GetFollowerAsync)
             .WithSummary("One follower's status: replica sets, granted count, replication slot, delivery.");
+        admin.MapDelete("/followers/{**name}", RemoveFollowerAsync)
+            .WithSummary("Remove a follower as 'follower remove' does (its slot and login on the relay, its registration; its host role stays) and refuse its tokens on every gateway.");
         admin.MapGet("/replica-sets", ListReplicaSetsAsync)
             .WithSummary("Replica sets ordered by id with their follower counts: limit/offset; count=true for the total.");
         admin.MapPost("/signing-keys/rotate", RotateSigningKeyAsync)
@@ -57,6 +63,29 @@ public static class AdminApi
         return status is null
             ? TypedResults.NotFound(ErrorBody.Of("not_found", $"No follower named '{name}' is registered."))
             : TypedResults.Ok(status);
+    }
+
+    public static async Task<Results<NoContent, NotFound<ErrorBody>, BadRequest<ErrorBody>>> RemoveFollowerAsync(
+        string name, ClaimsPrincipal user, [AsParameters] GatewayServices services, [FromServices] ITokenRevocations revocations,
+        [FromServices] FollowerChangeBroadcast followerChanges, [FromServices] TimeProvider timeProvider, CancellationToken cancellationToken)
+    {
+        name = RouteIds.Decode(name);
+        if (CallerInput.Refusal(("follower name", name, CallerText.MaxIdBytes)) is { } refused)
+        {
+            return TypedResults.BadRequest(refused);
+        }
+
+        if (await FollowerDirectory.RoleIdAsync(services.Leader, name, cancellationToken) is not { } roleId)
+        {
+            return TypedResults.NotFound(ErrorBody.Of("not_found", $"No follower named '{name}' is registered."));
+        }
+
+        await new FollowerCredentials(services.Logger).RemoveAsync(
+            ConnectionStrings.Normalize(services.Options.Leader, "leader"), null, name, services.Options.Relay, cancellationToken);
+        await revocations.DenyAsync(roleId, timeProvider.GetUtcNow(), cancellationToken);
+        await followerChanges.PublishAsync(cancellationToken);
+        GatewayLog.FollowerRemoved(services.Logger, name, user.RoleId());
+        return TypedResults.NoContent();
     }
 
     public static async Task<Results<Ok<ReplicaSetsResponse>, Ok<CountResponse>, BadRequest<ErrorBody>>> ListReplicaSetsAsync(

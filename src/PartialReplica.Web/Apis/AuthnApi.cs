@@ -46,6 +46,8 @@ public static class AuthnApi
         [AsParameters] GatewayServices services,
         [FromServices] TokenIssuer issuer,
         [FromServices] IAuthenticationFailureLimiter limiter,
+        [FromServices] ITokenRevocations revocations,
+        [FromServices] TimeProvider timeProvider,
         CancellationToken cancellationToken)
     {
         (account, login) = RawSegments(request) ?? (account, login);
@@ -74,6 +76,7 @@ public static class AuthnApi
                 : TypedResults.Unauthorized();
         }
 
+        await revocations.WaitUntilIssuableAsync(role.ToString(), timeProvider, cancellationToken);
         var token = await issuer.CreateTokenAsync(role.ToString(), services.Options.Issuer, services.Options.TokenLifetime, cancellationToken);
         GatewayLog.Authenticated(services.Logger, role.ToString());
         request.HttpContext.Response.Headers.CacheControl = "no-store";
@@ -86,6 +89,8 @@ public static class AuthnApi
         ClaimsPrincipal user,
         HttpResponse response,
         [AsParameters] GatewayServices services,
+        [FromServices] ITokenRevocations revocations,
+        [FromServices] TimeProvider timeProvider,
         CancellationToken cancellationToken)
     {
         if (account != services.Options.Account)
@@ -112,6 +117,8 @@ public static class AuthnApi
         }
 
         GatewayLog.ApiKeyRotated(services.Logger, target, caller);
+        // Tokens bought with the old key are refused by every gateway from now on (F14), not only once they expire.
+        await revocations.DenyAsync(target, timeProvider.GetUtcNow(), cancellationToken);
         response.Headers.CacheControl = "no-store";
         return TypedResults.Text(apiKey, "text/plain");
     }

@@ -96,6 +96,27 @@ public sealed class AuthenticationFailureLimiter : IAuthenticationFailureLimiter
         _addresses.Dispose();
     }
 
+    /// <summary>
+    /// Counts a failure that another limiter (the shared one, <see cref="SharedState.RedisAuthenticationFailureLimiter"/>)
+    /// decided on, for this gateway's window summary only.
+    /// </summary>
+    internal void Summarise(string login, IPAddress? client)
+    {
+        lock (_gate)
+        {
+            _tally.Add(login, AddressKey(client));
+        }
+    }
+
+    /// <summary>Counts an attempt refused by another limiter, for this gateway's window summary only.</summary>
+    internal void SummariseRefused()
+    {
+        lock (_gate)
+        {
+            _tally.Refused++;
+        }
+    }
+
     /// <summary>The partition key of a client address: IPv4 as is, IPv6 by its /64 prefix.</summary>
     internal static string AddressKey(IPAddress? client)
     {

@@ -1,6 +1,8 @@
+using System.Buffers.Text;
 using System.Security.Claims;
 using System.Text;
 using System.Text.Encodings.Web;
+using System.Text.Json;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -13,10 +15,12 @@ namespace PartialReplica.Web.Authentication;
 /// <summary>
 /// Authenticates requests carrying a gateway token, as Conjur clients send it
 /// (<c>Authorization: Token token="..."</c>, the JWT raw or base64-encoded) or as <c>Bearer</c>.
-/// The principal's <c>sub</c> claim is the caller's Conjur role id.
+/// The principal's <c>sub</c> claim is the caller's Conjur role id. A valid token whose role's tokens were revoked
+/// (<see cref="ITokenRevocations"/>: its API key rotated, or the follower removed) at or after its <c>iat</c> is refused.
 /// </summary>
 internal sealed class GatewayTokenHandler(
-    IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory loggerFactory, UrlEncoder encoder, TokenValidator validator)
+    IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory loggerFactory, UrlEncoder encoder, TokenValidator validator,
+    ITokenRevocations revocations)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, loggerFactory, encoder)
 {
     public const string SchemeName = "ConjurToken";
@@ -36,6 +40,12 @@ internal sealed class GatewayTokenHandler(
             return AuthenticateResult.Fail("invalid token");
         }
 
+        if (await revocations.IsDeniedAsync(validation.Subject!, IssuedAt(token), Context.RequestAborted))
+        {
+            GatewayLog.TokenRefused(Logger, "revoked: its role's API key was rotated or the follower removed after it was issued");
+            return AuthenticateResult.Fail("invalid token");
+        }
+
         var identity = new ClaimsIdentity([new Claim(GatewayRoles.SubjectClaim, validation.Subject!)], SchemeName, GatewayRoles.SubjectClaim, null);
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
     }
@@ -45,6 +55,14 @@ internal sealed class GatewayTokenHandler(
         Response.StatusCode = StatusCodes.Status401Unauthorized;
         Response.Headers.WWWAuthenticate = "Token realm=\"partial-replica\"";
         return Task.CompletedTask;
+    }
+
+    /// <summary>The <c>iat</c> of a token the validator accepted (so it has one, in range).</summary>
+    private static DateTimeOffset IssuedAt(string token)
+    {
+        var payload = token.Split('.')[1];
+        using var claims = JsonDocument.Parse(Base64Url.DecodeFromChars(payload));
+        return DateTimeOffset.FromUnixTimeSeconds(claims.RootElement.GetProperty("iat").GetInt64());
     }
 
     private static string? ReadToken(string header)

@@ -14,7 +14,7 @@ namespace PartialReplica.Web.Gateway;
 internal sealed class DispatchService(
     NpgsqlDataSource leader, TokenIssuer issuer, IHttpClientFactory httpClients, IOptions<DispatchOptions> options,
     TimeProvider timeProvider, IServer server, IHostApplicationLifetime lifetime, LoopSupervisor supervisor, DashboardHistory history,
-    ILogger<DispatchService> logger)
+    SharedState.FollowerChangeBroadcast followerChanges, ILogger<DispatchService> logger)
     : BackgroundService
 {
     /// <summary>The named HttpClient used for pushes.</summary>
@@ -29,6 +29,7 @@ internal sealed class DispatchService(
         var sender = new HttpBatchSender(httpClients.CreateClient(HttpClientName), new SignedPushTokens(issuer, timeProvider));
         var dispatcher = new Dispatcher(leader, sender, options.Value, logger, supervisor);
         dispatcher.Pushed += history.RecordPush;
+        followerChanges.Changed += dispatcher.FollowersChanged;
         // Queue depth and lag gauges are sampled beside the dispatcher at its poll interval.
         await Task.WhenAll(
             dispatcher.RunAsync(stoppingToken),

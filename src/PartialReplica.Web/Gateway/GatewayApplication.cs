@@ -25,6 +25,7 @@ public static class GatewayApplication
             (PartialReplica.Authn.GatewayKey.EnvironmentVariable, GatewayOptions.Section + ":" + nameof(GatewayOptions.GatewayKey)),
             ("CONJUR_DATA_KEY", GatewayOptions.Section + ":" + nameof(GatewayOptions.DataKey)),
             ("PARTIALREPLICA_AGENT_CA", GatewayOptions.Section + ":" + nameof(GatewayOptions.AgentCa)),
+            (SharedState.SharedStateOptions.EnvironmentVariable, SharedState.SharedStateOptions.Section + ":" + nameof(SharedState.SharedStateOptions.Redis)),
             .. ServerCertificate.FlatNames,
         ], overrides);
         builder.AddGateway();

@@ -74,4 +74,25 @@ internal static partial class GatewayLog
 
     [LoggerMessage(2710, LogLevel.Warning, "Batch {BatchId} not applied: the follower database failed; the gateway is told the cause (503)")]
     public static partial void FollowerDatabaseUnavailable(ILogger logger, string batchId, Exception exception);
+
+    [LoggerMessage(2820, LogLevel.Warning, "Redis does not answer ({Failure}): authentication limits count per gateway and token revocations are those this gateway knows until it answers; pushes go on")]
+    public static partial void RedisUnavailable(ILogger logger, string failure, Exception exception);
+
+    [LoggerMessage(2821, LogLevel.Information, "Redis answers again: authentication limits and token revocations are shared across the gateways again")]
+    public static partial void RedisBack(ILogger logger);
+
+    [LoggerMessage(2822, LogLevel.Information, "Shared state through Redis: authentication limits, token revocations and follower wake-ups are shared across the gateways")]
+    public static partial void RedisConnected(ILogger logger);
+
+    [LoggerMessage(2823, LogLevel.Warning, "Tokens of {Role} are refused by this gateway only: Redis does not answer, and the other gateways learn of it when it does")]
+    public static partial void RevocationKeptLocally(ILogger logger, string role);
+
+    [LoggerMessage(2824, LogLevel.Information, "Tokens of {Role} issued until now are refused ({Reason})")]
+    public static partial void TokensRevoked(ILogger logger, string role, string reason);
+
+    [LoggerMessage(2825, LogLevel.Debug, "Follower change wake-ups from other gateways are subscribed")]
+    public static partial void FollowerWakeupsSubscribed(ILogger logger);
+
+    [LoggerMessage(2826, LogLevel.Information, "Follower {Follower} removed by {Caller}: its slot and login on the relay are dropped, its registration deleted, its tokens refused")]
+    public static partial void FollowerRemoved(ILogger logger, string follower, string caller);
 }

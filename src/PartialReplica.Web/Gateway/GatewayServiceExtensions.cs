@@ -15,6 +15,7 @@ using PartialReplica.Relay;
 using PartialReplica.Status;
 using PartialReplica.Web.Apis;
 using PartialReplica.Web.Authentication;
+using PartialReplica.Web.SharedState;
 using PartialReplica.Web.Tls;
 
 namespace PartialReplica.Web.Gateway;
@@ -58,7 +59,8 @@ public static class GatewayServiceExtensions
             .BindConfiguration(AuthenticationLimitOptions.Section)
             .ValidateDataAnnotations()
             .ValidateOnStart();
-        services.AddSingleton<IAuthenticationFailureLimiter, AuthenticationFailureLimiter>();
+        // F14: those limits, the token deny-list and follower wake-ups shared through Redis when Gateway:Redis is set.
+        services.AddSharedState(builder.Configuration[$"{SharedStateOptions.Section}:{nameof(SharedStateOptions.Redis)}"]);
 
         services.AddAuthentication(GatewayTokenHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, GatewayTokenHandler>(GatewayTokenHandler.SchemeName, null);

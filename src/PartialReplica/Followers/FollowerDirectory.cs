@@ -39,6 +39,13 @@ public static class FollowerDirectory
         return followers;
     }
 
+    /// <summary>The role id of the follower named <paramref name="name"/>, or null when none is registered.</summary>
+    public static async Task<string?> RoleIdAsync(NpgsqlDataSource leader, string name, CancellationToken cancellationToken)
+    {
+        await using var connection = await leader.OpenConnectionAsync(cancellationToken);
+        return await connection.ScalarAsync<string>("SELECT role_id FROM partial_replica.followers WHERE name = $1", cancellationToken, name);
+    }
+
     /// <summary>How many followers are registered.</summary>
     public static async Task<long> CountAsync(NpgsqlDataSource leader, CancellationToken cancellationToken)
     {

@@ -76,6 +76,9 @@ public sealed class Dispatcher(NpgsqlDataSource leader, IBatchSender sender, Dis
         public static string Worker(string follower) => "push:" + follower;
     }
 
+    /// <summary>Re-reads the registered followers now (a gateway of the tier changed them; SPEC F14).</summary>
+    public void FollowersChanged() => _followersChanged.Pulse();
+
     /// <summary>Wakes every worker (what a notification does).</summary>
     public void WakeAll()
     {
