@@ -74,4 +74,13 @@ internal static partial class GatewayLog
 
     [LoggerMessage(2710, LogLevel.Warning, "Batch {BatchId} not applied: the follower database failed; the gateway is told the cause (503)")]
     public static partial void FollowerDatabaseUnavailable(ILogger logger, string batchId, Exception exception);
+
+    [LoggerMessage(2860, LogLevel.Debug, "Served a delta of {Count} changed variables ({Tombstones} deleted) to {RoleId}")]
+    public static partial void EdgeDeltaServed(ILogger logger, int count, int tombstones, string roleId);
+
+    [LoggerMessage(2861, LogLevel.Information, "A delta pull of {RoleId} named a position the leader can no longer answer (pruned, or before its registration); told to pull the full list (410)")]
+    public static partial void EdgeDeltaGone(ILogger logger, string roleId);
+
+    [LoggerMessage(2862, LogLevel.Information, "A delta pull of {RoleId}, which is not a registered follower, told to pull the full list (410)")]
+    public static partial void EdgeDeltaNotAFollower(ILogger logger, string roleId);
 }
