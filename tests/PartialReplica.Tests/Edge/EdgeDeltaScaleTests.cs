@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Npgsql;
 using PartialReplica.Edge;
 using PartialReplica.Tests.Gateway;
+using PartialReplica.Tests.Infrastructure;
 using Xunit.Abstractions;
 using static PartialReplica.Tests.Gateway.EdgeResponses;
 
@@ -9,7 +10,7 @@ namespace PartialReplica.Tests.Edge;
 
 /// <summary>
 /// F13 at scale (P10's delta half): with 100,000 granted secrets, a delta with no change since the last sync names
-/// nothing and costs the outbox range read only. Times are reported, not asserted (bench P10 measures them).
+/// nothing and costs the outbox range read only; a delta naming one written variable reads that variable only. Times are reported, not asserted (bench P10 measures them).
 /// </summary>
 [Collection(EdgeDeltaCollection.Name)]
 public sealed class EdgeDeltaScaleTests(GatewayFixture fixture, ITestOutputHelper output)
@@ -60,16 +61,35 @@ public sealed class EdgeDeltaScaleTests(GatewayFixture fixture, ITestOutputHelpe
             since = delta.Next!;
         }
 
-        await fixture.AddSecretAsync($"{set}/000042", [0x47, 42]);
-        var clockOne = Stopwatch.StartNew();
-        var one = await EdgeDeltaQuery.ReadAsync(leader, follower.RoleId, since, 1000, CancellationToken.None);
-        var oneMs = clockOne.Elapsed.TotalMilliseconds;
-        var changed = Assert.Single(one.Changes);
-        Assert.Equal(prefix + "000042", changed.Id);
-        Assert.Equal([1, 2], changed.Versions!.Select(v => v.Version));
+        // One written variable per round: the delta that names it, timed.
+        var one = new List<double>();
+        for (var i = 1; i <= 10; i++)
+        {
+            var name = $"{set}/{(i * 7919).ToString("D6", System.Globalization.CultureInfo.InvariantCulture)}";
+            var id = GatewayFixture.VariableId(name);
+            await fixture.AddSecretAsync(name, [0x47, (byte)i]);
+            // Usually the first delta names it; a transaction of the gateway's own still running when the write
+            // committed holds the position back, and then the next one does.
+            EdgeDelta? named = null;
+            await Eventually.HoldsAsync(async () =>
+            {
+                var clock = Stopwatch.StartNew();
+                named = await EdgeDeltaQuery.ReadAsync(leader, follower.RoleId, since, 1000, CancellationToken.None);
+                if (named.Changes.Count > 0)
+                {
+                    one.Add(clock.Elapsed.TotalMilliseconds);
+                }
+
+                since = named.Next!;
+                return named.Changes.Count > 0;
+            }, "a delta names the written variable");
+            var changed = Assert.Single(named!.Changes);
+            Assert.Equal(id, changed.Id);
+            Assert.Equal([1, 2], changed.Versions!.Select(v => v.Version));
+        }
 
         output.WriteLine($"no-change delta, {Rows} granted: HTTP median {Median(http):0.00} ms, p95 {P95(http):0.00} ms; " +
-            $"core median {Median(core):0.00} ms, p95 {P95(core):0.00} ms; one changed variable {oneMs:0.00} ms");
+            $"core median {Median(core):0.00} ms, p95 {P95(core):0.00} ms; one changed variable median {Median(one):0.00} ms");
     }
 
     private static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);

@@ -166,6 +166,33 @@ public sealed class EdgeDeltaTests(GatewayFixture fixture)
     }
 
     [Fact]
+    public async Task Write_that_commits_after_the_position_with_a_lower_transaction_number_is_in_the_next_delta()
+    {
+        var (follower, prefix, _) = await GrantedWorldAsync("early", "late");
+        await using var early = new NpgsqlConnection(fixture.Leader);
+        await early.OpenAsync();
+        await using var transaction = await early.BeginTransactionAsync();
+        // The earlier-numbered transaction writes first and stays open while a later one commits.
+        await using (var write = new NpgsqlCommand("INSERT INTO secrets (resource_id, value) VALUES ($1, '\\x0e')", early, transaction))
+        {
+            write.Parameters.AddWithValue(Id(prefix, "early"));
+            await write.ExecuteNonQueryAsync();
+        }
+
+        await fixture.AddSecretAsync($"{prefix}/late", [0x0f]);
+        var client = await PulledAsync(follower);
+        Assert.Equal(["1|null|AQ==", "2|null|Dw=="], client.Copy[Id(prefix, "late")]);
+        Assert.Equal(["1|null|AQ=="], client.Copy[Id(prefix, "early")]);
+
+        await transaction.CommitAsync();
+
+        // The late-committing write is not behind the position; the later one already pulled is sent again (idempotent).
+        Assert.Contains((Id(prefix, "early"), false), await ChangesAsync(client));
+        Assert.Equal(["1|null|AQ==", "2|null|Dg=="], client.Copy[Id(prefix, "early")]);
+        Assert.Equal(EdgeDeltaClient.Render(await EdgeDeltaClient.TruthAsync(fixture.Leader, follower.RoleId)), client.Render());
+    }
+
+    [Fact]
     public async Task Position_before_a_prune_of_later_changes_gets_410_with_the_instruction()
     {
         var (follower, prefix, _) = await GrantedWorldAsync("a");
