@@ -38,6 +38,11 @@ namespace PartialReplica.Edge;
 /// later than Y are only newer, and the next delta re-sends them, so applying them is idempotent.
 /// </para>
 /// <para>
+/// <b>Latency.</b> Y is the oldest transaction still running anywhere on the leader's server (transaction ids are
+/// server-wide), so a long transaction — a relay database on the same server applying a bulk load, say — holds
+/// deltas back until it ends, as it holds back pushes. Nothing is lost meanwhile; the changes come in a later delta.
+/// </para>
+/// <para>
 /// <b>When a position cannot be answered</b> (<see cref="EdgeDeltaOutcome.Gone"/>): a prune deleted a change of a
 /// transaction at or after X (<c>partial_replica.outbox_pruned</c>), F registered in or after X
 /// (<c>followers.registered_tx</c>: grant rows exist only while F is registered), or the leader has not reached X.
@@ -98,6 +103,16 @@ public static class EdgeDeltaQuery
             PreparedStatementReset.After(connection);
             throw;
         }
+    }
+
+    /// <summary>
+    /// Where <paramref name="followerRoleId"/> stands now: the position a client holding its whole granted set as of
+    /// this moment continues from (bench P10 times deltas from it); null when the caller is not a registered follower.
+    /// </summary>
+    public static async Task<EdgePosition?> PositionAsync(NpgsqlDataSource leader, string followerRoleId, CancellationToken cancellationToken)
+    {
+        await using var connection = await leader.OpenConnectionAsync(cancellationToken);
+        return await PositionOnAsync(connection, followerRoleId, cancellationToken);
     }
 
     /// <summary>

@@ -114,8 +114,8 @@ public sealed class EdgeDeltaPropertyTests(GatewayFixture fixture, ITestOutputHe
 
         /// <summary>
         /// With nothing changing, the client's next deltas make its copy equal to the granted set. Not always the first:
-        /// a transaction of the gateway's own still running when the delta read its snapshot holds the position back, so a
-        /// change committed just before may come in the next delta.
+        /// a transaction still running on the leader's server when the delta read its snapshot (the relay database's
+        /// apply, a gateway's own) holds the position back, so a change committed just before may come in the next delta.
         /// </summary>
         private async Task ConvergesAsync(EdgeDeltaClient client, string when)
         {
@@ -131,7 +131,7 @@ public sealed class EdgeDeltaPropertyTests(GatewayFixture fixture, ITestOutputHe
 
                 truth = EdgeDeltaClient.Render(await EdgeDeltaClient.TruthAsync(fixture.Leader, _client.RoleId));
                 return client.Render() == truth;
-            }, $"the client's copy equals the granted set at {when}", TimeSpan.FromSeconds(10));
+            }, $"the client's copy equals the granted set at {when}");
             if (attempts > 1)
             {
                 Count("converged after a second delta");

@@ -31,6 +31,13 @@ public sealed class EdgeDeltaScaleTests(GatewayFixture fixture, ITestOutputHelpe
             ("INSERT INTO permissions (privilege, resource_id, role_id) SELECT 'execute', $1 || lpad(i::text, 6, '0'), $3 FROM generate_series(1, $2) i", [prefix, Rows, group]),
             ("INSERT INTO secrets (resource_id, value) SELECT $1 || lpad(i::text, 6, '0'), '\\x47'::bytea || decode(repeat(md5(i::text), 4), 'hex') FROM generate_series(1, $2) i", [prefix, Rows]));
 
+        // Positions pass a transaction only when it has ended, on the whole server: the relay database's apply of
+        // the 100,000-row load (same server here) holds them back until it is done. Measured after it.
+        var marker = long.Parse((await Db.ScalarAsync<string>(fixture.Leader, "SELECT pg_current_xact_id()::text"))!, System.Globalization.CultureInfo.InvariantCulture);
+        await Eventually.HoldsAsync(async () =>
+            long.Parse((await Db.ScalarAsync<string>(fixture.Leader, "SELECT pg_snapshot_xmin(pg_current_snapshot())::text"))!, System.Globalization.CultureInfo.InvariantCulture) > marker,
+            "every transaction of the set-up (the relay's apply included) has ended", TimeSpan.FromMinutes(10));
+
         using var first = await fixture.GetAsync("/edge/secrets/default?limit=1", follower.Token);
         var position = (await JsonAsync(first)).GetProperty("position").GetString()!;
         using var count = await fixture.GetAsync("/edge/secrets/default?count=true", follower.Token);
