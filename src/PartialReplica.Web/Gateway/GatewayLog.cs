@@ -95,4 +95,13 @@ internal static partial class GatewayLog
 
     [LoggerMessage(2826, LogLevel.Information, "Follower {Follower} removed by {Caller}: its slot and login on the relay are dropped, its registration deleted, its tokens refused")]
     public static partial void FollowerRemoved(ILogger logger, string follower, string caller);
+
+    [LoggerMessage(2860, LogLevel.Debug, "Served a delta of {Count} changed variables ({Tombstones} deleted) to {RoleId}")]
+    public static partial void EdgeDeltaServed(ILogger logger, int count, int tombstones, string roleId);
+
+    [LoggerMessage(2861, LogLevel.Information, "A delta pull of {RoleId} named a position the leader can no longer answer (pruned, or before its registration); told to pull the full list (410)")]
+    public static partial void EdgeDeltaGone(ILogger logger, string roleId);
+
+    [LoggerMessage(2862, LogLevel.Information, "A delta pull of {RoleId}, which is not a registered follower, told to pull the full list (410)")]
+    public static partial void EdgeDeltaNotAFollower(ILogger logger, string roleId);
 }

@@ -125,16 +125,26 @@ public sealed class OutboxReader(NpgsqlDataSource leader)
         return (new OutboxCursor(reader.GetInt64(0), reader.GetInt64(1)), count, reader.GetFieldValue<string[]>(3), count >= limit);
     }
 
-    /// <summary>Deletes changes every follower is past; returns how many.</summary>
+    /// <summary>
+    /// Deletes changes every follower is past; returns how many. The same statement raises the prune horizon
+    /// (<c>partial_replica.outbox_pruned</c>, the newest transaction any of whose changes it deleted), by which delta
+    /// pulls tell a position they can no longer answer (<see cref="Edge.EdgeDeltaQuery"/>): pull clients have no cursor here.
+    /// </summary>
     public async Task<int> PruneAsync(CancellationToken cancellationToken)
     {
         await using var connection = await leader.OpenConnectionAsync(cancellationToken);
-        return await connection.ExecuteAsync("""
+        return await connection.ScalarAsync<int>("""
             WITH slowest AS (
                 SELECT d.last_tx, d.last_change_id FROM partial_replica.delivery d
-                 ORDER BY d.last_tx, d.last_change_id LIMIT 1)
-            DELETE FROM partial_replica.changes c USING slowest
-             WHERE (c.tx, c.change_id) <= (slowest.last_tx, slowest.last_change_id)
+                 ORDER BY d.last_tx, d.last_change_id LIMIT 1),
+            gone AS (
+                DELETE FROM partial_replica.changes c USING slowest
+                 WHERE (c.tx, c.change_id) <= (slowest.last_tx, slowest.last_change_id)
+                RETURNING c.tx),
+            newest AS (SELECT g.tx FROM gone g ORDER BY g.tx DESC LIMIT 1),
+            raised AS (
+                UPDATE partial_replica.outbox_pruned p SET tx = newest.tx FROM newest WHERE newest.tx > p.tx)
+            SELECT count(*)::int FROM gone
             """, cancellationToken);
     }
 }

@@ -8,3 +8,6 @@ public sealed record SecretVersion(int Version, DateTimeOffset? ExpiresAt, byte[
 
 /// <summary>A page of the granted list: offset paging, or keyset paging after an id (both ordered by id, bytewise).</summary>
 public sealed record GrantedPage(int Limit, int Offset = 0, string? After = null);
+
+/// <summary>A page of the full pull and the position to start delta pulls from (null: the caller has no deltas).</summary>
+public sealed record GrantedSecretsPage(IReadOnlyList<GrantedSecret> Secrets, EdgePosition? Position);

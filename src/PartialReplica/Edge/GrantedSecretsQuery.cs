@@ -43,6 +43,17 @@ public static class GrantedSecretsQuery
          ORDER BY page.resource_id COLLATE "C", s.version
         """;
 
+    // The states of given ids (delta pulls): the same granted reader, asked only about those ids; an id not
+    // granted, or granted without a value, comes back once with a null version (a tombstone).
+    private const string StatesSql = """
+        WITH asked AS (SELECT a.id, a.n FROM unnest($2::text[]) WITH ORDINALITY AS a(id, n)),
+             kept AS (SELECT g.resource_id FROM partial_replica.granted_variables($1) g WHERE g.resource_id = ANY ($2::text[]))
+        SELECT asked.id, s.version, s.expires_at, s.value
+          FROM asked
+          LEFT JOIN secrets s ON s.resource_id = asked.id AND asked.id IN (SELECT kept.resource_id FROM kept)
+         ORDER BY asked.n, s.version
+        """;
+
     /// <summary>One page of the follower's granted secrets, ordered by id, each with all its kept versions.</summary>
     public static async Task<IReadOnlyList<GrantedSecret>> PageAsync(
         NpgsqlDataSource leader, string followerRoleId, GrantedPage page, CancellationToken cancellationToken)
@@ -57,6 +68,63 @@ public static class GrantedSecretsQuery
             PreparedStatementReset.After(connection);
             throw;
         }
+    }
+
+    /// <summary>
+    /// One page of the full pull with the position to start delta pulls from (<see cref="EdgeDeltaQuery"/>), taken on
+    /// the same connection before the page is read: every change the page does not show yet is at or after it. A
+    /// client keeps the position of its first page. Null position: the caller is not a registered follower.
+    /// </summary>
+    public static async Task<GrantedSecretsPage> PageWithPositionAsync(
+        NpgsqlDataSource leader, string followerRoleId, GrantedPage page, CancellationToken cancellationToken)
+    {
+        await using var connection = await leader.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            var position = await EdgeDeltaQuery.PositionOnAsync(connection, followerRoleId, cancellationToken);
+            return new GrantedSecretsPage(await PageOnAsync(connection, followerRoleId, page, cancellationToken), position);
+        }
+        catch (PostgresException)
+        {
+            PreparedStatementReset.After(connection);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The current state of each of <paramref name="ids"/>, in their order, by the full pull's rule: granted to the
+    /// follower with at least one version → all kept versions; otherwise a tombstone. Runs on the caller's connection
+    /// (and transaction), so it reads the caller's snapshot.
+    /// </summary>
+    internal static async Task<IReadOnlyList<EdgeChange>> StatesOnAsync(
+        NpgsqlConnection connection, string followerRoleId, IReadOnlyList<string> ids, CancellationToken cancellationToken)
+    {
+        await using var command = ConnectionExtensions.Command(connection, StatesSql, followerRoleId, ids.ToArray());
+        var changes = new List<EdgeChange>(ids.Count);
+        string? currentId = null;
+        List<SecretVersion>? versions = null;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var id = reader.GetString(0);
+            if (reader.IsDBNull(1))
+            {
+                changes.Add(new EdgeChange(id, null));
+                currentId = null;
+                continue;
+            }
+
+            if (id != currentId)
+            {
+                versions = [];
+                changes.Add(new EdgeChange(id, versions));
+                currentId = id;
+            }
+
+            versions!.Add(ReadVersion(reader));
+        }
+
+        return changes;
     }
 
     private static async Task<IReadOnlyList<GrantedSecret>> PageOnAsync(
