@@ -25,6 +25,8 @@ public static class GatewayApplication
             (PartialReplica.Authn.GatewayKey.EnvironmentVariable, GatewayOptions.Section + ":" + nameof(GatewayOptions.GatewayKey)),
             ("CONJUR_DATA_KEY", GatewayOptions.Section + ":" + nameof(GatewayOptions.DataKey)),
             ("PARTIALREPLICA_AGENT_CA", GatewayOptions.Section + ":" + nameof(GatewayOptions.AgentCa)),
+            ("PARTIALREPLICA_GATEWAY_ID", GatewayOptions.Section + ":" + nameof(GatewayOptions.Id)),
+            ("PARTIALREPLICA_GATEWAY_PUBLIC_URL", GatewayOptions.Section + ":" + nameof(GatewayOptions.PublicUrl)),
             .. ServerCertificate.FlatNames,
         ], overrides);
         builder.AddGateway();
