@@ -7,19 +7,42 @@ namespace PartialReplica.Status;
 /// The <c>status</c> table as plain text that fits a given width: the common <c>conjur/followers/</c> prefix is
 /// shortened (with a note saying so), cells and notes wrap only between words, and when the columns cannot fit
 /// even so, each follower becomes a short block of lines instead. Errors, the breaker and subscription events go
-/// under the table as notes, each wrapped to the width.
+/// under the table as notes, each wrapped to the width. The last column names the gateway that serves the follower.
 /// </summary>
 public static class StatusTable
 {
     public const string FollowerPrefix = "conjur/followers/";
 
-    private static readonly string[] Headers = ["follower", "replica sets", "granted", "delivered", "pending", "lag", "subscription", "last push", "WAL"];
+    private static readonly string[] Headers = ["follower", "replica sets", "granted", "delivered", "pending", "lag", "subscription", "last push", "WAL", "gateway"];
 
     // The follower and replica sets columns (the first two) may wrap their values.
     private const int WrappingColumns = 2;
 
     // Columns that hold numbers or short values are right-aligned; the others left-aligned.
-    private static readonly bool[] RightAligned = [false, false, true, true, true, true, false, true, true];
+    private static readonly bool[] RightAligned = [false, false, true, true, true, true, false, true, true, false];
+
+    /// <summary>
+    /// The followers' table (<see cref="Render(IReadOnlyList{FollowerStatusRow}, int, DateTimeOffset)"/>), then the live
+    /// gateways, one line each: id, URL, how long ago it renewed its lease and how many followers it serves.
+    /// </summary>
+    public static string Render(StatusDocument status, int width, DateTimeOffset now)
+    {
+        var output = new StringBuilder(Render(status.Followers, width, now));
+        if (status.Gateways.Count == 0)
+        {
+            Wrap("No gateway is live: no follower receives pushes.", width, "    ", output);
+        }
+
+        foreach (var gateway in status.Gateways)
+        {
+            var url = gateway.Url is null ? "" : $" at {gateway.Url}";
+            var followers = gateway.Followers == 1 ? "1 follower" : $"{gateway.Followers} followers";
+            Wrap($"gateway {gateway.Id}{url}: serves {followers}, lease renewed {Age(TimeSpan.FromMilliseconds(gateway.LeaseAgeMs))} ago",
+                width, "    ", output);
+        }
+
+        return output.ToString();
+    }
 
     public static string Render(IReadOnlyList<FollowerStatusRow> rows, int width, DateTimeOffset now)
     {
@@ -75,6 +98,7 @@ public static class StatusTable
         r.Subscription,
         r.LastPushAt is { } at ? Age(now - at) + " ago" : "never",
         r.RetainedWalBytes is { } bytes ? Bytes(bytes) : "?",
+        r.ServedBy ?? "none",
     ];
 
     /// <summary>One line per follower when every column fits with its widest word; false when not.</summary>
