@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using PartialReplica.Gateways;
 using PartialReplica.Tests.Infrastructure;
+using Xunit.Abstractions;
 
 namespace PartialReplica.Tests.Faults;
 
