@@ -23,7 +23,7 @@ public static class StatusTable
 
     /// <summary>
     /// The followers' table (<see cref="Render(IReadOnlyList{FollowerStatusRow}, int, DateTimeOffset)"/>), then the live
-    /// gateways, one line each: id, URL, how long ago it renewed its lease and how many followers it serves.
+    /// gateways, one note each: id, URL, how long ago it renewed its lease and the followers it serves.
     /// </summary>
     public static string Render(StatusDocument status, int width, DateTimeOffset now)
     {
@@ -36,8 +36,9 @@ public static class StatusTable
         foreach (var gateway in status.Gateways)
         {
             var url = gateway.Url is null ? "" : $" at {gateway.Url}";
-            var followers = gateway.Followers == 1 ? "1 follower" : $"{gateway.Followers} followers";
-            Wrap($"gateway {gateway.Id}{url}: serves {followers}, lease renewed {Age(TimeSpan.FromMilliseconds(gateway.LeaseAgeMs))} ago",
+            var served = status.Followers.Where(f => f.ServedBy == gateway.Id).Select(f => Short(f.Name)).ToList();
+            var serves = served.Count == 0 ? "serves no follower" : "serves " + string.Join(", ", served);
+            Wrap($"gateway {gateway.Id}{url} (lease renewed {Age(TimeSpan.FromMilliseconds(gateway.LeaseAgeMs))} ago): {serves}",
                 width, "    ", output);
         }
 
@@ -49,7 +50,9 @@ public static class StatusTable
         width = Math.Max(width, 40);
         var output = new StringBuilder();
         var cells = rows.Select(r => Cells(r, now)).ToList();
-        if (!TryTable(cells, width, output))
+        // The gateway column (the last) goes first when the table does not fit: the live gateways' lines under the
+        // table (Render of the whole document) name the followers each serves.
+        if (!TryTable(cells, width, Headers.Length, output) && !TryTable(cells, width, Headers.Length - 1, output))
         {
             Blocks(rows, cells, width, output);
         }
@@ -102,18 +105,18 @@ public static class StatusTable
     ];
 
     /// <summary>One line per follower when every column fits with its widest word; false when not.</summary>
-    private static bool TryTable(List<string[]> cells, int width, StringBuilder output)
+    private static bool TryTable(List<string[]> cells, int width, int columns, StringBuilder output)
     {
         foreach (var gap in new[] { 2, 1 })
         {
             // Names and replica sets may wrap between words; a value with its unit (1.5 s, 3.5 MiB) and a state stay
             // on one line. Headers wrap between words.
-            var minimum = Enumerable.Range(0, Headers.Length)
+            var minimum = Enumerable.Range(0, columns)
                 .Select(c => cells.Select(r => r[c]).SelectMany(v => c < WrappingColumns ? Words(v) : [v]).Concat(Words(Headers[c])).Max(w => w.Length))
                 .ToArray();
-            var natural = Enumerable.Range(0, Headers.Length)
+            var natural = Enumerable.Range(0, columns)
                 .Select(c => cells.Select(r => r[c].Length).Append(Headers[c].Length).Max()).ToArray();
-            var budget = width - gap * (Headers.Length - 1);
+            var budget = width - gap * (columns - 1);
             if (minimum.Sum() > budget)
             {
                 continue;
@@ -127,10 +130,10 @@ public static class StatusTable
                 widths[column]--;
             }
 
-            WriteRow(Headers, widths, gap, output);
+            WriteRow(Headers[..columns], widths, gap, output);
             foreach (var row in cells)
             {
-                WriteRow(row, widths, gap, output);
+                WriteRow(row[..columns], widths, gap, output);
             }
 
             return true;
