@@ -37,6 +37,7 @@ internal sealed class FaultWorld : IAsyncDisposable
 
     private readonly List<ChildHost> _hosts = [];
     private readonly List<Microsoft.AspNetCore.Builder.WebApplication> _agents = [];
+    private readonly List<string> _inProcessFollowers = [];
     private readonly Dictionary<string, string> _followerDbs = new(StringComparer.Ordinal);
 
     private FaultWorld(string leader)
@@ -92,6 +93,7 @@ internal sealed class FaultWorld : IAsyncDisposable
         }
 
         _followerDbs[name] = followerDb;
+        _inProcessFollowers.Add(name);
         var (agent, _) = await WebHosts.StartAgentAsync(name, followerDb, gatewayUrl, url: url);
         _agents.Add(agent);
     }
@@ -253,6 +255,17 @@ internal sealed class FaultWorld : IAsyncDisposable
         {
             await agent.StopAsync();
             await agent.DisposeAsync();
+        }
+
+        // Many followers share the fixture's two follower servers: their subscriptions' apply workers (16 a server)
+        // are given back, so the tests after this one can subscribe.
+        foreach (var follower in _inProcessFollowers)
+        {
+            foreach (var subscription in await Db.ColumnAsync(_followerDbs[follower],
+                         "SELECT subname::text FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())"))
+            {
+                await Db.ExecuteAsync(_followerDbs[follower], $"ALTER SUBSCRIPTION {PartialReplica.Schema.SqlIdentifier.Quote(subscription)} DISABLE");
+            }
         }
 
         await LeaderSource.DisposeAsync();
