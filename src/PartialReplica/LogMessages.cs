@@ -88,4 +88,22 @@ internal static partial class LogMessages
 
     [LoggerMessage(1609, LogLevel.Warning, "Push to follower {Follower} refused by its agent; retried in {DelayMs} ms")]
     public static partial void PushRefused(ILogger logger, string follower, int delayMs, Exception exception);
+
+    [LoggerMessage(1700, LogLevel.Information, "Gateway {Gateway} is live; live gateways: {Live}")]
+    public static partial void LiveGateways(ILogger logger, string gateway, string live);
+
+    [LoggerMessage(1701, LogLevel.Warning, "Gateway {Gateway} could not renew its lease on the leader; it keeps its followers until the lease runs out, and retries")]
+    public static partial void LeaseRenewFailed(ILogger logger, string gateway, Exception exception);
+
+    [LoggerMessage(1702, LogLevel.Warning, "Gateway {Gateway}'s lease ran out without a renewal: it stops serving its {Followers} followers until the leader answers again")]
+    public static partial void LeaseExpired(ILogger logger, string gateway, int followers);
+
+    [LoggerMessage(1703, LogLevel.Information, "Follower {Follower} moves to gateway {Gateway}; this gateway lets it go after its push in flight")]
+    public static partial void FollowerMoved(ILogger logger, string follower, string gateway);
+
+    [LoggerMessage(1704, LogLevel.Warning, "Removing gateway {Gateway}'s row from partial_replica.gateways at stop failed; the others take its followers when its lease runs out")]
+    public static partial void GatewayRowNotRemoved(ILogger logger, string gateway, Exception exception);
+
+    [LoggerMessage(1705, LogLevel.Debug, "Follower {Follower}: clearing this gateway's claim on it failed (the session is gone, and its lock with it)")]
+    public static partial void FollowerClaimNotCleared(ILogger logger, string follower, Exception exception);
 }

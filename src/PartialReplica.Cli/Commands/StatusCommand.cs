@@ -45,11 +45,11 @@ internal sealed class StatusCommand : Command
                     throw new PartialReplicaException("--interval must be a positive number of seconds.");
                 }
 
-                return await WatchAsync(() => ReadAsync(leader, gatewayKey, cancellationToken, relay), result.GetValue(_json), interval, cancellationToken);
+                return await WatchAsync(() => ReadDocumentAsync(leader, gatewayKey, cancellationToken, relay), result.GetValue(_json), interval, cancellationToken);
             }
 
-            var rows = await ReadAsync(leader, gatewayKey, cancellationToken, relay);
-            Console.Out.Write(result.GetValue(_json) ? ToJson(rows) + "\n" : Render(rows));
+            var status = await ReadDocumentAsync(leader, gatewayKey, cancellationToken, relay);
+            Console.Out.Write(result.GetValue(_json) ? status.ToJson() + "\n" : Render(status));
             return ExitCode.Success;
         }));
     }
@@ -59,24 +59,32 @@ internal sealed class StatusCommand : Command
     /// the gateway key they stay unknown and each row says why. Retained WAL is read on the relay when given.
     /// </summary>
     public static async Task<IReadOnlyList<FollowerStatusRow>> ReadAsync(
+        NpgsqlDataSource leader, GatewayKey? gatewayKey, CancellationToken cancellationToken, RelayAdmin? relay = null) =>
+        (await ReadDocumentAsync(leader, gatewayKey, cancellationToken, relay)).Followers;
+
+    /// <summary>The status rows (<see cref="ReadAsync"/>) and the live gateways.</summary>
+    public static async Task<StatusDocument> ReadDocumentAsync(
         NpgsqlDataSource leader, GatewayKey? gatewayKey, CancellationToken cancellationToken, RelayAdmin? relay = null)
     {
         if (gatewayKey is null)
         {
             return await new StatusReader(leader, (_, _) => throw new PartialReplicaException(
                 $"{GatewayKey.EnvironmentVariable} (the gateways' key) is not set; set it to read delivered counts"), relay is null ? null : relay.GetAsync)
-                .ReadAsync(cancellationToken);
+                .ReadDocumentAsync(cancellationToken);
         }
 
         using var http = AgentHttp.Create(TimeSpan.FromSeconds(10));
         return await StatusReader.WithAgents(leader, http, SignedPushTokens.ForLeader(leader, gatewayKey), relay is null ? null : relay.GetAsync)
-            .ReadAsync(cancellationToken);
+            .ReadDocumentAsync(cancellationToken);
     }
 
-    public static string ToJson(IReadOnlyList<FollowerStatusRow> rows) => new StatusDocument(rows).ToJson();
+    public static string ToJson(StatusDocument status) => status.ToJson();
 
     /// <summary>The table at the terminal's width, or at <see cref="RedirectedWidth"/> when the output is not a terminal.</summary>
     public static string Render(IReadOnlyList<FollowerStatusRow> rows) => StatusTable.Render(rows, OutputWidth(), DateTimeOffset.UtcNow);
+
+    /// <summary>The table and the live gateways under it.</summary>
+    public static string Render(StatusDocument status) => StatusTable.Render(status, OutputWidth(), DateTimeOffset.UtcNow);
 
     private static int OutputWidth()
     {
@@ -101,7 +109,7 @@ internal sealed class StatusCommand : Command
     /// another into a pipe or a log. Ctrl-C is how a watch ends, so it ends with success.
     /// </summary>
     private static async Task<int> WatchAsync(
-        Func<Task<IReadOnlyList<FollowerStatusRow>>> read, bool json, TimeSpan interval, CancellationToken cancellationToken)
+        Func<Task<StatusDocument>> read, bool json, TimeSpan interval, CancellationToken cancellationToken)
     {
         var inPlace = !Console.IsOutputRedirected && !json;
         try
@@ -113,8 +121,8 @@ internal sealed class StatusCommand : Command
 
             while (true)
             {
-                var rows = await read();
-                var body = json ? ToJson(rows) + "\n" : Render(rows);
+                var status = await read();
+                var body = json ? ToJson(status) + "\n" : Render(status);
                 var heading = $"status at {DateTimeOffset.UtcNow:HH:mm:ss}Z, every {interval.TotalSeconds:0.#} s; Ctrl-C stops";
                 if (json)
                 {

@@ -22,14 +22,14 @@ public static class StatusApi
     {
         var status = app.MapGroup("/status").WithTags("Status").RequireAuthorization(GatewayRoles.AdminPolicy);
         status.MapGet("", GetStatusAsync)
-            .WithSummary("Per follower: replica sets, granted and delivered variables (delivered read by its agent), pending changes, lag, subscription, last error.");
+            .WithSummary("Per follower: replica sets, granted and delivered variables (delivered read by its agent), pending changes, lag, subscription, last error, the gateway serving it; and the live gateways.");
         status.MapGet("/replica-sets", GetReplicaSetsAsync)
             .WithSummary("Every replica set with how many followers receive it and how many variables it carries.");
         return app;
     }
 
     public static async Task<JsonHttpResult<StatusDocument>> GetStatusAsync([FromServices] StatusReader reader, CancellationToken cancellationToken) =>
-        TypedResults.Json(new StatusDocument(await reader.ReadAsync(cancellationToken)), StatusDocument.Json);
+        TypedResults.Json(await reader.ReadDocumentAsync(cancellationToken), StatusDocument.Json);
 
     public static async Task<JsonHttpResult<ReplicaSetsDocument>> GetReplicaSetsAsync(
         [AsParameters] GatewayServices services, CancellationToken cancellationToken)

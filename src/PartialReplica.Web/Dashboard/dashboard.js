@@ -1,5 +1,5 @@
 // The PartialReplica dashboard (SPEC F11). Polls the gateway's admin status endpoints about once a second:
-// /status (per follower), /status/replica-sets and /status/history (the last 15 minutes, drawn by charts.js).
+// /status (per follower, and the live gateways), /status/replica-sets and /status/history (the last 15 minutes, drawn by charts.js).
 // The API key and token live only in this closure: never in storage, the URL or the page. Values from the
 // server are written with textContent, never as HTML. The page never asks for secrets.
 "use strict";
@@ -96,11 +96,28 @@
         : f.subscription);
       cell(tr, "lastPushAt", f.lastPushAt, false, age(f.lastPushAt));
       cell(tr, "retainedWalBytes", f.retainedWalBytes, true, bytes(f.retainedWalBytes));
+      cell(tr, "servedBy", f.servedBy, false, isAbsent(f.servedBy) ? "none" : f.servedBy);
       cell(tr, "lastError", f.lastError ?? "");
       return tr;
     });
     body.replaceChildren(...rows);
     $("follower-count").textContent = `(${followers.length})`;
+  }
+
+  // The live gateways: id, URL, when this run started, how long ago it renewed its lease, how many followers it serves.
+  function renderGateways(gateways) {
+    const body = $("gateways").tBodies[0];
+    body.replaceChildren(...(gateways || []).map((g) => {
+      const tr = document.createElement("tr");
+      tr.dataset.gateway = g.id;
+      cell(tr, "id", g.id);
+      cell(tr, "url", g.url, false, isAbsent(g.url) ? absent : g.url);
+      cell(tr, "startedAt", g.startedAt, false, age(g.startedAt));
+      cell(tr, "leaseAgeMs", g.leaseAgeMs, true, `${(Number(g.leaseAgeMs) / 1000).toFixed(1)} s ago`);
+      cell(tr, "followers", g.followers, true);
+      return tr;
+    }));
+    $("gateway-count").textContent = `(${(gateways || []).length})`;
   }
 
   // Each set's receiving followers come from the status document (each follower names its sets).
@@ -224,6 +241,7 @@
     try {
       const [status, sets, history] = await Promise.all([getJson("/status"), getJson("/status/replica-sets"), getJson("/status/history")]);
       renderFollowers(status.followers);
+      renderGateways(status.gateways);
       renderReplicaSets(sets.replicaSets, status.followers);
       renderCards(status.followers, history);
       $("status-error").textContent = "";
@@ -243,6 +261,7 @@
   function signedIn() {
     $("login").hidden = true;
     $("followers-section").hidden = false;
+    $("gateways-section").hidden = false;
     $("history-section").hidden = false;
     $("replica-sets-section").hidden = false;
     $("sign-out").hidden = false;
@@ -257,10 +276,12 @@
     session.token = null;
     $("login").hidden = false;
     $("followers-section").hidden = true;
+    $("gateways-section").hidden = true;
     $("history-section").hidden = true;
     $("replica-sets-section").hidden = true;
     $("sign-out").hidden = true;
     $("followers").tBodies[0].replaceChildren();
+    $("gateways").tBodies[0].replaceChildren();
     $("replica-sets").tBodies[0].replaceChildren();
     $("follower-cards").replaceChildren();
     $("login-error").textContent = message || "";

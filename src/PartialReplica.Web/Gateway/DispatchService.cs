@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Hosting;
@@ -12,7 +13,7 @@ namespace PartialReplica.Web.Gateway;
 
 /// <summary>Runs the push dispatcher (SPEC F6) inside the gateway for as long as it serves.</summary>
 internal sealed class DispatchService(
-    NpgsqlDataSource leader, TokenIssuer issuer, IHttpClientFactory httpClients, IOptions<DispatchOptions> options,
+    NpgsqlDataSource leader, TokenIssuer issuer, IHttpClientFactory httpClients, IOptions<DispatchOptions> options, IOptions<GatewayOptions> gateway,
     TimeProvider timeProvider, IServer server, IHostApplicationLifetime lifetime, LoopSupervisor supervisor, DashboardHistory history,
     SharedState.FollowerChangeBroadcast followerChanges, ILogger<DispatchService> logger)
     : BackgroundService
@@ -27,7 +28,9 @@ internal sealed class DispatchService(
     {
         await WarmUpAsync(stoppingToken);
         var sender = new HttpBatchSender(httpClients.CreateClient(HttpClientName), new SignedPushTokens(issuer, timeProvider));
-        var dispatcher = new Dispatcher(leader, sender, options.Value, logger, supervisor);
+        // Gateway:Id names this gateway among the others (and in listeners and batches); else Dispatch:InstanceId.
+        var dispatch = string.IsNullOrEmpty(gateway.Value.Id) ? options.Value : options.Value with { InstanceId = gateway.Value.Id };
+        var dispatcher = new Dispatcher(leader, sender, dispatch, logger, supervisor, PublicUrl);
         dispatcher.Pushed += history.RecordPush;
         followerChanges.Changed += dispatcher.FollowersChanged;
         // Queue depth and lag gauges are sampled beside the dispatcher at its poll interval.
@@ -35,6 +38,26 @@ internal sealed class DispatchService(
             dispatcher.RunAsync(stoppingToken),
             supervisor.RunAsync(MetricsLoop, token => PushMetrics.SampleBacklogAsync(leader, options.Value.PollInterval, logger, token), stoppingToken),
             WarmUpHttpAsync(stoppingToken));
+    }
+
+    /// <summary>
+    /// The URL recorded beside this gateway's id: <c>Gateway:PublicUrl</c>, else (once the server listens) its first
+    /// address, a wildcard host replaced by the machine's name; null before that.
+    /// </summary>
+    private string? PublicUrl()
+    {
+        if (!string.IsNullOrEmpty(gateway.Value.PublicUrl))
+        {
+            return gateway.Value.PublicUrl;
+        }
+
+        if (!lifetime.ApplicationStarted.IsCancellationRequested)
+        {
+            return null;
+        }
+
+        var address = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault();
+        return address is null ? null : Regex.Replace(address, @"://(\+|\*|0\.0\.0\.0|\[::\])(?=[:/]|$)", "://" + Environment.MachineName);
     }
 
     /// <summary>

@@ -26,6 +26,8 @@ public static class GatewayApplication
             ("CONJUR_DATA_KEY", GatewayOptions.Section + ":" + nameof(GatewayOptions.DataKey)),
             ("PARTIALREPLICA_AGENT_CA", GatewayOptions.Section + ":" + nameof(GatewayOptions.AgentCa)),
             (SharedState.SharedStateOptions.EnvironmentVariable, SharedState.SharedStateOptions.Section + ":" + nameof(SharedState.SharedStateOptions.Redis)),
+            ("PARTIALREPLICA_GATEWAY_ID", GatewayOptions.Section + ":" + nameof(GatewayOptions.Id)),
+            ("PARTIALREPLICA_GATEWAY_PUBLIC_URL", GatewayOptions.Section + ":" + nameof(GatewayOptions.PublicUrl)),
             .. ServerCertificate.FlatNames,
         ], overrides);
         builder.AddGateway();

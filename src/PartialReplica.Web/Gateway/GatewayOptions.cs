@@ -31,6 +31,21 @@ public sealed class GatewayOptions
     /// </summary>
     public string DataKey { get; set; } = "";
 
+    /// <summary>
+    /// This gateway's id among the gateways of its leader (<c>Gateway:Id</c> or <c>PARTIALREPLICA_GATEWAY_ID</c>): the
+    /// followers it serves follow from it (rendezvous hashing over the live ids), so a gateway restarted with the same
+    /// id gets the same followers back. Unique per leader; empty: <c>Dispatch:InstanceId</c>, by default host name and
+    /// process id.
+    /// </summary>
+    public string? Id { get; set; }
+
+    /// <summary>
+    /// The URL others reach this gateway at (<c>Gateway:PublicUrl</c> or <c>PARTIALREPLICA_GATEWAY_PUBLIC_URL</c>), shown
+    /// beside its id in <c>status</c> and the dashboard; empty: the address it listens on, with the host name for a
+    /// wildcard.
+    /// </summary>
+    public string? PublicUrl { get; set; }
+
     /// <summary>The Conjur account this gateway serves.</summary>
     [Required(ErrorMessage = "No Conjur account given")]
     public string Account { get; set; } = "default";

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using PartialReplica.Authn;
 using PartialReplica.Crypto;
+using PartialReplica.Push;
 using PartialReplica.Web.Hosting;
 using PartialReplica.Web.Tls;
 
@@ -29,6 +30,8 @@ internal sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         [nameof(GatewayOptions.DataKey)] = DataKey,
         [nameof(GatewayOptions.AgentCa)] = new("Gateway:AgentCa", "PARTIALREPLICA_AGENT_CA"),
         [nameof(GatewayOptions.Account)] = new("Gateway:Account", "PARTIALREPLICA_ACCOUNT", "--account"),
+        [nameof(GatewayOptions.Id)] = new("Gateway:Id", "PARTIALREPLICA_GATEWAY_ID"),
+        [nameof(GatewayOptions.PublicUrl)] = new("Gateway:PublicUrl", "PARTIALREPLICA_GATEWAY_PUBLIC_URL"),
     };
 
     public ValidateOptionsResult Validate(string? name, GatewayOptions options)
@@ -52,6 +55,17 @@ internal sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             }
         }
 
+        if (!string.IsNullOrEmpty(options.Id) && (options.Id.Trim().Length == 0 || options.Id.Length > 200 || options.Id.Any(char.IsControl)))
+        {
+            failures.Add("The gateway id must be 1 to 200 printable characters (set Gateway:Id or PARTIALREPLICA_GATEWAY_ID).");
+        }
+
+        if (!string.IsNullOrEmpty(options.PublicUrl)
+            && !(Uri.TryCreate(options.PublicUrl, UriKind.Absolute, out var url) && (url.Scheme == Uri.UriSchemeHttp || url.Scheme == Uri.UriSchemeHttps)))
+        {
+            failures.Add("The gateway's public URL must be an absolute http:// or https:// URL (set Gateway:PublicUrl or PARTIALREPLICA_GATEWAY_PUBLIC_URL).");
+        }
+
         if (!string.IsNullOrEmpty(options.AgentCa))
         {
             try
@@ -66,4 +80,14 @@ internal sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
+}
+
+/// <summary>
+/// Checks the dispatch settings (section <c>Dispatch</c>) at start: positive intervals, a lease at least twice the
+/// renew interval and at most 5 minutes (<see cref="DispatchOptions.Problems"/>), one sentence each.
+/// </summary>
+internal sealed class DispatchOptionsValidator : IValidateOptions<DispatchOptions>
+{
+    public ValidateOptionsResult Validate(string? name, DispatchOptions options) =>
+        options.Problems() is { Count: > 0 } problems ? ValidateOptionsResult.Fail(problems) : ValidateOptionsResult.Success;
 }

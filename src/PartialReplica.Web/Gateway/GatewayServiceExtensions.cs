@@ -105,7 +105,8 @@ public static class GatewayServiceExtensions
         // Push (SPEC F6): on by default; Gateway:Dispatch:Enabled=false serves only the APIs.
         if (builder.Configuration.GetValue("Dispatch:Enabled", true))
         {
-            services.AddOptions<DispatchOptions>().BindConfiguration("Dispatch");
+            services.AddOptions<DispatchOptions>().BindConfiguration("Dispatch").ValidateOnStart();
+            services.AddSingleton<IValidateOptions<DispatchOptions>, DispatchOptionsValidator>();
             services.AddHttpClient(DispatchService.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(30))
                 .TrustingConfiguredCa(sp => sp.GetRequiredService<PeerTrust>().Authority);
             services.AddHostedService<DispatchService>();

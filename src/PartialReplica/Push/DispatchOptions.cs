@@ -3,8 +3,33 @@ namespace PartialReplica.Push;
 /// <summary>How the gateway dispatches (bound from configuration section <c>Dispatch</c>).</summary>
 public sealed record DispatchOptions
 {
-    /// <summary>This gateway instance, written into every batch (agents log who pushed).</summary>
+    /// <summary>
+    /// This gateway instance: its id in <c>partial_replica.gateways</c> (which followers it serves follows from it) and
+    /// in <c>partial_replica.listeners</c>, and written into every batch (agents log who pushed). The gateway host sets
+    /// it from <c>Gateway:Id</c> (<c>PARTIALREPLICA_GATEWAY_ID</c>) when given; by default host name and process id.
+    /// </summary>
     public string InstanceId { get; init; } = $"{Environment.MachineName}-{Environment.ProcessId}";
+
+    /// <summary>
+    /// How often this gateway renews its lease on the leader and re-reads the live gateways (so how soon it notices
+    /// one joining or leaving). See <see cref="LeaseDuration"/>.
+    /// </summary>
+    public TimeSpan LeaseRenewInterval { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// How long a renewal keeps this gateway live (counted on the leader's clock). A gateway killed without a goodbye
+    /// loses its followers to the others this long after its last renewal, plus at most one of their renew intervals:
+    /// 6 s + 2 s by default. A gateway that cannot renew stops serving when its own lease ends by its own count (from
+    /// before the renewal was sent, so never after the leader's).
+    /// </summary>
+    public TimeSpan LeaseDuration { get; init; } = TimeSpan.FromSeconds(6);
+
+    /// <summary>
+    /// When a follower moves to another gateway (or this one stops), its worker finishes the push in flight before it
+    /// lets the follower's lock go, so two gateways never apply to one follower at once; a push still running after
+    /// this long is aborted.
+    /// </summary>
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Fallback poll when no notification arrives (R3 catch-up bound).</summary>
     public TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(1);
@@ -72,4 +97,40 @@ public sealed record DispatchOptions
 
     /// <summary>Per-follower circuit: how long it stays open after repeated failures.</summary>
     public TimeSpan BreakDuration { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>What is wrong with these settings, one sentence each naming the <c>Dispatch:</c> key; empty when nothing.</summary>
+    public IReadOnlyList<string> Problems()
+    {
+        var problems = new List<string>();
+        if (string.IsNullOrWhiteSpace(InstanceId) || InstanceId.Length > 200 || InstanceId.Any(char.IsControl))
+        {
+            problems.Add("The gateway id (Gateway:Id, PARTIALREPLICA_GATEWAY_ID) must be 1 to 200 printable characters.");
+        }
+
+        foreach (var (name, value) in new[]
+                 {
+                     (nameof(PollInterval), PollInterval), (nameof(TakeoverInterval), TakeoverInterval),
+                     (nameof(FollowersRefreshInterval), FollowersRefreshInterval), (nameof(HeartbeatInterval), HeartbeatInterval),
+                     (nameof(PruneInterval), PruneInterval), (nameof(LeaseRenewInterval), LeaseRenewInterval),
+                     (nameof(LeaseDuration), LeaseDuration), (nameof(DrainTimeout), DrainTimeout),
+                 })
+        {
+            if (value <= TimeSpan.Zero)
+            {
+                problems.Add($"Dispatch:{name} must be a positive time span (hh:mm:ss).");
+            }
+        }
+
+        if (LeaseRenewInterval > TimeSpan.Zero && LeaseDuration < LeaseRenewInterval * 2)
+        {
+            problems.Add($"Dispatch:LeaseDuration ({LeaseDuration}) must be at least twice Dispatch:LeaseRenewInterval ({LeaseRenewInterval}), so one late renewal does not end the lease.");
+        }
+
+        if (LeaseDuration > TimeSpan.FromMinutes(5))
+        {
+            problems.Add($"Dispatch:LeaseDuration ({LeaseDuration}) must be at most 5 minutes: a killed gateway's followers wait that long for another.");
+        }
+
+        return problems;
+    }
 }

@@ -35,11 +35,13 @@ internal sealed class FollowerWorker
     private Exception? _breakingCause;
     private long _breakerUntilTicks;
     private bool _pushedSinceAdvance;
+    private readonly CancellationToken _abort;
 
     public FollowerWorker(
         NpgsqlDataSource leader, FollowerEndpoint follower, IBatchSender sender, LeaderBeacon beacon, DispatchOptions options, ILogger logger,
-        Action<PushEvent> pushed)
+        Action<PushEvent> pushed, CancellationToken abort)
     {
+        _abort = abort;
         _beacon = beacon;
         _leader = leader;
         _follower = follower;
@@ -82,8 +84,6 @@ internal sealed class FollowerWorker
             .Build();
     }
 
-    private readonly CancellationTokenSource _stop = new();
-
     public WakeSignal Wake { get; } = new();
 
     /// <summary>Outbox ranges the gate's horizon poll found not to concern this follower; the worker moves across them.</summary>
@@ -91,38 +91,43 @@ internal sealed class FollowerWorker
 
     public FollowerEndpoint Endpoint => _follower;
 
-    /// <summary>Stops this worker (its follower's record changed; a new worker takes over).</summary>
-    public void Stop() => _stop.Cancel();
-
-    public async Task RunAsync(CancellationToken outer)
+    /// <summary>
+    /// Serves the follower until <paramref name="stopping"/> (the follower moved to another gateway, its record
+    /// changed, or the gateway stops). A stop ends every wait at once, but a push in flight (a change batch, or the
+    /// reconcile pages already sent) is carried to its acknowledgement first, and only then are the follower's
+    /// claim and lock given up: the next owner, which waits for the lock, never applies beside this one. The
+    /// worker's abort token (a stop's <see cref="DispatchOptions.DrainTimeout"/> later) cuts a push that hangs.
+    /// </summary>
+    public async Task RunAsync(CancellationToken stopping)
     {
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(outer, _stop.Token);
-        var cancellationToken = linked.Token;
-        while (!cancellationToken.IsCancellationRequested)
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(stopping, _abort);
+        var waits = either.Token;
+        while (!waits.IsCancellationRequested)
         {
             try
             {
                 // The session holds the follower's lock and carries the steady-state statements (prepared once).
-                await using var session = await OutboxReader.OpenSessionAsync(_leader, cancellationToken);
+                await using var session = await OutboxReader.OpenSessionAsync(_leader, waits);
                 var acquired = await session.ScalarAsync<bool>(
-                    "SELECT pg_try_advisory_lock(hashtextextended('partial_replica.follower:' || $1, 0))", cancellationToken, _follower.Name);
+                    "SELECT pg_try_advisory_lock(hashtextextended('partial_replica.follower:' || $1, 0))", waits, _follower.Name);
                 if (!acquired)
                 {
-                    await Task.Delay(_options.TakeoverInterval, cancellationToken);
+                    await Task.Delay(_options.TakeoverInterval, waits);
                     continue;
                 }
 
                 LogMessages.FollowerServed(_logger, _follower.Name, _options.InstanceId);
                 try
                 {
-                    await ServeAsync(session, cancellationToken);
+                    await ClaimAsync(session, waits);
+                    await ServeAsync(session, stopping, waits, _abort);
                 }
                 finally
                 {
                     await ReleaseAsync(session);
                 }
             }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            catch (OperationCanceledException) when (waits.IsCancellationRequested)
             {
                 return;
             }
@@ -135,25 +140,54 @@ internal sealed class FollowerWorker
                 var backoff = TimeSpan.FromMilliseconds(Math.Min(10 * Math.Pow(2, Math.Min(_refusals++, 12)), _options.PollInterval.TotalMilliseconds * 5));
                 LogMessages.PushRefused(_logger, _follower.Name, (int)backoff.TotalMilliseconds, e);
                 PushMetrics.RecordError(_follower.Name, e);
-                await RecordErrorAsync(e, cancellationToken);
-                await Task.Delay(backoff, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                await RecordErrorAsync(e, waits);
+                await Task.Delay(backoff, waits).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
             catch (Exception e)
             {
                 LogMessages.PushFailed(_logger, _follower.Name, e);
                 PushMetrics.RecordError(_follower.Name, e);
-                await RecordErrorAsync(e, cancellationToken);
-                await Wake.WaitAsync(_options.PollInterval, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                await RecordErrorAsync(e, waits);
+                await Wake.WaitAsync(_options.PollInterval, waits).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
         }
     }
 
     /// <summary>
-    /// Gives the follower up explicitly: a pooled connection would otherwise keep the session lock until
+    /// Records on the leader that this gateway serves the follower (status reads it there, whichever gateway answers),
+    /// and has the leader drop the session within seconds if this gateway's host goes silent (a network cut leaves
+    /// no FIN): the session lock dies with it, so another gateway can take the follower over.
+    /// </summary>
+    private async Task ClaimAsync(NpgsqlConnection session, CancellationToken cancellationToken)
+    {
+        await session.ExecuteAsync("""
+            SELECT set_config('tcp_keepalives_idle', '5', false), set_config('tcp_keepalives_interval', '2', false),
+                   set_config('tcp_keepalives_count', '3', false)
+            """, cancellationToken);
+        await session.ExecuteAsync(
+            "UPDATE partial_replica.delivery SET gateway = $2, served_since = clock_timestamp() WHERE follower = $1",
+            cancellationToken, _follower.Name, _options.InstanceId);
+    }
+
+    /// <summary>
+    /// Gives the follower up explicitly, claim first: a pooled connection would otherwise keep the session lock until
     /// its next use, delaying another gateway's takeover. A broken session has released it already.
     /// </summary>
-    private static async Task ReleaseAsync(NpgsqlConnection session)
+    private async Task ReleaseAsync(NpgsqlConnection session)
     {
+        try
+        {
+            await session.ExecuteAsync(
+                "UPDATE partial_replica.delivery SET gateway = NULL, served_since = NULL WHERE follower = $1 AND gateway = $2",
+                CancellationToken.None, _follower.Name, _options.InstanceId);
+        }
+        catch (Exception e) when (e is NpgsqlException or InvalidOperationException)
+        {
+            // The session is gone, and its lock with it; the next owner writes its own name over this one.
+            LogMessages.FollowerClaimNotCleared(_logger, _follower.Name, e);
+            return;
+        }
+
         try
         {
             await session.ExecuteAsync("SELECT pg_advisory_unlock_all()", CancellationToken.None);
@@ -167,7 +201,11 @@ internal sealed class FollowerWorker
     /// <summary>Asks the worker to re-read its delivery row (a reconcile may have been ordered).</summary>
     public void RecheckDelivery() => _recheckDelivery = true;
 
-    private async Task ServeAsync(NpgsqlConnection session, CancellationToken cancellationToken)
+    /// <summary>
+    /// Pushes until <paramref name="stopping"/>: statements and pushes run to their end (<paramref name="cancellationToken"/>
+    /// is the abort), waits end at the stop (<paramref name="waits"/>), and a stop is looked for between batches.
+    /// </summary>
+    private async Task ServeAsync(NpgsqlConnection session, CancellationToken stopping, CancellationToken waits, CancellationToken cancellationToken)
     {
         // The cursor lives in memory while this worker holds the follower; the delivery row is re-read when an
         // operator's wake-up asks (a reconcile may have been ordered) and at least every second, and written after
@@ -175,7 +213,7 @@ internal sealed class FollowerWorker
         OutboxCursor? cursor = null;
         var persisted = OutboxCursor.Start;
         var sinceCheck = Stopwatch.StartNew();
-        while (!cancellationToken.IsCancellationRequested)
+        while (!stopping.IsCancellationRequested)
         {
             if (cursor is null || _recheckDelivery || sinceCheck.Elapsed > TimeSpan.FromSeconds(1))
             {
@@ -193,7 +231,7 @@ internal sealed class FollowerWorker
                 (cursor, persisted) = (stored, stored);
                 if (needsReconcile)
                 {
-                    await ReconcileAsync(session, stored, cancellationToken);
+                    await ReconcileAsync(session, stored, stopping, cancellationToken);
                     cursor = null;
                     continue;
                 }
@@ -203,7 +241,7 @@ internal sealed class FollowerWorker
             var changes = await OutboxReader.ReadAsync(session, cursor.Value, _follower.Name, _follower.RoleId, _options.BatchSize, cancellationToken);
             if (changes.Count == 0)
             {
-                await Wake.WaitAsync(_options.PollInterval, cancellationToken);
+                await Wake.WaitAsync(_options.PollInterval, waits);
                 continue;
             }
 
@@ -239,7 +277,7 @@ internal sealed class FollowerWorker
 
             if (caughtUp)
             {
-                await Wake.WaitAsync(_options.PollInterval, cancellationToken);
+                await Wake.WaitAsync(_options.PollInterval, waits);
             }
         }
     }
@@ -263,7 +301,11 @@ internal sealed class FollowerWorker
     /// taken first are covered by the states read afterwards; the cursor moves there. The grant table is
     /// current: registration, policy loads and requeues refresh it.
     /// </summary>
-    private async Task ReconcileAsync(NpgsqlConnection session, OutboxCursor cursor, CancellationToken cancellationToken)
+    /// <remarks>
+    /// A stop (<paramref name="stopping"/>) sends no further page: the pages in flight are acknowledged, and the next
+    /// owner reconciles anew (the cursor moves only at the end).
+    /// </remarks>
+    private async Task ReconcileAsync(NpgsqlConnection session, OutboxCursor cursor, CancellationToken stopping, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         var horizon = await OutboxReader.HorizonAsync(session, cancellationToken);
@@ -298,6 +340,8 @@ internal sealed class FollowerWorker
                 {
                     break;
                 }
+
+                stopping.ThrowIfCancellationRequested();
 
                 variables += page.Count;
                 pageSize = Math.Min(pageSize * 2, _options.ReconcileBatchSize);

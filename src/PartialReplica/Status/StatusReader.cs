@@ -1,4 +1,5 @@
 using Npgsql;
+using PartialReplica.Gateways;
 using PartialReplica.Push;
 using PartialReplica.Schema;
 
@@ -12,6 +13,8 @@ namespace PartialReplica.Status;
 /// cause of the current failing stretch (agent unreachable, follower database refusing connections, a refused
 /// batch), <c>LastErrorSince</c> when the stretch began, <c>Breaker</c> the push breaker's state while it pauses
 /// pushes; <c>RetainedWalBytes</c> is the WAL the follower's slot holds back on the relay (null when unreadable).
+/// <c>ServedBy</c> is the live gateway whose worker holds the follower (recorded on the leader, so every gateway
+/// shows the same); null while none does (between a gateway's death and the takeover, or with no gateway running).
 /// </summary>
 public sealed record FollowerStatusRow(
     string Name,
@@ -28,7 +31,8 @@ public sealed record FollowerStatusRow(
     long? RetainedWalBytes = null,
     DateTimeOffset? LastErrorSince = null,
     string? Breaker = null,
-    IReadOnlyList<RecentError>? RecentErrors = null);
+    IReadOnlyList<RecentError>? RecentErrors = null,
+    string? ServedBy = null);
 
 /// <summary>
 /// Builds the status of every follower: grants, pending changes, lag and errors from the leader; retained WAL
@@ -50,7 +54,15 @@ public sealed class StatusReader(
 
     private sealed record LeaderRow(
         FollowerEndpoint Endpoint, string Slot, IReadOnlyList<string> Sets, long Granted, long Pending, long LagMs, string? Error,
-        string? Event, DateTimeOffset? EventAt, DateTimeOffset? LastPushAt, DateTimeOffset? ErrorSince, string? Breaker);
+        string? Event, DateTimeOffset? EventAt, DateTimeOffset? LastPushAt, DateTimeOffset? ErrorSince, string? Breaker, string? ServedBy);
+
+    /// <summary>The whole status document: every follower (<see cref="ReadAsync"/>) and the live gateways.</summary>
+    public async Task<StatusDocument> ReadDocumentAsync(CancellationToken cancellationToken)
+    {
+        var followers = await ReadAsync(cancellationToken);
+        await using var connection = await leader.OpenConnectionAsync(cancellationToken);
+        return new StatusDocument(followers, await GatewayRegistry.ReadLiveAsync(connection, cancellationToken));
+    }
 
     public async Task<IReadOnlyList<FollowerStatusRow>> ReadAsync(CancellationToken cancellationToken)
     {
@@ -69,7 +81,8 @@ public sealed class StatusReader(
                        CASE WHEN d.breaker_until IS NULL THEN NULL
                             WHEN d.breaker_until > clock_timestamp()
                                 THEN 'paused, retrying in ' || ceil(extract(epoch FROM d.breaker_until - clock_timestamp()))::int || ' s'
-                            ELSE 'paused, retrying now' END
+                            ELSE 'paused, retrying now' END,
+                       (SELECT g.id FROM partial_replica.gateways g WHERE g.id = d.gateway AND g.lease_until > clock_timestamp())
                   FROM partial_replica.followers f
                   JOIN partial_replica.delivery d ON d.follower = f.name
                   CROSS JOIN LATERAL (
@@ -91,7 +104,8 @@ public sealed class StatusReader(
                         new FollowerEndpoint(reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2)),
                         reader.GetString(11), reader.GetFieldValue<string[]>(3), granted, pending, reader.GetInt64(6),
                         reader.IsDBNull(7) ? null : reader.GetString(7), reader.IsDBNull(9) ? null : reader.GetString(9),
-                        Time(reader, 10), Time(reader, 12), Time(reader, 13), reader.IsDBNull(14) ? null : reader.GetString(14)));
+                        Time(reader, 10), Time(reader, 12), Time(reader, 13), reader.IsDBNull(14) ? null : reader.GetString(14),
+                        reader.IsDBNull(15) ? null : reader.GetString(15)));
                 }
             }
 
@@ -120,7 +134,7 @@ public sealed class StatusReader(
             result.Add(new FollowerStatusRow(row.Endpoint.Name, row.Sets, row.Granted, local?.Delivered, row.Pending, row.LagMs,
                 local?.Subscription ?? "unknown", row.Error ?? probeError ?? Refused(local?.LastRefusal), row.Event, row.EventAt,
                 row.LastPushAt, retained.TryGetValue(row.Slot, out var bytes) ? bytes : null, row.Error is null ? null : row.ErrorSince,
-                row.Breaker, recent.TryGetValue(row.Endpoint.Name, out var errors) ? errors : []));
+                row.Breaker, recent.TryGetValue(row.Endpoint.Name, out var errors) ? errors : [], row.ServedBy));
         }
 
         return result;

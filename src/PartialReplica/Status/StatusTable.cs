@@ -7,26 +7,52 @@ namespace PartialReplica.Status;
 /// The <c>status</c> table as plain text that fits a given width: the common <c>conjur/followers/</c> prefix is
 /// shortened (with a note saying so), cells and notes wrap only between words, and when the columns cannot fit
 /// even so, each follower becomes a short block of lines instead. Errors, the breaker and subscription events go
-/// under the table as notes, each wrapped to the width.
+/// under the table as notes, each wrapped to the width. The last column names the gateway that serves the follower.
 /// </summary>
 public static class StatusTable
 {
     public const string FollowerPrefix = "conjur/followers/";
 
-    private static readonly string[] Headers = ["follower", "replica sets", "granted", "delivered", "pending", "lag", "subscription", "last push", "WAL"];
+    private static readonly string[] Headers = ["follower", "replica sets", "granted", "delivered", "pending", "lag", "subscription", "last push", "WAL", "gateway"];
 
     // The follower and replica sets columns (the first two) may wrap their values.
     private const int WrappingColumns = 2;
 
     // Columns that hold numbers or short values are right-aligned; the others left-aligned.
-    private static readonly bool[] RightAligned = [false, false, true, true, true, true, false, true, true];
+    private static readonly bool[] RightAligned = [false, false, true, true, true, true, false, true, true, false];
+
+    /// <summary>
+    /// The followers' table (<see cref="Render(IReadOnlyList{FollowerStatusRow}, int, DateTimeOffset)"/>), then the live
+    /// gateways, one note each: id, URL, how long ago it renewed its lease and the followers it serves.
+    /// </summary>
+    public static string Render(StatusDocument status, int width, DateTimeOffset now)
+    {
+        var output = new StringBuilder(Render(status.Followers, width, now));
+        if (status.Gateways.Count == 0)
+        {
+            Wrap("No gateway is live: no follower receives pushes.", width, "    ", output);
+        }
+
+        foreach (var gateway in status.Gateways)
+        {
+            var url = gateway.Url is null ? "" : $" at {gateway.Url}";
+            var served = status.Followers.Where(f => f.ServedBy == gateway.Id).Select(f => Short(f.Name)).ToList();
+            var serves = served.Count == 0 ? "serves no follower" : "serves " + string.Join(", ", served);
+            Wrap($"gateway {gateway.Id}{url} (lease renewed {Age(TimeSpan.FromMilliseconds(gateway.LeaseAgeMs))} ago): {serves}",
+                width, "    ", output);
+        }
+
+        return output.ToString();
+    }
 
     public static string Render(IReadOnlyList<FollowerStatusRow> rows, int width, DateTimeOffset now)
     {
         width = Math.Max(width, 40);
         var output = new StringBuilder();
         var cells = rows.Select(r => Cells(r, now)).ToList();
-        if (!TryTable(cells, width, output))
+        // The gateway column (the last) goes first when the table does not fit: the live gateways' lines under the
+        // table (Render of the whole document) name the followers each serves.
+        if (!TryTable(cells, width, Headers.Length, output) && !TryTable(cells, width, Headers.Length - 1, output))
         {
             Blocks(rows, cells, width, output);
         }
@@ -75,21 +101,22 @@ public static class StatusTable
         r.Subscription,
         r.LastPushAt is { } at ? Age(now - at) + " ago" : "never",
         r.RetainedWalBytes is { } bytes ? Bytes(bytes) : "?",
+        r.ServedBy ?? "none",
     ];
 
     /// <summary>One line per follower when every column fits with its widest word; false when not.</summary>
-    private static bool TryTable(List<string[]> cells, int width, StringBuilder output)
+    private static bool TryTable(List<string[]> cells, int width, int columns, StringBuilder output)
     {
         foreach (var gap in new[] { 2, 1 })
         {
             // Names and replica sets may wrap between words; a value with its unit (1.5 s, 3.5 MiB) and a state stay
             // on one line. Headers wrap between words.
-            var minimum = Enumerable.Range(0, Headers.Length)
+            var minimum = Enumerable.Range(0, columns)
                 .Select(c => cells.Select(r => r[c]).SelectMany(v => c < WrappingColumns ? Words(v) : [v]).Concat(Words(Headers[c])).Max(w => w.Length))
                 .ToArray();
-            var natural = Enumerable.Range(0, Headers.Length)
+            var natural = Enumerable.Range(0, columns)
                 .Select(c => cells.Select(r => r[c].Length).Append(Headers[c].Length).Max()).ToArray();
-            var budget = width - gap * (Headers.Length - 1);
+            var budget = width - gap * (columns - 1);
             if (minimum.Sum() > budget)
             {
                 continue;
@@ -103,10 +130,10 @@ public static class StatusTable
                 widths[column]--;
             }
 
-            WriteRow(Headers, widths, gap, output);
+            WriteRow(Headers[..columns], widths, gap, output);
             foreach (var row in cells)
             {
-                WriteRow(row, widths, gap, output);
+                WriteRow(row[..columns], widths, gap, output);
             }
 
             return true;

@@ -18,6 +18,9 @@ internal sealed class FaultWorld : IAsyncDisposable
 {
     public const string East = "conjur/followers/east-1";
     public const string West = "conjur/followers/west-1";
+
+    /// <summary>Followers made by <see cref="AddSitesAsync"/> are named this and a number; each receives the west set.</summary>
+    public const string SitePrefix = "conjur/followers/site-";
     private const int ExtraPerGroup = 6;
 
     /// <summary>Granted to both followers (billing-readers, carried by both replica sets).</summary>
@@ -33,6 +36,8 @@ internal sealed class FaultWorld : IAsyncDisposable
     public static readonly string[] All = [.. Billing, .. Inventory, .. Hidden];
 
     private readonly List<ChildHost> _hosts = [];
+    private readonly List<Microsoft.AspNetCore.Builder.WebApplication> _agents = [];
+    private readonly List<string> _inProcessFollowers = [];
     private readonly Dictionary<string, string> _followerDbs = new(StringComparer.Ordinal);
 
     private FaultWorld(string leader)
@@ -53,8 +58,68 @@ internal sealed class FaultWorld : IAsyncDisposable
     {
         East => [.. Billing, .. Inventory],
         West => Billing,
+        _ when follower.StartsWith(SitePrefix, StringComparison.Ordinal) => Billing,
         _ => [],
     };
+
+    /// <summary>
+    /// Adds hosts <c>site-01</c>… to the policy, each a member of the west set's followers (so each receives
+    /// <see cref="Billing"/>), and returns their follower names.
+    /// </summary>
+    public async Task<string[]> AddSitesAsync(int count)
+    {
+        var names = Enumerable.Range(1, count).Select(i => $"site-{i:D2}").ToArray();
+        var text = new System.Text.StringBuilder();
+        foreach (var name in names)
+        {
+            text.AppendLine($"- !host {name}").AppendLine("- !grant").AppendLine("  role: !layer west-hosts").AppendLine($"  member: !host {name}");
+        }
+
+        await LoadPolicyAsync(text.ToString(), PolicyMode.Load, "conjur/followers");
+        return [.. names.Select(n => "conjur/followers/" + n)];
+    }
+
+    /// <summary>
+    /// Like <see cref="AddFollowerAsync"/>, with the agent in this process (a real Kestrel host on a loopback port):
+    /// cheaper where a test needs many followers and kills only gateways.
+    /// </summary>
+    public async Task AddInProcessFollowerAsync(string name, string followerDb, string gatewayUrl)
+    {
+        var url = $"http://127.0.0.1:{ChildHost.FreePort()}";
+        await using (var followerSource = NpgsqlDataSource.Create(followerDb))
+        {
+            await new FollowerInit(NullLogger.Instance).RunAsync(Leader, followerSource,
+                new FollowerInitOptions { DataKey = TestDataKey.Key, Name = name, AgentUrl = url }, CancellationToken.None);
+        }
+
+        _followerDbs[name] = followerDb;
+        _inProcessFollowers.Add(name);
+        var (agent, _) = await WebHosts.StartAgentAsync(name, followerDb, gatewayUrl, url: url);
+        _agents.Add(agent);
+    }
+
+    /// <summary>Each follower's serving gateway as the leader records it (<c>delivery.gateway</c>; null when none).</summary>
+    public async Task<Dictionary<string, string?>> ServedByAsync()
+    {
+        await using var connection = await LeaderSource.OpenConnectionAsync();
+        await using var command = new NpgsqlCommand("SELECT follower, gateway FROM partial_replica.delivery ORDER BY follower", connection);
+        var served = new Dictionary<string, string?>(StringComparer.Ordinal);
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            served[reader.GetString(0)] = reader.IsDBNull(1) ? null : reader.GetString(1);
+        }
+
+        return served;
+    }
+
+    /// <summary>Pairs of batches from two different gateways whose apply intervals overlap, in the follower's apply log.</summary>
+    public static List<string> Overlaps(List<AppliedBatch> log) =>
+        (from x in log
+         from y in log
+         where string.CompareOrdinal(x.Gateway, y.Gateway) < 0
+            && x.StartedAt < y.AppliedAt && y.StartedAt < x.AppliedAt
+         select $"{x.Gateway} {x.StartedAt:O}..{x.AppliedAt:O} with {y.Gateway} {y.StartedAt:O}..{y.AppliedAt:O}").ToList();
 
     /// <summary>Loads the demo policy and the extra variables, and gives every variable a first version.</summary>
     public static async Task<FaultWorld> CreateAsync(string leader)
@@ -184,6 +249,23 @@ internal sealed class FaultWorld : IAsyncDisposable
         foreach (var host in _hosts)
         {
             await host.DisposeAsync();
+        }
+
+        foreach (var agent in _agents)
+        {
+            await agent.StopAsync();
+            await agent.DisposeAsync();
+        }
+
+        // Many followers share the fixture's two follower servers: their subscriptions' apply workers (16 a server)
+        // are given back, so the tests after this one can subscribe.
+        foreach (var follower in _inProcessFollowers)
+        {
+            foreach (var subscription in await Db.ColumnAsync(_followerDbs[follower],
+                         "SELECT subname::text FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())"))
+            {
+                await Db.ExecuteAsync(_followerDbs[follower], $"ALTER SUBSCRIPTION {PartialReplica.Schema.SqlIdentifier.Quote(subscription)} DISABLE");
+            }
         }
 
         await LeaderSource.DisposeAsync();

@@ -1,3 +1,4 @@
+using PartialReplica.Gateways;
 using PartialReplica.Status;
 
 namespace PartialReplica.Tests.Status;
@@ -66,5 +67,39 @@ public sealed class StatusTableTests
         Assert.DoesNotContain("conjur/followers/us-east", text, StringComparison.Ordinal);
         Assert.DoesNotContain("conjur/followers/west-1", text, StringComparison.Ordinal);
         Assert.Contains("prefix.", words);
+    }
+
+    [Fact]
+    public void Render_of_the_document_shows_each_followers_gateway_and_the_live_gateways_with_what_they_serve()
+    {
+        FollowerStatusRow[] rows = [Demo[0] with { ServedBy = "gw-a" }, Demo[1] with { ServedBy = "gw-b" }];
+        var status = new StatusDocument(rows,
+        [
+            new GatewayStatusRow("gw-a", "http://gw-a.example:8080", Now.AddHours(-1), 1200, 4800, 1),
+            new GatewayStatusRow("gw-b", null, Now.AddMinutes(-5), 300, 5700, 1),
+        ]);
+
+        var wide = StatusTable.Render(status, 120, Now).Split('\n');
+        Assert.EndsWith(" gateway", wide[0], StringComparison.Ordinal);
+        Assert.Matches(@"^east-1 .* gw-a$", wide[1]);
+        Assert.Matches(@"^west-1 .* gw-b$", wide[2]);
+        Assert.Contains("gateway gw-a at http://gw-a.example:8080 (lease renewed 1 s ago): serves east-1", wide);
+        Assert.Contains("gateway gw-b (lease renewed 0 s ago): serves west-1", wide);
+
+        // At 80 columns the gateway column gives way first; the gateways' lines still say who serves whom.
+        var narrow = StatusTable.Render(status, 80, Now).Split('\n');
+        Assert.StartsWith("follower replica  granted", narrow[0], StringComparison.Ordinal);
+        Assert.DoesNotContain("gateway", narrow[0], StringComparison.Ordinal);
+        Assert.Contains("gateway gw-b (lease renewed 0 s ago): serves west-1", narrow);
+        Assert.All(narrow, line => Assert.True(line.Length <= 80, line));
+    }
+
+    [Fact]
+    public void Render_of_the_document_says_when_no_gateway_is_live_and_shows_none_for_unserved_followers()
+    {
+        var text = StatusTable.Render(new StatusDocument(Demo, []), 120, Now);
+
+        Assert.Matches(@"(?m)^east-1 .* none$", text);
+        Assert.Contains("No gateway is live: no follower receives pushes.", text, StringComparison.Ordinal);
     }
 }
