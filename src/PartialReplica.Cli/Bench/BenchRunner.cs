@@ -19,7 +19,7 @@ namespace PartialReplica.Cli.Bench;
 /// gateway and for native logical replication of the same <c>secrets</c> rows in the same run. Every
 /// gateway follower is verified exact before any figure is reported.
 /// </summary>
-internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger logger, bool quiet) : IAsyncDisposable
+internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger logger, bool quiet, bool onlyP10 = false) : IAsyncDisposable
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromMinutes(10);
     private readonly List<IAsyncDisposable> _owned = [];
@@ -36,6 +36,14 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
 
     public async Task<BenchReport> RunAsync(CancellationToken cancellationToken)
     {
+        if (onlyP10)
+        {
+            Say("starting the leader server (fsync on)");
+            _leaderCluster = await StartLeaderClusterAsync(cancellationToken);
+            _owned.Add(_leaderCluster);
+            return new BenchReport(await MachineAsync(cancellationToken), quick, _verified, await MeasureScaleOutAsync(cancellationToken));
+        }
+
         await StartAsync(cancellationToken);
         var p1 = await MeasureInitialReplicateAsync(cancellationToken);
         var (p2, p2Followers, p2Natives) = await MeasureBurstAsync(cancellationToken);
@@ -49,6 +57,11 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
         var p7 = await MeasureDirectRevokeAsync(p2Followers[0], "bench/f0", cancellationToken);
         var p4 = await MeasureCaptureCostAsync(cancellationToken);
         var (p5Load, p5Count) = await MeasurePolicyAsync(cancellationToken);
+
+        // P1–P7's gateway is stopped: P10 has its own leader database, followers and gateways.
+        _owned.Remove(_gateway);
+        await _gateway.DisposeAsync();
+        var p10 = await MeasureScaleOutAsync(cancellationToken);
 
         var results = new List<BenchFigure>
         {
@@ -73,16 +86,23 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
                 GatewayP50 = p7.P50,
             },
         };
-        var machine = new
+        results.AddRange(p10);
+        return new BenchReport(await MachineAsync(cancellationToken), quick, _verified, results);
+    }
+
+    private async Task<object> MachineAsync(CancellationToken cancellationToken)
+    {
+        await using var leader = NpgsqlDataSource.Create(_leaderCluster.ConnectionString("postgres"));
+        await using var connection = await leader.OpenConnectionAsync(cancellationToken);
+        return new
         {
             cores = Environment.ProcessorCount,
             memoryGiB = Math.Round(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 1073741824.0, 1),
             os = System.Runtime.InteropServices.RuntimeInformation.OSDescription,
             dotnet = Environment.Version.ToString(),
-            postgres = await ServerVersionAsync(cancellationToken),
+            postgres = connection.PostgreSqlVersion.ToString(),
             durableCommits = true,
         };
-        return new BenchReport(machine, quick, _verified, results);
     }
 
     /// <summary>
@@ -115,13 +135,7 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
     {
         Say("starting leader, gateway-follower and native-follower servers (fsync on)");
         var clusters = await Task.WhenAll(
-            PostgresCluster.StartAsync(new ClusterOptions
-            {
-                Name = "bench-leader",
-                Durable = true,
-                // P1's gateway clock starts when the follower's registration commits.
-                Settings = new Dictionary<string, string> { ["track_commit_timestamp"] = "on" },
-            }, cancellationToken),
+            StartLeaderClusterAsync(cancellationToken),
             PostgresCluster.StartAsync(new ClusterOptions { Name = "bench-followers", Durable = true }, cancellationToken),
             // PostgreSQL 15's replication launcher starts apply workers at most once per wal_retrieve_retry_interval
             // (5 s by default), so a native P1 sample subscribing within 5 s of the one before waited out the rest
@@ -158,6 +172,21 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
         }, cancellationToken);
         _owned.Add(_gateway);
     }
+
+    private static Task<PostgresCluster> StartLeaderClusterAsync(CancellationToken cancellationToken) =>
+        PostgresCluster.StartAsync(new ClusterOptions
+        {
+            Name = "bench-leader",
+            Durable = true,
+            // P1's gateway clock starts when the follower's registration commits; P10 reads commit timestamps.
+            // P10 adds a follower and a native subscription per follower: 12 + 12 slots and walsenders besides P1–P7's.
+            Settings = new Dictionary<string, string>
+            {
+                ["track_commit_timestamp"] = "on",
+                ["max_wal_senders"] = "60",
+                ["max_replication_slots"] = "60",
+            },
+        }, cancellationToken);
 
     private async Task<(string Follower, FollowerInitResult Init)> AddGatewayFollowerAsync(string name, CancellationToken cancellationToken)
     {
@@ -252,12 +281,6 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
         }
 
         return clock.Elapsed;
-    }
-
-    private async Task<string> ServerVersionAsync(CancellationToken cancellationToken)
-    {
-        await using var connection = await _leaderSource.OpenConnectionAsync(cancellationToken);
-        return connection.PostgreSqlVersion.ToString();
     }
 
     private void Say(string what)
