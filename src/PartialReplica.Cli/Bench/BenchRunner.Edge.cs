@@ -2,7 +2,10 @@ using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using Npgsql;
 using PartialReplica.Authn;
+using PartialReplica.Followers;
+using PartialReplica.Schema;
 
 namespace PartialReplica.Cli.Bench;
 
@@ -28,12 +31,36 @@ internal sealed partial class BenchRunner
     {
         Say($"P10: edge sync of {w.Variables:N0} granted variables, full re-pull and no-change delta");
         const string roleId = "default:host:" + SteadyEdgeHost;
+
+        // Delta pulls are kept for registered followers: the edge client registers as one (follower init, its other
+        // tables copied into a database of its own), with no agent to push to. Only now, so that the gateways did not
+        // carry a follower granted every variable while P10's runs were measured; its subscription is dropped after.
+        var edgeDatabase = _steadyFollowers.ConnectionString(await _steadyFollowers.CreateDatabaseAsync("edge", cancellationToken));
+        FollowerInitResult registered;
+        await using (var edgeSource = NpgsqlDataSource.Create(edgeDatabase))
+        {
+            registered = await new FollowerInit(logger).RunAsync(_steadyLeader, edgeSource,
+                new FollowerInitOptions { Name = SteadyEdgeHost, DataKey = _crypto }, cancellationToken);
+        }
+
         string apiKey;
         await using (var connection = await _steadyLeaderSource.OpenConnectionAsync(cancellationToken))
         {
             apiKey = await ApiKeys.RotateAsync(connection, roleId, _crypto, cancellationToken);
         }
 
+        try
+        {
+            return await PullAsync(w, apiKey, cancellationToken);
+        }
+        finally
+        {
+            await BenchData.ExecuteAsync(edgeDatabase, $"DROP SUBSCRIPTION {SqlIdentifier.Quote(registered.SlotName)}", cancellationToken);
+        }
+    }
+
+    private async Task<EdgeSync> PullAsync(SteadyWorkload w, string apiKey, CancellationToken cancellationToken)
+    {
         using var http = new HttpClient { BaseAddress = new Uri(_steadyGateways[0].Url), Timeout = TimeSpan.FromMinutes(2) };
         string token;
         using (var authn = await http.PostAsync(

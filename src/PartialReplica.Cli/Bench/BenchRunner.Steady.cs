@@ -25,8 +25,8 @@ namespace PartialReplica.Cli.Bench;
 /// clock). They are read once every follower holds every row, so nothing polls the followers for each commit while
 /// it is measured: the drain check counts rows every 100 ms and its timing does not enter any figure. A commit's
 /// latency is to the last follower granted it; commits of variables no follower is granted have none.</para>
-/// <para>Throughput: commits whose variable some follower is granted, divided by the time from the first commit to
-/// the last delivery (the last follower commit). When the writers offer more than the gateways deliver, the backlog
+/// <para>Throughput: the run's commits divided by the time from the first commit until every one is on every follower
+/// granted its variable (a commit no follower is granted is delivered when made). When the writers offer more than the gateways deliver, the backlog
 /// grows and this is the delivery rate; when the gateways keep up, it is the leader's commit rate (the leader is the
 /// bound: then <c>backlog</c>, the commits not yet everywhere when the last one committed, stays small).</para>
 /// <para>Gateway CPU: utime + stime of every gateway process (<c>/proc/&lt;pid&gt;/stat</c>) from the start of the
@@ -142,9 +142,10 @@ internal sealed partial class BenchRunner
         _steadyGatewayEnvironment["CONJUR_DATA_KEY"] = DataKeyBase64;
         await StartSteadyGatewayAsync(cancellationToken);
 
+        // Followers are set up side by side: a database, an agent, then follower init with the agent's URL.
         var followers = new string[w.Followers];
         var roles = new string[w.Followers];
-        for (var f = 0; f < w.Followers; f++)
+        await Task.WhenAll(Enumerable.Range(0, w.Followers).Select(async f =>
         {
             followers[f] = _steadyFollowers.ConnectionString(await _steadyFollowers.CreateDatabaseAsync("follower", cancellationToken));
             var agent = await ChildHost.StartAsync(["serve", "follower", "--name", SteadyFollower(f)], new Dictionary<string, string>
@@ -152,12 +153,16 @@ internal sealed partial class BenchRunner
                 ["PARTIALREPLICA_FOLLOWER_DB"] = followers[f],
                 ["PARTIALREPLICA_GATEWAY_URL"] = _steadyGateways[0].Url,
             }, cancellationToken);
-            _owned.Add(agent);
+            lock (_owned)
+            {
+                _owned.Add(agent);
+            }
+
             await using var followerSource = NpgsqlDataSource.Create(followers[f]);
             var init = await new FollowerInit(logger).RunAsync(_steadyLeader, followerSource,
                 new FollowerInitOptions { Name = SteadyFollower(f), AgentUrl = agent.Url, DataKey = _crypto }, cancellationToken);
             roles[f] = init.RoleId;
-        }
+        }));
 
         Say($"P10: initial replicate of {w.Followers} followers");
         for (var f = 0; f < w.Followers; f++)
@@ -190,6 +195,18 @@ internal sealed partial class BenchRunner
             {
                 await new MigrationRunner(logger).MigrateAsync(source, DatabaseRole.Follower, cancellationToken);
             }
+
+            // An applied row's time: the apply worker commits with the leader's commit timestamp (its replication
+            // origin's), so the subscriber's own commit timestamps cannot tell when a row arrived. A row trigger the
+            // apply worker fires (ENABLE ALWAYS; names qualified, the worker runs with an empty search_path) records clock_timestamp() instead: one row per transaction here, so
+            // that is the apply transaction's end, as a commit timestamp is, less its commit record.
+            await BenchData.ExecuteAsync(natives[f], """
+                CREATE TABLE public.bench_applied (resource_id text NOT NULL, version int NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp());
+                CREATE FUNCTION public.bench_applied() RETURNS trigger LANGUAGE plpgsql AS
+                  $$BEGIN INSERT INTO public.bench_applied (resource_id, version) VALUES (NEW.resource_id, NEW.version); RETURN NULL; END$$;
+                CREATE TRIGGER bench_applied AFTER INSERT ON secrets FOR EACH ROW EXECUTE FUNCTION public.bench_applied();
+                ALTER TABLE secrets ENABLE ALWAYS TRIGGER bench_applied;
+                """, cancellationToken);
 
             await BenchData.ExecuteAsync(natives[f],
                 string.Create(CultureInfo.InvariantCulture, $"CREATE SUBSCRIPTION bench_p10_native_{f} CONNECTION ") +
@@ -297,13 +314,13 @@ internal sealed partial class BenchRunner
         var transactions = await LeaderTransactionsAsync(cancellationToken) - transactionsBefore;
 
         // Commit timestamps: the leader's, then each target's for the rows it must hold.
-        var leaderAt = await CommitTimestampsAsync(_steadyLeader, commits, cancellationToken);
+        var leaderAt = await CommitTimestampsAsync(_steadyLeader, commits, native: false, cancellationToken);
         var lastVisible = new DateTime[commits.Length];
         for (var f = 0; f < targets.Length; f++)
         {
             var target = f;
             var mine = Enumerable.Range(0, commits.Length).Where(c => w.Granted(target, commits[c].Index)).ToArray();
-            var at = await CommitTimestampsAsync(targets[f], mine.Select(c => commits[c]).ToArray(), cancellationToken);
+            var at = await CommitTimestampsAsync(targets[f], mine.Select(c => commits[c]).ToArray(), native, cancellationToken);
             for (var j = 0; j < mine.Length; j++)
             {
                 if (at[j] > lastVisible[mine[j]])
@@ -322,12 +339,13 @@ internal sealed partial class BenchRunner
         var latencies = concerned.Select(c => (lastVisible[c] - leaderAt[c]).TotalMilliseconds).ToList();
         var first = leaderAt.Min();
         var lastCommit = leaderAt.Max();
-        var lastDelivery = concerned.Max(c => lastVisible[c]);
+        // Every commit is delivered once it is on every follower granted its variable (at once for those granted to none).
+        var lastDelivery = new[] { lastCommit, concerned.Max(c => lastVisible[c]) }.Max();
         return new SteadyRun(
             commits.Length,
             concerned.Length,
             Math.Round(commits.Length / Math.Max((lastCommit - first).TotalSeconds, 1e-3), 1),
-            Math.Round(concerned.Length / Math.Max((lastDelivery - first).TotalSeconds, 1e-3), 1),
+            Math.Round(commits.Length / Math.Max((lastDelivery - first).TotalSeconds, 1e-3), 1),
             concerned.Count(c => lastVisible[c] > lastCommit),
             Percentile(latencies, 50),
             Percentile(latencies, 99),
@@ -343,15 +361,24 @@ internal sealed partial class BenchRunner
         return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
-    /// <summary>The commit timestamp of the transaction that wrote each commit's row in <paramref name="database"/>.</summary>
-    private static async Task<DateTime[]> CommitTimestampsAsync(string database, SteadyCommit[] commits, CancellationToken cancellationToken)
+    /// <summary>
+    /// When each commit's row became visible in <paramref name="database"/>: the commit timestamp of the transaction
+    /// that wrote it, or on a native subscriber the time its apply recorded (see StartSteadyNativesAsync).
+    /// </summary>
+    private static async Task<DateTime[]> CommitTimestampsAsync(string database, SteadyCommit[] commits, bool native, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(database, cancellationToken);
-        await using var command = new NpgsqlCommand("""
-            SELECT w.n, pg_xact_commit_timestamp(s.xmin)
-              FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS w(id, version, n)
-              JOIN secrets s ON s.resource_id = w.id AND s.version = w.version
-            """, connection);
+        await using var command = new NpgsqlCommand(native
+            ? """
+              SELECT w.n, a.at
+                FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS w(id, version, n)
+                JOIN bench_applied a ON a.resource_id = w.id AND a.version = w.version
+              """
+            : """
+              SELECT w.n, pg_xact_commit_timestamp(s.xmin)
+                FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS w(id, version, n)
+                JOIN secrets s ON s.resource_id = w.id AND s.version = w.version
+              """, connection);
         command.Parameters.Add(new NpgsqlParameter { Value = commits.Select(c => BenchData.VariableId(SteadyPrefix, c.Index)).ToArray() });
         command.Parameters.Add(new NpgsqlParameter { Value = commits.Select(c => c.Version).ToArray() });
         var at = new DateTime[commits.Length];

@@ -23,6 +23,7 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromMinutes(10);
     private readonly List<IAsyncDisposable> _owned = [];
+    private readonly Stopwatch _running = Stopwatch.StartNew();
     // The bench's own data key (secret values and API keys), thrown away with its servers; the gateway gets it too.
     private static readonly string DataKeyBase64 = Slosilo.GenerateBase64Key();
     private readonly Slosilo _crypto = Slosilo.FromBase64Key(DataKeyBase64);
@@ -287,7 +288,7 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
     {
         if (!quiet)
         {
-            AnsiConsole.MarkupLine($"[grey]bench:[/] {Markup.Escape(what)}");
+            AnsiConsole.MarkupLine($"[grey]bench {_running.Elapsed.TotalSeconds,5:0}s:[/] {Markup.Escape(what)}");
         }
     }
 }
