@@ -17,8 +17,8 @@ namespace PartialReplica.Cli.Bench;
 /// run, then the same commits replicated natively; and an edge client's sync of its whole granted set.
 /// </summary>
 /// <remarks>
-/// P10 has a leader database of its own (on the leader server) and a follower server of its own, so P1–P7's
-/// followers and gateway do not take part in it, and so the follower server can track commit timestamps.
+/// P10 has a leader server and a follower server of its own, started once P1–P7's are stopped: nothing else of the
+/// bench runs while it is measured, and the follower server tracks commit timestamps.
 /// <para>How latency is measured, without touching the measure: every commit's leader commit timestamp and, on each
 /// follower granted its variable, the commit timestamp of the follower transaction that wrote the row
 /// (<c>pg_xact_commit_timestamp(xmin)</c>; both servers run <c>track_commit_timestamp</c> on the same machine and
@@ -107,21 +107,25 @@ internal sealed partial class BenchRunner
 
     private async Task<(string[] Followers, string[] Roles)> StartSteadyAsync(SteadyWorkload w, CancellationToken cancellationToken)
     {
-        Say($"P10: leader database, follower server (commit timestamps on), {w.Variables:N0} variables, {w.Followers} followers granted ~{w.Share:P0} each");
-        _steadyFollowers = await PostgresCluster.StartAsync(new ClusterOptions
-        {
-            Name = "bench-p10-followers",
-            Durable = true,
-            Settings = new Dictionary<string, string>
+        Say($"P10: leader and follower servers of its own (commit timestamps on), {w.Variables:N0} variables, {w.Followers} followers granted ~{w.Share:P0} each");
+        var clusters = await Task.WhenAll(
+            StartLeaderClusterAsync("bench-p10-leader", cancellationToken),
+            PostgresCluster.StartAsync(new ClusterOptions
             {
-                ["track_commit_timestamp"] = "on",
-                // One apply worker per gateway follower and per native subscriber, at once.
-                ["max_logical_replication_workers"] = "40",
-                ["max_worker_processes"] = "60",
-            },
-        }, cancellationToken);
-        _owned.Add(_steadyFollowers);
-        _steadyLeader = _leaderCluster.ConnectionString(await _leaderCluster.CreateDatabaseAsync("conjur_p10", cancellationToken));
+                Name = "bench-p10-followers",
+                Durable = true,
+                Settings = new Dictionary<string, string>
+                {
+                    ["track_commit_timestamp"] = "on",
+                    // One apply worker per gateway follower and per native subscriber, at once.
+                    ["max_logical_replication_workers"] = "40",
+                    ["max_worker_processes"] = "60",
+                },
+            }, cancellationToken));
+        _owned.AddRange(clusters);
+        var steadyLeaderCluster = clusters[0];
+        _steadyFollowers = clusters[1];
+        _steadyLeader = steadyLeaderCluster.ConnectionString(await steadyLeaderCluster.CreateDatabaseAsync("conjur", cancellationToken));
         _steadyLeaderSource = NpgsqlDataSource.Create(_steadyLeader);
         _owned.Add(_steadyLeaderSource);
         await new LeaderSetup(logger).RunAsync(_steadyLeader, new SetupOptions { DataKey = _crypto }, cancellationToken);

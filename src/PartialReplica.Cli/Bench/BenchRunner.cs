@@ -39,10 +39,8 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
     {
         if (onlyP10)
         {
-            Say("starting the leader server (fsync on)");
-            _leaderCluster = await StartLeaderClusterAsync(cancellationToken);
-            _owned.Add(_leaderCluster);
-            return new BenchReport(await MachineAsync(cancellationToken), quick, _verified, await MeasureScaleOutAsync(cancellationToken));
+            var alone = await MeasureScaleOutAsync(cancellationToken);
+            return new BenchReport(await MachineAsync(_steadyLeader, cancellationToken), quick, _verified, alone);
         }
 
         await StartAsync(cancellationToken);
@@ -59,9 +57,10 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
         var p4 = await MeasureCaptureCostAsync(cancellationToken);
         var (p5Load, p5Count) = await MeasurePolicyAsync(cancellationToken);
 
-        // P1–P7's gateway is stopped: P10 has its own leader database, followers and gateways.
-        _owned.Remove(_gateway);
-        await _gateway.DisposeAsync();
+        // P1–P7's servers, gateway and agents are stopped: P10 has servers, followers and gateways of its own (a leader
+        // server of its own also for its relay: a relay database serves one leader database).
+        var machine = await MachineAsync(_leader, cancellationToken);
+        await StopOwnedAsync();
         var p10 = await MeasureScaleOutAsync(cancellationToken);
 
         var results = new List<BenchFigure>
@@ -88,13 +87,13 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
             },
         };
         results.AddRange(p10);
-        return new BenchReport(await MachineAsync(cancellationToken), quick, _verified, results);
+        return new BenchReport(machine, quick, _verified, results);
     }
 
-    private async Task<object> MachineAsync(CancellationToken cancellationToken)
+    private static async Task<object> MachineAsync(string leader, CancellationToken cancellationToken)
     {
-        await using var leader = NpgsqlDataSource.Create(_leaderCluster.ConnectionString("postgres"));
-        await using var connection = await leader.OpenConnectionAsync(cancellationToken);
+        await using var connection = new NpgsqlConnection(leader);
+        await connection.OpenAsync(cancellationToken);
         return new
         {
             cores = Environment.ProcessorCount,
@@ -111,7 +110,9 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
     /// servers were started first and are stopped last, so a child host that failed to stop would otherwise leave
     /// three PostgreSQL servers behind. The failures are thrown together at the end.
     /// </summary>
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync() => StopOwnedAsync();
+
+    private async ValueTask StopOwnedAsync()
     {
         List<Exception>? failures = null;
         for (var i = _owned.Count - 1; i >= 0; i--)
@@ -126,6 +127,7 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
             }
         }
 
+        _owned.Clear();
         if (failures is not null)
         {
             throw new AggregateException("Stopping the bench's servers and hosts failed; the rest were stopped.", failures);
@@ -136,7 +138,7 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
     {
         Say("starting leader, gateway-follower and native-follower servers (fsync on)");
         var clusters = await Task.WhenAll(
-            StartLeaderClusterAsync(cancellationToken),
+            StartLeaderClusterAsync("bench-leader", cancellationToken),
             PostgresCluster.StartAsync(new ClusterOptions { Name = "bench-followers", Durable = true }, cancellationToken),
             // PostgreSQL 15's replication launcher starts apply workers at most once per wal_retrieve_retry_interval
             // (5 s by default), so a native P1 sample subscribing within 5 s of the one before waited out the rest
@@ -174,13 +176,13 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
         _owned.Add(_gateway);
     }
 
-    private static Task<PostgresCluster> StartLeaderClusterAsync(CancellationToken cancellationToken) =>
+    private static Task<PostgresCluster> StartLeaderClusterAsync(string name, CancellationToken cancellationToken) =>
         PostgresCluster.StartAsync(new ClusterOptions
         {
-            Name = "bench-leader",
+            Name = name,
             Durable = true,
             // P1's gateway clock starts when the follower's registration commits; P10 reads commit timestamps.
-            // P10 adds a follower and a native subscription per follower: 12 + 12 slots and walsenders besides P1–P7's.
+            // P10's leader holds a follower and a native subscription per follower: 12 + 12 slots and walsenders.
             Settings = new Dictionary<string, string>
             {
                 ["track_commit_timestamp"] = "on",
