@@ -146,26 +146,40 @@ internal sealed partial class BenchRunner
         _steadyGatewayEnvironment["CONJUR_DATA_KEY"] = DataKeyBase64;
         await StartSteadyGatewayAsync(cancellationToken);
 
-        // Followers are set up side by side: a database, an agent, then follower init with the agent's URL.
+        // Followers are set up three at a time, each as a deployment does it: a database registered by follower init
+        // (its other tables copied), then its agent, ready, then init again with the agent's URL. (An agent started
+        // before its database had the schema, twelve inits copying at once, gave up waiting on a loaded machine.)
         var followers = new string[w.Followers];
         var roles = new string[w.Followers];
+        using var slots = new SemaphoreSlim(3);
         await Task.WhenAll(Enumerable.Range(0, w.Followers).Select(async f =>
         {
-            followers[f] = _steadyFollowers.ConnectionString(await _steadyFollowers.CreateDatabaseAsync("follower", cancellationToken));
-            var agent = await ChildHost.StartAsync(["serve", "follower", "--name", SteadyFollower(f)], new Dictionary<string, string>
+            await slots.WaitAsync(cancellationToken);
+            try
             {
-                ["PARTIALREPLICA_FOLLOWER_DB"] = followers[f],
-                ["PARTIALREPLICA_GATEWAY_URL"] = _steadyGateways[0].Url,
-            }, cancellationToken);
-            lock (_owned)
-            {
-                _owned.Add(agent);
-            }
+                followers[f] = _steadyFollowers.ConnectionString(await _steadyFollowers.CreateDatabaseAsync("follower", cancellationToken));
+                await using var followerSource = NpgsqlDataSource.Create(followers[f]);
+                var init = await new FollowerInit(logger).RunAsync(_steadyLeader, followerSource,
+                    new FollowerInitOptions { Name = SteadyFollower(f), DataKey = _crypto }, cancellationToken);
+                roles[f] = init.RoleId;
+                var agent = await ChildHost.StartAsync(["serve", "follower", "--name", SteadyFollower(f)], new Dictionary<string, string>
+                {
+                    ["PARTIALREPLICA_FOLLOWER_DB"] = followers[f],
+                    ["PARTIALREPLICA_GATEWAY_URL"] = _steadyGateways[0].Url,
+                }, cancellationToken);
+                lock (_owned)
+                {
+                    _owned.Add(agent);
+                }
 
-            await using var followerSource = NpgsqlDataSource.Create(followers[f]);
-            var init = await new FollowerInit(logger).RunAsync(_steadyLeader, followerSource,
-                new FollowerInitOptions { Name = SteadyFollower(f), AgentUrl = agent.Url, DataKey = _crypto }, cancellationToken);
-            roles[f] = init.RoleId;
+                await agent.WaitReadyAsync(cancellationToken);
+                await new FollowerInit(logger).RunAsync(_steadyLeader, followerSource,
+                    new FollowerInitOptions { Name = SteadyFollower(f), AgentUrl = agent.Url, DataKey = _crypto }, cancellationToken);
+            }
+            finally
+            {
+                slots.Release();
+            }
         }));
 
         Say($"P10: initial replicate of {w.Followers} followers");
