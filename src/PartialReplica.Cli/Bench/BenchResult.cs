@@ -34,6 +34,11 @@ internal sealed record BenchFigure(
     [JsonPropertyName("nativeSamples")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyList<double>? NativeSamples { get; init; }
+
+    /// <summary>Further named measures of the figure (P10: latency, backlog, CPU and leader work per commit).</summary>
+    [JsonPropertyName("details")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyDictionary<string, double>? Details { get; init; }
 }
 
 /// <summary>The whole run: machine, sizes, figures, and the correctness checks that preceded them.</summary>
@@ -52,7 +57,8 @@ internal sealed record BenchReport(
         {
             var gateway = r.GatewayP50 is { } g50 ? $"p50 {Format(g50)} / p99 {Format(r.Gateway)}" : Format(r.Gateway);
             var native = r.Native is null ? "—" : r.NativeP50 is { } n50 ? $"p50 {Format(n50)} / p99 {Format(r.Native.Value)}" : Format(r.Native.Value);
-            table.AddRow(r.Id, Markup.Escape(r.What), gateway, native, r.Unit, r.Ratio?.ToString("0.00", CultureInfo.InvariantCulture) ?? "—",
+            var what = r.Details is null ? r.What : r.What + " (" + string.Join(", ", r.Details.Select(d => $"{d.Key} {Format(d.Value)}")) + ")";
+            table.AddRow(r.Id, Markup.Escape(what), gateway, native, r.Unit, r.Ratio?.ToString("0.00", CultureInfo.InvariantCulture) ?? "—",
                 Markup.Escape(r.FirstBar), Markup.Escape(r.Goal));
         }
 

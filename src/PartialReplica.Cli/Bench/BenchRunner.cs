@@ -19,10 +19,11 @@ namespace PartialReplica.Cli.Bench;
 /// gateway and for native logical replication of the same <c>secrets</c> rows in the same run. Every
 /// gateway follower is verified exact before any figure is reported.
 /// </summary>
-internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger logger, bool quiet) : IAsyncDisposable
+internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger logger, bool quiet, bool onlyP10 = false) : IAsyncDisposable
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromMinutes(10);
     private readonly List<IAsyncDisposable> _owned = [];
+    private readonly Stopwatch _running = Stopwatch.StartNew();
     // The bench's own data key (secret values and API keys), thrown away with its servers; the gateway gets it too.
     private static readonly string DataKeyBase64 = Slosilo.GenerateBase64Key();
     private readonly Slosilo _crypto = Slosilo.FromBase64Key(DataKeyBase64);
@@ -36,6 +37,12 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
 
     public async Task<BenchReport> RunAsync(CancellationToken cancellationToken)
     {
+        if (onlyP10)
+        {
+            var alone = await MeasureScaleOutAsync(cancellationToken);
+            return new BenchReport(await MachineAsync(_steadyLeader, cancellationToken), quick, _verified, alone);
+        }
+
         await StartAsync(cancellationToken);
         var p1 = await MeasureInitialReplicateAsync(cancellationToken);
         var (p2, p2Followers, p2Natives) = await MeasureBurstAsync(cancellationToken);
@@ -49,6 +56,12 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
         var p7 = await MeasureDirectRevokeAsync(p2Followers[0], "bench/f0", cancellationToken);
         var p4 = await MeasureCaptureCostAsync(cancellationToken);
         var (p5Load, p5Count) = await MeasurePolicyAsync(cancellationToken);
+
+        // P1–P7's servers, gateway and agents are stopped: P10 has servers, followers and gateways of its own (a leader
+        // server of its own also for its relay: a relay database serves one leader database).
+        var machine = await MachineAsync(_leader, cancellationToken);
+        await StopOwnedAsync();
+        var p10 = await MeasureScaleOutAsync(cancellationToken);
 
         var results = new List<BenchFigure>
         {
@@ -73,16 +86,23 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
                 GatewayP50 = p7.P50,
             },
         };
-        var machine = new
+        results.AddRange(p10);
+        return new BenchReport(machine, quick, _verified, results);
+    }
+
+    private static async Task<object> MachineAsync(string leader, CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(leader);
+        await connection.OpenAsync(cancellationToken);
+        return new
         {
             cores = Environment.ProcessorCount,
             memoryGiB = Math.Round(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 1073741824.0, 1),
             os = System.Runtime.InteropServices.RuntimeInformation.OSDescription,
             dotnet = Environment.Version.ToString(),
-            postgres = await ServerVersionAsync(cancellationToken),
+            postgres = connection.PostgreSqlVersion.ToString(),
             durableCommits = true,
         };
-        return new BenchReport(machine, quick, _verified, results);
     }
 
     /// <summary>
@@ -90,7 +110,9 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
     /// servers were started first and are stopped last, so a child host that failed to stop would otherwise leave
     /// three PostgreSQL servers behind. The failures are thrown together at the end.
     /// </summary>
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync() => StopOwnedAsync();
+
+    private async ValueTask StopOwnedAsync()
     {
         List<Exception>? failures = null;
         for (var i = _owned.Count - 1; i >= 0; i--)
@@ -105,6 +127,7 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
             }
         }
 
+        _owned.Clear();
         if (failures is not null)
         {
             throw new AggregateException("Stopping the bench's servers and hosts failed; the rest were stopped.", failures);
@@ -115,13 +138,7 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
     {
         Say("starting leader, gateway-follower and native-follower servers (fsync on)");
         var clusters = await Task.WhenAll(
-            PostgresCluster.StartAsync(new ClusterOptions
-            {
-                Name = "bench-leader",
-                Durable = true,
-                // P1's gateway clock starts when the follower's registration commits.
-                Settings = new Dictionary<string, string> { ["track_commit_timestamp"] = "on" },
-            }, cancellationToken),
+            StartLeaderClusterAsync("bench-leader", cancellationToken),
             PostgresCluster.StartAsync(new ClusterOptions { Name = "bench-followers", Durable = true }, cancellationToken),
             // PostgreSQL 15's replication launcher starts apply workers at most once per wal_retrieve_retry_interval
             // (5 s by default), so a native P1 sample subscribing within 5 s of the one before waited out the rest
@@ -158,6 +175,21 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
         }, cancellationToken);
         _owned.Add(_gateway);
     }
+
+    private static Task<PostgresCluster> StartLeaderClusterAsync(string name, CancellationToken cancellationToken) =>
+        PostgresCluster.StartAsync(new ClusterOptions
+        {
+            Name = name,
+            Durable = true,
+            // P1's gateway clock starts when the follower's registration commits; P10 reads commit timestamps.
+            // P10's leader holds a follower and a native subscription per follower: 12 + 12 slots and walsenders.
+            Settings = new Dictionary<string, string>
+            {
+                ["track_commit_timestamp"] = "on",
+                ["max_wal_senders"] = "60",
+                ["max_replication_slots"] = "60",
+            },
+        }, cancellationToken);
 
     private async Task<(string Follower, FollowerInitResult Init)> AddGatewayFollowerAsync(string name, CancellationToken cancellationToken)
     {
@@ -254,17 +286,11 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
         return clock.Elapsed;
     }
 
-    private async Task<string> ServerVersionAsync(CancellationToken cancellationToken)
-    {
-        await using var connection = await _leaderSource.OpenConnectionAsync(cancellationToken);
-        return connection.PostgreSqlVersion.ToString();
-    }
-
     private void Say(string what)
     {
         if (!quiet)
         {
-            AnsiConsole.MarkupLine($"[grey]bench:[/] {Markup.Escape(what)}");
+            AnsiConsole.MarkupLine($"[grey]bench {_running.Elapsed.TotalSeconds,5:0}s:[/] {Markup.Escape(what)}");
         }
     }
 }

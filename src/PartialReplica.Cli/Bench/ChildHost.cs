@@ -76,6 +76,19 @@ internal sealed class ChildHost : IAsyncDisposable
         throw new PartialReplicaException("VmHWM not found in /proc status.");
     }
 
+    /// <summary>CPU time the process used so far, user and system (utime + stime of <c>/proc/&lt;pid&gt;/stat</c>), in ms.</summary>
+    public double CpuMilliseconds()
+    {
+        var stat = File.ReadAllText($"/proc/{_process.Id}/stat");
+        // The command name (field 2) is in parentheses and may hold spaces; fields 14 and 15 follow it.
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+        return ticks * 1000.0 / ClockTicksPerSecond;
+    }
+
+    /// <summary>USER_HZ: 100 on every Linux architecture .NET runs on (the kernel's exported tick rate, not CONFIG_HZ).</summary>
+    private const int ClockTicksPerSecond = 100;
+
     public async ValueTask DisposeAsync()
     {
         if (!_process.HasExited)

@@ -14,12 +14,14 @@ public sealed class BenchCliTests
         Assert.True(result.ExitCode == 0, result.Stdout + result.Stderr);
         var report = JsonDocument.Parse(result.Stdout).RootElement;
         Assert.True(report.GetProperty("quick").GetBoolean());
-        // Quick P1 takes two samples on each side, each with a follower of its own; P2 has three followers; P7 revokes from P2's first.
+        // Quick P1 takes two samples on each side, each with a follower of its own; P2 has three followers; P7 revokes from P2's first;
+        // quick P10 has four followers, checked after its runs at one and two gateways.
         Assert.Equal(
-            ["P1 follower", "P1 follower 2", "P2 follower 0", "P2 follower 1", "P2 follower 2", "P7 follower"],
+            ["P1 follower", "P1 follower 2", "P2 follower 0", "P2 follower 1", "P2 follower 2", "P7 follower",
+             "P10 follower 0", "P10 follower 1", "P10 follower 2", "P10 follower 3"],
             report.GetProperty("verified").EnumerateArray().Select(v => v.GetString()![..v.GetString()!.IndexOf(':', StringComparison.Ordinal)]));
         var ids = report.GetProperty("results").EnumerateArray().Select(r => r.GetProperty("id").GetString()).ToList();
-        Assert.Equal(["P1", "P2", "P3", "P4", "P5", "P5c", "P6", "P7"], ids);
+        Assert.Equal(["P1", "P2", "P3", "P4", "P5", "P5c", "P6", "P7", "P10.1", "P10.2", "P10x", "P10f"], ids);
         var p1 = report.GetProperty("results")[0];
         foreach (var side in new[] { "gateway", "native" })
         {
@@ -28,6 +30,19 @@ public sealed class BenchCliTests
             Assert.All(samples, s => Assert.True(s > 0, side));
             Assert.Equal(samples.Average(), p1.GetProperty(side).GetDouble(), 9);
         }
+        // Each P10 run made commits, delivered them (every one read back with its timestamps on every follower granted it),
+        // and measured the gateways' CPU; the same workload ran natively.
+        foreach (var id in new[] { "P10.1", "P10.2" })
+        {
+            var details = report.GetProperty("results").EnumerateArray().Single(r => r.GetProperty("id").GetString() == id).GetProperty("details");
+            foreach (var measure in new[] { "commits", "concerned", "committedPerSecond", "p50Ms", "p99Ms", "gatewayCpuMsPerCommit", "nativeP50Ms", "nativeP99Ms" })
+            {
+                Assert.True(details.GetProperty(measure).GetDouble() > 0, $"{id} {measure}");
+            }
+
+            Assert.True(details.GetProperty("concerned").GetDouble() <= details.GetProperty("commits").GetDouble(), id);
+        }
+
         foreach (var figure in report.GetProperty("results").EnumerateArray())
         {
             Assert.True(figure.GetProperty("gateway").GetDouble() > 0, figure.GetProperty("id").GetString());
