@@ -19,7 +19,8 @@ namespace PartialReplica.Tests.Deployment;
 public sealed partial class ComposeFileTests
 {
     private static readonly string[] PostgresServices = ["leader", "relay", "follower-east", "follower-west"];
-    private static readonly string[] WebHosts = ["gateway", "agent-east", "agent-west"];
+    private static readonly string[] Gateways = ["gateway", "gateway-b"];
+    private static readonly string[] WebHosts = [.. Gateways, "agent-east", "agent-west"];
 
     // Variables the official postgres image documents (https://hub.docker.com/_/postgres); not ours to read.
     private static readonly string[] PostgresImageVariables = ["POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"];
@@ -27,16 +28,17 @@ public sealed partial class ComposeFileTests
     private readonly ComposeFile _compose = ComposeFile.Load();
 
     [Fact]
-    public void Compose_runs_a_leader_two_followers_one_shot_setup_the_gateway_and_two_agents()
+    public void Compose_runs_a_leader_two_followers_one_shot_setup_two_gateways_a_redis_and_two_agents()
     {
         Assert.Equal(
-            ["agent-east", "agent-west", "follower-east", "follower-west", "gateway", "init-east", "init-west", "leader", "load-policy", "relay", "sample-data", "setup"],
+            ["agent-east", "agent-west", "follower-east", "follower-west", "gateway", "gateway-b", "init-east", "init-west", "leader", "load-policy", "redis", "relay", "sample-data", "setup"],
             _compose.Services.Keys.Order(StringComparer.Ordinal));
         Assert.Equal(["setup"], Verbs("setup"));
         Assert.Equal(["policy", "load"], Verbs("load-policy"));
         Assert.Equal(["follower", "init"], Verbs("init-east"));
         Assert.Equal(["follower", "init"], Verbs("init-west"));
         Assert.Equal(["serve", "gateway"], Verbs("gateway"));
+        Assert.Equal(["serve", "gateway"], Verbs("gateway-b"));
         Assert.Equal(["serve", "follower"], Verbs("agent-east"));
         Assert.Equal(["serve", "follower"], Verbs("agent-west"));
     }
@@ -78,8 +80,15 @@ public sealed partial class ComposeFileTests
             }
         }
 
-        // Each web host gets what its options require.
-        Assert.Contains("PARTIALREPLICA_LEADER", _compose.Services["gateway"].Environment.Keys);
+        // Each web host gets what its options require; the gateways share a Redis, each with an id of its own.
+        foreach (var gateway in Gateways)
+        {
+            Assert.Contains("PARTIALREPLICA_LEADER", _compose.Services[gateway].Environment.Keys);
+            Assert.Equal("redis:6379", _compose.Services[gateway].Environment["PARTIALREPLICA_REDIS"]);
+            Assert.Equal($"http://127.0.0.1:{_compose.Services[gateway].Ports.Single().Split(':')[1]}", _compose.Services[gateway].Environment["PARTIALREPLICA_GATEWAY_PUBLIC_URL"]);
+        }
+
+        Assert.Equal(Gateways.Length, Gateways.Select(g => _compose.Services[g].Environment["PARTIALREPLICA_GATEWAY_ID"]).Distinct().Count());
         foreach (var agent in new[] { "agent-east", "agent-west" })
         {
             Assert.Contains("PARTIALREPLICA_FOLLOWER_DB", _compose.Services[agent].Environment.Keys);
@@ -89,9 +98,13 @@ public sealed partial class ComposeFileTests
         // The data key has no default: compose refuses to start without one rather than use a known key.
         Assert.Contains("${CONJUR_DATA_KEY:?", _compose.Services["setup"].Environment["CONJUR_DATA_KEY"], StringComparison.Ordinal);
 
-        // Nor has the gateway key, and only the gateway gets it: agents and one-shot steps never hold it (SPEC S5).
-        Assert.Contains("${PARTIALREPLICA_GATEWAY_KEY:?", _compose.Services["gateway"].Environment["PARTIALREPLICA_GATEWAY_KEY"], StringComparison.Ordinal);
-        Assert.All(_compose.Services.Values.Where(s => s.Name != "gateway"),
+        // Nor has the gateway key, and only the gateways get it: agents and one-shot steps never hold it (SPEC S5).
+        foreach (var gateway in Gateways)
+        {
+            Assert.Contains("${PARTIALREPLICA_GATEWAY_KEY:?", _compose.Services[gateway].Environment["PARTIALREPLICA_GATEWAY_KEY"], StringComparison.Ordinal);
+        }
+
+        Assert.All(_compose.Services.Values.Where(s => !Gateways.Contains(s.Name)),
             s => Assert.DoesNotContain("PARTIALREPLICA_GATEWAY_KEY", s.Environment.Keys));
     }
 
@@ -151,7 +164,16 @@ public sealed partial class ComposeFileTests
 
         Assert.All(oneShots, s => Assert.Null(_compose.Services[s].Scalar("restart")));
         Assert.All(WebHosts, s => Assert.Equal("unless-stopped", _compose.Services[s].Scalar("restart")));
-        Assert.Superset(new HashSet<string>(["init-east", "init-west", "sample-data"]), _compose.Services["gateway"].DependsOn.Keys.ToHashSet());
+        foreach (var gateway in Gateways)
+        {
+            Assert.Superset(new HashSet<string>(["init-east", "init-west", "sample-data", "redis"]), _compose.Services[gateway].DependsOn.Keys.ToHashSet());
+        }
+
+        // Redis keeps counts and revocations only: nothing to save, and compose waits for it to answer.
+        var redis = _compose.Services["redis"];
+        Assert.Equal("redis:7", redis.Image);
+        Assert.Equal(["redis-server", "--save", "", "--appendonly", "no"], redis.Command);
+        Assert.Equal("CMD redis-cli ping", redis.HealthCheck);
     }
 
     [Fact]
