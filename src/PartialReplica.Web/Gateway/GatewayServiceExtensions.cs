@@ -62,6 +62,10 @@ public static class GatewayServiceExtensions
         // F14: those limits, the token deny-list and follower wake-ups shared through Redis when Gateway:Redis is set.
         services.AddSharedState(builder.Configuration[$"{SharedStateOptions.Section}:{nameof(SharedStateOptions.Redis)}"]);
 
+        // Issue 26: revocations recorded on the leader (Conjur's rotations and deletions, the CLI's follower remove).
+        services.AddSingleton<LeaderTokenRevocationFeed>();
+        services.AddHostedService(sp => sp.GetRequiredService<LeaderTokenRevocationFeed>());
+
         services.AddAuthentication(GatewayTokenHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, GatewayTokenHandler>(GatewayTokenHandler.SchemeName, null);
         services.AddAuthorization();
