@@ -144,8 +144,29 @@ public sealed class LeaderTokenRevocationTests(GatewayFixture fixture, ITestOutp
         await Db.ExecuteAsync(fixture.Leader, "UPDATE credentials SET expiration = NULL, api_key = api_key WHERE role_id = $1", follower.RoleId);
         Assert.Equal(0L, await RevocationRowsAsync(follower.RoleId));
 
+        // Rotated as an application role that may only update and delete credentials, as Conjur's may be: the
+        // trigger records it all the same (SECURITY DEFINER) and Conjur's statement does not fail.
+        var application = "conjur_app_" + Guid.NewGuid().ToString("N")[..8];
+        await Db.ExecuteAsync(fixture.Leader, $"CREATE ROLE {application}");
+        await Db.ExecuteAsync(fixture.Leader, $"GRANT SELECT, UPDATE, DELETE ON credentials TO {application}");
         var newKey = ApiKeys.Generate();
-        await RotateBySqlAsync(follower.RoleId, newKey);
+        await using (var conjur = new NpgsqlConnection(fixture.Leader))
+        {
+            await conjur.OpenAsync();
+            await using var transaction = await conjur.BeginTransactionAsync();
+            await using (var asApplication = new NpgsqlCommand($"SET LOCAL ROLE {application}", conjur, transaction))
+            {
+                await asApplication.ExecuteNonQueryAsync();
+            }
+
+            await using var rotate = new NpgsqlCommand("UPDATE credentials SET api_key = $2 WHERE role_id = $1", conjur, transaction)
+            {
+                Parameters = { new() { Value = follower.RoleId }, new() { Value = ConjurBlob.Seal(TestDataKey.Base64, follower.RoleId, newKey) } },
+            };
+            Assert.Equal(1, await rotate.ExecuteNonQueryAsync());
+            await transaction.CommitAsync();
+        }
+
         Assert.True(await listener.WaitAsync(TimeSpan.FromSeconds(10)), "no notification");
         Assert.Equal(1L, await RevocationRowsAsync(follower.RoleId));
 
@@ -158,6 +179,7 @@ public sealed class LeaderTokenRevocationTests(GatewayFixture fixture, ITestOutp
         {
             Assert.Equal(2, notifications.Count);
             Assert.All(notifications, payload => Assert.Equal("", payload));
+            Assert.DoesNotContain(notifications, payload => payload.Contains(newKey, StringComparison.Ordinal) || payload.Contains(follower.ApiKey, StringComparison.Ordinal));
         }
 
         // The table holds a role and a time, nothing of the key.

@@ -14,9 +14,10 @@ REVOKE ALL ON partial_replica.token_revocations FROM PUBLIC;
 
 -- One function for the three triggers; a row trigger, as column lists (UPDATE OF api_key) take no transition
 -- tables. Rotations and deletions are rare, and the WHEN conditions keep every other update of credentials
--- (expiration, restricted_to) from calling it at all.
+-- (expiration, restricted_to) from calling it at all. SECURITY DEFINER with a fixed search_path: Conjur's own
+-- rotation must not fail because the role it connects as has no right on partial_replica's table.
 CREATE FUNCTION partial_replica.record_token_revocation() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     INSERT INTO partial_replica.token_revocations (role_id) VALUES (OLD.role_id) ON CONFLICT DO NOTHING;
     PERFORM pg_notify('partial_replica_token_revocations', '');
