@@ -16,10 +16,12 @@ namespace PartialReplica.Web.Authentication;
 /// <see cref="Overlap"/>: a row's <c>revoked_at</c> is its transaction's clock, not its commit's, so a transaction
 /// that commits late is read on a later round (entries are idempotent). <see cref="CatchUpRoleAsync"/> reads one
 /// role's row before a token is issued, so a token bought with a key rotated a moment ago is never issued in the
-/// very second a denial learned a moment later would cover. Times are the leader's clock throughout.
+/// very second a denial learned a moment later would cover. Times are the leader's clock throughout. The LISTEN
+/// connection comes from <c>listener</c> (<see cref="ListenerFor"/>: not pooled), so it never holds one of the
+/// requests' pooled connections.
 /// </summary>
 public sealed class LeaderTokenRevocationFeed(
-    NpgsqlDataSource leader, ITokenRevocations revocations, TimeProvider timeProvider, LoopSupervisor supervisor,
+    NpgsqlDataSource leader, NpgsqlDataSource listener, ITokenRevocations revocations, TimeProvider timeProvider, LoopSupervisor supervisor,
     ILogger<LeaderTokenRevocationFeed> logger) : BackgroundService
 {
     /// <summary>The NOTIFY channel of migration 0007's triggers (no payload).</summary>
@@ -70,6 +72,10 @@ public sealed class LeaderTokenRevocationFeed(
     internal Task Listening => Volatile.Read(ref _listening).Task;
 
     private TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>A data source, without pooling, for the LISTEN connection on <paramref name="leaderConnectionString"/>.</summary>
+    public static NpgsqlDataSource ListenerFor(string leaderConnectionString) =>
+        NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(leaderConnectionString) { Pooling = false }.ConnectionString);
 
     /// <summary>Reads <paramref name="roleId"/>'s latest revocation from the leader and denies its tokens up to it.</summary>
     public async Task CatchUpRoleAsync(string roleId, CancellationToken cancellationToken)
@@ -158,7 +164,7 @@ public sealed class LeaderTokenRevocationFeed(
         {
             try
             {
-                await using var connection = await leader.OpenConnectionAsync(cancellationToken);
+                await using var connection = await listener.OpenConnectionAsync(cancellationToken);
                 connection.Notification += (_, _) => Wake();
                 await using (var name = Command(connection, "SELECT set_config('application_name', $1, false)", ListenApplicationName))
                 {
@@ -214,6 +220,7 @@ public sealed class LeaderTokenRevocationFeed(
     public override void Dispose()
     {
         _wake.Dispose();
+        listener.Dispose();
         base.Dispose();
     }
 }
