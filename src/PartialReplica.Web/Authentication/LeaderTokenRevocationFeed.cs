@@ -62,6 +62,7 @@ public sealed class LeaderTokenRevocationFeed(
     private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly Lock _wakeLock = new();
     private readonly TaskCompletionSource _loaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Dictionary<string, DateTimeOffset> _applied = new(StringComparer.Ordinal);
     private DateTimeOffset _seen = DateTimeOffset.MinValue;
     private DateTimeOffset _prunedAt = DateTimeOffset.MinValue;
 
@@ -88,7 +89,7 @@ public sealed class LeaderTokenRevocationFeed(
         }
     }
 
-    /// <summary>Reads the rows newer than the newest seen (less the overlap) and denies each role's tokens; returns how many.</summary>
+    /// <summary>Reads the rows newer than the newest seen (less the overlap) and denies each role's tokens; returns how many were new.</summary>
     internal async Task<int> ReadOnceAsync(CancellationToken cancellationToken)
     {
         var rows = new List<(string Role, DateTimeOffset At)>();
@@ -103,18 +104,32 @@ public sealed class LeaderTokenRevocationFeed(
             }
         }
 
+        var applied = 0;
         foreach (var (role, at) in rows)
         {
-            if (at > _seen)
+            // The overlap reads rows again: each is applied once (a Redis-backed deny-list would write it each time).
+            if (_applied.TryGetValue(role, out var known) && known >= at)
             {
-                GatewayLog.LeaderRevocationApplied(logger, role);
-                _seen = at;
+                continue;
             }
 
             await revocations.DenyAsync(role, at, cancellationToken);
+            _applied[role] = at;
+            _seen = at > _seen ? at : _seen;
+            GatewayLog.LeaderRevocationApplied(logger, role);
+            applied++;
         }
 
-        return rows.Count;
+        // Only rows within the overlap can be read again.
+        foreach (var (role, at) in _applied)
+        {
+            if (at < _seen - Overlap)
+            {
+                _applied.Remove(role);
+            }
+        }
+
+        return applied;
     }
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) => Task.WhenAll(

@@ -52,7 +52,7 @@ public sealed class LeaderTokenRevocationTests(GatewayFixture fixture, ITestOutp
             && (await b.SendAsync(HttpMethod.Get, Whoami, oldOnA)).Status == HttpStatusCode.Unauthorized
             && (await b.SendAsync(HttpMethod.Get, Whoami, oldOnB)).Status == HttpStatusCode.Unauthorized,
             "both gateways refuse the old tokens", Bound);
-        output.WriteLine($"old tokens refused on both gateways {rotated.Elapsed.TotalMilliseconds:F0} ms after the rotation committed");
+        output.WriteLine($"old tokens refused on both gateways {rotated.Elapsed.TotalMilliseconds:F0} ms after the rotation committed (an upper bound: the new key's authentication in between waits for the next whole second)");
 
         Assert.Equal(HttpStatusCode.Unauthorized, (await a.AuthenticateAsync(login, follower.ApiKey)).Status);
         Assert.Equal(HttpStatusCode.OK, (await a.SendAsync(HttpMethod.Get, Whoami, fresh)).Status);
@@ -119,6 +119,39 @@ public sealed class LeaderTokenRevocationTests(GatewayFixture fixture, ITestOutp
             "the feed LISTENs again");
         Assert.Contains(gateway.Logs.Entries, e => e.EventId.Id == 2883);
         Assert.Equal((HttpStatusCode.OK, "Healthy"), await gateway.ReadyAsync());
+    }
+
+    [Fact]
+    public async Task A_revocation_that_commits_after_a_newer_one_was_read_is_still_applied()
+    {
+        var (early, late) = (await fixture.AddFollowerAsync(), await fixture.AddFollowerAsync());
+        await using var gateway = await RedisGateway.StartAsync(fixture.Leader, redis: null);
+        var lateToken = await gateway.TokenAsync("host/" + late.Name, late.ApiKey);
+        var earlyToken = await gateway.TokenAsync("host/" + early.Name, early.ApiKey);
+
+        // A transaction stamps its row (clock_timestamp() at the trigger), then commits after a newer row was read.
+        await using var slow = new NpgsqlConnection(fixture.Leader);
+        await slow.OpenAsync();
+        await using var transaction = await slow.BeginTransactionAsync();
+        await using (var rotate = new NpgsqlCommand("UPDATE credentials SET api_key = $2 WHERE role_id = $1", slow, transaction)
+        {
+            Parameters = { new() { Value = early.RoleId }, new() { Value = ConjurBlob.Seal(TestDataKey.Base64, early.RoleId, ApiKeys.Generate()) } },
+        })
+        {
+            Assert.Equal(1, await rotate.ExecuteNonQueryAsync());
+        }
+
+        // Stamped after the first statement returned: the newer row, read while the older is not yet committed.
+        await RotateBySqlAsync(late.RoleId, ApiKeys.Generate());
+        await Eventually.HoldsAsync(
+            async () => (await gateway.SendAsync(HttpMethod.Get, Whoami, lateToken)).Status == HttpStatusCode.Unauthorized,
+            "the newer revocation is read", Bound);
+        Assert.Equal(HttpStatusCode.OK, (await gateway.SendAsync(HttpMethod.Get, Whoami, earlyToken)).Status);
+
+        await transaction.CommitAsync();
+        await Eventually.HoldsAsync(
+            async () => (await gateway.SendAsync(HttpMethod.Get, Whoami, earlyToken)).Status == HttpStatusCode.Unauthorized,
+            "the older revocation, committed later, is read too", Bound);
     }
 
     [Fact]
