@@ -47,6 +47,7 @@ public static class AuthnApi
         [FromServices] TokenIssuer issuer,
         [FromServices] IAuthenticationFailureLimiter limiter,
         [FromServices] ITokenRevocations revocations,
+        [FromServices] LeaderTokenRevocationFeed feed,
         [FromServices] TimeProvider timeProvider,
         CancellationToken cancellationToken)
     {
@@ -76,6 +77,7 @@ public static class AuthnApi
                 : TypedResults.Unauthorized();
         }
 
+        await feed.CatchUpRoleAsync(role.ToString(), cancellationToken);
         await revocations.WaitUntilIssuableAsync(role.ToString(), timeProvider, cancellationToken);
         var token = await issuer.CreateTokenAsync(role.ToString(), services.Options.Issuer, services.Options.TokenLifetime, cancellationToken);
         GatewayLog.Authenticated(services.Logger, role.ToString());

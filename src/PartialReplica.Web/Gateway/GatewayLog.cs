@@ -104,4 +104,16 @@ internal static partial class GatewayLog
 
     [LoggerMessage(2862, LogLevel.Information, "A delta pull of {RoleId}, which is not a registered follower, told to pull the full list (410)")]
     public static partial void EdgeDeltaNotAFollower(ILogger logger, string roleId);
+
+    [LoggerMessage(2880, LogLevel.Information, "Tokens of {Role} issued until the leader recorded a revocation (key rotated, credentials deleted or follower removed) are refused")]
+    public static partial void LeaderRevocationApplied(ILogger logger, string role);
+
+    [LoggerMessage(2881, LogLevel.Warning, "The leader's token revocations cannot be read; tried again every {DelayMs} ms (revocations made through this gateway still apply)")]
+    public static partial void LeaderRevocationsUnread(ILogger logger, int delayMs, Exception exception);
+
+    [LoggerMessage(2882, LogLevel.Information, "The leader's token revocations are read again")]
+    public static partial void LeaderRevocationsReadAgain(ILogger logger);
+
+    [LoggerMessage(2883, LogLevel.Warning, "Listening for the leader's token revocations failed; reconnecting in {DelayMs} ms (the reader polls meanwhile)")]
+    public static partial void LeaderRevocationsListenFailed(ILogger logger, int delayMs, Exception exception);
 }

@@ -13,6 +13,7 @@ using PartialReplica.Crypto;
 using PartialReplica.Push;
 using PartialReplica.Relay;
 using PartialReplica.Status;
+using PartialReplica.Supervision;
 using PartialReplica.Web.Apis;
 using PartialReplica.Web.Authentication;
 using PartialReplica.Web.SharedState;
@@ -61,6 +62,14 @@ public static class GatewayServiceExtensions
             .ValidateOnStart();
         // F14: those limits, the token deny-list and follower wake-ups shared through Redis when Gateway:Redis is set.
         services.AddSharedState(builder.Configuration[$"{SharedStateOptions.Section}:{nameof(SharedStateOptions.Redis)}"]);
+
+        // Issue 26: revocations recorded on the leader (Conjur's rotations and deletions, the CLI's follower remove).
+        services.AddSingleton(sp => new LeaderTokenRevocationFeed(
+            sp.GetRequiredService<NpgsqlDataSource>(),
+            LeaderTokenRevocationFeed.ListenerFor(ConnectionStrings.ForService(sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Leader, "leader")),
+            sp.GetRequiredService<ITokenRevocations>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<LoopSupervisor>(),
+            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<LeaderTokenRevocationFeed>>()));
+        services.AddHostedService(sp => sp.GetRequiredService<LeaderTokenRevocationFeed>());
 
         services.AddAuthentication(GatewayTokenHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, GatewayTokenHandler>(GatewayTokenHandler.SchemeName, null);

@@ -114,7 +114,7 @@ public sealed class ConjurAdoptionTests(ReplicationFixture fixture) : IClassFixt
         // Beside Conjur's objects in public, only this product's capture triggers.
         var added = (await Db.ColumnAsync(leader, PublicObjects)).Except(before).ToList();
         Assert.NotEmpty(added);
-        Assert.All(added, o => Assert.Matches(@"^trigger (secrets|resources|role_memberships|permissions) partial_replica_", o));
+        Assert.All(added, o => Assert.Matches(@"^trigger (secrets|resources|role_memberships|permissions|credentials) partial_replica_", o));
         Assert.Empty(before.Except(await Db.ColumnAsync(leader, PublicObjects)));
 
         // Twice: nothing more.
