@@ -38,13 +38,22 @@ public sealed class DashboardTests(DashboardWorld world, ITestOutputHelper outpu
         using var response = await world.GetAsync("/status", admin);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var served = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
-        // The WAL a slot retains moves with every heartbeat between the two reads: present in both, compared apart.
+        // The WAL a slot retains moves with every heartbeat between the two reads, and a gateway's lease with every
+        // renewal: present in both, compared apart.
         foreach (var document in new[] { cli, served })
         {
             foreach (var follower in document["followers"]!.AsArray())
             {
                 Assert.True(follower!["retainedWalBytes"]!.GetValue<long>() >= 0);
                 follower.AsObject().Remove("retainedWalBytes");
+            }
+
+            foreach (var gateway in document["gateways"]!.AsArray())
+            {
+                Assert.True(gateway!["leaseAgeMs"]!.GetValue<long>() >= 0);
+                Assert.True(gateway["leaseLeftMs"]!.GetValue<long>() >= 0);
+                gateway.AsObject().Remove("leaseAgeMs");
+                gateway.AsObject().Remove("leaseLeftMs");
             }
         }
 

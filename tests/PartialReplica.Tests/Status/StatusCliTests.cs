@@ -88,7 +88,7 @@ public sealed class StatusCliTests(ReplicationFixture fixture) : IClassFixture<R
                 Assert.Equal(0, kill.ExitCode);
             }
 
-            using var exited = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+            using var exited = new CancellationTokenSource(TimeSpan.FromSeconds(60));
             await watch.WaitForExitAsync(exited.Token);
         }
         finally
