@@ -26,6 +26,9 @@ public sealed class EdgeDeltaCollection : ICollectionFixture<GatewayFixture>
 /// </summary>
 internal sealed class EdgeDeltaClient(GatewayFixture fixture, string token)
 {
+    /// <summary>The caller's token (a new one after its old tokens were revoked).</summary>
+    public string Token { get; set; } = token;
+
     /// <summary>id → its versions, each rendered as "version|expires_at|base64 value".</summary>
     public SortedDictionary<string, List<string>> Copy { get; } = new(StringComparer.Ordinal);
 
@@ -40,7 +43,7 @@ internal sealed class EdgeDeltaClient(GatewayFixture fixture, string token)
         while (true)
         {
             var query = after is null ? $"?limit={limit}" : $"?limit={limit}&after={Uri.EscapeDataString(after)}";
-            using var response = await fixture.GetAsync($"/edge/secrets/default{query}", token);
+            using var response = await fixture.GetAsync($"/edge/secrets/default{query}", Token);
             var page = await EdgeResponses.JsonAsync(response);
             // The first page's position: everything a later page does not show yet is at or after it.
             Position ??= page.GetProperty("position").GetString() ?? throw new InvalidOperationException("The full pull gave no position.");
@@ -72,7 +75,7 @@ internal sealed class EdgeDeltaClient(GatewayFixture fixture, string token)
         var since = Position ?? throw new InvalidOperationException("Pull the full list first.");
         while (true)
         {
-            using var response = await fixture.GetAsync($"/edge/secrets/default?since={Uri.EscapeDataString(since)}&limit={limit}", token);
+            using var response = await fixture.GetAsync($"/edge/secrets/default?since={Uri.EscapeDataString(since)}&limit={limit}", Token);
             if (response.StatusCode == HttpStatusCode.Gone)
             {
                 return false;

@@ -43,6 +43,13 @@ internal sealed class ChildHost : IAsyncDisposable
     /// <summary>Every output line so far, when <see cref="LogEverything"/> was called; else the latest ones.</summary>
     public IReadOnlyList<string> Output => _output.ToArray();
 
+    /// <summary>Keeps every line at the usual log level (for tests that count lines over a long, noisy run).</summary>
+    public ChildHost KeepAllLines()
+    {
+        _keepAll = true;
+        return this;
+    }
+
     /// <summary>Logs at Trace level and keeps every line (for tests that read the whole log).</summary>
     public ChildHost LogEverything()
     {
