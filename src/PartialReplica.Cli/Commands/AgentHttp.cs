@@ -1,4 +1,5 @@
-using PartialReplica.Web.Tls;
+
+using PartialReplica.Web.Hosting.Tls;
 
 namespace PartialReplica.Cli.Commands;
 

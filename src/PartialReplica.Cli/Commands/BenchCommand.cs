@@ -1,5 +1,5 @@
 using System.CommandLine;
-using PartialReplica.Cli.Bench;
+using PartialReplica.Tooling.Bench;
 using Spectre.Console;
 
 namespace PartialReplica.Cli.Commands;

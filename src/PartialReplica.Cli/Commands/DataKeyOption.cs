@@ -1,5 +1,5 @@
 using System.CommandLine;
-using PartialReplica.Crypto;
+using PartialReplica.Conjur;
 
 namespace PartialReplica.Cli.Commands;
 

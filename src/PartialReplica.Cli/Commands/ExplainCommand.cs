@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Text;
 using Npgsql;
-using PartialReplica.ReplicaSets;
+using PartialReplica.Grants;
 
 namespace PartialReplica.Cli.Commands;
 

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using Npgsql;
-using PartialReplica.Followers;
+using PartialReplica.Enrollment;
 
 namespace PartialReplica.Cli.Commands;
 

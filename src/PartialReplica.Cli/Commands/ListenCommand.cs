@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Npgsql;
-using PartialReplica.Push;
+using PartialReplica.Leader.Dispatch;
 
 namespace PartialReplica.Cli.Commands;
 

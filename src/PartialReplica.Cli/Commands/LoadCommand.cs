@@ -1,7 +1,7 @@
 using System.CommandLine;
 using Npgsql;
 using PartialReplica.Policies;
-using PartialReplica.Samples;
+using PartialReplica.Tooling.Samples;
 using Spectre.Console;
 
 namespace PartialReplica.Cli.Commands;

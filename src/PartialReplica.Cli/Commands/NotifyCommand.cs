@@ -1,6 +1,6 @@
 using System.CommandLine;
 using Npgsql;
-using PartialReplica.Capture;
+using PartialReplica.Leader.Capture;
 
 namespace PartialReplica.Cli.Commands;
 

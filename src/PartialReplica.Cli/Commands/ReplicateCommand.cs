@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using Npgsql;
 using PartialReplica.Authn;
-using PartialReplica.Capture;
+using PartialReplica.Leader.Capture;
 using PartialReplica.Status;
 using Spectre.Console;
 

@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Text;
 using System.Text.Json;
 using Npgsql;
-using PartialReplica.Secrets;
+using PartialReplica.Conjur;
 
 namespace PartialReplica.Cli.Commands;
 

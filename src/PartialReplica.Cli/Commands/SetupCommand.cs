@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
-using PartialReplica.Setup;
+using PartialReplica.Leader.Setup;
 
 namespace PartialReplica.Cli.Commands;
 

@@ -1,8 +1,8 @@
 using System.CommandLine;
 using Npgsql;
 using PartialReplica.Authn;
-using PartialReplica.Push;
-using PartialReplica.Relay;
+using PartialReplica.Leader.Dispatch;
+using PartialReplica.Leader.Relay;
 using PartialReplica.Status;
 
 namespace PartialReplica.Cli.Commands;

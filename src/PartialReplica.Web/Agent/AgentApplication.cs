@@ -4,15 +4,14 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using PartialReplica.Admission;
 using PartialReplica.Authn;
 using PartialReplica.Configuration;
 using PartialReplica.Conjur;
-using PartialReplica.Push;
-using PartialReplica.Web.Apis;
-using PartialReplica.Web.Configuration;
+using PartialReplica.Follower;
+using PartialReplica.Protocol;
+using PartialReplica.Web.Agent.Apis;
 using PartialReplica.Web.Hosting;
-using PartialReplica.Web.Tls;
+using PartialReplica.Web.Hosting.Tls;
 
 namespace PartialReplica.Web.Agent;
 

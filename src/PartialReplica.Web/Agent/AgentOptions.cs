@@ -31,7 +31,7 @@ public sealed class AgentOptions
 
     /// <summary>
     /// How long a batch waits for the follower to replay the leader up to its stamps before it is refused
-    /// (<see cref="PartialReplica.Admission.AdmissionOptions.ReplayTimeout"/>).
+    /// (<see cref="PartialReplica.Follower.AdmissionOptions.ReplayTimeout"/>).
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:00.001", "00:10:00")]
     public TimeSpan ReplayTimeout { get; set; } = TimeSpan.FromSeconds(5);

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Options;
 using PartialReplica.Web.Hosting;
-using PartialReplica.Web.Tls;
+using PartialReplica.Web.Hosting.Tls;
 
 namespace PartialReplica.Web.Agent;
 

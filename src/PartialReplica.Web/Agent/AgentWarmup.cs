@@ -2,9 +2,9 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
-using PartialReplica.Push;
-using PartialReplica.Schema;
 using PartialReplica.Authn;
+using PartialReplica.Follower;
+using PartialReplica.Schema;
 using PartialReplica.Web.Gateway;
 
 namespace PartialReplica.Web.Agent;

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
-using PartialReplica.Push;
+using PartialReplica.Leader.Dispatch;
 using PartialReplica.Supervision;
 
 namespace PartialReplica.Web.Gateway;

@@ -6,7 +6,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using PartialReplica.Authn;
-using PartialReplica.Push;
+using PartialReplica.Leader.Dispatch;
 using PartialReplica.Supervision;
 
 namespace PartialReplica.Web.Gateway;

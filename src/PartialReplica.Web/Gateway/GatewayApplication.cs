@@ -1,9 +1,8 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
-using PartialReplica.Web.Apis;
-using PartialReplica.Web.Configuration;
+using PartialReplica.Web.Gateway.Apis;
 using PartialReplica.Web.Hosting;
-using PartialReplica.Web.Tls;
+using PartialReplica.Web.Hosting.Tls;
 
 namespace PartialReplica.Web.Gateway;
 

@@ -1,9 +1,9 @@
 using Microsoft.Extensions.Options;
 using PartialReplica.Authn;
-using PartialReplica.Crypto;
-using PartialReplica.Push;
+using PartialReplica.Conjur;
+using PartialReplica.Leader.Dispatch;
 using PartialReplica.Web.Hosting;
-using PartialReplica.Web.Tls;
+using PartialReplica.Web.Hosting.Tls;
 
 namespace PartialReplica.Web.Gateway;
 

@@ -5,7 +5,7 @@ using Microsoft.Extensions.Hosting;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
-using PartialReplica.Push;
+using PartialReplica.Leader.Dispatch;
 
 namespace PartialReplica.Web.Gateway;
 

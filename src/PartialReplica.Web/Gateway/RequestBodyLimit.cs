@@ -2,7 +2,8 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using PartialReplica.Web.Apis;
+using PartialReplica.Web.Gateway.Apis;
+using PartialReplica.Web.Hosting;
 
 namespace PartialReplica.Web.Gateway;
 

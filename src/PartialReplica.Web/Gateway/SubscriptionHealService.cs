@@ -2,8 +2,8 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using PartialReplica.Push;
-using PartialReplica.Relay;
+using PartialReplica.Leader.Dispatch;
+using PartialReplica.Leader.Relay;
 using PartialReplica.Supervision;
 
 namespace PartialReplica.Web.Gateway;

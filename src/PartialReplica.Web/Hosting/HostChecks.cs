@@ -4,7 +4,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using PartialReplica.Supervision;
-using PartialReplica.Web.Apis;
 
 namespace PartialReplica.Web.Hosting;
 

@@ -2,7 +2,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using Npgsql;
-using PartialReplica.Crypto;
+using PartialReplica.Conjur;
 using PartialReplica.Schema;
 
 namespace PartialReplica.Authn;

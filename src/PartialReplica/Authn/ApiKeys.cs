@@ -1,7 +1,6 @@
 using System.Text;
 using Npgsql;
 using PartialReplica.Conjur;
-using PartialReplica.Crypto;
 using PartialReplica.Schema;
 
 namespace PartialReplica.Authn;

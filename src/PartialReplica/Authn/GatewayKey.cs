@@ -1,5 +1,5 @@
 using System.Security.Cryptography;
-using PartialReplica.Crypto;
+using PartialReplica.Conjur;
 
 namespace PartialReplica.Authn;
 

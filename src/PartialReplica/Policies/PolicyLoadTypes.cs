@@ -1,5 +1,5 @@
 using System.Text.Json.Serialization;
-using PartialReplica.Crypto;
+using PartialReplica.Conjur;
 
 namespace PartialReplica.Policies;
 

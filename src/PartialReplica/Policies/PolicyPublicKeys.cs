@@ -1,8 +1,7 @@
 using System.Text;
 using Npgsql;
-using PartialReplica.Crypto;
+using PartialReplica.Conjur;
 using PartialReplica.Schema;
-using PartialReplica.Secrets;
 
 namespace PartialReplica.Policies;
 

@@ -1,6 +1,7 @@
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using PartialReplica.Push;
+using PartialReplica.Follower;
+using PartialReplica.Leader.Dispatch;
 
 namespace PartialReplica.Status;
 

@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using System.Text.Json;
 using Npgsql;
-using PartialReplica.Push;
+using PartialReplica.Protocol;
 
 namespace PartialReplica.Status;
 

@@ -1,6 +1,6 @@
 using System.Text.Json;
-using PartialReplica.Gateways;
-using PartialReplica.ReplicaSets;
+using PartialReplica.Grants;
+using PartialReplica.Leader.Gateways;
 
 namespace PartialReplica.Status;
 

@@ -1,6 +1,7 @@
 using Npgsql;
-using PartialReplica.Gateways;
-using PartialReplica.Push;
+using PartialReplica.Follower;
+using PartialReplica.Leader.Dispatch;
+using PartialReplica.Leader.Gateways;
 using PartialReplica.Schema;
 
 namespace PartialReplica.Status;

@@ -2,7 +2,6 @@ using System.Net;
 using System.Text;
 using PartialReplica.Authn;
 using PartialReplica.Conjur;
-using PartialReplica.Crypto;
 
 namespace PartialReplica.Tests.Authn;
 

@@ -1,9 +1,9 @@
 using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging.Abstractions;
-using PartialReplica.Clusters;
-using PartialReplica.Setup;
+using PartialReplica.Leader.Setup;
 using PartialReplica.Tests.Infrastructure;
+using PartialReplica.Tooling.Clusters;
 
 namespace PartialReplica.Tests.Authn;
 

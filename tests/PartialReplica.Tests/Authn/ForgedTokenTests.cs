@@ -5,7 +5,7 @@ using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Npgsql;
 using PartialReplica.Authn;
-using PartialReplica.Push;
+using PartialReplica.Leader.Dispatch;
 using PartialReplica.Tests.Gateway;
 using PartialReplica.Tests.Infrastructure;
 

@@ -3,10 +3,10 @@ using System.Security.Cryptography;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using PartialReplica.Authn;
-using PartialReplica.Clusters;
-using PartialReplica.Crypto;
+using PartialReplica.Conjur;
 using PartialReplica.Tests.Gateway;
 using PartialReplica.Tests.Infrastructure;
+using PartialReplica.Tooling.Clusters;
 using PartialReplica.Web.Gateway;
 
 namespace PartialReplica.Tests.Authn;

@@ -1,5 +1,5 @@
 using Npgsql;
-using PartialReplica.Capture;
+using PartialReplica.Leader.Capture;
 using PartialReplica.Tests.Infrastructure;
 
 namespace PartialReplica.Tests.Capture;

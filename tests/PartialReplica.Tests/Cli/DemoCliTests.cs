@@ -7,8 +7,8 @@ public sealed class DemoCliTests
     [Fact]
     public async Task Demo_runs_end_to_end_proves_exact_followers_and_cleans_up()
     {
-        var before = Directory.Exists(PartialReplica.Clusters.PostgresCluster.Root)
-            ? Directory.GetFiles(PartialReplica.Clusters.PostgresCluster.Root, "demo-*.owner").Length
+        var before = Directory.Exists(PartialReplica.Tooling.Clusters.PostgresCluster.Root)
+            ? Directory.GetFiles(PartialReplica.Tooling.Clusters.PostgresCluster.Root, "demo-*.owner").Length
             : 0;
 
         var result = await CliProcess.RunAsync(null, "demo", "--samples", "100");
@@ -17,7 +17,7 @@ public sealed class DemoCliTests
         Assert.Contains("Demo passed", result.Stdout, StringComparison.Ordinal);
         Assert.Contains("conjur/followers/east-1: exactly", result.Stdout, StringComparison.Ordinal);
         Assert.Contains("conjur/followers/west-1: exactly", result.Stdout, StringComparison.Ordinal);
-        Assert.Equal(before, Directory.GetFiles(PartialReplica.Clusters.PostgresCluster.Root, "demo-*.owner").Length);
+        Assert.Equal(before, Directory.GetFiles(PartialReplica.Tooling.Clusters.PostgresCluster.Root, "demo-*.owner").Length);
 
         // Only the demo's own steps and results: the hosts log to files, and nothing warns about data protection.
         var lines = result.Stdout.Split('\n');

@@ -3,7 +3,7 @@ using System.Diagnostics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
-using PartialReplica.Followers;
+using PartialReplica.Enrollment;
 using PartialReplica.Tests.Infrastructure;
 
 namespace PartialReplica.Tests.Cli;

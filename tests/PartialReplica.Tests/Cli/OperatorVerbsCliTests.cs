@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
-using PartialReplica.Crypto;
+using PartialReplica.Conjur;
 using PartialReplica.Tests.Infrastructure;
 
 namespace PartialReplica.Tests.Cli;

@@ -1,5 +1,5 @@
-using PartialReplica.Clusters;
 using PartialReplica.Tests.Infrastructure;
+using PartialReplica.Tooling.Clusters;
 
 namespace PartialReplica.Tests.Clusters;
 

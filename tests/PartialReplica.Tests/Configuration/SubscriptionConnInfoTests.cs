@@ -1,5 +1,5 @@
 using Npgsql;
-using PartialReplica.Relay;
+using PartialReplica.Leader.Relay;
 
 namespace PartialReplica.Tests.Configuration;
 

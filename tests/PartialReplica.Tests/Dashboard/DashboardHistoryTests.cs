@@ -1,4 +1,4 @@
-using PartialReplica.Push;
+using PartialReplica.Leader.Dispatch;
 using PartialReplica.Web.Gateway;
 
 namespace PartialReplica.Tests.Dashboard;

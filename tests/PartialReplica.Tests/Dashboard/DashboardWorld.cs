@@ -4,8 +4,8 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using PartialReplica.Authn;
-using PartialReplica.Crypto;
-using PartialReplica.Followers;
+using PartialReplica.Conjur;
+using PartialReplica.Enrollment;
 using PartialReplica.Policies;
 using PartialReplica.Tests.Infrastructure;
 

@@ -1,5 +1,5 @@
 using Npgsql;
-using PartialReplica.Capture;
+using PartialReplica.Leader.Capture;
 using PartialReplica.Policies;
 using PartialReplica.Tests.Gateway;
 using PartialReplica.Tests.Infrastructure;

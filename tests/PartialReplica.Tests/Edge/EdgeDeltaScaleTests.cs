@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Npgsql;
-using PartialReplica.Edge;
+using PartialReplica.Leader.Edge;
 using PartialReplica.Tests.Gateway;
 using PartialReplica.Tests.Infrastructure;
 using Xunit.Abstractions;

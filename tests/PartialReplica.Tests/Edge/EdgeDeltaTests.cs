@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using Npgsql;
-using PartialReplica.Capture;
+using PartialReplica.Leader.Capture;
 using PartialReplica.Policies;
 using PartialReplica.Tests.Gateway;
 using PartialReplica.Tests.Infrastructure;

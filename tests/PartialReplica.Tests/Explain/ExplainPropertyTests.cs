@@ -1,4 +1,4 @@
-using PartialReplica.ReplicaSets;
+using PartialReplica.Grants;
 using PartialReplica.Tests.Infrastructure;
 using PartialReplica.Tests.Policies;
 using PartialReplica.Tests.ReplicaSets;

@@ -4,11 +4,11 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using PartialReplica.Authn;
-using PartialReplica.Clusters;
-using PartialReplica.Crypto;
+using PartialReplica.Conjur;
+using PartialReplica.Leader.Setup;
 using PartialReplica.Policies;
-using PartialReplica.Setup;
 using PartialReplica.Tests.Infrastructure;
+using PartialReplica.Tooling.Clusters;
 
 namespace PartialReplica.Tests.Explain;
 

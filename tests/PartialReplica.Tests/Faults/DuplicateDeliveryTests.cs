@@ -1,8 +1,9 @@
 using System.Net;
 using PartialReplica.Authn;
-using PartialReplica.Heartbeat;
+using PartialReplica.Leader.Dispatch;
+using PartialReplica.Leader.Heartbeat;
 using PartialReplica.Policies;
-using PartialReplica.Push;
+using PartialReplica.Protocol;
 using PartialReplica.Tests.Infrastructure;
 
 namespace PartialReplica.Tests.Faults;

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
-using PartialReplica.Crypto;
-using PartialReplica.Followers;
+using PartialReplica.Conjur;
+using PartialReplica.Enrollment;
 using PartialReplica.Policies;
 using PartialReplica.Tests.Infrastructure;
 
@@ -239,7 +239,7 @@ internal sealed class FaultWorld : IAsyncDisposable
             SELECT pid FROM pg_stat_activity
              WHERE datname = current_database() AND application_name = $1 AND query ILIKE 'LISTEN %'
              ORDER BY backend_start DESC LIMIT 1
-            """, PartialReplica.Push.Dispatcher.ListenApplicationName);
+            """, PartialReplica.Leader.Dispatch.Dispatcher.ListenApplicationName);
 
     public string OutputTails() =>
         string.Join(Environment.NewLine, _hosts.Select(h => $"--- {h.Label} ({(h.IsRunning ? "running" : "stopped")}):{Environment.NewLine}{h.OutputTail}"));

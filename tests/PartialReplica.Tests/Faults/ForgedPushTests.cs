@@ -2,10 +2,11 @@ using System.Diagnostics;
 using System.Net;
 using Npgsql;
 using PartialReplica.Authn;
-using PartialReplica.Heartbeat;
+using PartialReplica.Follower;
+using PartialReplica.Leader.Dispatch;
+using PartialReplica.Leader.Heartbeat;
 using PartialReplica.Policies;
-using PartialReplica.Push;
-using PartialReplica.Status;
+using PartialReplica.Protocol;
 using PartialReplica.Tests.Infrastructure;
 using Xunit.Abstractions;
 

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using PartialReplica.Gateways;
+using PartialReplica.Leader.Gateways;
 using PartialReplica.Tests.Infrastructure;
 
 namespace PartialReplica.Tests.Faults;

@@ -1,4 +1,5 @@
-using PartialReplica.Followers;
+
+using PartialReplica.Enrollment;
 
 namespace PartialReplica.Tests.Followers;
 

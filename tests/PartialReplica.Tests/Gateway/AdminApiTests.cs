@@ -95,7 +95,7 @@ public sealed class AdminApiTests(GatewayFixture fixture)
         var slot = await Infrastructure.Db.ScalarAsync<string>(fixture.Leader,
             "SELECT slot_name FROM partial_replica.followers WHERE name = $1", follower.Name);
         // Followers' slots live on the relay (S6), where setup made it beside the leader.
-        var relay = new Npgsql.NpgsqlConnectionStringBuilder(fixture.Leader) { Database = PartialReplica.Relay.RelayNames.DefaultDatabase }.ConnectionString;
+        var relay = new Npgsql.NpgsqlConnectionStringBuilder(fixture.Leader) { Database = PartialReplica.Leader.Relay.RelayNames.DefaultDatabase }.ConnectionString;
         await Infrastructure.Db.ExecuteAsync(relay, "SELECT pg_create_logical_replication_slot($1, 'pgoutput')", slot);
         try
         {

@@ -4,9 +4,9 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using PartialReplica.Authn;
-using PartialReplica.Clusters;
-using PartialReplica.Setup;
+using PartialReplica.Leader.Setup;
 using PartialReplica.Tests.Infrastructure;
+using PartialReplica.Tooling.Clusters;
 using PartialReplica.Web.Gateway;
 
 namespace PartialReplica.Tests.Gateway;

@@ -1,4 +1,4 @@
-using PartialReplica.Push;
+using PartialReplica.Leader.Dispatch;
 using PartialReplica.Tests.Infrastructure;
 
 namespace PartialReplica.Tests.Gateways;

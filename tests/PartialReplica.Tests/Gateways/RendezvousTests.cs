@@ -1,4 +1,5 @@
-using PartialReplica.Gateways;
+
+using PartialReplica.Leader.Gateways;
 
 namespace PartialReplica.Tests.Gateways;
 

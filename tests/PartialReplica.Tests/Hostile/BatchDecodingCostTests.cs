@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using PartialReplica.Push;
+using PartialReplica.Protocol;
 
 namespace PartialReplica.Tests.Hostile;
 

@@ -2,7 +2,8 @@ using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using PartialReplica.Push;
+using PartialReplica.Leader.Dispatch;
+using PartialReplica.Protocol;
 
 namespace PartialReplica.Tests.Hostile;
 

@@ -4,7 +4,7 @@ using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Npgsql;
 using PartialReplica.Configuration;
-using PartialReplica.Edge;
+using PartialReplica.Leader.Edge;
 using PartialReplica.Tests.Gateway;
 using PartialReplica.Tests.Infrastructure;
 using static PartialReplica.Tests.Gateway.EdgeResponses;

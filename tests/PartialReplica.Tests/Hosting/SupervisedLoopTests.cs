@@ -6,9 +6,9 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
-using PartialReplica.Crypto;
-using PartialReplica.Followers;
-using PartialReplica.Push;
+using PartialReplica.Conjur;
+using PartialReplica.Enrollment;
+using PartialReplica.Leader.Dispatch;
 using PartialReplica.Supervision;
 using PartialReplica.Tests.Infrastructure;
 

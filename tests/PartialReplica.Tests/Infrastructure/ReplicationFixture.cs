@@ -1,9 +1,9 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
-using PartialReplica.Clusters;
-using PartialReplica.Followers;
+using PartialReplica.Enrollment;
+using PartialReplica.Leader.Setup;
 using PartialReplica.Policies;
-using PartialReplica.Setup;
+using PartialReplica.Tooling.Clusters;
 
 namespace PartialReplica.Tests.Infrastructure;
 

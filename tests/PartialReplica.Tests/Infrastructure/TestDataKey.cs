@@ -1,4 +1,5 @@
-using PartialReplica.Crypto;
+
+using PartialReplica.Conjur;
 
 namespace PartialReplica.Tests.Infrastructure;
 

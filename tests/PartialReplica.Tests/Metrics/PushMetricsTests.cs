@@ -6,10 +6,10 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
-using PartialReplica.Crypto;
-using PartialReplica.Followers;
+using PartialReplica.Conjur;
+using PartialReplica.Enrollment;
+using PartialReplica.Leader.Dispatch;
 using PartialReplica.Policies;
-using PartialReplica.Push;
 using PartialReplica.Tests.Infrastructure;
 using PartialReplica.Web.Gateway;
 

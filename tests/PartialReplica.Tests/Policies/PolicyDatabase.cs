@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
+using PartialReplica.Leader.Setup;
 using PartialReplica.Policies;
-using PartialReplica.Setup;
 using PartialReplica.Tests.Infrastructure;
 
 namespace PartialReplica.Tests.Policies;

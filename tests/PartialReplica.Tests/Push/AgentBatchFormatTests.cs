@@ -2,11 +2,12 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
-using PartialReplica.Push;
+using PartialReplica.Leader.Dispatch;
+using PartialReplica.Protocol;
 using PartialReplica.Schema;
 using PartialReplica.Tests.Infrastructure;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace PartialReplica.Tests.Push;
 

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
-using PartialReplica.Push;
+using PartialReplica.Follower;
+using PartialReplica.Protocol;
 using PartialReplica.Schema;
 using PartialReplica.Tests.Infrastructure;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Npgsql;
-using PartialReplica.Capture;
+using PartialReplica.Leader.Capture;
 using PartialReplica.Tests.Faults;
 using PartialReplica.Tests.Infrastructure;
 

@@ -1,5 +1,5 @@
+using PartialReplica.Leader.Dispatch;
 using PartialReplica.Policies;
-using PartialReplica.Push;
 using PartialReplica.Tests.Faults;
 using PartialReplica.Tests.Infrastructure;
 

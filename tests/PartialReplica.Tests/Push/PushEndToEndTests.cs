@@ -2,8 +2,8 @@ using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
-using PartialReplica.Crypto;
-using PartialReplica.Followers;
+using PartialReplica.Conjur;
+using PartialReplica.Enrollment;
 using PartialReplica.Policies;
 using PartialReplica.Tests.Infrastructure;
 

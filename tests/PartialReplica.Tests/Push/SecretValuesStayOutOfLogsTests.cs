@@ -5,8 +5,8 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
-using PartialReplica.Crypto;
-using PartialReplica.Followers;
+using PartialReplica.Conjur;
+using PartialReplica.Enrollment;
 using PartialReplica.Tests.Infrastructure;
 
 namespace PartialReplica.Tests.Push;

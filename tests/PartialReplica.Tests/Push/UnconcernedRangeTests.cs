@@ -1,6 +1,6 @@
-using PartialReplica.Capture;
-using PartialReplica.Push;
 
+using PartialReplica.Leader.Capture;
+using PartialReplica.Leader.Dispatch;
 namespace PartialReplica.Tests.Push;
 
 /// <summary>What a worker may skip of the outbox on the word of the gateway's horizon poll.</summary>

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
-using PartialReplica.Push;
+using PartialReplica.Leader.Dispatch;
 using PartialReplica.Tests.Infrastructure;
 
 namespace PartialReplica.Tests.Push;

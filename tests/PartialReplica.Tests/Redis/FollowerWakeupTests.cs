@@ -1,9 +1,9 @@
 using System.Text;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
-using PartialReplica.Crypto;
-using PartialReplica.Followers;
-using PartialReplica.Push;
+using PartialReplica.Conjur;
+using PartialReplica.Enrollment;
+using PartialReplica.Leader.Dispatch;
 using PartialReplica.Tests.Infrastructure;
 
 namespace PartialReplica.Tests.Redis;

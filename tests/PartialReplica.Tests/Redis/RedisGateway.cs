@@ -7,7 +7,7 @@ using Microsoft.Extensions.Logging;
 using PartialReplica.Tests.Gateway;
 using PartialReplica.Tests.Hosting;
 using PartialReplica.Tests.Infrastructure;
-using PartialReplica.Web.SharedState;
+using PartialReplica.Web.Gateway.SharedState;
 
 namespace PartialReplica.Tests.Redis;
 

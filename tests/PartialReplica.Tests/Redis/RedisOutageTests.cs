@@ -3,8 +3,8 @@ using System.Text;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using PartialReplica.Authn;
-using PartialReplica.Crypto;
-using PartialReplica.Followers;
+using PartialReplica.Conjur;
+using PartialReplica.Enrollment;
 using PartialReplica.Tests.Infrastructure;
 using StackExchange.Redis;
 

@@ -2,7 +2,7 @@ using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using PartialReplica.Tests.Gateway;
 using PartialReplica.Tests.Infrastructure;
-using PartialReplica.Web.SharedState;
+using PartialReplica.Web.Gateway.SharedState;
 
 namespace PartialReplica.Tests.Redis;
 

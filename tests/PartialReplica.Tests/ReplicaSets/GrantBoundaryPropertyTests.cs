@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using PartialReplica.ReplicaSets;
+using PartialReplica.Grants;
 using PartialReplica.Tests.Infrastructure;
 using PartialReplica.Tests.Policies;
 using Xunit.Abstractions;

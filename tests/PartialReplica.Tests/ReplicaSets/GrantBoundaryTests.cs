@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
+using PartialReplica.Leader.Dispatch;
 using PartialReplica.Policies;
-using PartialReplica.Push;
 using PartialReplica.Tests.Infrastructure;
 
 namespace PartialReplica.Tests.ReplicaSets;

@@ -7,7 +7,7 @@ using PartialReplica.Tests.Authn;
 using PartialReplica.Tests.Gateway;
 using PartialReplica.Tests.Infrastructure;
 using PartialReplica.Tests.Redis;
-using PartialReplica.Web.Authentication;
+using PartialReplica.Web.Gateway.Authentication;
 using Xunit.Abstractions;
 
 namespace PartialReplica.Tests.Revocation;

@@ -1,12 +1,10 @@
 using System.Text;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
-using PartialReplica.Crypto;
-using PartialReplica.Followers;
+using PartialReplica.Conjur;
+using PartialReplica.Leader.Setup;
 using PartialReplica.Policies;
 using PartialReplica.Schema;
-using PartialReplica.Secrets;
-using PartialReplica.Setup;
 using PartialReplica.Tests.Infrastructure;
 
 namespace PartialReplica.Tests.Setup;

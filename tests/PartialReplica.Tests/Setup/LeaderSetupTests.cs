@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
-using PartialReplica.Authn;
-using PartialReplica.Setup;
+using PartialReplica.Leader.Setup;
 using PartialReplica.Tests.Infrastructure;
 
 namespace PartialReplica.Tests.Setup;

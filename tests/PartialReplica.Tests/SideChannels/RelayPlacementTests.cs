@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging.Abstractions;
-using PartialReplica.Relay;
-using PartialReplica.Setup;
+using PartialReplica.Leader.Relay;
+using PartialReplica.Leader.Setup;
 using PartialReplica.Tests.Infrastructure;
 
 namespace PartialReplica.Tests.SideChannels;

@@ -3,7 +3,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
-using PartialReplica.Followers;
+using PartialReplica.Enrollment;
 using PartialReplica.Policies;
 using PartialReplica.Tests.Infrastructure;
 

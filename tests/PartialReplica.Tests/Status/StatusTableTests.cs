@@ -1,4 +1,5 @@
-using PartialReplica.Gateways;
+
+using PartialReplica.Leader.Gateways;
 using PartialReplica.Status;
 
 namespace PartialReplica.Tests.Status;

@@ -1,7 +1,7 @@
 using System.Security.Authentication;
 using Npgsql;
-using PartialReplica.Clusters;
 using PartialReplica.Configuration;
+using PartialReplica.Tooling.Clusters;
 
 namespace PartialReplica.Tests.Tls;
 

@@ -9,7 +9,7 @@ using Microsoft.Extensions.Logging;
 using PartialReplica.Tests.Infrastructure;
 using PartialReplica.Web.Agent;
 using PartialReplica.Web.Gateway;
-using PartialReplica.Web.Tls;
+using PartialReplica.Web.Hosting.Tls;
 
 namespace PartialReplica.Tests.Tls;
 

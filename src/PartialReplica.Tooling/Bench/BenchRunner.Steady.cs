@@ -1,0 +1,527 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using Npgsql;
+using PartialReplica.Authn;
+using PartialReplica.Enrollment;
+using PartialReplica.Leader.Gateways;
+using PartialReplica.Leader.Setup;
+using PartialReplica.Policies;
+using PartialReplica.Schema;
+using PartialReplica.Status;
+using PartialReplica.Tooling.Clusters;
+
+namespace PartialReplica.Tooling.Bench;
+
+/// <summary>
+/// P10 (issue 26): the steady workload (<see cref="SteadyWorkload"/>) pushed by one, two, then three gateways in one
+/// run, then the same commits replicated natively; and an edge client's sync of its whole granted set.
+/// </summary>
+/// <remarks>
+/// P10 has a leader server and a follower server of its own, started once P1–P7's are stopped: nothing else of the
+/// bench runs while it is measured, and the follower server tracks commit timestamps.
+/// <para>How latency is measured, without touching the measure: every commit's leader commit timestamp and, on each
+/// follower granted its variable, the commit timestamp of the follower transaction that wrote the row
+/// (<c>pg_xact_commit_timestamp(xmin)</c>; both servers run <c>track_commit_timestamp</c> on the same machine and
+/// clock). They are read once every follower holds every row, so nothing polls the followers for each commit while
+/// it is measured: the drain check counts rows every 100 ms and its timing does not enter any figure. A commit's
+/// latency is to the last follower granted it; commits of variables no follower is granted have none.</para>
+/// <para>Throughput: the run's commits divided by the time from the first commit until every one is on every follower
+/// granted its variable (a commit no follower is granted is delivered when made). When the writers offer more than the gateways deliver, the backlog
+/// grows and this is the delivery rate; when the gateways keep up, it is the leader's commit rate (the leader is the
+/// bound: then <c>backlog</c>, the commits not yet everywhere when the last one committed, stays small).</para>
+/// <para>Gateway CPU: utime + stime of every gateway process (<c>/proc/&lt;pid&gt;/stat</c>) from the start of the
+/// writing until the followers hold every row, per commit. Leader transactions per commit: the leader database's
+/// <c>pg_stat_database.xact_commit</c> over the same interval, less the writers' own commits (pg_stat_statements is
+/// not installed): the work the gateways, agents' checks and relay do on the leader for each commit. Backends
+/// report these counters at most once a second, so each end of the interval may be off by up to a second's worth.</para>
+/// </remarks>
+internal sealed partial class BenchRunner
+{
+    private const string SteadyPrefix = "bench/p10";
+    private const string SteadyEdgeHost = "bench/p10-edge";
+    private PostgresCluster _steadyFollowers = null!;
+    private string _steadyLeader = "";
+    private NpgsqlDataSource _steadyLeaderSource = null!;
+    private readonly List<ChildHost> _steadyGateways = [];
+    private readonly Dictionary<string, string> _steadyGatewayEnvironment = [];
+
+    private static string SteadyFollower(int f) => string.Create(CultureInfo.InvariantCulture, $"bench/p10-f{f}");
+
+    private static string SteadySet(int f) => string.Create(CultureInfo.InvariantCulture, $"p10s{f}");
+
+    /// <summary>P10: throughput and latency at 1..G gateways, beside native; then the edge sync.</summary>
+    private async Task<IReadOnlyList<BenchFigure>> MeasureScaleOutAsync(CancellationToken cancellationToken)
+    {
+        var w = sizes.P10;
+        var (followers, roles) = await StartSteadyAsync(w, cancellationToken);
+        var expected = new long[w.Followers];
+        for (var f = 0; f < w.Followers; f++)
+        {
+            expected[f] = Enumerable.Range(0, w.Variables).Count(i => w.Granted(f, i));
+        }
+
+        var runs = new List<SteadyRun>();
+        for (var g = 1; g <= w.Gateways; g++)
+        {
+            if (g > 1)
+            {
+                Say($"P10: starting gateway {g}");
+                await StartSteadyGatewayAsync(cancellationToken);
+            }
+
+            await AwaitSteadyAssignmentAsync(w, cancellationToken);
+            Say($"P10: {g} gateway(s), {w.Followers} followers: warm-up {w.WarmUp.TotalSeconds:0.#} s at {w.Rate / 5:N0} commits/s");
+            await RunSteadyAsync(w, w.Rate / 5, w.WarmUp, followers, expected, cancellationToken);
+            Say($"P10: {g} gateway(s): {w.Rate:N0} commits/s offered for {w.Duration.TotalSeconds:0.#} s");
+            runs.Add(await RunSteadyAsync(w, w.Rate, w.Duration, followers, expected, cancellationToken));
+        }
+
+        for (var f = 0; f < w.Followers; f++)
+        {
+            await using var followerSource = NpgsqlDataSource.Create(followers[f]);
+            var result = await FollowerVerifier.VerifyAsync(_steadyLeaderSource, followerSource, roles[f], cancellationToken);
+            if (!result.Exact)
+            {
+                throw new PartialReplicaException(
+                    $"Correctness check failed for P10 follower {f}: {result.Missing.Count} secret versions missing or different, {result.Extra.Count} extra. No figures are reported.");
+            }
+
+            _verified.Add($"P10 follower {f}: {result.Expected} secret versions exact");
+        }
+
+        var edge = await MeasureEdgeSyncAsync(w, cancellationToken);
+
+        // Native: the gateways stopped, the same workload replicated by native subscriptions of the secrets table,
+        // one per follower, into databases of the same follower server.
+        foreach (var gateway in _steadyGateways)
+        {
+            _owned.Remove(gateway);
+            await gateway.DisposeAsync();
+        }
+
+        _steadyGateways.Clear();
+        Say($"P10: native logical replication of the same workload into {w.Followers} databases");
+        var natives = await StartSteadyNativesAsync(w, cancellationToken);
+        var native = await RunSteadyAsync(w, w.Rate, w.Duration, natives.Databases, natives.Expected, cancellationToken);
+        return SteadyFigures(w, runs, native, edge);
+    }
+
+    private async Task<(string[] Followers, string[] Roles)> StartSteadyAsync(SteadyWorkload w, CancellationToken cancellationToken)
+    {
+        Say($"P10: leader and follower servers of its own (commit timestamps on), {w.Variables:N0} variables, {w.Followers} followers granted ~{w.Share:P0} each");
+        var clusters = await Task.WhenAll(
+            StartLeaderClusterAsync("bench-p10-leader", cancellationToken),
+            PostgresCluster.StartAsync(new ClusterOptions
+            {
+                Name = "bench-p10-followers",
+                Durable = true,
+                Settings = new Dictionary<string, string>
+                {
+                    ["track_commit_timestamp"] = "on",
+                    // One apply worker per gateway follower and per native subscriber, at once.
+                    ["max_logical_replication_workers"] = "40",
+                    ["max_worker_processes"] = "60",
+                },
+            }, cancellationToken));
+        _owned.AddRange(clusters);
+        var steadyLeaderCluster = clusters[0];
+        _steadyFollowers = clusters[1];
+        _steadyLeader = steadyLeaderCluster.ConnectionString(await steadyLeaderCluster.CreateDatabaseAsync("conjur", cancellationToken));
+        _steadyLeaderSource = NpgsqlDataSource.Create(_steadyLeader);
+        _owned.Add(_steadyLeaderSource);
+        await new LeaderSetup(logger).RunAsync(_steadyLeader, new SetupOptions { DataKey = _crypto }, cancellationToken);
+        await BenchData.ExecuteAsync(_steadyLeader, "CREATE PUBLICATION bench_p10_native FOR TABLE secrets", cancellationToken);
+        await new PolicyLoader(logger).LoadAsync(_steadyLeaderSource, new PolicyLoadRequest
+        {
+            PolicyText = BenchData.Policy([.. Enumerable.Range(0, w.Followers).Select(f => (SteadySet(f), SteadyFollower(f))), ("p10edge", SteadyEdgeHost)]),
+            FileName = "p10.yml",
+            DataKey = _crypto,
+        }, cancellationToken);
+        await BenchData.CreateVariablesAsync(_steadyLeaderSource, SteadyPrefix, w.Variables,
+            i => w.GrantedTo(i).Select(SteadySet).Append("p10edge"), cancellationToken);
+        await BenchData.InsertValuesAsync(_steadyLeaderSource, SteadyPrefix, w.Variables, _crypto, cancellationToken);
+        await BenchData.ExecuteAsync(_steadyLeader, "VACUUM (ANALYZE)", cancellationToken);
+
+        _steadyGatewayEnvironment["PARTIALREPLICA_LEADER"] = _steadyLeader;
+        _steadyGatewayEnvironment[GatewayKey.EnvironmentVariable] = GatewayKey.GenerateBase64();
+        _steadyGatewayEnvironment["CONJUR_DATA_KEY"] = DataKeyBase64;
+        await StartSteadyGatewayAsync(cancellationToken);
+
+        // Followers are set up three at a time, each as a deployment does it: a database registered by follower init
+        // (its other tables copied), then its agent, ready, then init again with the agent's URL. (An agent started
+        // before its database had the schema, twelve inits copying at once, gave up waiting on a loaded machine.)
+        var followers = new string[w.Followers];
+        var roles = new string[w.Followers];
+        using var slots = new SemaphoreSlim(3);
+        await Task.WhenAll(Enumerable.Range(0, w.Followers).Select(async f =>
+        {
+            await slots.WaitAsync(cancellationToken);
+            try
+            {
+                followers[f] = _steadyFollowers.ConnectionString(await _steadyFollowers.CreateDatabaseAsync("follower", cancellationToken));
+                await using var followerSource = NpgsqlDataSource.Create(followers[f]);
+                var init = await new FollowerInit(logger).RunAsync(_steadyLeader, followerSource,
+                    new FollowerInitOptions { Name = SteadyFollower(f), DataKey = _crypto }, cancellationToken);
+                roles[f] = init.RoleId;
+                var agent = await ChildHost.StartAsync(["serve", "follower", "--name", SteadyFollower(f)], new Dictionary<string, string>
+                {
+                    ["PARTIALREPLICA_FOLLOWER_DB"] = followers[f],
+                    ["PARTIALREPLICA_GATEWAY_URL"] = _steadyGateways[0].Url,
+                }, cancellationToken);
+                lock (_owned)
+                {
+                    _owned.Add(agent);
+                }
+
+                await agent.WaitReadyAsync(cancellationToken);
+                await new FollowerInit(logger).RunAsync(_steadyLeader, followerSource,
+                    new FollowerInitOptions { Name = SteadyFollower(f), AgentUrl = agent.Url, DataKey = _crypto }, cancellationToken);
+            }
+            finally
+            {
+                slots.Release();
+            }
+        }));
+
+        Say($"P10: initial replicate of {w.Followers} followers");
+        for (var f = 0; f < w.Followers; f++)
+        {
+            var (db, target) = (followers[f], Enumerable.Range(0, w.Variables).Count(i => w.Granted(f, i)));
+            await UntilAsync(async () => await BenchData.CountAsync(db, CountSecrets, cancellationToken) == target, "P10 initial replicate",
+                TimeSpan.FromMilliseconds(100), cancellationToken);
+        }
+
+        return (followers, roles);
+    }
+
+    private async Task StartSteadyGatewayAsync(CancellationToken cancellationToken)
+    {
+        var environment = new Dictionary<string, string>(_steadyGatewayEnvironment)
+        {
+            ["PARTIALREPLICA_GATEWAY_ID"] = SteadyGatewayId(_steadyGateways.Count),
+        };
+        var gateway = await ChildHost.StartAsync(["serve", "gateway"], environment, cancellationToken);
+        _owned.Add(gateway);
+        _steadyGateways.Add(gateway);
+        await gateway.WaitReadyAsync(cancellationToken);
+    }
+
+    // Rendezvous hashing over 12 followers is lumpy by chance: ids gateway-1, -2, -3 would split them 7/3/2, and the
+    // busiest gateway would bound the run. These ids split the P10 followers 6/6 and 4/4/4 (and --quick's 2/2), so P10
+    // measures what a gateway adds rather than the hash's luck; the split is printed before each run.
+    private static readonly string[] SteadyGatewayIds = ["gateway-1", "gateway-6", "gateway-8"];
+
+    private static string SteadyGatewayId(int index) =>
+        index < SteadyGatewayIds.Length ? SteadyGatewayIds[index] : string.Create(CultureInfo.InvariantCulture, $"gateway-{index + 10}");
+
+    /// <summary>
+    /// Waits until the leader lists exactly the started gateways as live and every follower is served by the one
+    /// rendezvous hashing gives it, so a run measures the gateways it names and not a handover.
+    /// </summary>
+    private async Task AwaitSteadyAssignmentAsync(SteadyWorkload w, CancellationToken cancellationToken)
+    {
+        var ids = Enumerable.Range(0, _steadyGateways.Count).Select(SteadyGatewayId).ToList();
+        var names = Enumerable.Range(0, w.Followers).Select(SteadyFollower).ToList();
+        var wanted = Rendezvous.Assign(names, ids);
+        Say($"P10: followers per gateway: {string.Join(", ", ids.Select(id => $"{id} {wanted.Values.Count(v => v == id)}"))}");
+        await UntilAsync(async () =>
+        {
+            await using var connection = await _steadyLeaderSource.OpenConnectionAsync(cancellationToken);
+            await using var live = new NpgsqlCommand("SELECT id FROM partial_replica.gateways WHERE lease_until > clock_timestamp()", connection);
+            var liveIds = new HashSet<string>(StringComparer.Ordinal);
+            await using (var reader = await live.ExecuteReaderAsync(cancellationToken))
+            {
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    liveIds.Add(reader.GetString(0));
+                }
+            }
+
+            if (!liveIds.SetEquals(ids))
+            {
+                return false;
+            }
+
+            await using var served = new NpgsqlCommand("SELECT follower, gateway FROM partial_replica.delivery WHERE follower = ANY($1)", connection)
+            {
+                Parameters = { new() { Value = names.ToArray() } },
+            };
+            var count = 0;
+            await using var rows = await served.ExecuteReaderAsync(cancellationToken);
+            while (await rows.ReadAsync(cancellationToken))
+            {
+                if (rows.IsDBNull(1) || wanted[rows.GetString(0)] != rows.GetString(1))
+                {
+                    return false;
+                }
+
+                count++;
+            }
+
+            return count == names.Count;
+        }, "P10 followers served by their rendezvous gateways", TimeSpan.FromMilliseconds(100), cancellationToken);
+    }
+
+    /// <summary>Native subscribers of the secrets table, one per follower, streaming (a marker row reached each).</summary>
+    private async Task<(string[] Databases, long[] Expected)> StartSteadyNativesAsync(SteadyWorkload w, CancellationToken cancellationToken)
+    {
+        var leader = new NpgsqlConnectionStringBuilder(_steadyLeader);
+        var natives = new string[w.Followers];
+        for (var f = 0; f < w.Followers; f++)
+        {
+            natives[f] = _steadyFollowers.ConnectionString(await _steadyFollowers.CreateDatabaseAsync("native", cancellationToken));
+            await using (var source = NpgsqlDataSource.Create(natives[f]))
+            {
+                await new MigrationRunner(logger).MigrateAsync(source, DatabaseRole.Follower, cancellationToken);
+            }
+
+            // An applied row's time: the apply worker commits with the leader's commit timestamp (its replication
+            // origin's), so the subscriber's own commit timestamps cannot tell when a row arrived. A row trigger the
+            // apply worker fires (ENABLE ALWAYS; names qualified, the worker runs with an empty search_path) records clock_timestamp() instead: one row per transaction here, so
+            // that is the apply transaction's end, as a commit timestamp is, less its commit record.
+            await BenchData.ExecuteAsync(natives[f], """
+                CREATE TABLE public.bench_applied (resource_id text NOT NULL, version int NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp());
+                CREATE FUNCTION public.bench_applied() RETURNS trigger LANGUAGE plpgsql AS
+                  $$BEGIN INSERT INTO public.bench_applied (resource_id, version) VALUES (NEW.resource_id, NEW.version); RETURN NULL; END$$;
+                CREATE TRIGGER bench_applied AFTER INSERT ON secrets FOR EACH ROW EXECUTE FUNCTION public.bench_applied();
+                ALTER TABLE secrets ENABLE ALWAYS TRIGGER bench_applied;
+                """, cancellationToken);
+
+            await BenchData.ExecuteAsync(natives[f],
+                string.Create(CultureInfo.InvariantCulture, $"CREATE SUBSCRIPTION bench_p10_native_{f} CONNECTION ") +
+                SqlIdentifier.Literal($"host=127.0.0.1 port={leader.Port} dbname={leader.Database} user={leader.Username} password={leader.Password}") +
+                " PUBLICATION bench_p10_native WITH (copy_data = false)", cancellationToken);
+        }
+
+        await InsertSteadyAsync(BenchData.VariableId(SteadyPrefix, 0), cancellationToken);
+        foreach (var native in natives)
+        {
+            await UntilAsync(async () => await BenchData.CountAsync(native, CountSecrets, cancellationToken) == 1, "P10 native streaming",
+                TimeSpan.FromMilliseconds(20), cancellationToken);
+        }
+
+        // A native subscriber receives every commit; its expected count grows by every commit, whatever the grants.
+        return (natives, Enumerable.Repeat(1L, w.Followers).ToArray());
+    }
+
+    private async Task InsertSteadyAsync(string id, CancellationToken cancellationToken)
+    {
+        await using var connection = await _steadyLeaderSource.OpenConnectionAsync(cancellationToken);
+        await using var insert = new NpgsqlCommand("INSERT INTO secrets (resource_id, value) VALUES ($1, $2)", connection);
+        insert.Parameters.Add(new NpgsqlParameter { Value = id });
+        insert.Parameters.Add(new NpgsqlParameter { Value = _crypto.Encrypt(RandomNumberGenerator.GetBytes(32), id) });
+        await insert.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>One commit of a run: its variable and the version it created.</summary>
+    private readonly record struct SteadyCommit(int Index, int Version);
+
+    /// <summary>What one run measured (see the remarks on this class).</summary>
+    private sealed record SteadyRun(
+        int Commits, int Concerned, double CommittedPerSecond, double DeliveredPerSecond, int Backlog, double P50, double P99,
+        double GatewayCpuMsPerCommit, double LeaderTransactionsPerCommit);
+
+    /// <summary>
+    /// One open-loop run into <paramref name="targets"/>: native targets (every commit reaches every target) when
+    /// <paramref name="expected"/> counts start at the native marker, gateway followers otherwise. Waits until every
+    /// target holds every row it must, then reads the commit timestamps. <paramref name="expected"/> is advanced.
+    /// </summary>
+    private async Task<SteadyRun> RunSteadyAsync(
+        SteadyWorkload w, double rate, TimeSpan duration, string[] targets, long[] expected, CancellationToken cancellationToken)
+    {
+        var native = _steadyGateways.Count == 0;
+        var due = (int)Math.Ceiling(rate * duration.TotalSeconds);
+        var indexes = Enumerable.Range(0, due).Select(_ => Random.Shared.Next(w.Variables)).ToArray();
+        var ids = indexes.Select(i => BenchData.VariableId(SteadyPrefix, i)).ToArray();
+        // Values are encrypted before the clock starts.
+        var values = ids.Select(id => _crypto.Encrypt(RandomNumberGenerator.GetBytes(32), id)).ToArray();
+        var made = new SteadyCommit?[due];
+
+        var cpuBefore = _steadyGateways.Sum(g => g.CpuMilliseconds());
+        var transactionsBefore = await LeaderTransactionsAsync(cancellationToken);
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, w.Writers).Select(async writer =>
+        {
+            await using var connection = await _steadyLeaderSource.OpenConnectionAsync(cancellationToken);
+            await using var insert = new NpgsqlCommand("INSERT INTO secrets (resource_id, value) VALUES ($1, $2) RETURNING version", connection);
+            var id = new NpgsqlParameter<string> { TypedValue = "" };
+            var value = new NpgsqlParameter<byte[]> { TypedValue = [] };
+            insert.Parameters.Add(id);
+            insert.Parameters.Add(value);
+            await insert.PrepareAsync(cancellationToken);
+            for (var k = writer; k < due; k += w.Writers)
+            {
+                var at = TimeSpan.FromSeconds(k / rate);
+                if (at >= duration || clock.Elapsed >= duration)
+                {
+                    break;
+                }
+
+                if (at - clock.Elapsed is { Ticks: > 0 } wait)
+                {
+                    await Task.Delay(wait, cancellationToken);
+                }
+
+                id.TypedValue = ids[k];
+                value.TypedValue = values[k];
+                made[k] = new SteadyCommit(indexes[k], (int)(await insert.ExecuteScalarAsync(cancellationToken))!);
+            }
+        }));
+
+        var commits = made.Where(c => c is not null).Select(c => c!.Value).ToArray();
+        for (var f = 0; f < targets.Length; f++)
+        {
+            var target = f;
+            expected[f] += native ? commits.Length : commits.Count(c => w.Granted(target, c.Index));
+        }
+
+        var probes = await Task.WhenAll(targets.Select(t => OpenAsync(t, cancellationToken)));
+        try
+        {
+            await Task.WhenAll(Enumerable.Range(0, targets.Length).Select(f =>
+                UntilAsync(async () => await CountOnAsync(probes[f], cancellationToken) == expected[f], "P10 drain", TimeSpan.FromMilliseconds(100), cancellationToken)));
+        }
+        finally
+        {
+            foreach (var probe in probes)
+            {
+                await probe.DisposeAsync();
+            }
+        }
+
+        var cpu = _steadyGateways.Sum(g => g.CpuMilliseconds()) - cpuBefore;
+        var transactions = await LeaderTransactionsAsync(cancellationToken) - transactionsBefore;
+
+        // Commit timestamps: the leader's, then each target's for the rows it must hold.
+        var leaderAt = await CommitTimestampsAsync(_steadyLeader, commits, native: false, cancellationToken);
+        var lastVisible = new DateTime[commits.Length];
+        for (var f = 0; f < targets.Length; f++)
+        {
+            var target = f;
+            var mine = Enumerable.Range(0, commits.Length).Where(c => w.Granted(target, commits[c].Index)).ToArray();
+            var at = await CommitTimestampsAsync(targets[f], mine.Select(c => commits[c]).ToArray(), native, cancellationToken);
+            for (var j = 0; j < mine.Length; j++)
+            {
+                if (at[j] > lastVisible[mine[j]])
+                {
+                    lastVisible[mine[j]] = at[j];
+                }
+            }
+        }
+
+        var concerned = Enumerable.Range(0, commits.Length).Where(c => lastVisible[c] != default).ToArray();
+        if (commits.Length == 0 || concerned.Length == 0)
+        {
+            throw new PartialReplicaException("P10: a run made no commit that a follower is granted; no figures are reported.");
+        }
+
+        var latencies = concerned.Select(c => (lastVisible[c] - leaderAt[c]).TotalMilliseconds).ToList();
+        var first = leaderAt.Min();
+        var lastCommit = leaderAt.Max();
+        // Every commit is delivered once it is on every follower granted its variable (at once for those granted to none).
+        var lastDelivery = new[] { lastCommit, concerned.Max(c => lastVisible[c]) }.Max();
+        return new SteadyRun(
+            commits.Length,
+            concerned.Length,
+            Math.Round(commits.Length / Math.Max((lastCommit - first).TotalSeconds, 1e-3), 1),
+            Math.Round(commits.Length / Math.Max((lastDelivery - first).TotalSeconds, 1e-3), 1),
+            concerned.Count(c => lastVisible[c] > lastCommit),
+            Percentile(latencies, 50),
+            Percentile(latencies, 99),
+            Math.Round(cpu / commits.Length, 3),
+            Math.Round((double)(transactions - commits.Length) / commits.Length, 2));
+    }
+
+    /// <summary>Committed transactions of the P10 leader database so far (pg_stat_database).</summary>
+    private async Task<long> LeaderTransactionsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await _steadyLeaderSource.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()", connection);
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    /// <summary>
+    /// When each commit's row became visible in <paramref name="database"/>: the commit timestamp of the transaction
+    /// that wrote it, or on a native subscriber the time its apply recorded (see StartSteadyNativesAsync).
+    /// </summary>
+    private static async Task<DateTime[]> CommitTimestampsAsync(string database, SteadyCommit[] commits, bool native, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(database, cancellationToken);
+        await using var command = new NpgsqlCommand(native
+            ? """
+              SELECT w.n, a.at
+                FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS w(id, version, n)
+                JOIN bench_applied a ON a.resource_id = w.id AND a.version = w.version
+              """
+            : """
+              SELECT w.n, pg_xact_commit_timestamp(s.xmin)
+                FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS w(id, version, n)
+                JOIN secrets s ON s.resource_id = w.id AND s.version = w.version
+              """, connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = commits.Select(c => BenchData.VariableId(SteadyPrefix, c.Index)).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter { Value = commits.Select(c => c.Version).ToArray() });
+        var at = new DateTime[commits.Length];
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                at[reader.GetInt64(0) - 1] = reader.IsDBNull(1)
+                    ? throw new PartialReplicaException("P10: a row has no commit timestamp (track_commit_timestamp off?).")
+                    : reader.GetDateTime(1);
+            }
+        }
+
+        if (Array.IndexOf(at, default) is var missing and >= 0)
+        {
+            throw new PartialReplicaException($"P10: {commits[missing]} is missing from a database that must hold it. No figures are reported.");
+        }
+
+        return at;
+    }
+
+    private IReadOnlyList<BenchFigure> SteadyFigures(SteadyWorkload w, List<SteadyRun> runs, SteadyRun native, EdgeSync edge)
+    {
+        var figures = new List<BenchFigure>();
+        for (var g = 0; g < runs.Count; g++)
+        {
+            var r = runs[g];
+            figures.Add(new BenchFigure(
+                string.Create(CultureInfo.InvariantCulture, $"P10.{g + 1}"),
+                string.Create(CultureInfo.InvariantCulture,
+                    $"{g + 1} gateway(s), {w.Followers} followers, {w.Rate:N0} commits/s offered for {w.Duration.TotalSeconds:0.#} s: delivered commits/s; per-commit p50/p99 ms beside native"),
+                r.DeliveredPerSecond, native.DeliveredPerSecond, "commits/s", "—", g == 0 ? "—" : "")
+            {
+                Details = SteadyDetails(r, native),
+            });
+        }
+
+        var scale = runs[^1].DeliveredPerSecond / runs[0].DeliveredPerSecond;
+        figures.Add(new BenchFigure("P10x", $"throughput, {runs.Count} gateways / 1 gateway", Math.Round(scale, 2), null, "×", "—", "≥ 2.5× when the leader is not the bound"));
+        if (edge.DeltaMs is { } delta)
+        {
+            figures.Add(new BenchFigure("P10d", $"edge sync of {w.Variables:N0} granted variables, no change since the last: delta pull (median of {edge.Samples})",
+                delta, null, "ms", "—", "≤ 10 ms"));
+        }
+
+        figures.Add(new BenchFigure("P10f", $"edge sync of {w.Variables:N0} granted variables: full re-pull, pages of 10,000 (median of {edge.FullSamples})",
+            edge.FullMs, null, "ms", "—", "—"));
+        return figures;
+    }
+
+    private static Dictionary<string, double> SteadyDetails(SteadyRun r, SteadyRun native) => new()
+    {
+        ["commits"] = r.Commits,
+        ["concerned"] = r.Concerned,
+        ["committedPerSecond"] = r.CommittedPerSecond,
+        ["backlog"] = r.Backlog,
+        ["p50Ms"] = r.P50,
+        ["p99Ms"] = r.P99,
+        ["gatewayCpuMsPerCommit"] = r.GatewayCpuMsPerCommit,
+        ["leaderTransactionsPerCommit"] = r.LeaderTransactionsPerCommit,
+        ["nativeCommittedPerSecond"] = native.CommittedPerSecond,
+        ["nativeBacklog"] = native.Backlog,
+        ["nativeP50Ms"] = native.P50,
+        ["nativeP99Ms"] = native.P99,
+    };
+}
