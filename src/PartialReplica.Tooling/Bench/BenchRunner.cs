@@ -140,8 +140,8 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
             StartLeaderClusterAsync("bench-leader", cancellationToken),
             PostgresCluster.StartAsync(new ClusterOptions { Name = "bench-followers", Durable = true }, cancellationToken),
             // PostgreSQL 15's replication launcher starts apply workers at most once per wal_retrieve_retry_interval
-            // (5 s by default), so a native P1 sample subscribing within 5 s of the one before waited out the rest
-            // (5.6 s against 0.6–0.7 s). Lowered here so that native is measured copying, not waiting.
+            // (5 s by default), so a native P1 sample subscribing within 5 s of the one before would wait out the
+            // rest. Lowered here so that native is measured copying, not waiting.
             PostgresCluster.StartAsync(new ClusterOptions
             {
                 Name = "bench-native",

@@ -14,7 +14,7 @@ namespace PartialReplica.Web.Agent;
 /// version's schema, runs the apply path once against the
 /// follower database in a transaction it rolls back (<see cref="BatchApplier.WarmUpAsync"/>), and fetches the
 /// gateway's signing keys and validates a forged token with them (<see cref="TokenValidator.WarmUpAsync"/>).
-/// Measured in <c>bench</c> (P1): a new follower's first batch otherwise waited about half a second for these.
+/// A new follower's first batch would otherwise wait for these.
 /// Either may fail here (the gateway or the follower's schema not there yet, say); that is logged, and the first push
 /// does the same work. The agent reports ready (<c>/health/ready</c>) only once this has run.
 /// </summary>

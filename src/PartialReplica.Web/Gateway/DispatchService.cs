@@ -62,8 +62,8 @@ internal sealed class DispatchService(
 
     /// <summary>
     /// Once the gateway listens, asks its own liveness endpoint through the push client, so the first push's
-    /// request is not the first this client sends (measured in <c>bench</c> P1: ~50 ms of a new follower's first
-    /// page). Runs beside the dispatcher; a failure is logged.
+    /// request is not the first this client sends (that one pays for connecting and compiling). Runs beside the
+    /// dispatcher; a failure is logged.
     /// </summary>
     private async Task WarmUpHttpAsync(CancellationToken stoppingToken)
     {
@@ -95,8 +95,8 @@ internal sealed class DispatchService(
     /// <summary>
     /// Readies the first push before any follower needs it: compiles the encoder and report reader, reads a
     /// reconcile page for a role that holds nothing (compiling the reader), and signs a throwaway token (loading
-    /// the signing key from the leader). Measured in <c>bench</c> (P1): ~0.2 s of a new follower's first page
-    /// otherwise. A failure (the leader not up yet, say) is logged; the first push does the same work.
+    /// the signing key from the leader), so a new follower's first page does not wait for that. A failure (the
+    /// leader not up yet, say) is logged; the first push does the same work.
     /// </summary>
     private async Task WarmUpAsync(CancellationToken stoppingToken)
     {

@@ -112,7 +112,7 @@ public static class GatewayServiceExtensions
         services.AddHealthChecks().AddCheck<LeaderHealthCheck>("leader", tags: [HealthApi.ReadyTag]);
         services.AddOpenApi();
 
-        // Push (SPEC F6): on by default; Gateway:Dispatch:Enabled=false serves only the APIs.
+        // Push (SPEC F6): on by default; Dispatch:Enabled=false (env Dispatch__Enabled) serves only the APIs.
         if (builder.Configuration.GetValue("Dispatch:Enabled", true))
         {
             services.AddOptions<DispatchOptions>().BindConfiguration("Dispatch").ValidateOnStart();

@@ -49,8 +49,8 @@ public sealed class TokenValidator(IJwksSource keys, string issuer, string audie
     }
 
     /// <summary>
-    /// Fetches the keys and runs a whole validation before the first request needs it (measured in <c>bench</c>
-    /// P1: ~50 ms of an agent's first push): a token signed by a throwaway key under a published key id, in every
+    /// Fetches the keys and runs a whole validation before the first request needs it (so an agent's first push
+    /// does not wait for them): a token signed by a throwaway key under a published key id, in every
     /// other respect valid. It must be refused; if it were accepted this throws, for the validator would be broken.
     /// </summary>
     public async Task WarmUpAsync(CancellationToken cancellationToken)

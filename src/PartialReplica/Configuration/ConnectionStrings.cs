@@ -10,9 +10,9 @@ public static class ConnectionStrings
 {
     /// <summary>
     /// A long-running service's connection string (gateway, agent): normalised, with PostgreSQL's JIT off
-    /// unless the string sets it. Every statement the services run is short and keyed; measured in
-    /// <c>bench</c>, JIT compilation of statements the planner misjudged after a bulk load cost more than
-    /// running them. Statements a session runs again and again (an agent's apply, a worker's outbox read) are
+    /// unless the string sets it. Every statement the services run is short and keyed, and JIT compilation of
+    /// statements the planner misjudges after a bulk load costs more than running them. Statements a session runs
+    /// again and again (an agent's apply, a worker's outbox read) are
     /// prepared automatically unless the string says otherwise: planned once per connection, not per push.
     /// </summary>
     public static string ForService(string value, string whatFor)

@@ -14,9 +14,8 @@ public sealed class BatchApplier(NpgsqlDataSource follower)
 {
     /// <summary>
     /// "resource_id is one of the text[] $1", for applied and secrets, written so the primary key serves it
-    /// as one range scan between the ids' lowest and highest: a new follower's reconcile page finds nothing
-    /// there, where <c>= ANY($1)</c> alone was planned as a scan of the whole table (15–25 ms a page by the
-    /// end of a 100,000-secret reconcile, measured in <c>bench</c>; 3 ms this way).
+    /// as one range scan between the ids' lowest and highest: <c>= ANY($1)</c> alone is planned as a scan of the
+    /// whole table, which costs more with every page a reconcile writes.
     /// </summary>
     private const string AmongIds = """
         resource_id >= (SELECT min(i) FROM unnest($1::text[]) AS i)
@@ -51,9 +50,8 @@ public sealed class BatchApplier(NpgsqlDataSource follower)
     /// <summary>
     /// Runs both apply paths (a batch decoded from the binary form; a reconcile page copying a new variable, then a
     /// change batch with a newer state of it) in a transaction it rolls back, so the agent's code is compiled and
-    /// the follower session has planned these statements before the first real push. Measured in <c>bench</c>
-    /// (P1): a new follower's first page otherwise took ~0.3 s more than the next ones, in the lock, held-state read
-    /// and copy. Changes nothing.
+    /// the follower session has planned these statements before the first real push, which otherwise pays for both
+    /// while it holds the apply lock. Changes nothing.
     /// </summary>
     public async Task WarmUpAsync(CancellationToken cancellationToken)
     {
@@ -90,8 +88,8 @@ public sealed class BatchApplier(NpgsqlDataSource follower)
         }
 
         // A reconcile page whose ids all lie in its sweep range reads what it holds there by one range scan, and
-        // its sweep clears rows held without an applied state: no id list goes to the database (a new follower's
-        // page: ~1 ms where the two id-list statements took ~14, measured in bench P1).
+        // its sweep clears rows held without an applied state: no id list goes to the database, which a page's
+        // worth of ids makes costly to send and plan.
         var inRange = sweep is not null && latest.Count > 0 && await ComparesBytewiseAsync(connection, cancellationToken)
             && latest.Keys.All(sweep.Contains);
         var (heldWhere, heldParameters) = inRange ? sweep!.Where("resource_id", firstParameter: 1) : (AmongIds, [latest.Keys.ToArray()]);
@@ -138,8 +136,8 @@ public sealed class BatchApplier(NpgsqlDataSource follower)
     /// <summary>
     /// Applies the states of a batch of changes (no sweep, no keep-only list) in one round trip: the apply lock,
     /// then one statement that takes the states newer than what the follower applied, replaces those variables'
-    /// versions, records their stamps, and logs the batch. Measured in bench P3: one change's apply took four
-    /// round trips (lock and held stamps, merge, log, commit) where it now takes two (this, commit).
+    /// versions, records their stamps, and logs the batch: one change's apply costs two round trips (this, and the
+    /// commit), which bounds commit-to-visible.
     /// </summary>
     private static async Task<ApplyReport> ApplyChangesAsync(
         NpgsqlConnection connection, PushBatch batch, IReadOnlyCollection<VariableState> latest, DateTime startedAt, CancellationToken cancellationToken)
@@ -245,8 +243,8 @@ public sealed class BatchApplier(NpgsqlDataSource follower)
     }
 
     /// <summary>
-    /// The body of one statement that merges variables' states (measured in bench P3: a single change's apply took
-    /// three round trips for this, then four with its log). A variable whose applied stamp is as new or newer is
+    /// The body of one statement that merges variables' states (one statement, so the merge is one round trip
+    /// whatever the batch holds). A variable whose applied stamp is as new or newer is
     /// skipped. The versions an accepted state no longer holds go (pruned, deleted, or the whole variable revoked;
     /// rows held without an applied state too), the rest are written, and the new stamps recorded (a data-modifying
     /// WITH runs whether or not it is read). The deleted and the written versions are disjoint rows, and every part

@@ -8,8 +8,8 @@ namespace PartialReplica.Follower;
 
 /// <summary>
 /// Rows in PostgreSQL's binary COPY format, written straight into a buffer and sent as one raw copy.
-/// Measured in <c>bench</c> (P1): Npgsql's typed importer binds every field through its converter
-/// machinery, a few microseconds a field; this is a copy of lengths and bytes.
+/// Npgsql's typed importer binds every field through its converter machinery, a few microseconds a field;
+/// this is a copy of lengths and bytes.
 /// </summary>
 internal sealed class BinaryCopyRows : IDisposable
 {

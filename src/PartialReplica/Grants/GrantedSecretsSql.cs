@@ -9,8 +9,8 @@ namespace PartialReplica.Grants;
 /// <remarks>
 /// Secrets are read by one primary-key probe per variable, fenced in a LATERAL subquery (<c>OFFSET 0</c>
 /// keeps the planner from flattening it): otherwise, after a bulk load, the planner hashes the page and
-/// scans the whole <c>secrets</c> table for each page (75 ms for 5,000 of 100,000 variables against 15 ms
-/// probing). The page's ids carry the grant table's "C" collation; the probe names the column's own
+/// scans the whole <c>secrets</c> table for each page, several times slower than probing. The page's ids carry
+/// the grant table's "C" collation; the probe names the column's own
 /// collation so the primary key serves it.
 /// </remarks>
 internal static class GrantedSecretsSql
@@ -50,11 +50,9 @@ internal static class GrantedSecretsSql
     /// <summary>
     /// <see cref="GrantedPageWithSecrets"/> for a follower granted most secrets, on a leader whose <c>secrets</c> ids
     /// compare by bytes as the grant table's do (<see cref="PagesByRange"/>): the page's secrets are read by one range
-    /// scan between its first and last id, hashed against the page, instead of one primary-key probe per variable.
-    /// Measured on PostgreSQL 15 with P1's data (pages of 10,000 of 100,000 variables, read by psql): 28–37 ms a page
-    /// against 49–81 ms probing; in <c>bench</c> P1 the page statement's mean time, which includes waiting for the
-    /// gateway to read, went from 69 to 57 ms. The range also holds the secrets of variables not granted between the
-    /// page's ones, read and dropped.
+    /// scan between its first and last id, hashed against the page, instead of one primary-key probe per variable:
+    /// for a dense page one scan is cheaper than thousands of probes. The range also holds the secrets of variables
+    /// not granted between the page's ones, read and dropped, which is why sparse followers keep the probes.
     /// </summary>
     public const string GrantedPageWithSecretsByRange = """
         WITH page AS MATERIALIZED (

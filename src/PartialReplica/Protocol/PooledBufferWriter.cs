@@ -5,8 +5,7 @@ namespace PartialReplica.Protocol;
 /// <summary>
 /// An <see cref="IBufferWriter{T}"/> over arrays rented from <see cref="ArrayPool{T}.Shared"/>, returned on
 /// dispose. Batches and COPY buffers run to hundreds of kilobytes: allocated afresh they land on the large
-/// object heap, whose budget then forces full collections (measured in <c>bench</c>, P1: the gateway and
-/// the agent spent about a third of their CPU collecting).
+/// object heap, whose budget then forces full collections.
 /// </summary>
 public sealed class PooledBufferWriter(int initialCapacity) : IBufferWriter<byte>, IDisposable
 {

@@ -6,9 +6,8 @@ namespace PartialReplica.Protocol;
 
 /// <summary>
 /// The binary wire format of a push batch (<see cref="ContentType"/>), which the gateway sends and the agent
-/// reads; the agent also still accepts the JSON form. Measured in <c>bench</c> (P1): parsing a 5,000-variable
-/// batch from JSON (values in base64) took the agent 25–50 ms, and the serialiser's first use ~150 ms more;
-/// this form is a copy of lengths and bytes.
+/// reads; the agent also still accepts the JSON form. Binary because JSON (values in base64) costs the agent a
+/// parse of every value; this form is a copy of lengths and bytes.
 /// </summary>
 /// <remarks>
 /// Little-endian. A string is an int32 byte count and UTF-8 bytes; an optional string, one byte 0/1 and the string

@@ -10,7 +10,7 @@ public sealed class SecretCaptureTests(ReplicationFixture fixture) : IClassFixtu
 {
     /// <summary>
     /// One upsert per insert, in its own transaction. Versions pruned past Conjur's 20 are not captured again
-    /// (0020, 0021): the insert that prunes them writes the upsert, whose push carries the kept versions only.
+    /// (leader baseline): the insert that prunes them writes the upsert, whose push carries the kept versions only.
     /// A version deleted by hand is captured as one delete of that version; a deleted variable as one delete
     /// of the variable (no version), not of each version its cascade removes.
     /// </summary>
@@ -42,7 +42,7 @@ public sealed class SecretCaptureTests(ReplicationFixture fixture) : IClassFixtu
             captured);
     }
 
-    /// <summary>A variable removed by the cascade of its deleted owner is captured too (0021 fires at any depth), and only variables are.</summary>
+    /// <summary>A variable removed by the cascade of its deleted owner is captured too (the leader baseline's capture on resources fires at any depth), and only variables are.</summary>
     [Fact]
     public async Task A_variable_deleted_with_its_owner_role_is_captured()
     {
@@ -62,7 +62,7 @@ public sealed class SecretCaptureTests(ReplicationFixture fixture) : IClassFixtu
     }
 
     /// <summary>
-    /// The wake-up check once per session per 50 ms (0017): a writer that found no gateway waiting remembers
+    /// The wake-up check once per session per 50 ms (leader baseline): a writer that found no gateway waiting remembers
     /// when it asked and trusts that answer for 50 ms; any other value of the setting (not a number, in the
     /// future, older) only makes it ask again, and no write fails because of it.
     /// </summary>

@@ -101,7 +101,7 @@ public sealed class PushEndToEndTests(ReplicationFixture fixture) : IClassFixtur
 
     /// <summary>
     /// A follower recorded after the gateway started is served when its agent URL commits (the followers table
-    /// notifies, 0013), not at the gateway's next refresh, here an hour away.
+    /// notifies, leader baseline), not at the gateway's next refresh, here an hour away.
     /// </summary>
     [Fact]
     public async Task A_follower_recorded_with_its_agent_is_served_at_once_not_at_the_next_refresh()

@@ -46,7 +46,7 @@ public sealed class WakeupModeTests(ReplicationFixture fixture) : IClassFixture<
     }
 
     /// <summary>
-    /// A writer that found no gateway waiting skips the wake-up check for the next 50 ms (0017), so a write in
+    /// A writer that found no gateway waiting skips the wake-up check for the next 50 ms (leader baseline), so a write in
     /// the moment a gateway turns idle may not notify. Turning idle, the gate wakes every worker at once and
     /// again once such remembered answers have run out, not only at the workers' fallback poll.
     /// </summary>

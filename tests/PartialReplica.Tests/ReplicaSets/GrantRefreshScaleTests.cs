@@ -11,10 +11,10 @@ public sealed class GrantRefreshScaleTests(ReplicationFixture fixture)
     private const int Variables = 100_000;
 
     /// <summary>
-    /// An analysed, empty grant table (an operator's VACUUM ANALYZE before the first follower) made the
-    /// registration's refresh scan the grant table for every wanted row, over its own inserts: quadratic, minutes
-    /// at this size (found by bench; fixed in 0015). The statement timeout turns a return of that into a failure;
-    /// with 0015 the registration takes well under a second here.
+    /// An analysed, empty grant table (an operator's VACUUM ANALYZE before the first follower) must not make the
+    /// registration's refresh scan the grant table for every wanted row, over its own inserts: that plan is quadratic,
+    /// minutes at this size. The statement timeout turns a return of it into a failure; the registration takes well
+    /// under a second here.
     /// </summary>
     [Fact]
     public async Task A_follower_registered_after_the_grant_table_was_analysed_empty_gets_its_whole_set()
@@ -45,7 +45,7 @@ public sealed class GrantRefreshScaleTests(ReplicationFixture fixture)
     }
 
     /// <summary>
-    /// The refresh a policy load runs (0018: one statement, the wanted set against the held one by a FULL JOIN):
+    /// The refresh a policy load runs (leader baseline: one statement, the wanted set against the held one by a FULL JOIN):
     /// with 100,000 variables held, taking half of them away and adding 10,000 others returns exactly those
     /// changes, leaves the grant table equal to the definition, and keeps the count; within the same timeout.
     /// </summary>

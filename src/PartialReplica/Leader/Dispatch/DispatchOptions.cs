@@ -55,27 +55,23 @@ public sealed record DispatchOptions
 
     /// <summary>
     /// See <see cref="HotPeriod"/>: 60 in 300 ms is 200 committing transactions a second. Below that commits seldom
-    /// overlap, so notifying (which serialises them) costs little and wakes the gateway soonest: a writer waiting
-    /// for each change to be seen (bench P3, ~70 a second) is notified every time. Two busy writers (P2, P4, ~700
-    /// a second) lost half their commit rate to notifying.
+    /// overlap, so notifying (which serialises them) costs little and wakes the gateway soonest; above it, notifying
+    /// would cost busy writers a large share of their commit rate.
     /// </summary>
     public int HotChanges { get; init; } = 60;
 
     /// <summary>
     /// How often a busy gateway polls the outbox horizon. Each poll wakes the gateway's threads and runs a
-    /// statement on the leader; in bench P4 (two writers, ~1,000 commits a second on two cores) polling every
-    /// 10 ms took the gateway 80–100 µs of CPU per leader commit, every 20 ms 40–60 µs. A burst's last change
-    /// waits for the next poll, 10 ms on average.
+    /// statement on the leader, so a shorter interval costs CPU per leader commit; a burst's last change waits
+    /// for the next poll, half this on average.
     /// </summary>
     public TimeSpan HotPollInterval { get; init; } = TimeSpan.FromMilliseconds(20);
 
     /// <summary>
     /// The longest a busy gateway waits between horizon polls while they find only changes no follower holds (the
     /// interval doubles from <see cref="HotPollInterval"/> after each such poll and returns to it on the first change
-    /// a follower holds). Measured in bench P4, whose writes no follower holds: a poll costs the gateway 1.2–1.5 ms
-    /// of CPU on the 2-core bench machine, where every thread wake-up is a dear context switch; polling every 20 ms
-    /// the gateway spent 51–93 µs of CPU per leader commit, with this back-off 14–49 µs. A change a follower holds,
-    /// written amid such a burst, waits up to this long for its poll.
+    /// a follower holds): a poll that finds nothing to push still costs thread wake-ups and a statement. A change a
+    /// follower holds, written amid such a burst, waits up to this long for its poll.
     /// </summary>
     public TimeSpan QuietPollInterval { get; init; } = TimeSpan.FromMilliseconds(100);
 
@@ -83,16 +79,15 @@ public sealed record DispatchOptions
     public int BatchSize { get; init; } = 2000;
 
     /// <summary>
-    /// Variables per push during a full reconcile. Measured in bench P1 (100,000 secrets, two pages in flight):
-    /// 1.50–1.58 s with 10,000, 1.59–1.73 s with 5,000, 1.65–1.86 s with 20,000.
+    /// Variables per push during a full reconcile: smaller pages pay more round trips, larger ones keep the agent
+    /// waiting longer for each (docs/performance.md, P1).
     /// </summary>
     public int ReconcileBatchSize { get; init; } = 10000;
 
     /// <summary>
     /// Variables in a full reconcile's first push; each next page doubles it, up to <see cref="ReconcileBatchSize"/>.
-    /// A new follower's agent waits for the first page while the gateway reads it, sends it and the agent decodes it.
-    /// Measured in bench P1 (100,000 secrets): a first page of 10,000 began to apply 0.29–0.45 s after the follower
-    /// was registered, one of 1,000 after 0.07–0.22 s, and the pages after it overlap as before.
+    /// A new follower's agent waits for the first page while the gateway reads it, sends it and the agent decodes it,
+    /// so a small first page starts the apply sooner.
     /// </summary>
     public int ReconcileFirstBatchSize { get; init; } = 1000;
 

@@ -137,7 +137,7 @@ internal sealed class FollowerWorker
                 // The agent's own check refused the batch (a grant revoked after the states were read, a grant committed
                 // between a state's stamp and its read, the follower's replication behind): back off, then serve again
                 // from the durable cursor, re-reading the states. The first retries come quickly: a race of this kind is
-                // over after one replication round trip (bench P7: a back-off from 100 ms made one revoke take 1.03 s).
+                // over after one replication round trip, and a long first back-off would hold the follower's revokes back.
                 var backoff = TimeSpan.FromMilliseconds(Math.Min(10 * Math.Pow(2, Math.Min(_refusals++, 12)), _options.PollInterval.TotalMilliseconds * 5));
                 LogMessages.PushRefused(_logger, _follower.Name, (int)backoff.TotalMilliseconds, e);
                 PushMetrics.RecordError(_follower.Name, e);
@@ -316,8 +316,8 @@ internal sealed class FollowerWorker
 
         // The first page is small (ReconcileFirstBatchSize) so the agent starts applying soon; each next one doubles.
         // Pipelined: the next page is read on the leader while the agent applies this one, and a page is sent
-        // while the one before is still applied (the agent applies pages of disjoint ranges side by side; measured
-        // in bench P1: the follower's two cores then both copy). The push itself is readied (token, connection)
+        // while the one before is still applied (the agent applies pages of disjoint ranges side by side, so the
+        // follower's cores copy at once). The push itself is readied (token, connection)
         // while the first page is read. The last batch goes when every page is acknowledged.
         var prepared = PrepareAsync(cancellationToken);
         var pageSize = Math.Clamp(_options.ReconcileFirstBatchSize, 1, _options.ReconcileBatchSize);

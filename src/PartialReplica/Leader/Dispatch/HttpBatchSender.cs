@@ -31,8 +31,8 @@ public sealed class HttpBatchSender(HttpClient http, IPushTokenSource tokens) : 
     public const string LivenessRoute = "/health/live";
 
     /// <summary>
-    /// Compiles the encoder and the report reader before the first push needs them (~80 ms of a new follower's
-    /// first page, measured in <c>bench</c> P1), by encoding a one-variable batch and reading a report.
+    /// Compiles the encoder and the report reader before the first push needs them (so a new follower's first page
+    /// does not pay for it), by encoding a one-variable batch and reading a report.
     /// </summary>
     public static void WarmUp()
     {

@@ -57,7 +57,7 @@ public sealed class VariableStateReader(NpgsqlDataSource leader)
     {
         // The stamp is read before the snapshot: every commit the state misses has a larger WAL position,
         // so a newer state always carries a larger stamp (see the follower's apply rule). Both statements go in
-        // one round trip; each still takes its own snapshot, in order (measured in bench P3: ~0.5 ms a push).
+        // one round trip (a round trip is a large share of one change's push); each still takes its own snapshot, in order.
         await using var batch = new NpgsqlBatch(connection)
         {
             BatchCommands =

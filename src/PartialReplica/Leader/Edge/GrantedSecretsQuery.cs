@@ -4,9 +4,9 @@ using PartialReplica.Schema;
 namespace PartialReplica.Leader.Edge;
 
 /// <summary>
-/// Every question "which secrets may follower F read" the gateway asks, in one place, so grant resolution
-/// can be swapped for a faster (materialised) form without touching the edges. All of them go through
-/// <c>partial_replica.granted_variables</c> (baseline migrations). A variable counts as a granted secret when it
+/// Every question "which secrets may follower F read" the Edge API, status and admin ask, in one place. All of
+/// them go through <c>partial_replica.granted_variables</c> (the leader baseline, 0002), the live form of the
+/// grant rule; the push path reads the materialised table instead. A variable counts as a granted secret when it
 /// is granted and has at least one stored version. Ids are ordered bytewise (COLLATE "C") so offset and
 /// keyset paging agree whatever the database's collation. The edges check caller text before it comes here
 /// (<see cref="CallerText"/>); should a statement still fail on the server, the connection's prepared statements are
@@ -30,7 +30,7 @@ public static class GrantedSecretsQuery
 
     // The next granted ids after the cursor, with their versions; an id without any value comes back once
     // with a null version. Checking for values only on the page (not on every granted variable before
-    // sorting) makes this about 3x faster than OffsetSql on 100,000 granted variables.
+    // sorting) makes this several times cheaper than OffsetSql on a large granted set.
     private const string KeysetSql = """
         WITH page AS (
             SELECT g.resource_id

@@ -78,7 +78,7 @@ public sealed partial class RelaySetup(ILogger logger)
 
         // synchronous_commit 'local': a subscription's apply worker commits with it off by default, so what the relay
         // applies would reach its WAL's disk, and with it the followers (walsenders send only flushed WAL), only at
-        // the WAL writer's next round (200 ms). Measured in bench P3: commit-to-visible p50 195 ms with it off.
+        // the WAL writer's next round (200 ms), which would add that much to every commit-to-visible.
         if (await SubscriptionState.ExistsAsync(relay, subscription, cancellationToken))
         {
             var quoted = SqlIdentifier.Quote(subscription);

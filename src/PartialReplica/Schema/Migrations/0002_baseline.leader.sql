@@ -344,7 +344,7 @@ CREATE TABLE partial_replica.delivery (
 
 -- Wake-ups only when someone sleeps. A transaction that NOTIFYs takes a cluster-wide lock held through its
 -- commit, so notifying on every secret write would serialise the leader's commits (no group commit). Each
--- gateway records here whether it is waiting for a wake-up (Push/WakeupGate); writers notify only while one is,
+-- gateway records here whether it is waiting for a wake-up (Leader/Dispatch/WakeupGate); writers notify only while one is,
 -- or while no gateway has been seen for 5 s. A busy gateway reads the outbox on its own.
 CREATE TABLE partial_replica.listeners (
     instance text PRIMARY KEY,
@@ -376,7 +376,7 @@ REVOKE ALL ON partial_replica.signing_keys FROM PUBLIC;
 --   * The wake-up check runs once per writing session per 50 ms (P4): when no gateway wants a wake-up, the
 --     session remembers when it asked in its own setting partial_replica.quiet_since (epoch seconds) and skips
 --     the check for 50 ms. A gateway that turns to waiting reads the outbox again once writers' remembered
---     answers have run out (Push/WakeupGate.WritersRemember). A value the session did not set this way means
+--     answers have run out (Leader/Dispatch/WakeupGate.WritersRemember). A value the session did not set this way means
 --     ask, never an error: a secret write must not fail because of this setting.
 --   * Pruning to 20 versions writes no change row of its own: the DELETE runs inside the insert of a version 20
 --     newer of the same variable, whose 'upsert' makes the gateway push the variable's whole kept state. So a

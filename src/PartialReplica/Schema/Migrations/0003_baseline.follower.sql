@@ -15,7 +15,7 @@ ALTER TABLE secrets DROP CONSTRAINT IF EXISTS secrets_resource_id_fkey;
 -- applied before, so replayed, duplicated or reordered batches can neither regress a version nor resurrect a
 -- revoked secret. Absent states stay as tombstones.
 -- applied_at defaults to now(), not clock_timestamp(): COPY inserts row by row instead of in batches when a
--- column it fills by default has a volatile default (P1: 163 against 134 ms for 50,000 rows); the merge path
+-- column it fills by default has a volatile default (slower for a reconcile page); the merge path
 -- stamps updates with clock_timestamp() itself.
 CREATE TABLE partial_replica.applied (
     resource_id text PRIMARY KEY,

@@ -1,7 +1,7 @@
 -- Followers spread over live gateways (issue 26). Each gateway registers here at start, renews its lease every
 -- few seconds and deletes its row at a graceful stop; a gateway is live while lease_until is in the future by the
 -- leader's clock (the gateways' clocks are never compared). Each follower is served by the live gateway that
--- rendezvous hashing gives it (Gateways/Rendezvous); the follower's advisory lock still admits one pusher at a time.
+-- rendezvous hashing gives it (Leader/Gateways/Rendezvous); the follower's advisory lock still admits one pusher at a time.
 CREATE TABLE partial_replica.gateways (
     id           text PRIMARY KEY CHECK (id <> '' AND length(id) <= 200),
     url          text,                                           -- its public URL, when known
