@@ -167,7 +167,7 @@ public sealed class ConjurApiKeyTests(ConjurKeysFixture fixture) : IClassFixture
 
     private static async Task AssertStoredAsConjurAsync(KeysLeader leader, string roleId, string apiKey)
     {
-        Assert.Matches(ConjurApiKeyShapeTests.ShapePattern, apiKey);
+        Assert.Matches(PartialReplica.Conjur.ConjurApiKey.ShapePattern, apiKey);
         var stored = await Db.ScalarAsync<byte[]>(leader.ConnectionString, "SELECT api_key FROM credentials WHERE role_id = $1", roleId);
         Assert.Equal(apiKey, ConjurBlob.Open(TestDataKey.Base64, roleId, stored!));
         Assert.True(await Db.ScalarAsync<bool>(leader.ConnectionString,

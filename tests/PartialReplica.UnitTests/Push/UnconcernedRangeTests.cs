@@ -1,7 +1,7 @@
 using PartialReplica.Capture;
 using PartialReplica.Push;
 
-namespace PartialReplica.Tests.Push;
+namespace PartialReplica.UnitTests.Push;
 
 /// <summary>What a worker may skip of the outbox on the word of the gateway's horizon poll.</summary>
 public sealed class UnconcernedRangeTests

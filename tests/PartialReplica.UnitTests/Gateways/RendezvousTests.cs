@@ -1,6 +1,6 @@
 using PartialReplica.Gateways;
 
-namespace PartialReplica.Tests.Gateways;
+namespace PartialReplica.UnitTests.Gateways;
 
 /// <summary>Rendezvous hashing (pure): stable weights, an even spread, and followers move only with their gateway.</summary>
 public sealed class RendezvousTests

@@ -1,6 +1,6 @@
 using PartialReplica.Followers;
 
-namespace PartialReplica.Tests.Followers;
+namespace PartialReplica.UnitTests.Followers;
 
 public sealed class SlotNamesTests
 {
