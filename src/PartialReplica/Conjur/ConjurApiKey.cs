@@ -11,6 +11,12 @@ namespace PartialReplica.Conjur;
 /// </summary>
 public static class ConjurApiKey
 {
+    /// <summary>
+    /// The shape of every key made here, as a regular expression: eight Crockford chunks of one to seven characters
+    /// (32 bits each), lowercase, nothing else. Tests check keys the product issues against it.
+    /// </summary>
+    internal const string ShapePattern = "^(?:[0-9a-hjkmnp-tv-z]{1,7}){8}$";
+
     private const string Alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
     /// <summary>A new key from 32 random bytes.</summary>

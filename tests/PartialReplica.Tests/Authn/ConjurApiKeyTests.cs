@@ -2,11 +2,9 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
 using Npgsql;
 using PartialReplica.Policies;
 using PartialReplica.Tests.Infrastructure;
-using PartialReplica.Web.Gateway;
 
 namespace PartialReplica.Tests.Authn;
 
@@ -124,36 +122,6 @@ public sealed class ConjurApiKeyTests(ConjurKeysFixture fixture) : IClassFixture
         Assert.Equal(before, await Db.ScalarAsync<long>(leader.ConnectionString, "SELECT count(*) FROM roles"));
     }
 
-    [Theory]
-    [InlineData(null, "No data key")]
-    [InlineData("c2hvcnQ=", "decodes to 5 bytes")]
-    public async Task A_gateway_without_a_usable_data_key_refuses_to_start_naming_the_variable(string? key, string says)
-    {
-        var settings = new Dictionary<string, string?>
-        {
-            ["urls"] = "http://127.0.0.1:0",
-            ["Gateway:Leader"] = fixture.Product.ConnectionString,
-            ["Gateway:GatewayKey"] = TestGatewayKey.Base64,
-            ["Dispatch:Enabled"] = "false",
-            ["Logging:LogLevel:Default"] = "None",
-        };
-        if (key is not null)
-        {
-            settings["Gateway:DataKey"] = key;
-        }
-
-        var refused = await Assert.ThrowsAsync<OptionsValidationException>(async () =>
-        {
-            await using var gateway = GatewayApplication.Build([], settings);
-            await gateway.StartAsync();
-        });
-
-        var failure = Assert.Single(refused.Failures);
-        Assert.Contains(says, failure, StringComparison.Ordinal);
-        Assert.Contains("CONJUR_DATA_KEY", failure, StringComparison.Ordinal);
-        Assert.DoesNotContain('\n', failure);
-    }
-
     /// <summary>A host with a credentials row as Conjur's Ruby writes it (no password hash, nothing restricted).</summary>
     private static async Task<(string RoleId, string Login)> ConjurWrittenHostAsync(KeysLeader leader, string apiKey)
     {
@@ -167,7 +135,7 @@ public sealed class ConjurApiKeyTests(ConjurKeysFixture fixture) : IClassFixture
 
     private static async Task AssertStoredAsConjurAsync(KeysLeader leader, string roleId, string apiKey)
     {
-        Assert.Matches(ConjurApiKeyShapeTests.ShapePattern, apiKey);
+        Assert.Matches(PartialReplica.Conjur.ConjurApiKey.ShapePattern, apiKey);
         var stored = await Db.ScalarAsync<byte[]>(leader.ConnectionString, "SELECT api_key FROM credentials WHERE role_id = $1", roleId);
         Assert.Equal(apiKey, ConjurBlob.Open(TestDataKey.Base64, roleId, stored!));
         Assert.True(await Db.ScalarAsync<bool>(leader.ConnectionString,

@@ -16,7 +16,7 @@ public sealed class SetupAndInitCliTests(ReplicationFixture fixture) : IClassFix
         var setup = await CliProcess.RunAsync(env, ["setup", "--json", .. password]);
         Assert.True(setup.ExitCode == 0, setup.Stderr);
         var adminKey = JsonDocument.Parse(setup.Stdout).RootElement.GetProperty("adminApiKey").GetString();
-        Assert.Matches(PartialReplica.Tests.Authn.ConjurApiKeyShapeTests.ShapePattern, adminKey);
+        Assert.Matches(PartialReplica.Conjur.ConjurApiKey.ShapePattern, adminKey);
 
         var again = await CliProcess.RunAsync(env, ["setup", "--json", .. password]);
         Assert.Equal(0, again.ExitCode);
@@ -26,7 +26,7 @@ public sealed class SetupAndInitCliTests(ReplicationFixture fixture) : IClassFix
         Assert.True(init.ExitCode == 0, init.Stderr);
         var initJson = JsonDocument.Parse(init.Stdout).RootElement;
         Assert.Equal("conjur/followers/east-1", initJson.GetProperty("name").GetString());
-        Assert.Matches(PartialReplica.Tests.Authn.ConjurApiKeyShapeTests.ShapePattern, initJson.GetProperty("apiKey").GetString());
+        Assert.Matches(PartialReplica.Conjur.ConjurApiKey.ShapePattern, initJson.GetProperty("apiKey").GetString());
         // Both keys stored as Conjur stores them, with the data key the CLI was given (CONJUR_DATA_KEY); no password hash.
         foreach (var (role, key) in new[] { ("default:user:admin", adminKey!), ("default:host:conjur/followers/east-1", initJson.GetProperty("apiKey").GetString()!) })
         {

@@ -25,7 +25,7 @@ public sealed class PolicyApiTests(GatewayFixture fixture)
         var hostId = $"default:host:{branch}/app-1";
         var created = json.GetProperty("created_roles").GetProperty(hostId);
         Assert.Equal(hostId, created.GetProperty("id").GetString());
-        Assert.Matches(PartialReplica.Tests.Authn.ConjurApiKeyShapeTests.ShapePattern, created.GetProperty("api_key").GetString());
+        Assert.Matches(PartialReplica.Conjur.ConjurApiKey.ShapePattern, created.GetProperty("api_key").GetString());
         Assert.Equal(1, json.GetProperty("version").GetInt32());
         Assert.Equal(1L, await Db.ScalarAsync<long>(fixture.Leader, "SELECT count(*) FROM resources WHERE resource_id = $1", $"default:variable:{branch}/db/password"));
     }

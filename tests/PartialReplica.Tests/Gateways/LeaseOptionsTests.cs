@@ -1,4 +1,3 @@
-using PartialReplica.Leader.Dispatch;
 using PartialReplica.Tests.Infrastructure;
 
 namespace PartialReplica.Tests.Gateways;
@@ -6,26 +5,6 @@ namespace PartialReplica.Tests.Gateways;
 /// <summary>The lease settings and the gateway id are checked at start: one line naming the setting, exit code 2.</summary>
 public sealed class LeaseOptionsTests
 {
-    [Fact]
-    public void Defaults_pass_and_hand_a_killed_gateways_followers_over_within_ten_seconds()
-    {
-        var options = new DispatchOptions();
-
-        Assert.Empty(options.Problems());
-        Assert.True(options.LeaseDuration + options.LeaseRenewInterval <= TimeSpan.FromSeconds(10));
-    }
-
-    [Theory]
-    [InlineData("00:00:02", "00:00:03", "Dispatch:LeaseDuration (00:00:03) must be at least twice Dispatch:LeaseRenewInterval (00:00:02)")]
-    [InlineData("00:00:00", "00:00:06", "Dispatch:LeaseRenewInterval must be a positive time span")]
-    [InlineData("00:00:02", "00:10:00", "Dispatch:LeaseDuration (00:10:00) must be at most 5 minutes")]
-    public void Lease_settings_out_of_bounds_are_named(string renew, string lease, string problem)
-    {
-        var options = new DispatchOptions { LeaseRenewInterval = TimeSpan.Parse(renew, System.Globalization.CultureInfo.InvariantCulture), LeaseDuration = TimeSpan.Parse(lease, System.Globalization.CultureInfo.InvariantCulture) };
-
-        Assert.Contains(options.Problems(), p => p.StartsWith(problem, StringComparison.Ordinal));
-    }
-
     [Theory]
     [InlineData("Dispatch__LeaseDuration", "00:00:03", "error: Dispatch:LeaseDuration (00:00:03) must be at least twice Dispatch:LeaseRenewInterval (00:00:02), so one late renewal does not end the lease.")]
     [InlineData("PARTIALREPLICA_GATEWAY_ID", " ", "error: The gateway id must be 1 to 200 printable characters (set Gateway:Id or PARTIALREPLICA_GATEWAY_ID).")]

@@ -2,8 +2,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using PartialReplica.Conjur;
@@ -11,7 +9,6 @@ using PartialReplica.Enrollment;
 using PartialReplica.Leader.Dispatch;
 using PartialReplica.Policies;
 using PartialReplica.Tests.Infrastructure;
-using PartialReplica.Web.Gateway;
 
 namespace PartialReplica.Tests.Metrics;
 
@@ -135,28 +132,6 @@ public sealed class PushMetricsTests(ReplicationFixture fixture) : IClassFixture
             _listener.RecordObservableInstruments();
             return Task.FromResult(_totals.ContainsKey(("partial_replica.queue.depth", Receiver, null)) && Total("partial_replica.queue.depth", Receiver, null) == 0);
         }, "the receiver's queue observed empty");
-    }
-
-    [Fact]
-    public void Otlp_export_runs_only_when_an_endpoint_is_configured()
-    {
-        using var without = GatewayApplication.Build([], new Dictionary<string, string?>
-        {
-            ["Gateway:Leader"] = "Host=127.0.0.1;Database=none",
-            ["Gateway:GatewayKey"] = TestGatewayKey.Base64,
-            ["Gateway:DataKey"] = TestDataKey.Base64,
-        });
-        using var with = GatewayApplication.Build([], new Dictionary<string, string?>
-        {
-            ["Gateway:Leader"] = "Host=127.0.0.1;Database=none",
-            ["Gateway:GatewayKey"] = TestGatewayKey.Base64,
-            ["Gateway:DataKey"] = TestDataKey.Base64,
-            [GatewayTelemetry.EndpointKey] = "http://127.0.0.1:4317",
-        });
-
-        Assert.DoesNotContain(without.Services.GetServices<IHostedService>(), s => s is GatewayTelemetry.OtlpMetricsExport);
-        var export = Assert.Single(with.Services.GetServices<IHostedService>().OfType<GatewayTelemetry.OtlpMetricsExport>());
-        Assert.Equal(new Uri("http://127.0.0.1:4317"), export.Endpoint);
     }
 
     private long Total(string instrument, string follower, string? kind) => _totals.GetValueOrDefault((instrument, follower, kind));

@@ -16,7 +16,7 @@ public sealed class DemoPolicyTests(ReplicationFixture fixture)
 
         Assert.Equal(1, result.Version);
         Assert.Equal(["default:host:conjur/followers/east-1", "default:host:conjur/followers/west-1"], result.CreatedRoles.Keys.Order(StringComparer.Ordinal));
-        Assert.All(result.CreatedRoles.Values, r => Assert.Matches(PartialReplica.Tests.Authn.ConjurApiKeyShapeTests.ShapePattern, r.ApiKey));
+        Assert.All(result.CreatedRoles.Values, r => Assert.Matches(PartialReplica.Conjur.ConjurApiKey.ShapePattern, r.ApiKey));
         var json = JsonSerializer.Serialize(result);
         Assert.Matches("""^\{"created_roles":\{"default:host:conjur/followers/east-1":\{"id":"default:host:conjur/followers/east-1","api_key":"(?:[0-9a-hjkmnp-tv-z]{1,7}){8}"\}""", json);
         Assert.EndsWith(""","version":1}""", json);

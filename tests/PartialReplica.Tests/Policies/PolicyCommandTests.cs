@@ -23,7 +23,7 @@ public sealed class PolicyCommandTests(ReplicationFixture fixture)
             Assert.Equal(1, json.RootElement.GetProperty("version").GetInt32());
             var host = json.RootElement.GetProperty("created_roles").GetProperty("default:host:h1");
             Assert.Equal("default:host:h1", host.GetProperty("id").GetString());
-            Assert.Matches(PartialReplica.Tests.Authn.ConjurApiKeyShapeTests.ShapePattern, host.GetProperty("api_key").GetString());
+            Assert.Matches(PartialReplica.Conjur.ConjurApiKey.ShapePattern, host.GetProperty("api_key").GetString());
         }
         finally
         {

@@ -1,7 +1,5 @@
-using Microsoft.Extensions.Options;
 using PartialReplica.Tests.Gateway;
 using PartialReplica.Tests.Infrastructure;
-using PartialReplica.Web.Gateway;
 
 namespace PartialReplica.Tests.Redis;
 
@@ -14,32 +12,6 @@ namespace PartialReplica.Tests.Redis;
 public sealed class RedisConfigurationTests(GatewayFixture fixture)
 {
     private const string Password = "hunter2-not-to-be-logged";
-
-    [Theory]
-    [InlineData("127.0.0.1:6379,password=" + Password + ",connectTimeout=soon")]
-    [InlineData("127.0.0.1:6379,password=" + Password + ",noSuchOption=1")]
-    [InlineData("password=" + Password)]
-    public async Task A_bad_configuration_string_is_refused_in_one_line_without_its_value(string configuration)
-    {
-        var error = await Assert.ThrowsAsync<OptionsValidationException>(async () =>
-        {
-            await using var app = GatewayApplication.Build([], new Dictionary<string, string?>
-            {
-                ["Gateway:Leader"] = fixture.Leader,
-                ["Gateway:GatewayKey"] = TestGatewayKey.Base64,
-                ["Gateway:DataKey"] = TestDataKey.Base64,
-                ["Gateway:Redis"] = configuration,
-                ["urls"] = "http://127.0.0.1:0",
-            });
-            await app.StartAsync();
-        });
-
-        var failure = Assert.Single(error.Failures);
-        Assert.StartsWith("The Redis configuration is not a StackExchange.Redis configuration string", failure, StringComparison.Ordinal);
-        Assert.EndsWith("set PARTIALREPLICA_REDIS or Gateway:Redis.", failure, StringComparison.Ordinal);
-        Assert.DoesNotContain(Password, error.Message, StringComparison.Ordinal);
-        Assert.DoesNotContain('\n', error.Message);
-    }
 
     [Fact]
     public async Task Serve_gateway_with_a_bad_PARTIALREPLICA_REDIS_prints_one_line_and_exits_2()

@@ -1,6 +1,6 @@
 using PartialReplica.Policies;
 
-namespace PartialReplica.Tests.Policies;
+namespace PartialReplica.UnitTests.Policies;
 
 /// <summary>Ids resolve as Conjur resolves them: relative to the branch, absolute with '/', anchors shared.</summary>
 public sealed class IdResolutionTests

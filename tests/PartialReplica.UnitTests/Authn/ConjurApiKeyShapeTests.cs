@@ -3,7 +3,7 @@ using System.Text;
 using PartialReplica.Authn;
 using PartialReplica.Conjur;
 
-namespace PartialReplica.Tests.Authn;
+namespace PartialReplica.UnitTests.Authn;
 
 /// <summary>
 /// The pure parts of Conjur's credentials: the shape of <c>Credentials.random_api_key</c> (Ruby's base32-crockford
@@ -11,9 +11,6 @@ namespace PartialReplica.Tests.Authn;
 /// </summary>
 public sealed class ConjurApiKeyShapeTests
 {
-    /// <summary>Eight Crockford chunks of one to seven characters (32 bits), lowercase, nothing else.</summary>
-    internal const string ShapePattern = "^(?:[0-9a-hjkmnp-tv-z]{1,7}){8}$";
-
     [Theory]
     [InlineData(0u, "0")]
     [InlineData(31u, "Z")]
@@ -42,7 +39,7 @@ public sealed class ConjurApiKeyShapeTests
     {
         var keys = Enumerable.Range(0, 200).Select(_ => ApiKeys.Generate()).ToList();
 
-        Assert.All(keys, k => Assert.Matches(ShapePattern, k));
+        Assert.All(keys, k => Assert.Matches(ConjurApiKey.ShapePattern, k));
         Assert.Equal(keys.Count, keys.Distinct(StringComparer.Ordinal).Count());
         // 8 × 32 random bits: nearly always 7 characters a chunk.
         Assert.InRange(keys.Average(k => k.Length), 53.0, 56.0);

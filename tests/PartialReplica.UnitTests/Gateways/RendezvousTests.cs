@@ -1,7 +1,7 @@
 
 using PartialReplica.Leader.Gateways;
 
-namespace PartialReplica.Tests.Gateways;
+namespace PartialReplica.UnitTests.Gateways;
 
 /// <summary>Rendezvous hashing (pure): stable weights, an even spread, and followers move only with their gateway.</summary>
 public sealed class RendezvousTests

@@ -1,8 +1,7 @@
-
 using PartialReplica.Leader.Capture;
 using PartialReplica.Leader.Dispatch;
-namespace PartialReplica.Tests.Push;
 
+namespace PartialReplica.UnitTests.Push;
 /// <summary>What a worker may skip of the outbox on the word of the gateway's horizon poll.</summary>
 public sealed class UnconcernedRangeTests
 {

@@ -1,7 +1,7 @@
 
 using PartialReplica.Enrollment;
 
-namespace PartialReplica.Tests.Followers;
+namespace PartialReplica.UnitTests.Followers;
 
 public sealed class SlotNamesTests
 {

@@ -1,7 +1,7 @@
 using System.Text.RegularExpressions;
 using YamlDotNet.RepresentationModel;
 
-namespace PartialReplica.Tests.Deployment;
+namespace PartialReplica.UnitTests.Deployment;
 
 /// <summary>The repository's docker-compose.yml, parsed (merge keys resolved, <c>${VAR:-default}</c> interpolated).</summary>
 internal sealed partial class ComposeFile

@@ -2,7 +2,7 @@
 using PartialReplica.Leader.Gateways;
 using PartialReplica.Status;
 
-namespace PartialReplica.Tests.Status;
+namespace PartialReplica.UnitTests.Status;
 
 /// <summary>The status table's text: within the width, words whole, the common prefix shortened with a note.</summary>
 public sealed class StatusTableTests

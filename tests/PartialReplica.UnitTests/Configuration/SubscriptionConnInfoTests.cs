@@ -1,7 +1,7 @@
 using Npgsql;
 using PartialReplica.Leader.Relay;
 
-namespace PartialReplica.Tests.Configuration;
+namespace PartialReplica.UnitTests.Configuration;
 
 /// <summary>
 /// A subscription's conninfo is read by libpq in the subscriber's server: Npgsql's multi-host form becomes libpq's

@@ -1,7 +1,7 @@
 using PartialReplica.Leader.Dispatch;
 using PartialReplica.Web.Gateway;
 
-namespace PartialReplica.Tests.Dashboard;
+namespace PartialReplica.UnitTests.Dashboard;
 
 /// <summary>
 /// The dashboard's in-memory history on its own: 15 minutes of one-second samples, push rates over the time that

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using PartialReplica.Protocol;
 
-namespace PartialReplica.Tests.Push;
+namespace PartialReplica.UnitTests.Push;
 
 /// <summary>The binary push format: byte-exact round trips (R7) and clear refusals of malformed input.</summary>
 public sealed class PushBatchCodecTests

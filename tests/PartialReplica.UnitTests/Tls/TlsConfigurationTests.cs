@@ -1,9 +1,11 @@
+using System.Security.Cryptography;
 using Microsoft.Extensions.Options;
-using PartialReplica.Tests.Infrastructure;
+using PartialReplica.Authn;
+using PartialReplica.Conjur;
 using PartialReplica.Web.Agent;
 using PartialReplica.Web.Gateway;
 
-namespace PartialReplica.Tests.Tls;
+namespace PartialReplica.UnitTests.Tls;
 
 /// <summary>A CA setting that cannot be used stops the start with one line naming the setting; before anything listens.</summary>
 public sealed class TlsConfigurationTests
@@ -36,24 +38,36 @@ public sealed class TlsConfigurationTests
     [Fact]
     public async Task Gateway_with_an_agent_ca_file_holding_no_certificate_does_not_start_and_names_the_setting()
     {
-        using var ca = TestCertificates.CreateAuthority("config-ca");
-        var keyOnly = ca.Issue("not-a-ca").KeyPath;
+        // A private key in PEM, as a mistaken setting would name a server's key file.
+        var keyOnly = Path.Combine(Path.GetTempPath(), $"key-only-{Guid.NewGuid():N}.pem");
+        using (var key = ECDsa.Create(ECCurve.NamedCurves.nistP256))
+        {
+            await File.WriteAllTextAsync(keyOnly, key.ExportPkcs8PrivateKeyPem());
+        }
+
         var settings = new Dictionary<string, string?>
         {
             ["Gateway:Leader"] = UnreachableDatabase,
-            ["Gateway:GatewayKey"] = TestGatewayKey.Base64,
-            ["Gateway:DataKey"] = TestDataKey.Base64,
+            ["Gateway:GatewayKey"] = GatewayKey.GenerateBase64(),
+            ["Gateway:DataKey"] = Slosilo.GenerateBase64Key(),
             ["Gateway:AgentCa"] = keyOnly,
             ["Dispatch:Enabled"] = "false",
             ["urls"] = "http://127.0.0.1:0",
         };
 
-        var error = await Assert.ThrowsAsync<OptionsValidationException>(async () =>
+        try
         {
-            await using var app = GatewayApplication.Build([], settings);
-            await app.StartAsync();
-        });
+            var error = await Assert.ThrowsAsync<OptionsValidationException>(async () =>
+            {
+                await using var app = GatewayApplication.Build([], settings);
+                await app.StartAsync();
+            });
 
-        Assert.Equal($"Gateway:AgentCa (PARTIALREPLICA_AGENT_CA): {keyOnly} holds no PEM certificate (-----BEGIN CERTIFICATE-----).", error.Message);
+            Assert.Equal($"Gateway:AgentCa (PARTIALREPLICA_AGENT_CA): {keyOnly} holds no PEM certificate (-----BEGIN CERTIFICATE-----).", error.Message);
+        }
+        finally
+        {
+            File.Delete(keyOnly);
+        }
     }
 }

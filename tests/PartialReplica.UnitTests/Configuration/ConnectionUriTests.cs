@@ -1,7 +1,7 @@
 using Npgsql;
 using PartialReplica.Configuration;
 
-namespace PartialReplica.Tests.Configuration;
+namespace PartialReplica.UnitTests.Configuration;
 
 /// <summary>libpq URIs keep every parameter the driver understands; anything else is a one-line error naming it.</summary>
 public sealed class ConnectionUriTests

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using PartialReplica.Protocol;
 
-namespace PartialReplica.Tests.Hostile;
+namespace PartialReplica.UnitTests.Hostile;
 
 /// <summary>
 /// Issue 23: decoding a pushed batch never allocates more than its body warrants. Every 4-byte window of a valid batch

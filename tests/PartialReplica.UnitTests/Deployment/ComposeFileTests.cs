@@ -3,13 +3,14 @@ using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
 using Npgsql;
+using PartialReplica.Authn;
 using PartialReplica.Cli;
 using PartialReplica.Configuration;
-using PartialReplica.Tests.Infrastructure;
+using PartialReplica.Conjur;
 using PartialReplica.Web.Agent;
 using PartialReplica.Web.Gateway;
 
-namespace PartialReplica.Tests.Deployment;
+namespace PartialReplica.UnitTests.Deployment;
 
 /// <summary>
 /// SPEC U3 without Docker (our machines have none): docker-compose.yml and the Dockerfile are checked against
@@ -179,7 +180,7 @@ public sealed partial class ComposeFileTests
     [Fact]
     public void Probed_routes_and_the_policy_file_exist()
     {
-        var leader = new Dictionary<string, string?> { ["Gateway:Leader"] = "Host=127.0.0.1;Database=none", ["Gateway:GatewayKey"] = TestGatewayKey.Base64, ["Gateway:DataKey"] = TestDataKey.Base64 };
+        var leader = new Dictionary<string, string?> { ["Gateway:Leader"] = "Host=127.0.0.1;Database=none", ["Gateway:GatewayKey"] = GatewayKey.GenerateBase64(), ["Gateway:DataKey"] = Slosilo.GenerateBase64Key() };
         using var gateway = GatewayApplication.Build([], leader);
         using var agent = AgentApplication.Build([], new Dictionary<string, string?>
         {

@@ -1,7 +1,7 @@
 using Npgsql;
 using PartialReplica.Configuration;
 
-namespace PartialReplica.Tests.Configuration;
+namespace PartialReplica.UnitTests.Configuration;
 
 /// <summary>What a long-running service (gateway, agent) adds to the connection string it is given.</summary>
 public sealed class ServiceConnectionStringTests

@@ -1,6 +1,6 @@
 using PartialReplica.Policies;
 
-namespace PartialReplica.Tests.Policies;
+namespace PartialReplica.UnitTests.Policies;
 
 /// <summary>S4: bad policies are refused with file:line:column and what is wrong.</summary>
 public sealed class ParserErrorTests
