@@ -241,7 +241,7 @@ public sealed class EdgeDeltaTests(GatewayFixture fixture)
             follower.Name, follower.RoleId, "pr_" + Guid.NewGuid().ToString("N"));
         await Db.ExecuteAsync(fixture.Leader, "INSERT INTO partial_replica.delivery (follower) VALUES ($1)", follower.Name);
 
-        // Removing the follower revoked its tokens (migration 0007): it authenticates again, and its old position is gone.
+        // Removing the follower revoked its tokens (the leader baseline): it authenticates again, and its old position is gone.
         client.Token = await fixture.AuthenticateAsync("host/" + follower.Name, follower.ApiKey);
         Assert.False(await client.SyncAsync(limit: 10));
         await client.FullPullAsync(limit: 10);

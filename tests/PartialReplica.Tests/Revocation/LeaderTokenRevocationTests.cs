@@ -15,7 +15,7 @@ namespace PartialReplica.Tests.Revocation;
 /// <summary>
 /// Issue 26 (SPEC S1, F14): a key rotated or a follower removed straight in the leader's database — by Conjur itself
 /// (plain SQL on credentials) or by the CLI's <c>follower remove</c> — has the tokens issued before refused by every
-/// gateway within <see cref="Bound"/>, without Redis: the leader records it (migration 0007) and each gateway's
+/// gateway within <see cref="Bound"/>, without Redis: the leader records it (the leader baseline) and each gateway's
 /// <see cref="LeaderTokenRevocationFeed"/> reads it (LISTEN, and a poll when the LISTEN connection is lost).
 /// </summary>
 [Collection(GatewayCollection.Name)]

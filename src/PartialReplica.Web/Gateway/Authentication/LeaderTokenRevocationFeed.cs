@@ -8,7 +8,7 @@ using PartialReplica.Web.Gateway;
 namespace PartialReplica.Web.Gateway.Authentication;
 
 /// <summary>
-/// Issue 26 (SPEC S1, F14): the revocations the leader records (migration 0007: a key rotated or a host deleted by
+/// Issue 26 (SPEC S1, F14): the revocations the leader records (the leader baseline: a key rotated or a host deleted by
 /// Conjur itself, a follower removed by the CLI or through any gateway) reach this gateway's
 /// <see cref="ITokenRevocations"/>, with or without Redis. A LISTEN on <see cref="Channel"/> (reconnected with
 /// back-off) wakes the reader at once; the reader also polls every <see cref="PollInterval"/>, so a lost connection
@@ -24,7 +24,7 @@ public sealed class LeaderTokenRevocationFeed(
     NpgsqlDataSource leader, NpgsqlDataSource listener, ITokenRevocations revocations, TimeProvider timeProvider, LoopSupervisor supervisor,
     ILogger<LeaderTokenRevocationFeed> logger) : BackgroundService
 {
-    /// <summary>The NOTIFY channel of migration 0007's triggers (no payload).</summary>
+    /// <summary>The NOTIFY channel of the leader baseline's revocation triggers (no payload).</summary>
     public const string Channel = "partial_replica_token_revocations";
 
     /// <summary>The supervised loop that reads the revocations.</summary>

@@ -832,3 +832,99 @@ $$;
 CREATE CONSTRAINT TRIGGER partial_replica_grants_refresh AFTER INSERT ON partial_replica.grants_dirty
     DEFERRABLE INITIALLY DEFERRED
     FOR EACH ROW EXECUTE FUNCTION partial_replica.refresh_touched_grants_at_commit();
+
+-- 6. Operator status per follower (F9).
+-- Operator status (F9): when a follower last received a push, what failed and since when, the push breaker's
+-- pause, and the follower's last ten errors. Written by the worker that serves the follower; read by status.
+ALTER TABLE partial_replica.delivery
+    ADD COLUMN last_push_at     timestamptz,   -- the agent's latest acknowledged batch (delivered_at also moves on idle cursor advances)
+    ADD COLUMN last_error_since timestamptz,   -- start of the current failing stretch; cleared with last_error on success
+    ADD COLUMN breaker_until    timestamptz;   -- the push breaker is open (pushes paused) until then; null when closed
+
+-- Newest ten per follower are kept (the worker trims on insert). Messages name causes, never secret values.
+CREATE TABLE partial_replica.follower_errors (
+    id       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    follower text NOT NULL REFERENCES partial_replica.followers (name) ON DELETE CASCADE,
+    at       timestamptz NOT NULL DEFAULT clock_timestamp(),
+    message  text NOT NULL
+);
+CREATE INDEX follower_errors_newest ON partial_replica.follower_errors (follower, id DESC);
+
+-- 7. Live gateways and who serves each follower.
+-- Followers spread over live gateways Each gateway registers here at start, renews its lease every
+-- few seconds and deletes its row at a graceful stop; a gateway is live while lease_until is in the future by the
+-- leader's clock (the gateways' clocks are never compared). Each follower is served by the live gateway that
+-- rendezvous hashing gives it (Leader/Gateways/Rendezvous); the follower's advisory lock still admits one pusher at a time.
+CREATE TABLE partial_replica.gateways (
+    id           text PRIMARY KEY CHECK (id <> '' AND length(id) <= 200),
+    url          text,                                           -- its public URL, when known
+    started_at   timestamptz NOT NULL DEFAULT clock_timestamp(), -- when this run of the gateway registered
+    heartbeat_at timestamptz NOT NULL DEFAULT clock_timestamp(), -- its latest renewal
+    lease_until  timestamptz NOT NULL
+);
+REVOKE ALL ON partial_replica.gateways FROM PUBLIC;
+
+-- Who serves each follower, for status whichever gateway reads it: set by the worker that took the follower's lock,
+-- cleared by it before it lets the lock go (a killed gateway's name stays until the next owner writes its own).
+ALTER TABLE partial_replica.delivery
+    ADD COLUMN gateway      text,
+    ADD COLUMN served_since timestamptz;
+
+-- 8. Delta pull positions (F13).
+-- Delta pulls (F13): what the leader keeps so that a pull client's position can be answered, or refused with 410.
+-- A position is a transaction id X (EdgePosition): "every change of a transaction numbered below X is in the
+-- client's copy". Two things can make it unanswerable, both recorded here:
+--   * the outbox was pruned past it: prune deletes what every registered follower's cursor has passed, and a
+--     pull client is not a follower with a cursor. outbox_pruned.tx is the newest transaction any of whose
+--     changes a prune deleted, written by the prune's own statement (OutboxReader.PruneAsync); X is answerable
+--     only while outbox_pruned.tx < X (no change at or after X has been deleted).
+--   * the caller's follower registration is newer than X: grant and revoke rows exist for a follower only while
+--     it is registered, so what changed in its granted set before (or between) registrations is not in the
+--     outbox. registered_tx is the transaction that registered it; X is answerable only when registered_tx < X.
+CREATE TABLE partial_replica.outbox_pruned (
+    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    tx        xid8 NOT NULL DEFAULT '0'
+);
+INSERT INTO partial_replica.outbox_pruned DEFAULT VALUES;
+REVOKE ALL ON partial_replica.outbox_pruned FROM PUBLIC;
+
+-- Rows already registered get this migration's transaction: no position was issued before it.
+ALTER TABLE partial_replica.followers ADD COLUMN registered_tx xid8 NOT NULL DEFAULT pg_current_xact_id();
+
+-- 9. Token revocations seen by every gateway (S1, F14).
+-- Token revocations seen by every gateway, whoever made them: a key rotated or a host
+-- deleted by Conjur itself, a follower removed by the CLI, or either done through a gateway. Triggers record the
+-- role and the leader's time; each gateway reads the rows (LeaderTokenRevocationFeed: LISTEN, a poll, and a read
+-- for the role at every authentication) and refuses the role's tokens issued at or before that time. The
+-- NOTIFY carries no payload at all, so no key material (nor a role id) ever travels in it. Gateways prune rows
+-- older than the longest token life and the clock skew.
+CREATE TABLE partial_replica.token_revocations (
+    role_id    text NOT NULL,
+    revoked_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (role_id, revoked_at)
+);
+CREATE INDEX token_revocations_revoked_at ON partial_replica.token_revocations (revoked_at);
+REVOKE ALL ON partial_replica.token_revocations FROM PUBLIC;
+
+-- One function for the three triggers; a row trigger, as column lists (UPDATE OF api_key) take no transition
+-- tables. Rotations and deletions are rare, and the WHEN conditions keep every other update of credentials
+-- (expiration, restricted_to) from calling it at all. SECURITY DEFINER with a fixed search_path: Conjur's own
+-- rotation must not fail because the role it connects as has no right on partial_replica's table.
+CREATE FUNCTION partial_replica.record_token_revocation() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    INSERT INTO partial_replica.token_revocations (role_id) VALUES (OLD.role_id) ON CONFLICT DO NOTHING;
+    PERFORM pg_notify('partial_replica_token_revocations', '');
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER partial_replica_revoke_on_rotation AFTER UPDATE OF api_key ON credentials
+    FOR EACH ROW WHEN (OLD.api_key IS DISTINCT FROM NEW.api_key)
+    EXECUTE FUNCTION partial_replica.record_token_revocation();
+
+CREATE TRIGGER partial_replica_revoke_on_delete AFTER DELETE ON credentials
+    FOR EACH ROW EXECUTE FUNCTION partial_replica.record_token_revocation();
+
+CREATE TRIGGER partial_replica_revoke_on_follower_delete AFTER DELETE ON partial_replica.followers
+    FOR EACH ROW EXECUTE FUNCTION partial_replica.record_token_revocation();
