@@ -15,7 +15,7 @@ internal static class DashboardBrowser
     /// Runs <paramref name="body"/> on <paramref name="world"/>'s dashboard in Debian's chromium, signed in with the admin's API key. The
     /// browser may load loopback pages only (every URL it asked for lands in <paramref name="requests"/>).
     /// </summary>
-    public static async Task WithSignedInPageAsync(DashboardWorld world, List<string> requests, Func<IPage, Task> body)
+    public static async Task WithSignedInPageAsync(TestWorld world, List<string> requests, Func<IPage, Task> body)
     {
         var userDataDir = Directory.CreateTempSubdirectory("pr-dashboard-chromium-").FullName;
         try

@@ -9,8 +9,10 @@ namespace PartialReplica.Tests.Dashboard;
 /// real gateway: it answers both ways — the chain that grants, the missing link that does not — names an unknown
 /// follower, shows only while signed in, and never puts a secret value on the page.
 /// </summary>
-public sealed class DashboardExplainTests(DashboardWorld world) : IClassFixture<DashboardWorld>
+public sealed class DashboardExplainTests(DashboardWorld fixture) : IClassFixture<DashboardWorld>
 {
+    private readonly TestWorld _world = fixture.World;
+
     private const string Chromium = "/usr/bin/chromium";
     private static readonly float Wait = (float)Eventually.DefaultDeadline.TotalMilliseconds;
 
@@ -31,9 +33,9 @@ public sealed class DashboardExplainTests(DashboardWorld world) : IClassFixture<
             var page = browser.Pages.Count > 0 ? browser.Pages[0] : await browser.NewPageAsync();
             page.SetDefaultTimeout(Wait);
 
-            await page.GotoAsync(world.GatewayUrl + "/dashboard");
+            await page.GotoAsync(_world.GatewayUrl + "/dashboard");
             await Expect(page.Locator("#explain-section")).ToBeHiddenAsync();
-            await page.FillAsync("#api-key", world.AdminApiKey);
+            await page.FillAsync("#api-key", _world.AdminApiKey);
             await page.ClickAsync("#login-key button[type=submit]");
             await Expect(page.Locator("#explain-section")).ToBeVisibleAsync(new() { Timeout = Wait });
             // The follower field suggests the registered followers.
@@ -76,7 +78,7 @@ public sealed class DashboardExplainTests(DashboardWorld world) : IClassFixture<
 
             var html = await page.ContentAsync();
             Assert.DoesNotContain(DashboardWorld.ValuePrefix, html, StringComparison.Ordinal);
-            Assert.DoesNotContain(world.AdminApiKey, html, StringComparison.Ordinal);
+            Assert.DoesNotContain(_world.AdminApiKey, html, StringComparison.Ordinal);
 
             await page.ClickAsync("#sign-out");
             await Expect(page.Locator("#explain-section")).ToBeHiddenAsync();

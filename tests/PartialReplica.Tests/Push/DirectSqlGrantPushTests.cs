@@ -13,7 +13,8 @@ namespace PartialReplica.Tests.Push;
 /// the followers with no notify, no policy load through the product and no reconcile: each follower ends with
 /// exactly its granted secrets, and a follower whose set did not change is sent nothing.
 /// </summary>
-public sealed class DirectSqlGrantPushTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>, IAsyncLifetime
+[Collection(EndToEndCollection.Name)]
+public sealed class DirectSqlGrantPushTests(ReplicationFixture fixture) : IAsyncLifetime
 {
     private const string East = "conjur/followers/east-1";
     private const string West = "conjur/followers/west-1";

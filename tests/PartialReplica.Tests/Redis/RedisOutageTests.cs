@@ -15,7 +15,8 @@ namespace PartialReplica.Tests.Redis;
 /// keeps authenticating with per-process limits and keeps pushing, <c>/health/ready</c> says Degraded (200) naming
 /// redis, the outage is logged once; started again, Redis is used again and readiness is Healthy.
 /// </summary>
-public sealed class RedisOutageTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>, IAsyncLifetime
+[Collection(EndToEndCollection.Name)]
+public sealed class RedisOutageTests(ReplicationFixture fixture) : IAsyncLifetime
 {
     private const string East = "conjur/followers/east-1";
     private const string BillingDb = "default:variable:apps/billing/db/password";

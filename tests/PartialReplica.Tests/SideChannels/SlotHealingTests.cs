@@ -13,7 +13,8 @@ namespace PartialReplica.Tests.SideChannels;
 /// only until the gateway's next check: the slot is recreated, the victim's agent re-subscribes and copies the
 /// tables anew (what the lost slot held included), and the follower's row says what happened and when.
 /// </summary>
-public sealed class SlotHealingTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>, IAsyncLifetime
+[Collection(LeaderServersCollection.Name)]
+public sealed class SlotHealingTests(ReplicationFixture fixture) : IAsyncLifetime
 {
     private const string East = "conjur/followers/east-1";
     private const string West = "conjur/followers/west-1";

@@ -13,7 +13,8 @@ namespace PartialReplica.Tests.Status;
 /// <c>status</c> run as the real binary with its output redirected (not a terminal): the table keeps to 80 columns
 /// with long follower names, and <c>--watch</c> refreshes until Ctrl-C.
 /// </summary>
-public sealed class StatusCliTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>
+[Collection(LeaderServersCollection.Name)]
+public sealed class StatusCliTests(ReplicationFixture fixture)
 {
     private const string Long = "conjur/followers/us-east-datacenter-primary-replica-01";
     private const string Standby = "conjur/followers/eu-west-standby-02";

@@ -12,7 +12,8 @@ namespace PartialReplica.Tests.Tls;
 /// SPEC S5 in transit: gateway and agent serve HTTPS with certificates from a CA the test made; the gateway pushes
 /// only to an agent whose certificate that CA issued, and the agent fetches the gateway's keys trusting that CA.
 /// </summary>
-public sealed class HttpsPushTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>, IAsyncLifetime
+[Collection(EndToEndCollection.Name)]
+public sealed class HttpsPushTests(ReplicationFixture fixture) : IAsyncLifetime
 {
     private const string East = "conjur/followers/east-1";
     private const string BillingDb = "default:variable:apps/billing/db/password";
