@@ -256,7 +256,7 @@ public sealed class DashboardTests(DashboardWorld fixture, ITestOutputHelper out
             }
             finally
             {
-                await _world.StartAgentAsync(DashboardWorld.West);
+                await _world.RestartAgentAsync(DashboardWorld.West);
             }
 
             await AwaitSettledAsync();

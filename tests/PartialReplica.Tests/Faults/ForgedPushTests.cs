@@ -20,7 +20,7 @@ namespace PartialReplica.Tests.Faults;
 [Collection(FaultsCollection.Name)]
 public sealed class ForgedPushTests(ReplicationFixture fixture, ITestOutputHelper output)
 {
-    private static readonly Dictionary<string, string> ShortReplayWait = new() { ["Agent__ReplayTimeout"] = "00:00:00.500" };
+    private static readonly Dictionary<string, string?> ShortReplayWait = new() { ["Agent:ReplayTimeout"] = "00:00:00.500" };
 
     [Fact]
     public async Task Forged_batches_with_valid_tokens_are_refused_and_change_nothing()

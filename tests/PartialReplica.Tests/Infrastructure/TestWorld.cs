@@ -8,22 +8,24 @@ using PartialReplica.Authn;
 using PartialReplica.Crypto;
 using PartialReplica.Followers;
 using PartialReplica.Policies;
+using PartialReplica.Setup;
 
 namespace PartialReplica.Tests.Infrastructure;
 
 /// <summary>
 /// One end-to-end world on real servers: a leader with setup run, its policy and secrets, a gateway, and followers
-/// with their agents (in process or as child processes), optionally a redis-server the gateways share state through. Described and started by
-/// <see cref="TestWorldBuilder"/>; servers come from a <see cref="ReplicationFixture"/> shared by a collection (each
-/// world has its own leader server and its own follower databases) or are the world's own. Disposing stops every
-/// host and process tree it started, gives back its followers' apply workers, and stops the leader server it made.
+/// with their agents (in process or as child processes), optionally a redis-server the gateways share state through.
+/// Described and started by <see cref="TestWorldBuilder"/>; servers come from a <see cref="ReplicationFixture"/>
+/// shared by a collection (each world has its own leader server and its own follower databases) or are the world's
+/// own. Disposing stops every host and process tree it started, gives back its followers' apply workers, and stops
+/// the leader server it made.
 /// </summary>
 internal sealed class TestWorld : IAsyncDisposable
 {
     private readonly ReplicationFixture _servers;
     private readonly ReplicationFixture? _ownServers;
     private readonly bool _ownsLeader;
-    private readonly string? _adminApiKey;
+    private readonly SetupResult? _setup;
     private readonly Func<string, string[]>? _grantedTo;
     private readonly List<ChildHost> _hosts = [];
     private readonly List<WebApplication> _apps = [];
@@ -31,13 +33,13 @@ internal sealed class TestWorld : IAsyncDisposable
     private readonly Dictionary<string, string> _rotatedKeys = new(StringComparer.Ordinal);
     private string? _gatewayUrl;
 
-    internal TestWorld(ReplicationFixture servers, ReplicationFixture? ownServers, string leader, bool ownsLeader, string? adminApiKey,
+    internal TestWorld(ReplicationFixture servers, ReplicationFixture? ownServers, string leader, bool ownsLeader, SetupResult? setup,
         Func<string, string[]>? grantedTo)
     {
         _servers = servers;
         _ownServers = ownServers;
         _ownsLeader = ownsLeader;
-        _adminApiKey = adminApiKey;
+        _setup = setup;
         _grantedTo = grantedTo;
         Leader = leader;
         LeaderSource = NpgsqlDataSource.Create(leader);
@@ -53,8 +55,11 @@ internal sealed class TestWorld : IAsyncDisposable
 
     public NpgsqlDataSource LeaderSource { get; }
 
+    /// <summary>What setup of the fresh leader reported (its relay, the admin's API key).</summary>
+    public SetupResult Setup => _setup ?? throw new InvalidOperationException("The world did not make its leader: no setup result.");
+
     /// <summary>The admin's API key, as setup of the fresh leader printed it.</summary>
-    public string AdminApiKey => _adminApiKey ?? throw new InvalidOperationException("The world did not make its leader: no admin API key.");
+    public string AdminApiKey => Setup.AdminApiKey!;
 
     /// <summary>Encrypts values the way <c>secret set</c> does; the push path only ever copies the ciphertext.</summary>
     public Slosilo Crypto { get; } = Slosilo.FromBase64Key(Slosilo.GenerateBase64Key());
@@ -73,10 +78,13 @@ internal sealed class TestWorld : IAsyncDisposable
     /// <summary>Whether child processes log at Trace level and keep every line (<see cref="TestWorldBuilder.LogEverything"/>).</summary>
     internal bool LogsEverything { get; init; }
 
-    /// <summary>The child processes the world started or tracks.</summary>
-    public IReadOnlyList<ChildHost> Processes => _hosts;
-
     public string FollowerDb(string name) => _followers[name].Database;
+
+    /// <summary>The URL follower init recorded for <paramref name="name"/>'s agent.</summary>
+    public string AgentUrl(string name) => _followers[name].AgentUrl;
+
+    /// <summary>What follower init reported for <paramref name="name"/> (its slot, its API key if it made the host).</summary>
+    public FollowerInitResult FollowerInit(string name) => _followers[name].Init;
 
     /// <summary>The agent process of <paramref name="name"/> (an agent started as a child process).</summary>
     public ChildHost Agent(string name) => _followers[name].Child ?? throw new InvalidOperationException($"{name}'s agent is not a child process.");
@@ -87,7 +95,7 @@ internal sealed class TestWorld : IAsyncDisposable
     /// </summary>
     public async Task<string> ApiKeyAsync(string name)
     {
-        if (_followers.TryGetValue(name, out var follower) && follower.ApiKey is { } printed)
+        if (_followers.TryGetValue(name, out var follower) && follower.Init.ApiKey is { } printed)
         {
             return printed;
         }
@@ -179,17 +187,22 @@ internal sealed class TestWorld : IAsyncDisposable
         return gateway;
     }
 
-    /// <summary>A follower on a fresh database of follower server <paramref name="server"/>, its agent serving the world's gateway.</summary>
-    public async Task<string> AddFollowerAsync(string name, int server, HostKind agent = HostKind.InProcess, IReadOnlyDictionary<string, string>? environment = null)
+    /// <summary>
+    /// A follower on a fresh database of follower server <paramref name="server"/>, its agent serving the world's
+    /// gateway with <paramref name="settings"/> (configuration keys such as <c>Agent:GatewayCa</c>) besides the test defaults.
+    /// </summary>
+    public async Task<string> AddFollowerAsync(string name, int server, HostKind agent = HostKind.InProcess, IReadOnlyDictionary<string, string?>? settings = null)
     {
         var database = await _servers.CreateDatabaseAsync(_servers.FollowerServers[server], "follower");
         if (agent == HostKind.ChildProcess)
         {
+            var environment = (settings ?? new Dictionary<string, string?>())
+                .ToDictionary(s => s.Key.Replace(":", "__", StringComparison.Ordinal), s => s.Value ?? "");
             await AddFollowerAsync(name, database, GatewayUrl, environment);
         }
         else
         {
-            await AddInProcessFollowerAsync(name, database, GatewayUrl, environment);
+            await AddInProcessFollowerAsync(name, database, GatewayUrl, settings);
         }
 
         return database;
@@ -214,21 +227,22 @@ internal sealed class TestWorld : IAsyncDisposable
         }
 
         var init = await InitAsync(name, followerDb, agent.Url);
-        _followers[name] = new WorldFollower(followerDb, agent.Url, init.ApiKey) { Child = agent };
+        _followers[name] = new WorldFollower(followerDb, agent.Url, init) { Child = agent };
         await agent.StartAsync();
         return agent;
     }
 
     /// <summary>
     /// Like <see cref="AddFollowerAsync(string, string, string, IReadOnlyDictionary{string, string}?)"/>, with the agent in this
-    /// process (a real Kestrel host on a loopback port): cheaper where a test needs many followers and kills no agent.
+    /// process (a real Kestrel host on a loopback port, HTTPS where <paramref name="settings"/> say so): cheaper where a
+    /// test needs many followers and kills no agent. The agent starts first, so init records the URL it listens on.
     /// </summary>
-    public async Task AddInProcessFollowerAsync(string name, string followerDb, string gatewayUrl, IReadOnlyDictionary<string, string>? environment = null)
+    public async Task AddInProcessFollowerAsync(string name, string followerDb, string gatewayUrl, IReadOnlyDictionary<string, string?>? settings = null)
     {
-        var url = $"http://127.0.0.1:{ChildHost.FreePort()}";
+        var (app, url) = await WebHosts.StartAgentAsync(name, followerDb, gatewayUrl, settings);
+        Track(app);
         var init = await InitAsync(name, followerDb, url);
-        _followers[name] = new WorldFollower(followerDb, url, init.ApiKey) { Gateway = gatewayUrl, Settings = environment };
-        await StartAgentAsync(name);
+        _followers[name] = new WorldFollower(followerDb, url, init) { App = app, Gateway = gatewayUrl, Settings = settings };
     }
 
     /// <summary>
@@ -239,7 +253,7 @@ internal sealed class TestWorld : IAsyncDisposable
     {
         var database = await _servers.CreateDatabaseAsync(_servers.FollowerServers[server], "follower");
         var init = await InitAsync(name, database, agentUrl);
-        _followers[name] = new WorldFollower(database, agentUrl, init.ApiKey);
+        _followers[name] = new WorldFollower(database, agentUrl, init);
         return database;
     }
 
@@ -255,11 +269,11 @@ internal sealed class TestWorld : IAsyncDisposable
     }
 
     /// <summary>Starts <paramref name="name"/>'s in-process agent again where the leader expects it (the same URL).</summary>
-    public async Task StartAgentAsync(string name)
+    public async Task RestartAgentAsync(string name)
     {
         var follower = _followers[name];
-        var settings = follower.Settings?.ToDictionary(s => s.Key.Replace("__", ":", StringComparison.Ordinal), s => (string?)s.Value);
-        var (app, _) = await WebHosts.StartAgentAsync(name, follower.Database, follower.Gateway!, settings, follower.AgentUrl);
+        var settings = new Dictionary<string, string?>(follower.Settings ?? new Dictionary<string, string?>()) { ["urls"] = follower.AgentUrl };
+        var (app, _) = await WebHosts.StartAgentAsync(name, follower.Database, follower.Gateway!, settings);
         follower.App = Track(app);
     }
 
@@ -473,13 +487,13 @@ internal sealed class TestWorld : IAsyncDisposable
         }
     }
 
-    private sealed class WorldFollower(string database, string agentUrl, string? apiKey)
+    private sealed class WorldFollower(string database, string agentUrl, FollowerInitResult init)
     {
         public string Database { get; } = database;
 
         public string AgentUrl { get; } = agentUrl;
 
-        public string? ApiKey { get; } = apiKey;
+        public FollowerInitResult Init { get; } = init;
 
         public ChildHost? Child { get; init; }
 
@@ -487,7 +501,7 @@ internal sealed class TestWorld : IAsyncDisposable
 
         public string? Gateway { get; init; }
 
-        public IReadOnlyDictionary<string, string>? Settings { get; init; }
+        public IReadOnlyDictionary<string, string?>? Settings { get; init; }
     }
 }
 

@@ -1,5 +1,6 @@
 using System.Text;
 using PartialReplica.Policies;
+using PartialReplica.Setup;
 
 namespace PartialReplica.Tests.Infrastructure;
 
@@ -103,10 +104,11 @@ internal sealed class TestWorldBuilder
 
     /// <summary>
     /// A follower named <paramref name="name"/> on follower server <paramref name="server"/>: a fresh database, follower
-    /// init with its agent's URL, and its agent serving the world's gateway.
+    /// init with its agent's URL, and its agent serving the world's gateway with <paramref name="settings"/> besides the
+    /// test defaults (configuration keys, <c>Agent:ReplayTimeout</c>; the environment's <c>Agent__ReplayTimeout</c> for a child process).
     /// </summary>
-    public TestWorldBuilder Follower(string name, int server = 0, HostKind agent = HostKind.InProcess, IReadOnlyDictionary<string, string>? environment = null) =>
-        Step(async world => await world.AddFollowerAsync(name, server, agent, environment));
+    public TestWorldBuilder Follower(string name, int server = 0, HostKind agent = HostKind.InProcess, IReadOnlyDictionary<string, string?>? settings = null) =>
+        Step(async world => await world.AddFollowerAsync(name, server, agent, settings));
 
     /// <summary>A follower like <see cref="Follower"/> whose agent URL is <paramref name="agentUrl"/>, where no agent listens.</summary>
     public TestWorldBuilder FollowerWithoutAgent(string name, int server, string agentUrl) =>
@@ -122,13 +124,12 @@ internal sealed class TestWorldBuilder
         servers ??= ownServers!;
         var createdLeader = _leader is null;
         var leader = _leader;
-        string? adminApiKey = null;
+        SetupResult? setup = null;
         try
         {
             if (leader is null)
             {
-                (leader, var setup) = await servers.CreateLeaderAsync(_conjurSchema);
-                adminApiKey = setup.AdminApiKey;
+                (leader, setup) = await servers.CreateLeaderAsync(_conjurSchema);
             }
         }
         catch
@@ -141,7 +142,7 @@ internal sealed class TestWorldBuilder
             throw;
         }
 
-        var world = new TestWorld(servers, ownServers, leader, createdLeader, adminApiKey, _grantedTo) { LogsEverything = _logEverything };
+        var world = new TestWorld(servers, ownServers, leader, createdLeader, setup, _grantedTo) { LogsEverything = _logEverything };
         try
         {
             if (_redis)
