@@ -11,28 +11,14 @@ namespace PartialReplica.Tests.Dashboard;
 /// </summary>
 public sealed class DashboardExplainTests(DashboardWorld fixture) : IClassFixture<DashboardWorld>
 {
+    private static readonly float Wait = DashboardBrowser.Wait;
     private readonly TestWorld _world = fixture.World;
-
-    private const string Chromium = "/usr/bin/chromium";
-    private static readonly float Wait = (float)Eventually.DefaultDeadline.TotalMilliseconds;
 
     [Fact]
     public async Task Explain_form_shows_the_granting_chain_and_the_missing_link()
     {
-        var userDataDir = Directory.CreateTempSubdirectory("pr-dashboard-explain-chromium-").FullName;
-        try
+        await DashboardBrowser.WithPageAsync([], async page =>
         {
-            using var playwright = await Playwright.CreateAsync();
-            await using var browser = await playwright.Chromium.LaunchPersistentContextAsync(userDataDir, new BrowserTypeLaunchPersistentContextOptions
-            {
-                ExecutablePath = Chromium,
-                Headless = true,
-                Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-                ViewportSize = new ViewportSize { Width = 1400, Height = 900 },
-            });
-            var page = browser.Pages.Count > 0 ? browser.Pages[0] : await browser.NewPageAsync();
-            page.SetDefaultTimeout(Wait);
-
             await page.GotoAsync(_world.GatewayUrl + "/dashboard");
             await Expect(page.Locator("#explain-section")).ToBeHiddenAsync();
             await page.FillAsync("#api-key", _world.AdminApiKey);
@@ -82,11 +68,7 @@ public sealed class DashboardExplainTests(DashboardWorld fixture) : IClassFixtur
 
             await page.ClickAsync("#sign-out");
             await Expect(page.Locator("#explain-section")).ToBeHiddenAsync();
-        }
-        finally
-        {
-            Directory.Delete(userDataDir, recursive: true);
-        }
+        }, height: 900);
     }
 
     private static async Task ExplainAsync(IPage page, string follower, string variable)

@@ -17,9 +17,8 @@ namespace PartialReplica.Tests.Dashboard;
 /// </summary>
 public sealed class DashboardTests(DashboardWorld fixture, ITestOutputHelper output) : IClassFixture<DashboardWorld>
 {
-    private readonly TestWorld _world = fixture.World;
-
     private static readonly float Wait = DashboardBrowser.Wait;
+    private readonly TestWorld _world = fixture.World;
 
     [Fact]
     public async Task Status_is_admin_only_and_is_the_document_status_json_prints()

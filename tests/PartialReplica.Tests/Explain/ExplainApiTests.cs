@@ -11,10 +11,10 @@ namespace PartialReplica.Tests.Explain;
 /// </summary>
 public sealed class ExplainApiTests(ExplainWorld fixture) : IClassFixture<ExplainWorld>
 {
-    private readonly TestWorld _world = fixture.World;
-
     private const string East = "conjur/followers/east-1";
     private const string BillingDb = "default:variable:apps/billing/db/password";
+
+    private readonly TestWorld _world = fixture.World;
 
     [Fact]
     public async Task Admin_gets_the_document_explain_json_prints_with_slashes_plain_or_encoded()
