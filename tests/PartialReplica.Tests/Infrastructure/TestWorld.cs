@@ -424,7 +424,7 @@ internal sealed class TestWorld : IAsyncDisposable
         }
     }
 
-    internal async Task StartRedisAsync() => Redis = await RedisServer.StartAsync();
+    internal async Task StartRedisAsync(string? password) => Redis = await RedisServer.StartAsync(password);
 
     private static async Task DisableSubscriptionsAsync(string followerDb)
     {

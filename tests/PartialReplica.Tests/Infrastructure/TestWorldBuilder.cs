@@ -27,6 +27,7 @@ internal sealed class TestWorldBuilder
     private string? _leader;
     private bool _conjurSchema;
     private bool _redis;
+    private string? _redisPassword;
     private bool _logEverything;
     private Func<string, string[]>? _grantedTo;
 
@@ -81,10 +82,14 @@ internal sealed class TestWorldBuilder
         return this;
     }
 
-    /// <summary>Starts a redis-server the gateway shares its state through (<c>Gateway:Redis</c>).</summary>
-    public TestWorldBuilder Redis()
+    /// <summary>
+    /// Starts a redis-server (requiring <paramref name="password"/> when given) the world's gateway shares its state
+    /// through (<c>Gateway:Redis</c>).
+    /// </summary>
+    public TestWorldBuilder Redis(string? password = null)
     {
         _redis = true;
+        _redisPassword = password;
         return this;
     }
 
@@ -147,7 +152,7 @@ internal sealed class TestWorldBuilder
         {
             if (_redis)
             {
-                await world.StartRedisAsync();
+                await world.StartRedisAsync(_redisPassword);
             }
 
             foreach (var step in _steps)
