@@ -74,20 +74,13 @@ internal static class FaultWorld
             && x.StartedAt < y.AppliedAt && y.StartedAt < x.AppliedAt
          select $"{x.Gateway} {x.StartedAt:O}..{x.AppliedAt:O} with {y.Gateway} {y.StartedAt:O}..{y.AppliedAt:O}").ToList();
 
-    private static TestWorldBuilder Describe(TestWorldBuilder builder)
-    {
+    private static TestWorldBuilder Describe(TestWorldBuilder builder) =>
         builder.GrantModel(GrantedTo)
             .DemoPolicy()
             .Policy(ExtraVariables("burst", "/apps/billing-readers"), "apps/billing")
             .Policy(ExtraVariables("burst", "/apps/secrets-readers"), "apps/inventory")
-            .Policy(ExtraVariables("hidden", null), "apps/inventory");
-        foreach (var id in All)
-        {
-            builder.Secret(id, "first value of " + id);
-        }
-
-        return builder;
-    }
+            .Policy(ExtraVariables("hidden", null), "apps/inventory")
+            .Secrets(All, id => "first value of " + id);
 
     private static IEnumerable<string> Numbered(string prefix) =>
         Enumerable.Range(0, ExtraPerGroup).Select(i => $"default:variable:{prefix}/{i}");

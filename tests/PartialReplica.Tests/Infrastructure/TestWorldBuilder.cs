@@ -63,6 +63,17 @@ internal sealed class TestWorldBuilder
 
     public TestWorldBuilder Secret(string id, string plaintext) => Secret(id, Encoding.UTF8.GetBytes(plaintext));
 
+    /// <summary>Adds a version of each of <paramref name="ids"/>, whose plaintext is <paramref name="plaintext"/> of its id.</summary>
+    public TestWorldBuilder Secrets(IEnumerable<string> ids, Func<string, string> plaintext)
+    {
+        foreach (var id in ids)
+        {
+            Secret(id, plaintext(id));
+        }
+
+        return this;
+    }
+
     /// <summary>Gives every variable on the leader a version whose plaintext is <paramref name="plaintext"/> of its id.</summary>
     public TestWorldBuilder EveryVariableValued(Func<string, string> plaintext) => Step(async world =>
     {
