@@ -1,9 +1,5 @@
 using System.Text;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.Logging.Abstractions;
-using PartialReplica.Leader.Setup;
 using PartialReplica.Tests.Infrastructure;
-using PartialReplica.Tooling.Clusters;
 
 namespace PartialReplica.Tests.Authn;
 
@@ -13,7 +9,7 @@ namespace PartialReplica.Tests.Authn;
 /// </summary>
 public sealed class ConjurKeysFixture : IAsyncLifetime
 {
-    private readonly List<IAsyncDisposable> _owned = [];
+    private readonly List<TestWorld> _worlds = [];
 
     public KeysLeader Product { get; private set; } = null!;
 
@@ -23,41 +19,31 @@ public sealed class ConjurKeysFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var leaders = await Task.WhenAll(StartAsync("keys-product", conjurSchema: false), StartAsync("keys-conjur", conjurSchema: true));
-        (Product, Conjur) = (leaders[0], leaders[1]);
+        var worlds = await Task.WhenAll(StartAsync(conjurSchema: false), StartAsync(conjurSchema: true));
+        _worlds.AddRange(worlds);
+        (Product, Conjur) = (Leader(worlds[0]), Leader(worlds[1]));
     }
 
     public async Task DisposeAsync()
     {
-        for (var i = _owned.Count - 1; i >= 0; i--)
+        foreach (var world in _worlds)
         {
-            await _owned[i].DisposeAsync();
+            await world.DisposeAsync();
         }
     }
 
-    private async Task<KeysLeader> StartAsync(string name, bool conjurSchema)
+    private static Task<TestWorld> StartAsync(bool conjurSchema)
     {
-        var cluster = await PostgresCluster.StartAsync(new ClusterOptions { Name = name }, CancellationToken.None);
-        lock (_owned)
-        {
-            _owned.Add(cluster);
-        }
-
-        var leader = cluster.ConnectionString(await cluster.CreateDatabaseAsync("conjur", CancellationToken.None));
+        var world = TestWorld.OnOwnServers(followerServers: 0);
         if (conjurSchema)
         {
-            await ConjurSchema.LoadAsync(leader);
+            world.ConjurSchema();
         }
 
-        var setup = await new LeaderSetup(NullLogger.Instance).RunAsync(leader, new SetupOptions { DataKey = TestDataKey.Key }, CancellationToken.None);
-        var (app, url) = await WebHosts.StartGatewayAsync(leader, new Dictionary<string, string?> { ["Dispatch:Enabled"] = "false" });
-        lock (_owned)
-        {
-            _owned.Add(app);
-        }
-
-        return new KeysLeader(leader, setup.AdminApiKey!, new HttpClient { BaseAddress = new Uri(url) });
+        return world.Gateway(new Dictionary<string, string?> { ["Dispatch:Enabled"] = "false" }).StartAsync();
     }
+
+    private static KeysLeader Leader(TestWorld world) => new(world.Leader, world.AdminApiKey, world.Http);
 }
 
 /// <summary>A leader and its gateway.</summary>

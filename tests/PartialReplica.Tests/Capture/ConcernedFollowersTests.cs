@@ -9,7 +9,8 @@ namespace PartialReplica.Tests.Capture;
 /// versions concern the followers granted the variable, grants and revokes their one follower, a requeue
 /// without a follower everyone; changes granted to nobody wake nobody, and the horizon still moves.
 /// </summary>
-public sealed class ConcernedFollowersTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>
+[Collection(LeaderServersCollection.Name)]
+public sealed class ConcernedFollowersTests(ReplicationFixture fixture)
 {
     [Fact]
     public async Task Each_kind_of_change_wakes_exactly_the_followers_it_concerns()

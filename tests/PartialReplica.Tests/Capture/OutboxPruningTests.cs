@@ -4,7 +4,8 @@ using PartialReplica.Tests.Infrastructure;
 
 namespace PartialReplica.Tests.Capture;
 
-public sealed class OutboxPruningTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>
+[Collection(LeaderServersCollection.Name)]
+public sealed class OutboxPruningTests(ReplicationFixture fixture)
 {
     [Fact]
     public async Task Pruning_removes_only_changes_every_follower_is_past()

@@ -6,7 +6,8 @@ using PartialReplica.Tests.Infrastructure;
 namespace PartialReplica.Tests.Capture;
 
 /// <summary>The capture triggers on the leader's secrets (F5) together with Conjur's pruning to 20 kept versions.</summary>
-public sealed class SecretCaptureTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>
+[Collection(LeaderServersCollection.Name)]
+public sealed class SecretCaptureTests(ReplicationFixture fixture)
 {
     /// <summary>
     /// One upsert per insert, in its own transaction. Versions pruned past Conjur's 20 are not captured again

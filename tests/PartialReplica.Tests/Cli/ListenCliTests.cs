@@ -1,45 +1,23 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.Logging.Abstractions;
-using Npgsql;
-using PartialReplica.Enrollment;
 using PartialReplica.Tests.Infrastructure;
 
 namespace PartialReplica.Tests.Cli;
 
 /// <summary>`listen`: the dispatcher in the foreground, one line per push (beside a gateway serving only its APIs).</summary>
-public sealed class ListenCliTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>, IAsyncLifetime
+[Collection(EndToEndCollection.Name)]
+public sealed class ListenCliTests(ReplicationFixture fixture)
 {
-    private readonly List<WebApplication> _apps = [];
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        foreach (var app in _apps)
-        {
-            await app.DisposeAsync();
-        }
-    }
-
     [Fact]
     public async Task Listen_pushes_a_change_and_prints_one_line_for_it()
     {
-        var (leader, _) = await fixture.CreateLeaderAsync();
-        await ReplicationFixture.LoadDemoPolicyAsync(leader);
-
         // The gateway serves JWKS (agents verify pushes with it); the pushing is listen's.
-        var (gateway, gatewayUrl) = await WebHosts.StartGatewayAsync(leader, new Dictionary<string, string?> { ["Dispatch:Enabled"] = "false" });
-        _apps.Add(gateway);
-        var follower = await fixture.CreateDatabaseAsync(fixture.FollowerServers[0], "listen");
-        var (agent, agentUrl) = await WebHosts.StartAgentAsync("conjur/followers/west-1", follower, gatewayUrl);
-        _apps.Add(agent);
-        await using (var followerSource = NpgsqlDataSource.Create(follower))
-        {
-            await new FollowerInit(NullLogger.Instance).RunAsync(leader, followerSource,
-                new FollowerInitOptions { DataKey = TestDataKey.Key, Name = "conjur/followers/west-1", AgentUrl = agentUrl }, CancellationToken.None);
-        }
+        await using var world = await TestWorld.On(fixture)
+            .DemoPolicy()
+            .Gateway(new Dictionary<string, string?> { ["Dispatch:Enabled"] = "false" })
+            .Follower("conjur/followers/west-1", 0)
+            .StartAsync();
+        var (leader, follower) = (world.Leader, world.FollowerDb("conjur/followers/west-1"));
 
         var lines = new ConcurrentQueue<string>();
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };

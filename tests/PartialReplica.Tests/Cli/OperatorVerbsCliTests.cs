@@ -6,7 +6,8 @@ using PartialReplica.Tests.Infrastructure;
 namespace PartialReplica.Tests.Cli;
 
 /// <summary>The operator's verbs, run as the real binary against real servers and a running gateway.</summary>
-public sealed class OperatorVerbsCliTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>, IAsyncLifetime
+[Collection(LeaderServersCollection.Name)]
+public sealed class OperatorVerbsCliTests(ReplicationFixture fixture) : IAsyncLifetime
 {
     private readonly List<WebApplication> _apps = [];
 

@@ -15,7 +15,20 @@ internal static class DashboardBrowser
     /// Runs <paramref name="body"/> on <paramref name="world"/>'s dashboard in Debian's chromium, signed in with the admin's API key. The
     /// browser may load loopback pages only (every URL it asked for lands in <paramref name="requests"/>).
     /// </summary>
-    public static async Task WithSignedInPageAsync(DashboardWorld world, List<string> requests, Func<IPage, Task> body)
+    public static Task WithSignedInPageAsync(TestWorld world, List<string> requests, Func<IPage, Task> body) =>
+        WithPageAsync(requests, async page =>
+        {
+            await page.GotoAsync(world.GatewayUrl + "/dashboard");
+            await page.FillAsync("#api-key", world.AdminApiKey);
+            await page.ClickAsync("#login-key button[type=submit]");
+            await body(page);
+        });
+
+    /// <summary>
+    /// Runs <paramref name="body"/> on a blank page of Debian's chromium, <paramref name="height"/> pixels high. The
+    /// browser may load loopback pages only (every URL it asked for lands in <paramref name="requests"/>).
+    /// </summary>
+    public static async Task WithPageAsync(List<string> requests, Func<IPage, Task> body, int height = 800)
     {
         var userDataDir = Directory.CreateTempSubdirectory("pr-dashboard-chromium-").FullName;
         try
@@ -26,7 +39,7 @@ internal static class DashboardBrowser
                 ExecutablePath = Chromium,
                 Headless = true,
                 Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-                ViewportSize = new ViewportSize { Width = 1400, Height = 800 },
+                ViewportSize = new ViewportSize { Width = 1400, Height = height },
             });
             await browser.RouteAsync("**/*", async route =>
             {
@@ -42,9 +55,6 @@ internal static class DashboardBrowser
             });
             var page = browser.Pages.Count > 0 ? browser.Pages[0] : await browser.NewPageAsync();
             page.SetDefaultTimeout(Wait);
-            await page.GotoAsync(world.GatewayUrl + "/dashboard");
-            await page.FillAsync("#api-key", world.AdminApiKey);
-            await page.ClickAsync("#login-key button[type=submit]");
             await body(page);
         }
         finally

@@ -9,31 +9,19 @@ namespace PartialReplica.Tests.Dashboard;
 /// real gateway: it answers both ways — the chain that grants, the missing link that does not — names an unknown
 /// follower, shows only while signed in, and never puts a secret value on the page.
 /// </summary>
-public sealed class DashboardExplainTests(DashboardWorld world) : IClassFixture<DashboardWorld>
+public sealed class DashboardExplainTests(DashboardWorld fixture) : IClassFixture<DashboardWorld>
 {
-    private const string Chromium = "/usr/bin/chromium";
-    private static readonly float Wait = (float)Eventually.DefaultDeadline.TotalMilliseconds;
+    private static readonly float Wait = DashboardBrowser.Wait;
+    private readonly TestWorld _world = fixture.World;
 
     [Fact]
     public async Task Explain_form_shows_the_granting_chain_and_the_missing_link()
     {
-        var userDataDir = Directory.CreateTempSubdirectory("pr-dashboard-explain-chromium-").FullName;
-        try
+        await DashboardBrowser.WithPageAsync([], async page =>
         {
-            using var playwright = await Playwright.CreateAsync();
-            await using var browser = await playwright.Chromium.LaunchPersistentContextAsync(userDataDir, new BrowserTypeLaunchPersistentContextOptions
-            {
-                ExecutablePath = Chromium,
-                Headless = true,
-                Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-                ViewportSize = new ViewportSize { Width = 1400, Height = 900 },
-            });
-            var page = browser.Pages.Count > 0 ? browser.Pages[0] : await browser.NewPageAsync();
-            page.SetDefaultTimeout(Wait);
-
-            await page.GotoAsync(world.GatewayUrl + "/dashboard");
+            await page.GotoAsync(_world.GatewayUrl + "/dashboard");
             await Expect(page.Locator("#explain-section")).ToBeHiddenAsync();
-            await page.FillAsync("#api-key", world.AdminApiKey);
+            await page.FillAsync("#api-key", _world.AdminApiKey);
             await page.ClickAsync("#login-key button[type=submit]");
             await Expect(page.Locator("#explain-section")).ToBeVisibleAsync(new() { Timeout = Wait });
             // The follower field suggests the registered followers.
@@ -76,15 +64,11 @@ public sealed class DashboardExplainTests(DashboardWorld world) : IClassFixture<
 
             var html = await page.ContentAsync();
             Assert.DoesNotContain(DashboardWorld.ValuePrefix, html, StringComparison.Ordinal);
-            Assert.DoesNotContain(world.AdminApiKey, html, StringComparison.Ordinal);
+            Assert.DoesNotContain(_world.AdminApiKey, html, StringComparison.Ordinal);
 
             await page.ClickAsync("#sign-out");
             await Expect(page.Locator("#explain-section")).ToBeHiddenAsync();
-        }
-        finally
-        {
-            Directory.Delete(userDataDir, recursive: true);
-        }
+        }, height: 900);
     }
 
     private static async Task ExplainAsync(IPage page, string follower, string variable)

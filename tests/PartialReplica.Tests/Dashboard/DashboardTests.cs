@@ -15,27 +15,28 @@ namespace PartialReplica.Tests.Dashboard;
 /// change on the leader without a reload, draws each follower's lag and push rate from the gateway's history during
 /// a write burst, names a follower's failure while its agent is down, and never shows a secret value.
 /// </summary>
-public sealed class DashboardTests(DashboardWorld world, ITestOutputHelper output) : IClassFixture<DashboardWorld>
+public sealed class DashboardTests(DashboardWorld fixture, ITestOutputHelper output) : IClassFixture<DashboardWorld>
 {
     private static readonly float Wait = DashboardBrowser.Wait;
+    private readonly TestWorld _world = fixture.World;
 
     [Fact]
     public async Task Status_is_admin_only_and_is_the_document_status_json_prints()
     {
         await AwaitSettledAsync();
-        var followerToken = await world.AuthenticateAsync("host/" + DashboardWorld.West, world.FollowerApiKeys[DashboardWorld.West]);
-        var admin = await world.AuthenticateAsync("admin", world.AdminApiKey);
+        var followerToken = await _world.AuthenticateAsync("host/" + DashboardWorld.West, await _world.ApiKeyAsync(DashboardWorld.West));
+        var admin = await _world.AuthenticateAsync("admin", _world.AdminApiKey);
 
         foreach (var path in new[] { "/status", "/status/replica-sets", "/status/history" })
         {
-            using var anonymous = await world.GetAsync(path, null);
-            using var asFollower = await world.GetAsync(path, followerToken);
+            using var anonymous = await _world.GetAsync(path, null);
+            using var asFollower = await _world.GetAsync(path, followerToken);
             Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
             Assert.Equal(HttpStatusCode.Forbidden, asFollower.StatusCode);
         }
 
         var cli = await CliStatusAsync();
-        using var response = await world.GetAsync("/status", admin);
+        using var response = await _world.GetAsync("/status", admin);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var served = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
         // The WAL a slot retains moves with every heartbeat between the two reads, and a gateway's lease with every
@@ -60,7 +61,7 @@ public sealed class DashboardTests(DashboardWorld world, ITestOutputHelper outpu
         Assert.True(JsonNode.DeepEquals(cli, served), $"GET /status differs from status --json:\n{served}\n{cli}");
         Assert.Equal([DashboardWorld.East, DashboardWorld.West], Followers(served).Select(f => (string)f["name"]!));
 
-        using var sets = await world.GetAsync("/status/replica-sets", admin);
+        using var sets = await _world.GetAsync("/status/replica-sets", admin);
         var replicaSets = JsonNode.Parse(await sets.Content.ReadAsStringAsync())!["replicaSets"]!.AsArray();
         Assert.Equal(["east", "west"], replicaSets.Select(s => (string)s!["name"]!));
         Assert.All(replicaSets, s => Assert.Equal(1, (int)s!["followers"]!));
@@ -82,7 +83,7 @@ public sealed class DashboardTests(DashboardWorld world, ITestOutputHelper outpu
 
             // A change on the leader (the first value of a variable east-1 is granted) reaches the page by polling.
             await page.EvaluateAsync("() => { window.__notReloaded = true; }");
-            await world.SetSecretAsync(DashboardWorld.InventoryDb, "inventory-db");
+            await _world.SetSecretAsync(DashboardWorld.InventoryDb, DashboardWorld.ValuePrefix + "inventory-db");
             await Expect(Cell(page, DashboardWorld.East, "delivered")).ToHaveTextAsync("3", new() { Timeout = Wait });
             Assert.True(await page.EvaluateAsync<bool>("() => window.__notReloaded === true"), "the page reloaded");
             await AwaitSettledAsync();
@@ -95,14 +96,14 @@ public sealed class DashboardTests(DashboardWorld world, ITestOutputHelper outpu
             // No secret value, API key or token is ever on the page.
             var html = await page.ContentAsync();
             Assert.DoesNotContain(DashboardWorld.ValuePrefix, html, StringComparison.Ordinal);
-            Assert.DoesNotContain(world.AdminApiKey, html, StringComparison.Ordinal);
+            Assert.DoesNotContain(_world.AdminApiKey, html, StringComparison.Ordinal);
             Assert.Equal("", await page.InputValueAsync("#api-key"));
 
             // A pasted token works as well as the API key.
             await page.ClickAsync("#sign-out");
             await Expect(page.Locator("#followers-section")).ToBeHiddenAsync();
             await Expect(page.Locator("#history-section")).ToBeHiddenAsync();
-            await page.FillAsync("#token", await world.AuthenticateAsync("admin", world.AdminApiKey));
+            await page.FillAsync("#token", await _world.AuthenticateAsync("admin", _world.AdminApiKey));
             await page.ClickAsync("#login-token button[type=submit]");
             await Expect(page.Locator("#followers tbody tr")).ToHaveCountAsync(2, new() { Timeout = Wait });
         });
@@ -116,14 +117,14 @@ public sealed class DashboardTests(DashboardWorld world, ITestOutputHelper outpu
     public async Task History_is_sampled_each_second_and_shows_both_followers_pushes_during_a_write_burst()
     {
         await AwaitSettledAsync();
-        var admin = await world.AuthenticateAsync("admin", world.AdminApiKey);
+        var admin = await _world.AuthenticateAsync("admin", _world.AdminApiKey);
         var before = await HistoryAsync(admin);
         Assert.Equal(1000, (long)before["intervalMs"]!);
         Assert.Equal(900, (long)before["windowSeconds"]!);
         var burstStart = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 
         using var stop = new CancellationTokenSource();
-        var burst = world.WriteBurstAsync(DashboardWorld.BillingDb, stop.Token);
+        var burst = _world.WriteVersionsAsync(DashboardWorld.BillingDb, i => DashboardWorld.ValuePrefix + "burst-" + i, stop.Token);
         JsonNode history = before;
         try
         {
@@ -180,7 +181,7 @@ public sealed class DashboardTests(DashboardWorld world, ITestOutputHelper outpu
             }
 
             using var stop = new CancellationTokenSource();
-            var burst = world.WriteBurstAsync(DashboardWorld.BillingDb, stop.Token);
+            var burst = _world.WriteVersionsAsync(DashboardWorld.BillingDb, i => DashboardWorld.ValuePrefix + "burst-" + i, stop.Token);
             try
             {
                 // BillingDb is granted to both: each follower's charts draw a newest point above zero during the burst.
@@ -231,15 +232,15 @@ public sealed class DashboardTests(DashboardWorld world, ITestOutputHelper outpu
             await Expect(lastError).ToHaveAttributeAsync("data-value", "", new() { Timeout = Wait });
             await Expect(lastError).ToHaveTextAsync("\u2014");
 
-            await world.StopAgentAsync(DashboardWorld.West);
+            await _world.StopAgentAsync(DashboardWorld.West);
             try
             {
-                await world.SetSecretAsync(DashboardWorld.BillingToken, "while-west-is-down");
-                var admin = await world.AuthenticateAsync("admin", world.AdminApiKey);
+                await _world.SetSecretAsync(DashboardWorld.BillingToken, DashboardWorld.ValuePrefix + "while-west-is-down");
+                var admin = await _world.AuthenticateAsync("admin", _world.AdminApiKey);
                 string? reported = null;
                 await Eventually.HoldsAsync(async () =>
                 {
-                    using var response = await world.GetAsync("/status", admin);
+                    using var response = await _world.GetAsync("/status", admin);
                     var west = Followers(JsonNode.Parse(await response.Content.ReadAsStringAsync())!).Single(f => (string)f["name"]! == DashboardWorld.West);
                     reported = (string?)west["lastError"];
                     return reported is not null;
@@ -254,7 +255,7 @@ public sealed class DashboardTests(DashboardWorld world, ITestOutputHelper outpu
             }
             finally
             {
-                await world.RestartAgentAsync(DashboardWorld.West);
+                await _world.RestartAgentAsync(DashboardWorld.West);
             }
 
             await AwaitSettledAsync();
@@ -293,7 +294,7 @@ public sealed class DashboardTests(DashboardWorld world, ITestOutputHelper outpu
 
     private async Task<JsonNode> HistoryAsync(string adminToken)
     {
-        using var response = await world.GetAsync("/status/history", adminToken);
+        using var response = await _world.GetAsync("/status/history", adminToken);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         return JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
     }
@@ -304,7 +305,7 @@ public sealed class DashboardTests(DashboardWorld world, ITestOutputHelper outpu
     /// </summary>
     private async Task ExpectCardsMatchStatusAsync(IPage page)
     {
-        var admin = await world.AuthenticateAsync("admin", world.AdminApiKey);
+        var admin = await _world.AuthenticateAsync("admin", _world.AdminApiKey);
         string? difference = null;
         try
         {
@@ -320,7 +321,7 @@ public sealed class DashboardTests(DashboardWorld world, ITestOutputHelper outpu
     /// <summary>The first way a follower card differs from <c>GET /status</c> now, or null when none does.</summary>
     private async Task<string?> CardsDifferenceAsync(IPage page, string adminToken)
     {
-        using var response = await world.GetAsync("/status", adminToken);
+        using var response = await _world.GetAsync("/status", adminToken);
         foreach (var follower in Followers(JsonNode.Parse(await response.Content.ReadAsStringAsync())!))
         {
             var card = page.Locator($"#follower-cards .follower-card[data-follower='{(string)follower["name"]!}']");
@@ -353,7 +354,7 @@ public sealed class DashboardTests(DashboardWorld world, ITestOutputHelper outpu
         return null;
     }
 
-    private Task WithSignedInPageAsync(List<string> requests, Func<IPage, Task> body) => DashboardBrowser.WithSignedInPageAsync(world, requests, body);
+    private Task WithSignedInPageAsync(List<string> requests, Func<IPage, Task> body) => DashboardBrowser.WithSignedInPageAsync(_world, requests, body);
 
     private static ILocator Cell(IPage page, string follower, string field) =>
         page.Locator($"#followers tr[data-follower='{follower}'] td[data-field='{field}']");
@@ -378,7 +379,7 @@ public sealed class DashboardTests(DashboardWorld world, ITestOutputHelper outpu
 
     private async Task<JsonNode> CliStatusAsync()
     {
-        var result = await CliProcess.RunAsync(new Dictionary<string, string> { ["PARTIALREPLICA_LEADER"] = world.Leader }, "status", "--json");
+        var result = await CliProcess.RunAsync(new Dictionary<string, string> { ["PARTIALREPLICA_LEADER"] = _world.Leader }, "status", "--json");
         Assert.True(result.ExitCode == 0, result.Stderr);
         return JsonNode.Parse(result.Stdout)!;
     }
@@ -388,10 +389,10 @@ public sealed class DashboardTests(DashboardWorld world, ITestOutputHelper outpu
     /// <summary>Waits until every follower has nothing pending and its agent answers (a stable picture).</summary>
     private async Task AwaitSettledAsync()
     {
-        var admin = await world.AuthenticateAsync("admin", world.AdminApiKey);
+        var admin = await _world.AuthenticateAsync("admin", _world.AdminApiKey);
         await Eventually.HoldsAsync(async () =>
         {
-            using var response = await world.GetAsync("/status", admin);
+            using var response = await _world.GetAsync("/status", admin);
             var followers = Followers(JsonNode.Parse(await response.Content.ReadAsStringAsync())!).ToList();
             return followers.Count == 2 && followers.All(f =>
                 (long)f["pending"]! == 0 && f["delivered"] is not null && (string)f["subscription"]! == "streaming"

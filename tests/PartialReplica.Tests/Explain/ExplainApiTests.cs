@@ -9,18 +9,20 @@ namespace PartialReplica.Tests.Explain;
 /// <c>explain --json</c> print the same document; the CLI's text names each chain and missing link; unknown ids are
 /// 404 (exit 2) with the id named; nothing is ever a secret value.
 /// </summary>
-public sealed class ExplainApiTests(ExplainWorld world) : IClassFixture<ExplainWorld>
+public sealed class ExplainApiTests(ExplainWorld fixture) : IClassFixture<ExplainWorld>
 {
     private const string East = "conjur/followers/east-1";
     private const string BillingDb = "default:variable:apps/billing/db/password";
 
+    private readonly TestWorld _world = fixture.World;
+
     [Fact]
     public async Task Admin_gets_the_document_explain_json_prints_with_slashes_plain_or_encoded()
     {
-        var admin = await world.AuthenticateAsync("admin", world.AdminApiKey);
+        var admin = await _world.AuthenticateAsync("admin", _world.AdminApiKey);
 
-        using var plain = await world.GetAsync($"/followers/{East}/explain?variable={Uri.EscapeDataString(BillingDb)}", admin);
-        using var encoded = await world.GetAsync($"/followers/{Uri.EscapeDataString(East)}/explain?variable={Uri.EscapeDataString(BillingDb)}", admin);
+        using var plain = await _world.GetAsync($"/followers/{East}/explain?variable={Uri.EscapeDataString(BillingDb)}", admin);
+        using var encoded = await _world.GetAsync($"/followers/{Uri.EscapeDataString(East)}/explain?variable={Uri.EscapeDataString(BillingDb)}", admin);
         var cli = await CliAsync("explain", "--follower", East, "--variable", BillingDb, "--json");
 
         Assert.Equal(HttpStatusCode.OK, plain.StatusCode);
@@ -66,11 +68,11 @@ public sealed class ExplainApiTests(ExplainWorld world) : IClassFixture<ExplainW
     [Fact]
     public async Task Unknown_follower_or_variable_is_404_and_exit_2_naming_it()
     {
-        var admin = await world.AuthenticateAsync("admin", world.AdminApiKey);
+        var admin = await _world.AuthenticateAsync("admin", _world.AdminApiKey);
 
-        using var noFollower = await world.GetAsync($"/followers/conjur/followers/nobody/explain?variable={BillingDb}", admin);
-        using var noVariable = await world.GetAsync($"/followers/{East}/explain?variable=default:variable:apps/nothing", admin);
-        using var noQuery = await world.GetAsync($"/followers/{East}/explain", admin);
+        using var noFollower = await _world.GetAsync($"/followers/conjur/followers/nobody/explain?variable={BillingDb}", admin);
+        using var noVariable = await _world.GetAsync($"/followers/{East}/explain?variable=default:variable:apps/nothing", admin);
+        using var noQuery = await _world.GetAsync($"/followers/{East}/explain", admin);
         var cli = await CliAsync("explain", "--follower", "conjur/followers/nobody", "--variable", BillingDb);
 
         Assert.Equal(HttpStatusCode.NotFound, noFollower.StatusCode);
@@ -89,12 +91,12 @@ public sealed class ExplainApiTests(ExplainWorld world) : IClassFixture<ExplainW
     public async Task Explain_is_admin_only_and_the_follower_status_route_still_answers()
     {
         var path = $"/followers/{East}/explain?variable={BillingDb}";
-        var follower = await world.AuthenticateAsync("host/" + East, world.FollowerApiKey);
-        var admin = await world.AuthenticateAsync("admin", world.AdminApiKey);
+        var follower = await _world.AuthenticateAsync("host/" + East, fixture.FollowerApiKey);
+        var admin = await _world.AuthenticateAsync("admin", _world.AdminApiKey);
 
-        using var anonymous = await world.GetAsync(path, null);
-        using var asFollower = await world.GetAsync(path, follower);
-        using var status = await world.GetAsync($"/followers/{East}", admin);
+        using var anonymous = await _world.GetAsync(path, null);
+        using var asFollower = await _world.GetAsync(path, follower);
+        using var status = await _world.GetAsync($"/followers/{East}", admin);
 
         Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, asFollower.StatusCode);
@@ -103,5 +105,5 @@ public sealed class ExplainApiTests(ExplainWorld world) : IClassFixture<ExplainW
     }
 
     private Task<CliProcess.Result> CliAsync(params string[] arguments) =>
-        CliProcess.RunAsync(new Dictionary<string, string> { ["PARTIALREPLICA_LEADER"] = world.Leader }, arguments);
+        CliProcess.RunAsync(new Dictionary<string, string> { ["PARTIALREPLICA_LEADER"] = _world.Leader }, arguments);
 }

@@ -1,4 +1,5 @@
 using Npgsql;
+using PartialReplica.Tests.Infrastructure;
 
 namespace PartialReplica.Tests.Faults;
 
@@ -28,7 +29,7 @@ internal sealed class BurstWriter
     /// <summary>When the last write committed.</summary>
     public DateTime LastCommitAt { get; private set; }
 
-    public static BurstWriter Start(FaultWorld world, int writers, int seed)
+    public static BurstWriter Start(TestWorld world, int writers, int seed)
     {
         var burst = new BurstWriter();
         burst._writers = Task.WhenAll(Enumerable.Range(0, writers).Select(i => Task.Run(() => burst.WriteAsync(world, seed * 100 + i))));
@@ -53,7 +54,7 @@ internal sealed class BurstWriter
         await _writers;
     }
 
-    private async Task WriteAsync(FaultWorld world, int seed)
+    private async Task WriteAsync(TestWorld world, int seed)
     {
         var random = new Random(seed);
         while (!_stop.IsCancellationRequested)

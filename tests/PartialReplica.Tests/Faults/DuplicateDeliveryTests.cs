@@ -25,8 +25,8 @@ public sealed class DuplicateDeliveryTests(ReplicationFixture fixture)
     [Fact]
     public async Task Replayed_duplicated_and_reordered_batches_never_regress_duplicate_or_resurrect()
     {
-        var (leader, _) = await fixture.CreateLeaderAsync();
-        await using var world = await FaultWorld.CreateAsync(leader);
+        await using var world = await FaultWorld.On(fixture).StartAsync();
+        var leader = world.Leader;
 
         // A gateway only for its JWKS; its dispatcher is off, so every batch the agent sees is one of ours.
         var (gateway, gatewayUrl) = await WebHosts.StartGatewayAsync(leader, new Dictionary<string, string?> { ["Dispatch:Enabled"] = "false" });
@@ -126,7 +126,7 @@ public sealed class DuplicateDeliveryTests(ReplicationFixture fixture)
     }
 
     /// <summary>Right now (the agent applied synchronously): exactly the leader's rows of <paramref name="held"/>, no duplicate, newest version kept.</summary>
-    private static async Task AssertHeldAsync(FaultWorld world, string[] held)
+    private static async Task AssertHeldAsync(TestWorld world, string[] held)
     {
         await world.AwaitExactAsync(FaultWorld.East, held, TimeSpan.Zero);
         var follower = world.FollowerDb(FaultWorld.East);

@@ -15,8 +15,8 @@ public sealed class FollowerOutageTests(ReplicationFixture fixture)
     [Fact]
     public async Task Killed_agent_catches_up_after_restart_and_never_holds_back_the_other_follower()
     {
-        var (leader, _) = await fixture.CreateLeaderAsync();
-        await using var world = await FaultWorld.CreateAsync(leader);
+        await using var world = await FaultWorld.On(fixture).StartAsync();
+        var leader = world.Leader;
         var gateway = world.Track(ChildHost.Gateway(leader, "gw"));
         await gateway.StartAsync();
         var east = await world.AddFollowerAsync(FaultWorld.East, await fixture.CreateDatabaseAsync(fixture.FollowerServers[0], "faults"), gateway.Url);
@@ -39,8 +39,8 @@ public sealed class FollowerOutageTests(ReplicationFixture fixture)
     [Fact]
     public async Task Stopped_follower_database_catches_up_after_restart_and_never_holds_back_the_other_follower()
     {
-        var (leader, _) = await fixture.CreateLeaderAsync();
-        await using var world = await FaultWorld.CreateAsync(leader);
+        await using var world = await FaultWorld.On(fixture).StartAsync();
+        var leader = world.Leader;
         var eastServer = await fixture.StartClusterAsync("east-faults");
         var gateway = world.Track(ChildHost.Gateway(leader, "gw"));
         await gateway.StartAsync();
@@ -67,7 +67,7 @@ public sealed class FollowerOutageTests(ReplicationFixture fixture)
     /// its failure is recorded (circuit open, backing off). After each round west-1 must hold exactly its
     /// granted set within <see cref="HealthyLag"/> of the last commit.
     /// </summary>
-    private static async Task WriteWhileDownAsync(FaultWorld world, int seed)
+    private static async Task WriteWhileDownAsync(TestWorld world, int seed)
     {
         for (var round = 0; round < 2; round++)
         {

@@ -21,7 +21,7 @@ namespace PartialReplica.Tests.Faults;
 [Collection(FaultsCollection.Name)]
 public sealed class ForgedPushTests(ReplicationFixture fixture, ITestOutputHelper output)
 {
-    private static readonly Dictionary<string, string> ShortReplayWait = new() { ["Agent__ReplayTimeout"] = "00:00:00.500" };
+    private static readonly Dictionary<string, string?> ShortReplayWait = new() { ["Agent:ReplayTimeout"] = "00:00:00.500" };
 
     [Fact]
     public async Task Forged_batches_with_valid_tokens_are_refused_and_change_nothing()
@@ -170,34 +170,33 @@ public sealed class ForgedPushTests(ReplicationFixture fixture, ITestOutputHelpe
     /// <summary>The fault world with east-1 and west-1, a gateway only for its keys, and pushes made by hand with its tokens.</summary>
     private sealed class World : IAsyncDisposable
     {
-        private readonly Microsoft.AspNetCore.Builder.WebApplication _gateway;
         private readonly HttpClient _http = new();
         private readonly HttpBatchSender _sender;
         private readonly LeaderBeacon _beacon;
         private readonly Dictionary<string, FollowerEndpoint> _endpoints = new(StringComparer.Ordinal);
 
-        private World(FaultWorld faults, Microsoft.AspNetCore.Builder.WebApplication gateway)
+        private World(TestWorld faults)
         {
             Faults = faults;
-            _gateway = gateway;
             var issuer = new TokenIssuer(new SigningKeyRing(faults.LeaderSource, TestGatewayKey.Key, TimeProvider.System), "partial-replica-gateway", TimeProvider.System);
             _sender = new HttpBatchSender(_http, new SignedPushTokens(issuer, TimeProvider.System));
             _beacon = new LeaderBeacon(faults.LeaderSource);
         }
 
-        public FaultWorld Faults { get; }
+        public TestWorld Faults { get; }
 
         public static async Task<World> CreateAsync(ReplicationFixture fixture)
         {
-            var (leader, _) = await fixture.CreateLeaderAsync();
-            var faults = await FaultWorld.CreateAsync(leader);
             // The gateway's dispatcher is off: every batch an agent sees is one of the test's.
-            var (gateway, gatewayUrl) = await WebHosts.StartGatewayAsync(leader, new Dictionary<string, string?> { ["Dispatch:Enabled"] = "false" });
-            var world = new World(faults, gateway);
-            foreach (var (name, server) in new[] { (FaultWorld.East, 0), (FaultWorld.West, 1 % fixture.FollowerServers.Count) })
+            var faults = await FaultWorld.On(fixture)
+                .Gateway(new Dictionary<string, string?> { ["Dispatch:Enabled"] = "false" })
+                .Follower(FaultWorld.East, 0, HostKind.ChildProcess, ShortReplayWait)
+                .Follower(FaultWorld.West, 1 % fixture.FollowerServers.Count, HostKind.ChildProcess, ShortReplayWait)
+                .StartAsync();
+            var world = new World(faults);
+            foreach (var name in new[] { FaultWorld.East, FaultWorld.West })
             {
-                var agent = await faults.AddFollowerAsync(name, await fixture.CreateDatabaseAsync(fixture.FollowerServers[server], "forged"), gatewayUrl, ShortReplayWait);
-                world._endpoints[name] = new FollowerEndpoint(name, "default:host:" + name, agent.Url);
+                world._endpoints[name] = new FollowerEndpoint(name, "default:host:" + name, faults.Agent(name).Url);
             }
 
             return world;
@@ -259,7 +258,6 @@ public sealed class ForgedPushTests(ReplicationFixture fixture, ITestOutputHelpe
         public async ValueTask DisposeAsync()
         {
             await Faults.DisposeAsync();
-            await _gateway.DisposeAsync();
             _http.Dispose();
         }
     }

@@ -9,8 +9,8 @@ public sealed class GatewayCrashTests(ReplicationFixture fixture)
     [Fact]
     public async Task Gateway_killed_mid_burst_and_restarted_leaves_every_follower_exact()
     {
-        var (leader, _) = await fixture.CreateLeaderAsync();
-        await using var world = await FaultWorld.CreateAsync(leader);
+        await using var world = await FaultWorld.On(fixture).StartAsync();
+        var leader = world.Leader;
         var first = world.Track(ChildHost.Gateway(leader, "gw-first"));
         await first.StartAsync();
         await world.AddFollowerAsync(FaultWorld.East, await fixture.CreateDatabaseAsync(fixture.FollowerServers[0], "faults"), first.Url);

@@ -20,8 +20,8 @@ public sealed class GatewaySpreadTests(ReplicationFixture fixture, ITestOutputHe
     [Fact]
     public async Task Three_gateways_split_twelve_followers_and_a_killed_one_hands_its_share_over_within_the_lease()
     {
-        var (leader, _) = await fixture.CreateLeaderAsync();
-        await using var world = await FaultWorld.CreateAsync(leader);
+        await using var world = await FaultWorld.On(fixture).StartAsync();
+        var leader = world.Leader;
         var gateways = Ids.ToDictionary(id => id, id => world.Track(ChildHost.Gateway(leader, id)), StringComparer.Ordinal);
         foreach (var gateway in gateways.Values)
         {
@@ -124,7 +124,7 @@ public sealed class GatewaySpreadTests(ReplicationFixture fixture, ITestOutputHe
         }
     }
 
-    private static async Task AwaitServedAsync(FaultWorld world, Dictionary<string, string?> expected, string what)
+    private static async Task AwaitServedAsync(TestWorld world, Dictionary<string, string?> expected, string what)
     {
         var served = new Dictionary<string, string?>();
         try

@@ -11,7 +11,7 @@ public sealed class LeaderRestartTests(ReplicationFixture fixture)
     {
         var server = await fixture.StartClusterAsync("leader-restart");
         var leader = await ReplicationFixture.CreateLeaderOnAsync(server);
-        await using var world = await FaultWorld.CreateAsync(leader);
+        await using var world = await FaultWorld.CreateAsync(fixture, leader);
         var gateway = world.Track(ChildHost.Gateway(leader, "gw"));
         await gateway.StartAsync();
         await world.AddFollowerAsync(FaultWorld.East, await fixture.CreateDatabaseAsync(fixture.FollowerServers[0], "faults"), gateway.Url);

@@ -16,7 +16,7 @@ public sealed class LeaseExpiryTests(ReplicationFixture fixture)
     {
         var server = await fixture.StartClusterAsync("lease-expiry");
         var leader = await ReplicationFixture.CreateLeaderOnAsync(server);
-        await using var world = await FaultWorld.CreateAsync(leader);
+        await using var world = await FaultWorld.CreateAsync(fixture, leader);
         // Every line kept: while the leader is down the gateway's loops log their failures with stack traces, which would
         // push the one "lease ran out" line out of the latest 400.
         var gateway = world.Track(ChildHost.Gateway(leader, "gw-cut").KeepAllLines());

@@ -17,8 +17,8 @@ public sealed class ListenConnectionTests(ReplicationFixture fixture)
     public async Task Terminated_listen_backend_is_replaced_and_changes_arrive_within_the_poll_interval()
     {
         var poll = TimeSpan.FromSeconds(4);
-        var (leader, _) = await fixture.CreateLeaderAsync();
-        await using var world = await FaultWorld.CreateAsync(leader);
+        await using var world = await FaultWorld.On(fixture).StartAsync();
+        var leader = world.Leader;
         var gateway = world.Track(ChildHost.Gateway(leader, "gw", new Dictionary<string, string> { ["PollInterval"] = poll.ToString() }));
         await gateway.StartAsync();
         await world.AddFollowerAsync(FaultWorld.East, await fixture.CreateDatabaseAsync(fixture.FollowerServers[0], "faults"), gateway.Url);
@@ -49,8 +49,8 @@ public sealed class ListenConnectionTests(ReplicationFixture fixture)
     public async Task Gateway_started_after_changes_catches_up_from_the_durable_cursor()
     {
         var poll = TimeSpan.FromSeconds(1);
-        var (leader, _) = await fixture.CreateLeaderAsync();
-        await using var world = await FaultWorld.CreateAsync(leader);
+        await using var world = await FaultWorld.On(fixture).StartAsync();
+        var leader = world.Leader;
         var first = world.Track(ChildHost.Gateway(leader, "gw-first", new Dictionary<string, string> { ["PollInterval"] = poll.ToString() }));
         await first.StartAsync();
         await world.AddFollowerAsync(FaultWorld.East, await fixture.CreateDatabaseAsync(fixture.FollowerServers[0], "faults"), first.Url);

@@ -23,8 +23,8 @@ public sealed class TwoGatewaysTests(ReplicationFixture fixture)
         Assert.Equal("gw-a", Rendezvous.Owner(FaultWorld.East, ["gw-a", "gw-b"]));
         Assert.Equal("gw-b", Rendezvous.Owner(FaultWorld.West, ["gw-a", "gw-b"]));
 
-        var (leader, _) = await fixture.CreateLeaderAsync();
-        await using var world = await FaultWorld.CreateAsync(leader);
+        await using var world = await FaultWorld.On(fixture).StartAsync();
+        var leader = world.Leader;
         var a = world.Track(ChildHost.Gateway(leader, "gw-a"));
         await a.StartAsync();
         await world.AddFollowerAsync(FaultWorld.East, await fixture.CreateDatabaseAsync(fixture.FollowerServers[0], "faults"), a.Url);

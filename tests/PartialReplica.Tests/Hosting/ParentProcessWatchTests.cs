@@ -11,7 +11,8 @@ namespace PartialReplica.Tests.Hosting;
 /// A gateway or agent started by bench, the demo or a test names its parent; when that parent is killed,
 /// the child stops instead of lingering. The parent here is a stand-in process the test kills for real.
 /// </summary>
-public sealed class ParentProcessWatchTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>
+[Collection(LeaderServersCollection.Name)]
+public sealed class ParentProcessWatchTests(ReplicationFixture fixture)
 {
     [Fact]
     public async Task An_agent_stops_when_the_process_that_started_it_is_killed()

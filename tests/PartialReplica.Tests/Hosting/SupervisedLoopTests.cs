@@ -22,7 +22,8 @@ namespace PartialReplica.Tests.Hosting;
 /// never stopped. Everything the gateway logs meanwhile, at Trace level, exceptions included, holds no secret value,
 /// ciphertext or API key (S3).
 /// </summary>
-public sealed partial class SupervisedLoopTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>, IAsyncLifetime
+[Collection(LeaderServersCollection.Name)]
+public sealed partial class SupervisedLoopTests(ReplicationFixture fixture) : IAsyncLifetime
 {
     private const string East = "conjur/followers/east-1";
     private const string BillingDb = "default:variable:apps/billing/db/password";

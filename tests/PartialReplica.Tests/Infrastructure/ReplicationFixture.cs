@@ -18,13 +18,27 @@ public sealed class ReplicationFixture : IAsyncLifetime
     private readonly List<PostgresCluster> _clusters = [];
     private readonly List<(IPostgresServer Server, string Database)> _databases = [];
     private readonly List<PostgresCluster> _faultClusters = [];
+    private int _followerServerCount = 2;
+    private bool _startLeaderServer = true;
+    private bool _ownsServers;
 
     public IPostgresServer LeaderServer { get; private set; } = null!;
 
     public IReadOnlyList<IPostgresServer> FollowerServers { get; private set; } = [];
 
     /// <summary>Whether the servers are ours to stop and restart (false with PARTIALREPLICA_TEST_PG).</summary>
-    public bool OwnsServers => _clusters.Count > 0;
+    public bool OwnsServers => _ownsServers;
+
+    /// <summary>
+    /// Servers for one <see cref="TestWorld"/> of its own: <paramref name="followerServers"/> follower servers and no
+    /// leader server up front (every leader gets a server of its own anyway, see <see cref="CreateLeaderAsync"/>).
+    /// </summary>
+    internal static async Task<ReplicationFixture> StartAsync(int followerServers)
+    {
+        var fixture = new ReplicationFixture { _followerServerCount = followerServers, _startLeaderServer = false };
+        await fixture.InitializeAsync();
+        return fixture;
+    }
 
     public async Task InitializeAsync()
     {
@@ -33,17 +47,16 @@ public sealed class ReplicationFixture : IAsyncLifetime
         {
             var server = new ExistingServer(existing);
             LeaderServer = server;
-            FollowerServers = [server, server];
+            FollowerServers = [.. Enumerable.Repeat<IPostgresServer>(server, _followerServerCount)];
             return;
         }
 
-        var started = await Task.WhenAll(
-            PostgresCluster.StartAsync(new ClusterOptions { Name = "leader" }, CancellationToken.None),
-            PostgresCluster.StartAsync(new ClusterOptions { Name = "follower-1" }, CancellationToken.None),
-            PostgresCluster.StartAsync(new ClusterOptions { Name = "follower-2" }, CancellationToken.None));
+        _ownsServers = true;
+        var names = Enumerable.Range(1, _followerServerCount).Select(i => $"follower-{i}").Prepend(_startLeaderServer ? "leader" : null).OfType<string>();
+        var started = await Task.WhenAll(names.Select(name => PostgresCluster.StartAsync(new ClusterOptions { Name = name }, CancellationToken.None)));
         _clusters.AddRange(started);
-        LeaderServer = started[0];
-        FollowerServers = [started[1], started[2]];
+        LeaderServer = _startLeaderServer ? started[0] : null!;
+        FollowerServers = [.. started.Skip(_startLeaderServer ? 1 : 0)];
     }
 
     public async Task DisposeAsync()
@@ -80,21 +93,54 @@ public sealed class ReplicationFixture : IAsyncLifetime
 
     /// <summary>
     /// A leader database with setup run; returns it and the setup result. Replication slots are
-    /// server-wide, so with our own clusters every leader gets a server of its own.
+    /// server-wide, so with our own clusters every leader gets a server of its own. With <paramref name="conjurSchema"/>
+    /// the database is first made by Conjur's own migrations (<see cref="ConjurSchema"/>), and setup adopts it.
     /// </summary>
-    public async Task<(string Leader, SetupResult Setup)> CreateLeaderAsync()
+    public async Task<(string Leader, SetupResult Setup)> CreateLeaderAsync(bool conjurSchema = false)
     {
         var server = LeaderServer;
         if (OwnsServers)
         {
             var cluster = await PostgresCluster.StartAsync(new ClusterOptions { Name = "leader" }, CancellationToken.None);
-            _clusters.Add(cluster);
+            lock (_clusters)
+            {
+                _clusters.Add(cluster);
+            }
+
             server = cluster;
         }
 
         var leader = await CreateDatabaseAsync(server, "leader");
+        if (conjurSchema)
+        {
+            await ConjurSchema.LoadAsync(leader);
+        }
+
         var setup = await new LeaderSetup(NullLogger.Instance).RunAsync(leader, RelayOptionsFor(server, leader), CancellationToken.None);
         return (leader, setup);
+    }
+
+    /// <summary>
+    /// Stops the server <see cref="CreateLeaderAsync"/> started for <paramref name="leader"/> once its test is done
+    /// with it, so a collection sharing this fixture does not keep one idle server per test until its end.
+    /// </summary>
+    public async Task ReleaseLeaderAsync(string leader)
+    {
+        var port = new NpgsqlConnectionStringBuilder(leader).Port;
+        PostgresCluster? cluster;
+        lock (_clusters)
+        {
+            cluster = _clusters.Skip(_startLeaderServer ? 1 + FollowerServers.Count : FollowerServers.Count).FirstOrDefault(c => c.Port == port);
+            if (cluster is not null)
+            {
+                _clusters.Remove(cluster);
+            }
+        }
+
+        if (cluster is not null)
+        {
+            await cluster.DisposeAsync();
+        }
     }
 
     /// <summary>

@@ -1,13 +1,8 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
-using System.Text;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.Logging.Abstractions;
-using Npgsql;
-using PartialReplica.Conjur;
-using PartialReplica.Enrollment;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using PartialReplica.Leader.Dispatch;
-using PartialReplica.Policies;
 using PartialReplica.Tests.Infrastructure;
 
 namespace PartialReplica.Tests.Metrics;
@@ -17,15 +12,14 @@ namespace PartialReplica.Tests.Metrics;
 /// errors when an agent is unreachable, queue depth and lag while changes wait. Measurements are filtered by
 /// follower names no other test uses, since the meter is process-wide.
 /// </summary>
-public sealed class PushMetricsTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>, IAsyncLifetime
+[Collection(EndToEndCollection.Name)]
+public sealed class PushMetricsTests(ReplicationFixture fixture) : IAsyncLifetime
 {
     private const string Receiver = "conjur/followers/metrics-receiver";
     private const string Unreachable = "conjur/followers/metrics-unreachable";
     private const string BillingDb = "default:variable:apps/billing/db/password";
     private const string BillingToken = "default:variable:apps/billing/api/token";
 
-    private readonly List<WebApplication> _apps = [];
-    private readonly Slosilo _crypto = Slosilo.FromBase64Key(Slosilo.GenerateBase64Key());
     private readonly ConcurrentDictionary<(string Instrument, string Follower, string? Kind), long> _totals = new();
     private readonly MeterListener _listener = new();
 
@@ -70,42 +64,35 @@ public sealed class PushMetricsTests(ReplicationFixture fixture) : IClassFixture
         return Task.CompletedTask;
     }
 
-    public async Task DisposeAsync()
+    public Task DisposeAsync()
     {
         _listener.Dispose();
-        foreach (var app in _apps)
-        {
-            await app.DisposeAsync();
-        }
+        return Task.CompletedTask;
     }
 
     [Fact]
     public async Task Pushes_rows_errors_queue_depth_and_lag_are_measured()
     {
-        var (leader, _) = await fixture.CreateLeaderAsync();
-        await LoadPolicyAsync(leader, File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "policies", "demo.yml")), "root");
         // Two followers of our own: one in the west set, one whose agent nobody listens for.
-        await LoadPolicyAsync(leader, """
-            - !host metrics-receiver
-            - !host metrics-unreachable
-            - !grant
-              role: !layer west-hosts
-              member: !host metrics-receiver
-            - !grant
-              role: !layer west-hosts
-              member: !host metrics-unreachable
-            """, "conjur/followers");
-        await SetSecretAsync(leader, BillingDb);
-        await SetSecretAsync(leader, BillingToken);
-
-        var (gateway, gatewayUrl) = await WebHosts.StartGatewayAsync(leader);
-        _apps.Add(gateway);
-        var follower = await fixture.CreateDatabaseAsync(fixture.FollowerServers[0], "metrics");
-        var (agent, agentUrl) = await WebHosts.StartAgentAsync(Receiver, follower, gatewayUrl);
-        _apps.Add(agent);
-        await InitAsync(leader, follower, Receiver, agentUrl);
-        var unreachable = await fixture.CreateDatabaseAsync(fixture.FollowerServers[1], "metrics");
-        await InitAsync(leader, unreachable, Unreachable, "http://127.0.0.1:1");
+        await using var world = await TestWorld.On(fixture)
+            .DemoPolicy()
+            .Policy("""
+                - !host metrics-receiver
+                - !host metrics-unreachable
+                - !grant
+                  role: !layer west-hosts
+                  member: !host metrics-receiver
+                - !grant
+                  role: !layer west-hosts
+                  member: !host metrics-unreachable
+                """, "conjur/followers")
+            .Secret(BillingDb, "metrics")
+            .Secret(BillingToken, "metrics")
+            .Gateway()
+            .Follower(Receiver, 0)
+            .FollowerWithoutAgent(Unreachable, 1, "http://127.0.0.1:1")
+            .StartAsync();
+        var follower = world.FollowerDb(Receiver);
 
         // The backfill is a push of both granted secrets, one version each.
         await Eventually.HoldsAsync(() => Task.FromResult(
@@ -115,7 +102,7 @@ public sealed class PushMetricsTests(ReplicationFixture fixture) : IClassFixture
 
         // A new version is one incremental push of one row.
         var rowsBefore = Total("partial_replica.push.rows", Receiver, "upsert");
-        await SetSecretAsync(leader, BillingDb);
+        await world.SetSecretAsync(BillingDb, "metrics");
         await Eventually.HoldsAsync(() => Task.FromResult(
                 Total("partial_replica.pushes", Receiver, "incremental") >= 1 && Total("partial_replica.push.rows", Receiver, "upsert") >= rowsBefore + 1),
             "the incremental push counted");
@@ -135,21 +122,4 @@ public sealed class PushMetricsTests(ReplicationFixture fixture) : IClassFixture
     }
 
     private long Total(string instrument, string follower, string? kind) => _totals.GetValueOrDefault((instrument, follower, kind));
-
-    private static async Task InitAsync(string leader, string follower, string name, string agentUrl)
-    {
-        await using var followerSource = NpgsqlDataSource.Create(follower);
-        await new FollowerInit(NullLogger.Instance).RunAsync(leader, followerSource,
-            new FollowerInitOptions { DataKey = TestDataKey.Key, Name = name, AgentUrl = agentUrl }, CancellationToken.None);
-    }
-
-    private static async Task LoadPolicyAsync(string leader, string text, string branch)
-    {
-        await using var dataSource = NpgsqlDataSource.Create(leader);
-        await new PolicyLoader(NullLogger.Instance).LoadAsync(dataSource,
-            new PolicyLoadRequest { DataKey = TestDataKey.Key, PolicyText = text, Mode = PolicyMode.Load, Branch = branch }, CancellationToken.None);
-    }
-
-    private async Task SetSecretAsync(string leader, string id) =>
-        await Db.ExecuteAsync(leader, "INSERT INTO secrets (resource_id, value) VALUES ($1, $2)", id, _crypto.Encrypt(Encoding.UTF8.GetBytes("metrics"), id));
 }

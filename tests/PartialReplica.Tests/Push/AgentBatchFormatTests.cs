@@ -15,7 +15,8 @@ namespace PartialReplica.Tests.Push;
 /// The agent's batch endpoint over HTTP: the binary form the gateway sends and the JSON form it still accepts
 /// both apply; a malformed binary body is a 400 that changes nothing; any other media type is a 415.
 /// </summary>
-public sealed class AgentBatchFormatTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>, IAsyncLifetime
+[Collection(EndToEndCollection.Name)]
+public sealed class AgentBatchFormatTests(ReplicationFixture fixture) : IAsyncLifetime
 {
     private const string Follower = "conjur/followers/format";
     private const string RoleId = "default:host:" + Follower;

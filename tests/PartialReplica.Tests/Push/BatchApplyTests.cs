@@ -7,7 +7,8 @@ using PartialReplica.Tests.Infrastructure;
 
 namespace PartialReplica.Tests.Push;
 
-public sealed class BatchApplyTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>
+[Collection(EndToEndCollection.Name)]
+public sealed class BatchApplyTests(ReplicationFixture fixture)
 {
     private static readonly byte[] V1 = [(byte)'G', 1, 2, 3];
     private static readonly byte[] V2 = [(byte)'G', 0, 0, 9];

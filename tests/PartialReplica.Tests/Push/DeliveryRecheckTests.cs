@@ -18,8 +18,8 @@ public sealed class DeliveryRecheckTests(ReplicationFixture fixture)
     [Fact]
     public async Task Notified_secret_writes_do_not_rewrite_delivery_rows_and_a_reconcile_ordered_with_an_operators_wake_up_is_done()
     {
-        var (leader, _) = await fixture.CreateLeaderAsync();
-        await using var world = await FaultWorld.CreateAsync(leader);
+        await using var world = await FaultWorld.On(fixture).StartAsync();
+        var leader = world.Leader;
 
         var gateway = world.Track(ChildHost.Gateway(leader, "gw"));
         await gateway.StartAsync();

@@ -1,9 +1,4 @@
-using System.Text;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
-using PartialReplica.Conjur;
-using PartialReplica.Enrollment;
 using PartialReplica.Tests.Infrastructure;
 
 namespace PartialReplica.Tests.Push;
@@ -13,7 +8,8 @@ namespace PartialReplica.Tests.Push;
 /// the followers with no notify, no policy load through the product and no reconcile: each follower ends with
 /// exactly its granted secrets, and a follower whose set did not change is sent nothing.
 /// </summary>
-public sealed class DirectSqlGrantPushTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>, IAsyncLifetime
+[Collection(EndToEndCollection.Name)]
+public sealed class DirectSqlGrantPushTests(ReplicationFixture fixture)
 {
     private const string East = "conjur/followers/east-1";
     private const string West = "conjur/followers/west-1";
@@ -27,41 +23,29 @@ public sealed class DirectSqlGrantPushTests(ReplicationFixture fixture) : IClass
     private const string Revoke = "DELETE FROM role_memberships WHERE role_id = $1 AND member_id = $2";
     private const string Grant = "INSERT INTO role_memberships (role_id, member_id, policy_id) VALUES ($1, $2, 'default:policy:root')";
 
-    private readonly List<WebApplication> _apps = [];
-    private readonly Slosilo _crypto = Slosilo.FromBase64Key(Slosilo.GenerateBase64Key());
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        foreach (var app in _apps)
-        {
-            await app.DisposeAsync();
-        }
-    }
-
     [Fact]
     public async Task Grants_changed_with_sql_reach_exactly_the_followers_whose_set_changed()
     {
-        var (leader, east, west) = await WorldAsync();
+        await using var world = await WorldAsync();
+        var (leader, east) = (world.Leader, world.FollowerDb(East));
 
         // Revoked with plain SQL, no notify: west-1 loses its secrets; east-1, whose set did not change, is sent nothing.
         var eastBatches = await BatchesAsync(east);
         await Db.ExecuteAsync(leader, Revoke, WestFollowers, WestHosts);
-        await AwaitExactAsync(leader, west, []);
-        await SetSecretAsync(leader, InventoryDb, "a write only east-1 is granted");
-        await AwaitExactAsync(leader, east, [BillingDb, BillingToken, InventoryDb]);
+        await world.AwaitExactAsync(West, []);
+        await world.SetSecretAsync(InventoryDb, "a write only east-1 is granted");
+        await world.AwaitExactAsync(East, [BillingDb, BillingToken, InventoryDb]);
         Assert.Equal(eastBatches + 1, await BatchesAsync(east));
 
         // Granted back by INSERT.
         await Db.ExecuteAsync(leader, Grant, WestFollowers, WestHosts);
-        await AwaitExactAsync(leader, west, [BillingDb, BillingToken]);
+        await world.AwaitExactAsync(West, [BillingDb, BillingToken]);
 
         // A revoke and a re-grant committed back to back: ends granted.
         await Db.ExecuteAsync(leader, Revoke, WestFollowers, WestHosts);
         await Db.ExecuteAsync(leader, Grant, WestFollowers, WestHosts);
-        await SetSecretAsync(leader, BillingToken, "after the re-grant");
-        await AwaitExactAsync(leader, west, [BillingDb, BillingToken]);
+        await world.SetSecretAsync(BillingToken, "after the re-grant");
+        await world.AwaitExactAsync(West, [BillingDb, BillingToken]);
 
         // Several statements in one transaction, as a loader writes them: a permission moved, a set given a variable.
         await using (var connection = new NpgsqlConnection(leader))
@@ -74,26 +58,27 @@ public sealed class DirectSqlGrantPushTests(ReplicationFixture fixture) : IClass
             await transaction.CommitAsync();
         }
 
-        await AwaitExactAsync(leader, west, [BillingToken, ReportsKey]);
-        await AwaitExactAsync(leader, east, [BillingToken, InventoryDb]);
+        await world.AwaitExactAsync(West, [BillingToken, ReportsKey]);
+        await world.AwaitExactAsync(East, [BillingToken, InventoryDb]);
 
         // A deleted variable goes from every holder.
         await Db.ExecuteAsync(leader, "DELETE FROM resources WHERE resource_id = $1", BillingToken);
-        await AwaitExactAsync(leader, west, [ReportsKey]);
-        await AwaitExactAsync(leader, east, [InventoryDb]);
+        await world.AwaitExactAsync(West, [ReportsKey]);
+        await world.AwaitExactAsync(East, [InventoryDb]);
     }
 
     /// <summary>Grant changes and secret writes race; once both stop, each follower holds exactly its granted set.</summary>
     [Fact]
     public async Task Grant_changes_concurrent_with_secret_writes_end_exact()
     {
-        var (leader, east, west) = await WorldAsync();
+        await using var world = await WorldAsync();
+        var leader = world.Leader;
 
         var writes = Task.Run(async () =>
         {
             for (var i = 0; i < 150; i++)
             {
-                await SetSecretAsync(leader, i % 2 == 0 ? BillingDb : ReportsKey, "write " + i);
+                await world.SetSecretAsync(i % 2 == 0 ? BillingDb : ReportsKey, "write " + i);
             }
         });
         var grants = Task.Run(async () =>
@@ -111,51 +96,41 @@ public sealed class DirectSqlGrantPushTests(ReplicationFixture fixture) : IClass
         });
         await Task.WhenAll(writes, grants);
 
-        await AwaitExactAsync(leader, west, [BillingDb, BillingToken, ReportsKey]);
-        await AwaitExactAsync(leader, east, [BillingDb, BillingToken, InventoryDb]);
+        await world.AwaitExactAsync(West, [BillingDb, BillingToken, ReportsKey]);
+        await world.AwaitExactAsync(East, [BillingDb, BillingToken, InventoryDb]);
     }
 
     /// <summary>The demo policy with a value for each variable, a gateway, and east-1 and west-1 holding their sets.</summary>
-    private async Task<(string Leader, string East, string West)> WorldAsync()
+    private async Task<TestWorld> WorldAsync()
     {
-        var (leader, _) = await fixture.CreateLeaderAsync();
-        await ReplicationFixture.LoadDemoPolicyAsync(leader);
-        foreach (var id in new[] { BillingDb, BillingToken, InventoryDb, ReportsKey })
+        var world = await TestWorld.On(fixture)
+            .DemoPolicy()
+            .Secrets([BillingDb, BillingToken, InventoryDb, ReportsKey], id => "value of " + id)
+            .Gateway()
+            .Follower(East, 0)
+            .Follower(West, 1)
+            .StartAsync();
+        try
         {
-            await SetSecretAsync(leader, id, "value of " + id);
+            await world.AwaitExactAsync(East, [BillingDb, BillingToken, InventoryDb]);
+            await world.AwaitExactAsync(West, [BillingDb, BillingToken]);
+
+            // Both reconciles are done, their last batch (the closing sweep) applied: later batches are pushes.
+            await Eventually.HoldsAsync(
+                async () => await Db.ScalarAsync<long>(world.Leader, "SELECT count(*) FROM partial_replica.delivery WHERE NOT needs_reconcile") == 2,
+                "both followers reconciled");
+            return world;
         }
-
-        var (gateway, gatewayUrl) = await WebHosts.StartGatewayAsync(leader);
-        _apps.Add(gateway);
-        var east = await StartFollowerAsync(leader, 0, East, gatewayUrl);
-        var west = await StartFollowerAsync(leader, 1, West, gatewayUrl);
-        await AwaitExactAsync(leader, east, [BillingDb, BillingToken, InventoryDb]);
-        await AwaitExactAsync(leader, west, [BillingDb, BillingToken]);
-
-        // Both reconciles are done, their last batch (the closing sweep) applied: later batches are pushes.
-        await Eventually.HoldsAsync(
-            async () => await Db.ScalarAsync<long>(leader, "SELECT count(*) FROM partial_replica.delivery WHERE NOT needs_reconcile") == 2,
-            "both followers reconciled");
-        return (leader, east, west);
-    }
-
-    private async Task<string> StartFollowerAsync(string leader, int server, string name, string gatewayUrl)
-    {
-        var follower = await fixture.CreateDatabaseAsync(fixture.FollowerServers[server], "grants");
-        var (agent, agentUrl) = await WebHosts.StartAgentAsync(name, follower, gatewayUrl);
-        _apps.Add(agent);
-        await using var followerSource = NpgsqlDataSource.Create(follower);
-        await new FollowerInit(NullLogger.Instance).RunAsync(leader, followerSource,
-            new FollowerInitOptions { DataKey = TestDataKey.Key, Name = name, AgentUrl = agentUrl }, CancellationToken.None);
-        return follower;
+        catch
+        {
+            await world.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>How many batches the follower's agent has applied.</summary>
     private static async Task<long> BatchesAsync(string follower) =>
         await Db.ScalarAsync<long>(follower, "SELECT count(*) FROM partial_replica.apply_log");
-
-    private async Task SetSecretAsync(string leader, string id, string plaintext) =>
-        await Db.ExecuteAsync(leader, "INSERT INTO secrets (resource_id, value) VALUES ($1, $2)", id, _crypto.Encrypt(Encoding.UTF8.GetBytes(plaintext), id));
 
     private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, params object[] parameters)
     {
@@ -166,30 +141,5 @@ public sealed class DirectSqlGrantPushTests(ReplicationFixture fixture) : IClass
         }
 
         await command.ExecuteNonQueryAsync();
-    }
-
-    /// <summary>Waits until the follower's secrets equal the leader's rows for exactly <paramref name="granted"/>.</summary>
-    private static async Task AwaitExactAsync(string leader, string follower, string[] granted)
-    {
-        const string rows = """
-            SELECT resource_id || '#' || version || '#' || encode(value, 'hex') FROM secrets WHERE resource_id = ANY($1) ORDER BY 1
-            """;
-        const string all = "SELECT resource_id || '#' || version || '#' || encode(value, 'hex') FROM secrets ORDER BY 1";
-        List<string> expected = [];
-        List<string> actual = [];
-        try
-        {
-            await Eventually.HoldsAsync(async () =>
-            {
-                expected = await Db.ColumnAsync(leader, rows, new object[] { granted });
-                actual = await Db.ColumnAsync(follower, all);
-                return expected.SequenceEqual(actual);
-            }, $"follower holds exactly {string.Join(", ", granted)}");
-        }
-        catch (Xunit.Sdk.FailException)
-        {
-            Assert.Equal(expected, actual);
-            throw;
-        }
     }
 }

@@ -13,8 +13,8 @@ public sealed class FollowerRemovalTests(ReplicationFixture fixture)
     [Fact]
     public async Task A_removed_follower_is_no_longer_served_and_the_other_one_still_is()
     {
-        var (leader, _) = await fixture.CreateLeaderAsync();
-        await using var world = await FaultWorld.CreateAsync(leader);
+        await using var world = await FaultWorld.On(fixture).StartAsync();
+        var leader = world.Leader;
         var gateway = world.Track(ChildHost.Gateway(leader, "gw"));
         await gateway.StartAsync();
         await world.AddFollowerAsync(FaultWorld.East, await fixture.CreateDatabaseAsync(fixture.FollowerServers[0], "removal"), gateway.Url);

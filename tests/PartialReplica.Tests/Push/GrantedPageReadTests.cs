@@ -20,8 +20,8 @@ public sealed class GrantedPageReadTests(ReplicationFixture fixture)
     [Fact]
     public async Task Pages_read_by_range_equal_pages_read_by_probes_and_hold_exactly_the_granted_variables()
     {
-        var (leader, _) = await fixture.CreateLeaderAsync();
-        await using var world = await FaultWorld.CreateAsync(leader);
+        await using var world = await FaultWorld.On(fixture).StartAsync();
+        var leader = world.Leader;
 
         // Variables no follower is granted whose ids sort between granted ones ("burst-hidden" < "burst/"), so a page's
         // range holds their secrets; a granted variable with three versions, and one whose every version is deleted.

@@ -3,7 +3,8 @@ using PartialReplica.Tests.Infrastructure;
 
 namespace PartialReplica.Tests.Push;
 
-public sealed class NotificationPayloadTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>
+[Collection(EndToEndCollection.Name)]
+public sealed class NotificationPayloadTests(ReplicationFixture fixture)
 {
     [Fact]
     public async Task Secret_writes_notify_with_an_empty_payload_and_the_value_is_nowhere_in_it()

@@ -16,8 +16,8 @@ public sealed class ReconcilePagingTests(ReplicationFixture fixture)
     {
         const int First = 2;
         const int Largest = 5;
-        var (leader, _) = await fixture.CreateLeaderAsync();
-        await using var world = await FaultWorld.CreateAsync(leader);
+        await using var world = await FaultWorld.On(fixture).StartAsync();
+        var leader = world.Leader;
         var gateway = world.Track(ChildHost.Gateway(leader, "gw", new Dictionary<string, string>
         {
             ["ReconcileFirstBatchSize"] = First.ToString(System.Globalization.CultureInfo.InvariantCulture),

@@ -3,44 +3,34 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
-using Microsoft.Extensions.Logging.Abstractions;
-using Npgsql;
-using PartialReplica.Conjur;
-using PartialReplica.Enrollment;
 using PartialReplica.Tests.Infrastructure;
 
 namespace PartialReplica.Tests.Push;
 
 /// <summary>S3: a gateway and an agent logging at Trace level never write a secret value, its ciphertext, an API key (right or wrong) or a refused token.</summary>
-public sealed class SecretValuesStayOutOfLogsTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>
+[Collection(EndToEndCollection.Name)]
+public sealed class SecretValuesStayOutOfLogsTests(ReplicationFixture fixture)
 {
+    private const string East = "conjur/followers/east-1";
     private const string Variable = "default:variable:apps/billing/db/password";
 
     [Fact]
     public async Task Neither_plaintext_nor_ciphertext_nor_keys_appear_in_any_log_line()
     {
-        var (leader, setup) = await fixture.CreateLeaderAsync();
-        var policy = await ReplicationFixture.LoadDemoPolicyAsync(leader);
-
-        var crypto = Slosilo.FromBase64Key(Slosilo.GenerateBase64Key());
         var canary = "CANARY-" + Guid.NewGuid().ToString("N");
-        var ciphertext = crypto.Encrypt(Encoding.UTF8.GetBytes(canary), Variable);
-        await Db.ExecuteAsync(leader, "INSERT INTO secrets (resource_id, value) VALUES ($1, $2)", Variable, ciphertext);
-
-        var follower = await fixture.CreateDatabaseAsync(fixture.FollowerServers[0], "logs");
-        await using var gateway = ChildHost.Gateway(leader, "gw-logs").LogEverything();
-        await gateway.StartAsync();
-        await using var agent = ChildHost.Agent("conjur/followers/east-1", follower, gateway.Url, ChildHost.FreePort()).LogEverything();
-        await using (var followerSource = NpgsqlDataSource.Create(follower))
-        {
-            await new FollowerInit(NullLogger.Instance).RunAsync(leader, followerSource,
-                new FollowerInitOptions { DataKey = TestDataKey.Key, Name = "conjur/followers/east-1", AgentUrl = agent.Url }, CancellationToken.None);
-        }
-
-        await agent.StartAsync();
+        await using var world = await TestWorld.On(fixture)
+            .DemoPolicy()
+            .Secret(Variable, canary)
+            .LogEverything()
+            .ChildGateway("gw-logs")
+            .Follower(East, 0, HostKind.ChildProcess)
+            .StartAsync();
+        var leader = world.Leader;
+        var (gateway, agent, follower) = (world.GatewayProcess!, world.Agent(East), world.FollowerDb(East));
+        var ciphertext = (await Db.ScalarAsync<byte[]>(leader, "SELECT value FROM secrets WHERE resource_id = $1 AND version = 1", Variable))!;
 
         // A second version after the follower is served, so the incremental path logs too.
-        var second = crypto.Encrypt(Encoding.UTF8.GetBytes(canary + "-2"), Variable);
+        var second = world.Crypto.Encrypt(Encoding.UTF8.GetBytes(canary + "-2"), Variable);
         await Db.ExecuteAsync(leader, "INSERT INTO secrets (resource_id, value) VALUES ($1, $2)", Variable, second);
         await Eventually.HoldsAsync(
             async () => await Db.ScalarAsync<long>(follower, "SELECT count(*) FROM secrets WHERE resource_id = $1", Variable) == 2,
@@ -49,9 +39,9 @@ public sealed class SecretValuesStayOutOfLogsTests(ReplicationFixture fixture) :
         // Authentication failures and token refusals (issue 23): wrong keys, a real key presented for another login,
         // and forged tokens carrying a canary in every part, at the gateway and at the agent.
         var wrongKeys = Enumerable.Range(0, 3).Select(_ => "WRONG-KEY-" + Guid.NewGuid().ToString("N")).ToList();
-        var followerKey = policy.CreatedRoles["default:host:conjur/followers/east-1"].ApiKey!;
+        var followerKey = await world.ApiKeyAsync(East);
         var tokenCanary = "TOKEN-CANARY-" + Guid.NewGuid().ToString("N");
-        var forgedTokens = await RefusalsAsync(gateway.Url, agent.Url, wrongKeys, followerKey, setup.AdminApiKey!, tokenCanary);
+        var forgedTokens = await RefusalsAsync(gateway.Url, agent.Url, wrongKeys, followerKey, world.AdminApiKey, tokenCanary);
 
         var lines = gateway.Output.Concat(agent.Output).ToList();
         Assert.Contains(lines, l => l.Contains("Authentication refused", StringComparison.Ordinal));
@@ -62,7 +52,7 @@ public sealed class SecretValuesStayOutOfLogsTests(ReplicationFixture fixture) :
             canary,
             Convert.ToBase64String(ciphertext), Convert.ToHexStringLower(ciphertext), Convert.ToHexString(ciphertext),
             Convert.ToBase64String(second), Convert.ToHexStringLower(second),
-            setup.AdminApiKey!, followerKey, tokenCanary, .. wrongKeys, .. forgedTokens,
+            world.AdminApiKey, followerKey, tokenCanary, .. wrongKeys, .. forgedTokens,
         ];
         foreach (var secret in forbidden)
         {

@@ -11,7 +11,8 @@ namespace PartialReplica.Tests.Push;
 /// fastest wake-up, and commits that seldom overlap lose nothing to it); a burst turns notifications off (each
 /// notifying commit serialises the leader's commits) until it is over.
 /// </summary>
-public sealed class WakeupModeTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>
+[Collection(EndToEndCollection.Name)]
+public sealed class WakeupModeTests(ReplicationFixture fixture)
 {
     [Fact]
     public async Task A_trickle_of_commits_is_notified_one_by_one_and_a_burst_turns_notifications_off_until_it_ends()

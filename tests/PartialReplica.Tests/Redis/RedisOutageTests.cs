@@ -1,10 +1,5 @@
 using System.Net;
-using System.Text;
-using Microsoft.Extensions.Logging.Abstractions;
-using Npgsql;
 using PartialReplica.Authn;
-using PartialReplica.Conjur;
-using PartialReplica.Enrollment;
 using PartialReplica.Tests.Infrastructure;
 using StackExchange.Redis;
 
@@ -15,47 +10,27 @@ namespace PartialReplica.Tests.Redis;
 /// keeps authenticating with per-process limits and keeps pushing, <c>/health/ready</c> says Degraded (200) naming
 /// redis, the outage is logged once; started again, Redis is used again and readiness is Healthy.
 /// </summary>
-public sealed class RedisOutageTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>, IAsyncLifetime
+[Collection(EndToEndCollection.Name)]
+public sealed class RedisOutageTests(ReplicationFixture fixture)
 {
     private const string East = "conjur/followers/east-1";
     private const string BillingDb = "default:variable:apps/billing/db/password";
 
-    private readonly List<IAsyncDisposable> _owned = [];
-    private readonly Slosilo _crypto = Slosilo.FromBase64Key(Slosilo.GenerateBase64Key());
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        foreach (var owned in Enumerable.Reverse(_owned))
-        {
-            await owned.DisposeAsync();
-        }
-    }
-
     [Fact]
     public async Task Redis_killed_leaves_authentication_and_pushes_working_and_readiness_degraded_until_it_is_back()
     {
-        var (leader, setup) = await fixture.CreateLeaderAsync();
-        await ReplicationFixture.LoadDemoPolicyAsync(leader);
-        await SetSecretAsync(leader, "before the outage");
         // A password the gateway must never write anywhere, the outage's errors included.
         var password = "redis-" + Guid.NewGuid().ToString("N");
-        var redis = Own(await RedisServer.StartAsync(password));
-        var gateway = Own(await RedisGateway.StartAsync(leader, redis, new Dictionary<string, string?>
+        await using var world = await TestWorld.On(fixture).DemoPolicy().Secret(BillingDb, "before the outage").Redis(password).StartAsync();
+        var (leader, redis) = (world.Leader, world.Redis!);
+        await using var gateway = await RedisGateway.StartAsync(leader, redis, new Dictionary<string, string?>
         {
             ["Dispatch:Enabled"] = "true",
             ["Gateway:AuthenticationLimits:FailuresPerLogin"] = "2",
             ["Gateway:AuthenticationLimits:Window"] = "00:01:00",
-        }));
+        });
         var follower = await fixture.CreateDatabaseAsync(fixture.FollowerServers[0], "redis_outage");
-        var (agent, agentUrl) = await WebHosts.StartAgentAsync(East, follower, gateway.Url);
-        Own(agent);
-        await using (var followerSource = NpgsqlDataSource.Create(follower))
-        {
-            await new FollowerInit(NullLogger.Instance).RunAsync(leader, followerSource,
-                new FollowerInitOptions { DataKey = TestDataKey.Key, Name = East, AgentUrl = agentUrl }, CancellationToken.None);
-        }
+        await world.AddInProcessFollowerAsync(East, follower, gateway.Url);
 
         await AwaitSecretAsync(leader, follower);
         Assert.Equal((HttpStatusCode.OK, "Healthy"), await gateway.ReadyAsync());
@@ -71,7 +46,7 @@ public sealed class RedisOutageTests(ReplicationFixture fixture) : IClassFixture
         Assert.Equal(HttpStatusCode.Unauthorized, (await gateway.AuthenticateAsync("admin", ApiKeys.Generate())).Status);
         Assert.Equal(HttpStatusCode.Unauthorized, (await gateway.AuthenticateAsync("admin", ApiKeys.Generate())).Status);
         Assert.Equal(HttpStatusCode.TooManyRequests, (await gateway.AuthenticateAsync("admin", ApiKeys.Generate())).Status);
-        var admin = await gateway.TokenAsync("admin", setup.AdminApiKey!);
+        var admin = await gateway.TokenAsync("admin", world.AdminApiKey);
         Assert.Equal(HttpStatusCode.OK, (await gateway.SendAsync(HttpMethod.Get, "/followers", admin)).Status);
 
         // A rotation during the outage is refused here at once, and kept to be shared when Redis is back.
@@ -80,7 +55,7 @@ public sealed class RedisOutageTests(ReplicationFixture fixture) : IClassFixture
         Assert.Contains(gateway.Logs.Entries, e => e.EventId.Id == 2823);
 
         // Pushes go on.
-        await SetSecretAsync(leader, "during the outage");
+        await world.SetSecretAsync(BillingDb, "during the outage");
         await AwaitSecretAsync(leader, follower);
         Assert.Single(gateway.Logs.Entries, e => e.EventId.Id == 2820);
 
@@ -97,19 +72,9 @@ public sealed class RedisOutageTests(ReplicationFixture fixture) : IClassFixture
         Assert.Single(server.Keys(pattern: "partial-replica:*:authn-failures:login:admin"));
         await Eventually.HoldsAsync(async () => await direct.GetDatabase().KeyExistsAsync($"partial-replica:partial-replica-gateway:default:denied-tokens:{eastRole}"),
             "the denial made during the outage is written to Redis once it answers");
-        await SetSecretAsync(leader, "after the outage");
+        await world.SetSecretAsync(BillingDb, "after the outage");
         await AwaitSecretAsync(leader, follower);
     }
-
-    private T Own<T>(T owned)
-        where T : IAsyncDisposable
-    {
-        _owned.Add(owned);
-        return owned;
-    }
-
-    private async Task SetSecretAsync(string leader, string plaintext) =>
-        await Db.ExecuteAsync(leader, "INSERT INTO secrets (resource_id, value) VALUES ($1, $2)", BillingDb, _crypto.Encrypt(Encoding.UTF8.GetBytes(plaintext), BillingDb));
 
     /// <summary>Waits until the follower holds the leader's latest version of the billing password, byte for byte.</summary>
     private static Task AwaitSecretAsync(string leader, string follower) =>

@@ -11,7 +11,8 @@ namespace PartialReplica.Tests.ReplicaSets;
 /// granted_variables, after the loads that change it: granted variables with their versions, revoked or
 /// ungranted ones only as empty states when asked to send absence, nothing else.
 /// </summary>
-public sealed class GrantBoundaryTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>
+[Collection(LeaderServersCollection.Name)]
+public sealed class GrantBoundaryTests(ReplicationFixture fixture)
 {
     [Fact]
     public async Task Push_state_reads_match_granted_variables_for_every_follower_and_the_full_set()

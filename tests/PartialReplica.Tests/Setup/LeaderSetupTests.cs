@@ -5,7 +5,8 @@ using PartialReplica.Tests.Infrastructure;
 
 namespace PartialReplica.Tests.Setup;
 
-public sealed class LeaderSetupTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>
+[Collection(LeaderServersCollection.Name)]
+public sealed class LeaderSetupTests(ReplicationFixture fixture)
 {
     private static readonly string[] ConjurTables =
     [

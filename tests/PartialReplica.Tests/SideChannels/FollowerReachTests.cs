@@ -13,7 +13,8 @@ namespace PartialReplica.Tests.SideChannels;
 /// database and nothing else — not the leader database, not physical WAL — and what it can decode there holds no
 /// secret and no bookkeeping row. Each follower has a login of its own, rotatable, dropped with the follower.
 /// </summary>
-public sealed class FollowerReachTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>
+[Collection(LeaderServersCollection.Name)]
+public sealed class FollowerReachTests(ReplicationFixture fixture)
 {
     private const string East = "conjur/followers/east-1";
     private const string West = "conjur/followers/west-1";

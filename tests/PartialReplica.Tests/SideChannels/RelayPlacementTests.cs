@@ -10,7 +10,8 @@ namespace PartialReplica.Tests.SideChannels;
 /// database. With Debian's stock rules (local replication for all, host all for all) setup names the exact lines
 /// to add and changes nothing, on the leader or the relay.
 /// </summary>
-public sealed class RelayPlacementTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>
+[Collection(LeaderServersCollection.Name)]
+public sealed class RelayPlacementTests(ReplicationFixture fixture)
 {
     [Fact]
     public async Task Setup_refuses_a_relay_beside_the_leader_while_pg_hba_lets_follower_logins_out_and_changes_nothing()

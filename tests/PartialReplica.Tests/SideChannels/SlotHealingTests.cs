@@ -1,9 +1,4 @@
-using System.Text;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
-using PartialReplica.Conjur;
-using PartialReplica.Enrollment;
 using PartialReplica.Tests.Infrastructure;
 
 namespace PartialReplica.Tests.SideChannels;
@@ -13,41 +8,28 @@ namespace PartialReplica.Tests.SideChannels;
 /// only until the gateway's next check: the slot is recreated, the victim's agent re-subscribes and copies the
 /// tables anew (what the lost slot held included), and the follower's row says what happened and when.
 /// </summary>
-public sealed class SlotHealingTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>, IAsyncLifetime
+[Collection(LeaderServersCollection.Name)]
+public sealed class SlotHealingTests(ReplicationFixture fixture)
 {
     private const string East = "conjur/followers/east-1";
     private const string West = "conjur/followers/west-1";
     private const string Granted = "default:variable:apps/inventory/db/password";
 
-    private readonly List<WebApplication> _apps = [];
-    private readonly Slosilo _crypto = Slosilo.FromBase64Key(Slosilo.GenerateBase64Key());
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        foreach (var app in _apps)
-        {
-            await app.DisposeAsync();
-        }
-    }
-
     [Fact]
     public async Task A_slot_dropped_by_another_follower_heals_and_the_victim_converges_without_an_operator()
     {
-        var (leader, setup) = await fixture.CreateLeaderAsync();
-        var relayAdmin = new NpgsqlConnectionStringBuilder(leader) { Database = setup.Relay!.Location.Database }.ConnectionString;
-        await ReplicationFixture.LoadDemoPolicyAsync(leader);
-        var value = _crypto.Encrypt(Encoding.UTF8.GetBytes("inventory password"), Granted);
-        await Db.ExecuteAsync(leader, "INSERT INTO secrets (resource_id, value) VALUES ($1, $2)", Granted, value);
-
-        var (gateway, gatewayUrl) = await WebHosts.StartGatewayAsync(leader, new Dictionary<string, string?>
-        {
-            ["Gateway:SubscriptionCheckInterval"] = "00:00:00.200",
-        });
-        _apps.Add(gateway);
-        var (east, eastSlot) = await StartFollowerAsync(leader, 0, East, gatewayUrl);
-        var (west, westSlot) = await StartFollowerAsync(leader, 1, West, gatewayUrl);
+        await using var world = await TestWorld.On(fixture)
+            .DemoPolicy()
+            .Secret(Granted, "inventory password")
+            .Gateway(new Dictionary<string, string?> { ["Gateway:SubscriptionCheckInterval"] = "00:00:00.200" })
+            .Follower(East, 0)
+            .Follower(West, 1)
+            .StartAsync();
+        var leader = world.Leader;
+        var relayAdmin = new NpgsqlConnectionStringBuilder(leader) { Database = world.Setup.Relay!.Location.Database }.ConnectionString;
+        var value = (await Db.ScalarAsync<byte[]>(leader, "SELECT value FROM secrets WHERE resource_id = $1", Granted))!;
+        var (east, eastSlot) = (world.FollowerDb(East), world.FollowerInit(East).SlotName);
+        var (west, westSlot) = (world.FollowerDb(West), world.FollowerInit(West).SlotName);
         await Eventually.HoldsAsync(async () => await Db.ScalarAsync<byte[]>(east, "SELECT value FROM secrets WHERE resource_id = $1", Granted) is { } held
             && held.SequenceEqual(value), "east-1 holds its granted secret");
 
@@ -79,16 +61,5 @@ public sealed class SlotHealingTests(ReplicationFixture fixture) : IClassFixture
         Assert.Null(await Db.ScalarAsync<string>(leader, "SELECT subscription_event FROM partial_replica.followers WHERE name = $1", West));
         // Its secrets were never the subscription's: they stay exact.
         Assert.Equal(value, await Db.ScalarAsync<byte[]>(east, "SELECT value FROM secrets WHERE resource_id = $1", Granted));
-    }
-
-    private async Task<(string Db, string Slot)> StartFollowerAsync(string leader, int server, string name, string gatewayUrl)
-    {
-        var follower = await fixture.CreateDatabaseAsync(fixture.FollowerServers[server], "heal");
-        var (agent, agentUrl) = await WebHosts.StartAgentAsync(name, follower, gatewayUrl);
-        _apps.Add(agent);
-        await using var followerSource = NpgsqlDataSource.Create(follower);
-        var init = await new FollowerInit(NullLogger.Instance).RunAsync(leader, followerSource,
-            new FollowerInitOptions { DataKey = TestDataKey.Key, Name = name, AgentUrl = agentUrl }, CancellationToken.None);
-        return (follower, init.SlotName);
     }
 }

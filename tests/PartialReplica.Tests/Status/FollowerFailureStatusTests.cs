@@ -15,8 +15,8 @@ public sealed class FollowerFailureStatusTests(ReplicationFixture fixture)
     [Fact]
     public async Task Stopped_follower_database_shows_its_cause_and_the_breaker_apart_until_it_is_healthy()
     {
-        var (leader, _) = await fixture.CreateLeaderAsync();
-        await using var world = await FaultWorld.CreateAsync(leader);
+        await using var world = await FaultWorld.On(fixture).StartAsync();
+        var leader = world.Leader;
         var eastServer = await fixture.StartClusterAsync("east-status");
         var gateway = world.Track(ChildHost.Gateway(leader, "gw", new Dictionary<string, string> { ["BreakDuration"] = "00:00:20" }));
         await gateway.StartAsync();

@@ -6,7 +6,8 @@ namespace PartialReplica.Tests.Status;
 /// The gateway and the agent on a machine where ASP.NET Core has never kept a data-protection key (a new user's
 /// home): neither warns about its key ring. Nothing in them needs data protection, so it is kept in memory.
 /// </summary>
-public sealed class QuietHostTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>
+[Collection(LeaderServersCollection.Name)]
+public sealed class QuietHostTests(ReplicationFixture fixture)
 {
     [Fact]
     public async Task Gateway_and_agent_start_in_a_new_home_without_a_data_protection_warning()

@@ -17,8 +17,8 @@ public sealed class ServingGatewayStatusTests(ReplicationFixture fixture)
     [Fact]
     public async Task Status_names_the_serving_gateway_and_the_live_gateways_until_it_stops()
     {
-        var (leader, setup) = await fixture.CreateLeaderAsync();
-        await using var world = await FaultWorld.CreateAsync(leader);
+        await using var world = await FaultWorld.On(fixture).StartAsync();
+        var leader = world.Leader;
         var (gateway, url) = await WebHosts.StartGatewayAsync(leader, new Dictionary<string, string?> { ["Gateway:Id"] = "gw-status" });
         await using (gateway)
         {
@@ -27,7 +27,7 @@ public sealed class ServingGatewayStatusTests(ReplicationFixture fixture)
 
             // Over HTTP, as the dashboard reads it.
             using var http = new HttpClient { BaseAddress = new Uri(url) };
-            using (var login = await http.PostAsync("/authn/default/admin/authenticate", new StringContent(setup.AdminApiKey!, Encoding.UTF8, "text/plain")))
+            using (var login = await http.PostAsync("/authn/default/admin/authenticate", new StringContent(world.AdminApiKey!, Encoding.UTF8, "text/plain")))
             {
                 Assert.True(login.IsSuccessStatusCode, $"admin login answered {login.StatusCode}");
                 http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", (await login.Content.ReadAsStringAsync()).Trim());

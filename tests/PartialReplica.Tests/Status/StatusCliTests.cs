@@ -1,10 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json;
-using Microsoft.Extensions.Logging.Abstractions;
-using Npgsql;
-using PartialReplica.Enrollment;
-using PartialReplica.Policies;
 using PartialReplica.Tests.Infrastructure;
 
 namespace PartialReplica.Tests.Status;
@@ -13,7 +9,8 @@ namespace PartialReplica.Tests.Status;
 /// <c>status</c> run as the real binary with its output redirected (not a terminal): the table keeps to 80 columns
 /// with long follower names, and <c>--watch</c> refreshes until Ctrl-C.
 /// </summary>
-public sealed class StatusCliTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>
+[Collection(LeaderServersCollection.Name)]
+public sealed class StatusCliTests(ReplicationFixture fixture)
 {
     private const string Long = "conjur/followers/us-east-datacenter-primary-replica-01";
     private const string Standby = "conjur/followers/eu-west-standby-02";
@@ -24,7 +21,8 @@ public sealed class StatusCliTests(ReplicationFixture fixture) : IClassFixture<R
     [Fact]
     public async Task Status_into_a_pipe_keeps_to_80_columns_with_long_names_and_splits_no_word()
     {
-        var leader = await LeaderWithLongFollowersAsync();
+        await using var world = await LeaderWithLongFollowersAsync();
+        var leader = world.Leader;
 
         var status = await CliProcess.RunAsync(new Dictionary<string, string> { ["PARTIALREPLICA_LEADER"] = leader }, "status");
 
@@ -59,7 +57,8 @@ public sealed class StatusCliTests(ReplicationFixture fixture) : IClassFixture<R
     [Fact]
     public async Task Status_watch_refreshes_until_ctrl_c_and_exits_cleanly()
     {
-        var leader = await LeaderWithLongFollowersAsync();
+        await using var world = await LeaderWithLongFollowersAsync();
+        var leader = world.Leader;
         // A test run started in the background of a non-interactive shell inherits SIGINT as ignored, and .NET keeps
         // an inherited SIG_IGN, so the Ctrl-C below would never arrive; env restores the default disposition first.
         var info = new ProcessStartInfo("env") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
@@ -117,40 +116,22 @@ public sealed class StatusCliTests(ReplicationFixture fixture) : IClassFixture<R
     }
 
     /// <summary>A leader with two followers of long names in replica set east, whose agents are unreachable.</summary>
-    private async Task<string> LeaderWithLongFollowersAsync()
-    {
-        var (leader, _) = await fixture.CreateLeaderAsync();
-        await ReplicationFixture.LoadDemoPolicyAsync(leader);
-        await using (var dataSource = NpgsqlDataSource.Create(leader))
-        {
-            await new PolicyLoader(NullLogger.Instance).LoadAsync(dataSource, new PolicyLoadRequest
-            {
-                DataKey = TestDataKey.Key,
-                Mode = PolicyMode.Load,
-                PolicyText = """
-                    - !policy
-                      id: conjur/followers
-                      body:
-                      - !host us-east-datacenter-primary-replica-01
-                      - !host eu-west-standby-02
-                    - !grant
-                      role: !layer conjur/replication-sets/east/followers
-                      members:
-                      - !host conjur/followers/us-east-datacenter-primary-replica-01
-                      - !host conjur/followers/eu-west-standby-02
-                    """,
-            }, CancellationToken.None);
-        }
-
-        var index = 0;
-        foreach (var name in new[] { Long, Standby })
-        {
-            var db = await fixture.CreateDatabaseAsync(fixture.FollowerServers[index++ % 2], "status");
-            await using var followerSource = NpgsqlDataSource.Create(db);
-            await new FollowerInit(NullLogger.Instance).RunAsync(leader, followerSource,
-                new FollowerInitOptions { DataKey = TestDataKey.Key, Name = name, AgentUrl = DeadAgent }, CancellationToken.None);
-        }
-
-        return leader;
-    }
+    private Task<TestWorld> LeaderWithLongFollowersAsync() =>
+        TestWorld.On(fixture)
+            .DemoPolicy()
+            .Policy("""
+                - !policy
+                  id: conjur/followers
+                  body:
+                  - !host us-east-datacenter-primary-replica-01
+                  - !host eu-west-standby-02
+                - !grant
+                  role: !layer conjur/replication-sets/east/followers
+                  members:
+                  - !host conjur/followers/us-east-datacenter-primary-replica-01
+                  - !host conjur/followers/eu-west-standby-02
+                """)
+            .FollowerWithoutAgent(Long, 0, DeadAgent)
+            .FollowerWithoutAgent(Standby, 1, DeadAgent)
+            .StartAsync();
 }

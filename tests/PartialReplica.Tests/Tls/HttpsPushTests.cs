@@ -1,9 +1,3 @@
-using System.Text;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.Logging.Abstractions;
-using Npgsql;
-using PartialReplica.Conjur;
-using PartialReplica.Enrollment;
 using PartialReplica.Tests.Infrastructure;
 
 namespace PartialReplica.Tests.Tls;
@@ -12,13 +6,13 @@ namespace PartialReplica.Tests.Tls;
 /// SPEC S5 in transit: gateway and agent serve HTTPS with certificates from a CA the test made; the gateway pushes
 /// only to an agent whose certificate that CA issued, and the agent fetches the gateway's keys trusting that CA.
 /// </summary>
-public sealed class HttpsPushTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>, IAsyncLifetime
+[Collection(EndToEndCollection.Name)]
+public sealed class HttpsPushTests(ReplicationFixture fixture) : IAsyncLifetime
 {
     private const string East = "conjur/followers/east-1";
     private const string BillingDb = "default:variable:apps/billing/db/password";
 
-    private readonly List<WebApplication> _apps = [];
-    private readonly Slosilo _crypto = Slosilo.FromBase64Key(Slosilo.GenerateBase64Key());
+    private readonly List<TestWorld> _worlds = [];
     private readonly TestCertificates _ca = TestCertificates.CreateAuthority("replication-ca");
     private readonly TestCertificates _otherCa = TestCertificates.CreateAuthority("rogue-ca");
 
@@ -26,9 +20,9 @@ public sealed class HttpsPushTests(ReplicationFixture fixture) : IClassFixture<R
 
     public async Task DisposeAsync()
     {
-        foreach (var app in _apps)
+        foreach (var world in _worlds)
         {
-            await app.DisposeAsync();
+            await world.DisposeAsync();
         }
 
         _ca.Dispose();
@@ -47,7 +41,7 @@ public sealed class HttpsPushTests(ReplicationFixture fixture) : IClassFixture<R
         Assert.Single(expected);
         await Eventually.HoldsAsync(
             async () => (await Db.ColumnAsync(follower, Rows)).SequenceEqual(expected), "the billing secret reached east-1 over HTTPS");
-        Assert.Equal("value over tls"u8.ToArray(), _crypto.Decrypt(
+        Assert.Equal("value over tls"u8.ToArray(), _worlds[0].Crypto.Decrypt(
             (await Db.ScalarAsync<byte[]>(follower, "SELECT value FROM secrets WHERE resource_id = $1", BillingDb))!, BillingDb));
     }
 
@@ -121,29 +115,22 @@ public sealed class HttpsPushTests(ReplicationFixture fixture) : IClassFixture<R
 
     private async Task<(string Leader, string GatewayUrl)> StartLeaderAndGatewayAsync()
     {
-        var (leader, _) = await fixture.CreateLeaderAsync();
-        await ReplicationFixture.LoadDemoPolicyAsync(leader);
-        await Db.ExecuteAsync(leader, "INSERT INTO secrets (resource_id, value) VALUES ($1, $2)",
-            BillingDb, _crypto.Encrypt(Encoding.UTF8.GetBytes("value over tls"), BillingDb));
         var gatewayCertificate = _ca.Issue("gateway");
         var settings = WebHosts.Https(gatewayCertificate.CertificatePath, gatewayCertificate.KeyPath);
         settings["Gateway:AgentCa"] = _ca.CaPath;
-        var (gateway, gatewayUrl) = await WebHosts.StartGatewayAsync(leader, settings);
-        _apps.Add(gateway);
-        return (leader, gatewayUrl);
+        var world = await TestWorld.On(fixture).DemoPolicy().Secret(BillingDb, "value over tls").Gateway(settings).StartAsync();
+        _worlds.Add(world);
+        return (world.Leader, world.GatewayUrl);
     }
 
+    /// <summary>Starts <paramref name="name"/>'s agent over HTTPS for the world of <paramref name="leader"/> and its gateway at <paramref name="gatewayUrl"/>.</summary>
     private async Task<string> StartFollowerAsync(string leader, string name, string gatewayUrl, IssuedCertificate certificate, string? gatewayCa = null)
     {
-        var follower = await fixture.CreateDatabaseAsync(fixture.FollowerServers[0], "tls");
+        var world = _worlds.Single(w => w.Leader == leader && w.GatewayUrl == gatewayUrl);
         var settings = WebHosts.Https(certificate.CertificatePath, certificate.KeyPath);
         settings["Agent:GatewayCa"] = gatewayCa ?? _ca.CaPath;
-        var (agent, agentUrl) = await WebHosts.StartAgentAsync(name, follower, gatewayUrl, settings);
-        _apps.Add(agent);
-        Assert.StartsWith("https://127.0.0.1:", agentUrl, StringComparison.Ordinal);
-        await using var followerSource = NpgsqlDataSource.Create(follower);
-        await new FollowerInit(NullLogger.Instance).RunAsync(leader, followerSource,
-            new FollowerInitOptions { Name = name, AgentUrl = agentUrl }, CancellationToken.None);
+        var follower = await world.AddFollowerAsync(name, 0, HostKind.InProcess, settings);
+        Assert.StartsWith("https://127.0.0.1:", world.AgentUrl(name), StringComparison.Ordinal);
         return follower;
     }
 }
