@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using PartialReplica.Conjur;
@@ -14,8 +15,8 @@ namespace PartialReplica.Tests.Metrics;
 
 /// <summary>
 /// The <c>PartialReplica</c> meter moves with the push path: pushes and rows when an agent applies a batch,
-/// errors when an agent is unreachable, queue depth and lag while changes wait. Measurements are filtered by
-/// follower names no other test uses, since the meter is process-wide.
+/// errors when an agent is unreachable, queue depth and lag while changes wait. The listener takes the gateway's own
+/// meter (made by its host's IMeterFactory), so no other test's measurements reach it.
 /// </summary>
 public sealed class PushMetricsTests(ReplicationFixture fixture) : IClassFixture<ReplicationFixture>, IAsyncLifetime
 {
@@ -28,12 +29,13 @@ public sealed class PushMetricsTests(ReplicationFixture fixture) : IClassFixture
     private readonly Slosilo _crypto = Slosilo.FromBase64Key(Slosilo.GenerateBase64Key());
     private readonly ConcurrentDictionary<(string Instrument, string Follower, string? Kind), long> _totals = new();
     private readonly MeterListener _listener = new();
+    private Meter? _meter;
 
     public Task InitializeAsync()
     {
         _listener.InstrumentPublished = (instrument, listener) =>
         {
-            if (instrument.Meter.Name == PushMetrics.MeterName)
+            if (ReferenceEquals(instrument.Meter, _meter))
             {
                 listener.EnableMeasurementEvents(instrument);
             }
@@ -53,7 +55,7 @@ public sealed class PushMetricsTests(ReplicationFixture fixture) : IClassFixture
                 }
             }
 
-            if (follower is Receiver or Unreachable)
+            if (follower is not null)
             {
                 var key = (instrument.Name, follower, kind);
                 if (instrument is ObservableGauge<long>)
@@ -66,7 +68,6 @@ public sealed class PushMetricsTests(ReplicationFixture fixture) : IClassFixture
                 }
             }
         });
-        _listener.Start();
         return Task.CompletedTask;
     }
 
@@ -100,6 +101,8 @@ public sealed class PushMetricsTests(ReplicationFixture fixture) : IClassFixture
 
         var (gateway, gatewayUrl) = await WebHosts.StartGatewayAsync(leader);
         _apps.Add(gateway);
+        _meter = gateway.Services.GetRequiredService<PushMetrics>().Meter;
+        _listener.Start();
         var follower = await fixture.CreateDatabaseAsync(fixture.FollowerServers[0], "metrics");
         var (agent, agentUrl) = await WebHosts.StartAgentAsync(Receiver, follower, gatewayUrl);
         _apps.Add(agent);
