@@ -14,8 +14,8 @@ internal static partial class LogMessages
     [LoggerMessage(1101, LogLevel.Information, "Publication partial_replica_public in {Database} now holds {TableCount} tables (added {Added}, removed {Removed})")]
     public static partial void PublicationSynced(ILogger logger, string database, int tableCount, int added, int removed);
 
-    [LoggerMessage(1102, LogLevel.Warning, "The shared login partial_replica_subscriber of earlier versions could not be dropped ({Reason}); drop it by hand: it can read the leader's whole write stream")]
-    public static partial void OldSubscriberNotDropped(ILogger logger, string reason);
+    [LoggerMessage(1102, LogLevel.Warning, "The shared login partial_replica_subscriber of earlier versions could not be dropped; drop it by hand: it can read the leader's whole write stream")]
+    public static partial void OldSubscriberNotDropped(ILogger logger, Exception exception);
 
     [LoggerMessage(1103, LogLevel.Information, "Relay {Relay} subscribes to the leader as {Login} through slot {Slot}")]
     public static partial void RelaySubscribed(ILogger logger, string relay, string login, string slot);
@@ -106,4 +106,16 @@ internal static partial class LogMessages
 
     [LoggerMessage(1705, LogLevel.Debug, "Follower {Follower}: clearing this gateway's claim on it failed (the session is gone, and its lock with it)")]
     public static partial void FollowerClaimNotCleared(ILogger logger, string follower, Exception exception);
+
+    [LoggerMessage(1740, LogLevel.Warning, "Push to follower {Follower} failed: its agent did not answer; retried from its durable cursor")]
+    public static partial void PushAgentUnreachable(ILogger logger, string follower, Exception exception);
+
+    [LoggerMessage(1741, LogLevel.Warning, "Push to follower {Follower} failed: its agent answered {StatusCode}; retried from its durable cursor")]
+    public static partial void PushAgentError(ILogger logger, string follower, int statusCode, Exception exception);
+
+    [LoggerMessage(1742, LogLevel.Warning, "Push to follower {Follower} failed: the leader database failed; retried from its durable cursor")]
+    public static partial void PushLeaderFailed(ILogger logger, string follower, Exception exception);
+
+    [LoggerMessage(1743, LogLevel.Warning, "Push to follower {Follower} held back: its circuit breaker is open after repeated failures; tried again when it half-opens")]
+    public static partial void PushBreakerOpen(ILogger logger, string follower, Exception exception);
 }

@@ -1,5 +1,7 @@
 using System.CommandLine;
+using System.Diagnostics.Metrics;
 using System.Globalization;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using PartialReplica.Leader.Dispatch;
 
@@ -22,8 +24,10 @@ internal sealed class ListenCommand : Command
             await using var leader = NpgsqlDataSource.Create(CommonOptions.LeaderConnection(result, _leader));
             using var http = AgentHttp.Create(TimeSpan.FromSeconds(30));
             var tokens = SignedPushTokens.ForLeader(leader, gatewayKey, result.GetValue(_issuer) ?? "partial-replica-gateway");
+            // The meter factory a host would register; nothing exports it here, but the dispatcher counts the same way.
+            await using var meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
             var dispatcher = new Dispatcher(leader, new HttpBatchSender(http, tokens),
-                new DispatchOptions(), CommandRunner.Logging.CreateLogger("listen"));
+                new DispatchOptions(), CommandRunner.Logging.CreateLogger("listen"), new PushMetrics(meters.GetRequiredService<IMeterFactory>()));
             dispatcher.Pushed += pushed => Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{DateTime.Now:HH:mm:ss.fff} follower={pushed.Follower} variables={pushed.Variables} upserts={pushed.Upserts} deletes={pushed.Deletes} ms={pushed.Milliseconds:0.0}{(pushed.Reconcile ? " (reconcile)" : "")}"));
             Console.Error.WriteLine("listening for changes; Ctrl+C to stop");

@@ -51,7 +51,7 @@ internal sealed class AgentWarmup(
         }
         catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
         {
-            GatewayLog.AgentWarmupIncomplete(logger, e);
+            LogMessages.AgentWarmupIncomplete(logger, e);
         }
     }
 }

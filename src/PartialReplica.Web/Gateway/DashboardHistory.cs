@@ -120,7 +120,7 @@ internal sealed class DashboardHistorySampler(
             if (_failing)
             {
                 _failing = false;
-                GatewayLog.HistorySamplingRecovered(logger);
+                LogMessages.HistorySamplingRecovered(logger);
             }
         }
         catch (NpgsqlException e)
@@ -129,7 +129,7 @@ internal sealed class DashboardHistorySampler(
             if (!_failing)
             {
                 _failing = true;
-                GatewayLog.HistorySamplingFailed(logger, e);
+                LogMessages.HistorySamplingFailed(logger, e);
             }
         }
 

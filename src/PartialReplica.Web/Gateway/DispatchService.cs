@@ -15,7 +15,7 @@ namespace PartialReplica.Web.Gateway;
 internal sealed class DispatchService(
     NpgsqlDataSource leader, TokenIssuer issuer, IHttpClientFactory httpClients, IOptions<DispatchOptions> options, IOptions<GatewayOptions> gateway,
     TimeProvider timeProvider, IServer server, IHostApplicationLifetime lifetime, LoopSupervisor supervisor, DashboardHistory history,
-    SharedState.FollowerChangeBroadcast followerChanges, ILogger<DispatchService> logger)
+    SharedState.FollowerChangeBroadcast followerChanges, PushMetrics metrics, ILogger<DispatchService> logger)
     : BackgroundService
 {
     /// <summary>The named HttpClient used for pushes.</summary>
@@ -30,13 +30,13 @@ internal sealed class DispatchService(
         var sender = new HttpBatchSender(httpClients.CreateClient(HttpClientName), new SignedPushTokens(issuer, timeProvider));
         // Gateway:Id names this gateway among the others (and in listeners and batches); else Dispatch:InstanceId.
         var dispatch = string.IsNullOrEmpty(gateway.Value.Id) ? options.Value : options.Value with { InstanceId = gateway.Value.Id };
-        var dispatcher = new Dispatcher(leader, sender, dispatch, logger, supervisor, PublicUrl);
+        var dispatcher = new Dispatcher(leader, sender, dispatch, logger, metrics, supervisor, PublicUrl);
         dispatcher.Pushed += history.RecordPush;
         followerChanges.Changed += dispatcher.FollowersChanged;
         // Queue depth and lag gauges are sampled beside the dispatcher at its poll interval.
         await Task.WhenAll(
             dispatcher.RunAsync(stoppingToken),
-            supervisor.RunAsync(MetricsLoop, token => PushMetrics.SampleBacklogAsync(leader, options.Value.PollInterval, logger, token), stoppingToken),
+            supervisor.RunAsync(MetricsLoop, token => metrics.SampleBacklogAsync(leader, options.Value.PollInterval, logger, token), stoppingToken),
             WarmUpHttpAsync(stoppingToken));
     }
 
@@ -88,7 +88,7 @@ internal sealed class DispatchService(
         catch (Exception e) when (!stoppingToken.IsCancellationRequested)
         {
             // Only a warm-up: whatever went wrong, the first push does the same work and reports its own failure.
-            GatewayLog.PushClientWarmupIncomplete(logger, e);
+            LogMessages.PushClientWarmupIncomplete(logger, e);
         }
     }
 
@@ -109,7 +109,7 @@ internal sealed class DispatchService(
         }
         catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
         {
-            GatewayLog.WarmupIncomplete(logger, e);
+            LogMessages.WarmupIncomplete(logger, e);
         }
     }
 }

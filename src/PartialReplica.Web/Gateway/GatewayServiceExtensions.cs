@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using PartialReplica.Authn;
@@ -35,8 +36,8 @@ public static class GatewayServiceExtensions
         services.AddSingleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidator>();
 
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton(sp => NpgsqlDataSource.Create(
-            ConnectionStrings.ForService(sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Leader, "leader")));
+        services.AddSingleton(sp => ServiceDataSources.Create(
+            ConnectionStrings.ForService(sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Leader, "leader"), sp.GetRequiredService<ILoggerFactory>()));
         services.AddSingleton(sp => new SigningKeyRing(
             sp.GetRequiredService<NpgsqlDataSource>(),
             GatewayKey.FromBase64(sp.GetRequiredService<IOptions<GatewayOptions>>().Value.GatewayKey),
@@ -67,9 +68,10 @@ public static class GatewayServiceExtensions
         // Issue 26: revocations recorded on the leader (Conjur's rotations and deletions, the CLI's follower remove).
         services.AddSingleton(sp => new LeaderTokenRevocationFeed(
             sp.GetRequiredService<NpgsqlDataSource>(),
-            LeaderTokenRevocationFeed.ListenerFor(ConnectionStrings.ForService(sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Leader, "leader")),
+            LeaderTokenRevocationFeed.ListenerFor(
+                ConnectionStrings.ForService(sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Leader, "leader"), sp.GetRequiredService<ILoggerFactory>()),
             sp.GetRequiredService<ITokenRevocations>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<LoopSupervisor>(),
-            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<LeaderTokenRevocationFeed>>()));
+            sp.GetRequiredService<ILogger<LeaderTokenRevocationFeed>>()));
         services.AddHostedService(sp => sp.GetRequiredService<LeaderTokenRevocationFeed>());
 
         services.AddAuthentication(GatewayTokenHandler.SchemeName)
@@ -97,7 +99,7 @@ public static class GatewayServiceExtensions
         services.AddSingleton(sp =>
         {
             var options = sp.GetRequiredService<IOptions<GatewayOptions>>().Value;
-            return new RelayAdmin(ConnectionStrings.Normalize(options.Leader, "leader"), options.Relay);
+            return new RelayAdmin(ConnectionStrings.Normalize(options.Leader, "leader"), options.Relay, sp.GetRequiredService<ILoggerFactory>());
         });
         services.AddHttpClient(SubscriptionHealService.HttpClientName, client => client.Timeout = TimeSpan.FromMinutes(5))
             .TrustingConfiguredCa(sp => sp.GetRequiredService<PeerTrust>().Authority);
@@ -117,6 +119,8 @@ public static class GatewayServiceExtensions
         {
             services.AddOptions<DispatchOptions>().BindConfiguration("Dispatch").ValidateOnStart();
             services.AddSingleton<IValidateOptions<DispatchOptions>, DispatchOptionsValidator>();
+            // Its meter comes from the host's IMeterFactory (registered by the host builder).
+            services.AddSingleton<PushMetrics>();
             services.AddHttpClient(DispatchService.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(30))
                 .TrustingConfiguredCa(sp => sp.GetRequiredService<PeerTrust>().Authority);
             services.AddHostedService<DispatchService>();

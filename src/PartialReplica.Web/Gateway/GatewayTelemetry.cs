@@ -10,7 +10,8 @@ using PartialReplica.Leader.Dispatch;
 namespace PartialReplica.Web.Gateway;
 
 /// <summary>
-/// Exports the gateway's metrics (<see cref="PushMetrics"/>, ASP.NET Core's and Kestrel's) over OTLP when an
+/// Exports the gateway's metrics (<see cref="PushMetrics"/>' meter, made by the host's <c>IMeterFactory</c> and matched
+/// here by its name; ASP.NET Core's and Kestrel's) over OTLP when an
 /// endpoint is configured: the standard <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> or <c>Telemetry:OtlpEndpoint</c>.
 /// Without one nothing is exported and no exporter runs.
 /// </summary>

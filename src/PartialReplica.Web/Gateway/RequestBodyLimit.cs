@@ -42,7 +42,7 @@ internal sealed class RequestBodyLimit(RequestDelegate next, IOptions<GatewayOpt
 
     private async Task RefuseAsync(HttpContext context, long limit)
     {
-        GatewayLog.BodyTooLarge(logger, limit, context.Request.Path);
+        LogMessages.BodyTooLarge(logger, limit, context.Request.Path);
         context.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
         var message = context.GetEndpoint()?.Metadata.GetMetadata<PolicyBodyLimit>() is not null
             ? PartialReplica.Policies.PolicyLimits.TooLargeMessage("The policy body")

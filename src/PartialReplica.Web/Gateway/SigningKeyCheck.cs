@@ -30,7 +30,7 @@ internal sealed class SigningKeyCheck(SigningKeyRing keys, ILogger<SigningKeyChe
         }
         catch (Exception e) when (e is NpgsqlException or TimeoutException or System.Net.Sockets.SocketException)
         {
-            GatewayLog.SigningKeyCheckSkipped(logger, e);
+            LogMessages.SigningKeyCheckSkipped(logger, e);
         }
     }
 }

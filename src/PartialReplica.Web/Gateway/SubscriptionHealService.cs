@@ -38,7 +38,7 @@ internal sealed class SubscriptionHealService(
             catch (Exception e) when (e is NpgsqlException or TimeoutException or IOException or HttpRequestException or PartialReplicaException
                 && !token.IsCancellationRequested)
             {
-                GatewayLog.SubscriptionCheckFailed(logger, e);
+                LogMessages.SubscriptionCheckFailed(logger, e);
             }
         }, stoppingToken, timeProvider);
     }
@@ -71,13 +71,13 @@ internal sealed class SubscriptionHealService(
                 {
                     var report = await client.RepairAsync(repair, cancellationToken);
                     await SlotHealer.RecordAsync(connection, repair.Follower, "agent " + report.Done, cancellationToken);
-                    GatewayLog.SubscriptionRepaired(logger, repair.Follower, report.Done);
+                    LogMessages.SubscriptionRepaired(logger, repair.Follower, report.Done);
                 }
                 catch (Exception e) when (e is HttpRequestException or TaskCanceledException or PartialReplicaException && !cancellationToken.IsCancellationRequested)
                 {
                     await SlotHealer.RecordAsync(connection, repair.Follower,
                         $"repair {(repair.Recopy ? "(recopy)" : "(re-enable)")} failed: {e.Message}; retried next round", cancellationToken);
-                    GatewayLog.SubscriptionRepairFailed(logger, repair.Follower, e);
+                    LogMessages.SubscriptionRepairFailed(logger, repair.Follower, e);
                     // A recopy the agent did not do is owed still: the slot exists now, so ask again until it is done.
                     if (repair.Recopy)
                     {

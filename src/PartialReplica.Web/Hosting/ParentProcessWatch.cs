@@ -31,7 +31,7 @@ internal sealed class ParentProcessWatch(
             if (!_stopping && !ProcessLiveness.IsAlive(parentPid))
             {
                 _stopping = true;
-                GatewayLog.ParentGone(logger, parentPid);
+                LogMessages.ParentGone(logger, parentPid);
                 lifetime.StopApplication();
             }
 

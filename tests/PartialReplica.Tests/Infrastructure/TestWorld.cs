@@ -145,6 +145,9 @@ internal sealed class TestWorld : IAsyncDisposable
         return host;
     }
 
+    /// <summary>The world's in-process gateway, when it has one (its services: metrics, options).</summary>
+    public WebApplication? GatewayApp { get; private set; }
+
     /// <summary>Keeps <paramref name="app"/> to stop when the world is disposed.</summary>
     public WebApplication Track(WebApplication app)
     {
@@ -163,6 +166,7 @@ internal sealed class TestWorld : IAsyncDisposable
 
         var (app, url) = await WebHosts.StartGatewayAsync(Leader, all);
         Track(app);
+        GatewayApp ??= app;
         UseGateway(url);
         return url;
     }

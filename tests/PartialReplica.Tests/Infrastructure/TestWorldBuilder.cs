@@ -133,6 +133,9 @@ internal sealed class TestWorldBuilder
     /// <summary>A follower row as follower init writes it, with no database and no agent (for tests that read only the leader).</summary>
     public TestWorldBuilder RegisteredFollower(string name) => Step(world => world.RegisterFollowerAsync(name));
 
+    /// <summary>Runs <paramref name="step"/> at this point of the build (e.g. to listen to the gateway before followers join).</summary>
+    public TestWorldBuilder Then(Func<TestWorld, Task> step) => Step(step);
+
     public async Task<TestWorld> StartAsync()
     {
         var servers = _servers;

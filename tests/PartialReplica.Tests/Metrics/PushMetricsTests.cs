@@ -9,8 +9,8 @@ namespace PartialReplica.Tests.Metrics;
 
 /// <summary>
 /// The <c>PartialReplica</c> meter moves with the push path: pushes and rows when an agent applies a batch,
-/// errors when an agent is unreachable, queue depth and lag while changes wait. Measurements are filtered by
-/// follower names no other test uses, since the meter is process-wide.
+/// errors when an agent is unreachable, queue depth and lag while changes wait. The listener takes the gateway's own
+/// meter (made by its host's IMeterFactory), so no other test's measurements reach it.
 /// </summary>
 [Collection(EndToEndCollection.Name)]
 public sealed class PushMetricsTests(ReplicationFixture fixture) : IAsyncLifetime
@@ -22,12 +22,13 @@ public sealed class PushMetricsTests(ReplicationFixture fixture) : IAsyncLifetim
 
     private readonly ConcurrentDictionary<(string Instrument, string Follower, string? Kind), long> _totals = new();
     private readonly MeterListener _listener = new();
+    private Meter? _meter;
 
     public Task InitializeAsync()
     {
         _listener.InstrumentPublished = (instrument, listener) =>
         {
-            if (instrument.Meter.Name == PushMetrics.MeterName)
+            if (ReferenceEquals(instrument.Meter, _meter))
             {
                 listener.EnableMeasurementEvents(instrument);
             }
@@ -47,7 +48,7 @@ public sealed class PushMetricsTests(ReplicationFixture fixture) : IAsyncLifetim
                 }
             }
 
-            if (follower is Receiver or Unreachable)
+            if (follower is not null)
             {
                 var key = (instrument.Name, follower, kind);
                 if (instrument is ObservableGauge<long>)
@@ -60,7 +61,6 @@ public sealed class PushMetricsTests(ReplicationFixture fixture) : IAsyncLifetim
                 }
             }
         });
-        _listener.Start();
         return Task.CompletedTask;
     }
 
@@ -89,6 +89,12 @@ public sealed class PushMetricsTests(ReplicationFixture fixture) : IAsyncLifetim
             .Secret(BillingDb, "metrics")
             .Secret(BillingToken, "metrics")
             .Gateway()
+            .Then(world =>
+            {
+                _meter = world.GatewayApp!.Services.GetRequiredService<PushMetrics>().Meter;
+                _listener.Start();
+                return Task.CompletedTask;
+            })
             .Follower(Receiver, 0)
             .FollowerWithoutAgent(Unreachable, 1, "http://127.0.0.1:1")
             .StartAsync();

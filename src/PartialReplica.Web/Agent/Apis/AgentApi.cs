@@ -116,18 +116,18 @@ public static class AgentApi
         catch (NpgsqlException e) when (!cancellationToken.IsCancellationRequested)
         {
             // The gateway records this as the follower's last error: the cause, not a bare 500.
-            GatewayLog.FollowerDatabaseUnavailable(logger, batch.BatchId, e);
+            LogMessages.FollowerDatabaseUnavailable(logger, batch.BatchId, e);
             return TypedResults.Json(ErrorBody.Of("follower_database_unavailable", FollowerDatabaseFailure(e)), statusCode: StatusCodes.Status503ServiceUnavailable);
         }
 
         if (result.Refusal is { } refusal)
         {
-            AgentLog.Refused(logger, batch.BatchId, batch.Gateway, refusal.Code, batch.Variables.Count, refusal.Detail);
+            LogMessages.BatchRefused(logger, batch.BatchId, batch.Gateway, refusal.Code, batch.Variables.Count, refusal.Detail);
             return TypedResults.Json(ErrorBody.Of(refusal.Code, "Batch refused: " + refusal.Detail), statusCode: StatusOf(refusal.Reason));
         }
 
         var report = result.Report!;
-        AgentLog.Applied(logger, batch.BatchId, batch.Gateway, report.Variables, report.Skipped, report.Upserts, report.Deletes);
+        LogMessages.BatchApplied(logger, batch.BatchId, batch.Gateway, report.Variables, report.Skipped, report.Upserts, report.Deletes);
         return TypedResults.Ok(report);
     }
 
@@ -186,14 +186,4 @@ public static class AgentApi
         { InnerException: System.Net.Sockets.SocketException socket } => $"follower database refused connections: {e.Message} ({socket.Message})",
         _ => $"follower database unreachable: {e.Message}",
     };
-}
-
-internal static partial class AgentLog
-{
-    [LoggerMessage(3001, LogLevel.Information, "Applied batch {BatchId} from {Gateway}: {Variables} variables, {Skipped} skipped, {Upserts} upserts, {Deletes} deletes")]
-    public static partial void Applied(ILogger logger, string batchId, string gateway, int variables, int skipped, int upserts, int deletes);
-
-    [LoggerMessage(3002, LogLevel.Warning, "Refused batch {BatchId} from {Gateway} ({Reason}, {Variables} variables): {Detail}")]
-    public static partial void Refused(ILogger logger, string batchId, string gateway, string reason, int variables, string detail);
-
 }

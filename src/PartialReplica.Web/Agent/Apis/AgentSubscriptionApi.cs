@@ -45,7 +45,7 @@ public static class AgentSubscriptionApi
         try
         {
             var done = await SubscriptionRepair.RunAsync(follower, body.Subscription, body.Recopy, cancellationToken);
-            AgentSubscriptionLog.Repaired(loggers.CreateLogger("PartialReplica.Agent"), body.Subscription, done);
+            LogMessages.AgentSubscriptionRepaired(loggers.CreateLogger("PartialReplica.Agent"), body.Subscription, done);
             return TypedResults.Ok(new SubscriptionRepairReport(done));
         }
         catch (PartialReplicaException e)
@@ -53,10 +53,4 @@ public static class AgentSubscriptionApi
             return TypedResults.BadRequest(ErrorBody.Of("bad_request", e.Message));
         }
     }
-}
-
-internal static partial class AgentSubscriptionLog
-{
-    [LoggerMessage(3101, LogLevel.Warning, "Subscription {Subscription} repaired at the gateway's request: {Done}")]
-    public static partial void Repaired(ILogger logger, string subscription, string done);
 }

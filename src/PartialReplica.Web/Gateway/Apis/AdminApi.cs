@@ -85,7 +85,7 @@ public static class AdminApi
             ConnectionStrings.Normalize(services.Options.Leader, "leader"), null, name, services.Options.Relay, cancellationToken);
         await revocations.DenyAsync(roleId, timeProvider.GetUtcNow(), cancellationToken);
         await followerChanges.PublishAsync(cancellationToken);
-        GatewayLog.FollowerRemoved(services.Logger, name, user.RoleId());
+        LogMessages.FollowerRemoved(services.Logger, name, user.RoleId());
         return TypedResults.NoContent();
     }
 

@@ -55,7 +55,7 @@ public static class AuthnApi
         (account, login) = RawSegments(request) ?? (account, login);
         if ((ConjurLogin.Unusable(login) ?? ConjurLogin.Unusable(account)) is { } why)
         {
-            GatewayLog.UnstorableLoginRefused(services.Logger);
+            LogMessages.UnstorableLoginRefused(services.Logger);
             return TypedResults.BadRequest(ErrorBody.Of("bad_request", why));
         }
 
@@ -72,7 +72,7 @@ public static class AuthnApi
             || !await ApiKeyAuthenticator.AuthenticateAsync(
                 services.Leader, role.ToString(), apiKey, request.HttpContext.Connection.RemoteIpAddress, services.DataKey, cancellationToken))
         {
-            GatewayLog.AuthenticationRefused(services.Logger, account, login);
+            LogMessages.AuthenticationRefused(services.Logger, account, login);
             return await limiter.RecordFailureAsync(login, client, cancellationToken) is { Limited: true } limit
                 ? TooManyFailures(request, limit)
                 : TypedResults.Unauthorized();
@@ -81,7 +81,7 @@ public static class AuthnApi
         await feed.CatchUpRoleAsync(role.ToString(), cancellationToken);
         await revocations.WaitUntilIssuableAsync(role.ToString(), timeProvider, cancellationToken);
         var token = await issuer.CreateTokenAsync(role.ToString(), services.Options.Issuer, services.Options.TokenLifetime, cancellationToken);
-        GatewayLog.Authenticated(services.Logger, role.ToString());
+        LogMessages.Authenticated(services.Logger, role.ToString());
         request.HttpContext.Response.Headers.CacheControl = "no-store";
         return TypedResults.Text(token, "text/plain");
     }
@@ -119,7 +119,7 @@ public static class AuthnApi
             return TypedResults.NotFound(ErrorBody.Of("not_found", $"Role '{target}' does not exist."));
         }
 
-        GatewayLog.ApiKeyRotated(services.Logger, target, caller);
+        LogMessages.ApiKeyRotated(services.Logger, target, caller);
         // Tokens bought with the old key are refused by every gateway from now on (F14), not only once they expire.
         await revocations.DenyAsync(target, timeProvider.GetUtcNow(), cancellationToken);
         response.Headers.CacheControl = "no-store";

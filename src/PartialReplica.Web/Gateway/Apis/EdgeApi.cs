@@ -81,7 +81,7 @@ public static class EdgeApi
 
         var secrets = await GrantedSecretsQuery.PageWithPositionAsync(
             services.Leader, roleId, new GrantedPage(page.Limit, page.Offset, page.After), cancellationToken);
-        GatewayLog.EdgePageServed(services.Logger, secrets.Secrets.Count, roleId);
+        LogMessages.EdgePageServed(services.Logger, secrets.Secrets.Count, roleId);
         return TypedResults.Ok(new EdgeSecretsResponse(secrets.Secrets, secrets.Position?.ToString()));
     }
 
@@ -114,14 +114,14 @@ public static class EdgeApi
         switch (delta.Outcome)
         {
             case EdgeDeltaOutcome.Gone:
-                GatewayLog.EdgeDeltaGone(services.Logger, roleId);
+                LogMessages.EdgeDeltaGone(services.Logger, roleId);
                 return TypedResults.Json(GoneBody, statusCode: StatusCodes.Status410Gone);
             case EdgeDeltaOutcome.NotAFollower:
-                GatewayLog.EdgeDeltaNotAFollower(services.Logger, roleId);
+                LogMessages.EdgeDeltaNotAFollower(services.Logger, roleId);
                 return TypedResults.Json(NoDeltasBody, statusCode: StatusCodes.Status410Gone);
         }
 
-        GatewayLog.EdgeDeltaServed(services.Logger, delta.Changes.Count, delta.Changes.Count(c => c.IsTombstone), roleId);
+        LogMessages.EdgeDeltaServed(services.Logger, delta.Changes.Count, delta.Changes.Count(c => c.IsTombstone), roleId);
         return TypedResults.Ok(new EdgeDeltaResponse(
             [.. delta.Changes.Select(c => new EdgeDeltaSecret(c.Id, c.Versions, c.IsTombstone))], delta.Next!.ToString(), delta.More));
     }

@@ -71,12 +71,12 @@ public sealed class AuthenticationFailureLimiter : IAuthenticationFailureLimiter
         var windowSeconds = (long)_options.Window.TotalSeconds;
         if (announceLogin)
         {
-            GatewayLog.LoginFailuresLimited(_logger, login, _options.FailuresPerLogin, windowSeconds);
+            LogMessages.LoginFailuresLimited(_logger, login, _options.FailuresPerLogin, windowSeconds);
         }
 
         if (announceAddress)
         {
-            GatewayLog.AddressFailuresLimited(_logger, address, _options.FailuresPerAddress, windowSeconds);
+            LogMessages.AddressFailuresLimited(_logger, address, _options.FailuresPerAddress, windowSeconds);
         }
 
         if (!byLogin.IsAcquired || !byAddress.IsAcquired)
@@ -167,7 +167,7 @@ public sealed class AuthenticationFailureLimiter : IAuthenticationFailureLimiter
 
         var (topLogin, loginCount) = tally.Logins.MaxBy(p => p.Value) is var l && l.Key is not null ? (l.Key, l.Value) : ("-", 0);
         var (topAddress, addressCount) = tally.Addresses.MaxBy(p => p.Value) is var a && a.Key is not null ? (a.Key, a.Value) : ("-", 0);
-        GatewayLog.AuthenticationFailuresSummary(_logger, tally.Failures, (long)_options.Window.TotalSeconds, tally.Refused,
+        LogMessages.AuthenticationFailuresSummary(_logger, tally.Failures, (long)_options.Window.TotalSeconds, tally.Refused,
             tally.Logins.Count, tally.Addresses.Count, topLogin, loginCount, topAddress, addressCount);
     }
 

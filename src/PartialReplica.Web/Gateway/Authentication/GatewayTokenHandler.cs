@@ -36,13 +36,13 @@ internal sealed class GatewayTokenHandler(
         var validation = await validator.ValidateAsync(token, Context.RequestAborted);
         if (!validation.IsValid)
         {
-            GatewayLog.TokenRefused(Logger, validation.Failure ?? "invalid");
+            LogMessages.TokenRefused(Logger, validation.Failure ?? "invalid");
             return AuthenticateResult.Fail("invalid token");
         }
 
         if (await revocations.IsDeniedAsync(validation.Subject!, IssuedAt(token), Context.RequestAborted))
         {
-            GatewayLog.TokenRefused(Logger, "revoked: its role's API key was rotated or the follower removed after it was issued");
+            LogMessages.TokenRefused(Logger, "revoked: its role's API key was rotated or the follower removed after it was issued");
             return AuthenticateResult.Fail("invalid token");
         }
 

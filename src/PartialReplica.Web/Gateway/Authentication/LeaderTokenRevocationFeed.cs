@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using PartialReplica.Configuration;
 using PartialReplica.Schema;
 using PartialReplica.Supervision;
 using PartialReplica.Web.Gateway;
@@ -74,9 +75,9 @@ public sealed class LeaderTokenRevocationFeed(
 
     private TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    /// <summary>A data source, without pooling, for the LISTEN connection on <paramref name="leaderConnectionString"/>.</summary>
-    public static NpgsqlDataSource ListenerFor(string leaderConnectionString) =>
-        NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(leaderConnectionString) { Pooling = false }.ConnectionString);
+    /// <summary>A data source, without pooling, for the LISTEN connection on <paramref name="leaderConnectionString"/>, logging through the host's factory.</summary>
+    public static NpgsqlDataSource ListenerFor(string leaderConnectionString, ILoggerFactory loggerFactory) =>
+        ServiceDataSources.Create(new NpgsqlConnectionStringBuilder(leaderConnectionString) { Pooling = false }.ConnectionString, loggerFactory);
 
     /// <summary>Reads <paramref name="roleId"/>'s latest revocation from the leader and denies its tokens up to it.</summary>
     public async Task CatchUpRoleAsync(string roleId, CancellationToken cancellationToken)
@@ -116,7 +117,7 @@ public sealed class LeaderTokenRevocationFeed(
             await revocations.DenyAsync(role, at, cancellationToken);
             _applied[role] = at;
             _seen = at > _seen ? at : _seen;
-            GatewayLog.LeaderRevocationApplied(logger, role);
+            LogMessages.LeaderRevocationApplied(logger, role);
             applied++;
         }
 
@@ -155,7 +156,7 @@ public sealed class LeaderTokenRevocationFeed(
 
                 if (failing)
                 {
-                    GatewayLog.LeaderRevocationsReadAgain(logger);
+                    LogMessages.LeaderRevocationsReadAgain(logger);
                     failing = false;
                 }
             }
@@ -163,7 +164,7 @@ public sealed class LeaderTokenRevocationFeed(
             {
                 if (!failing)
                 {
-                    GatewayLog.LeaderRevocationsUnread(logger, (int)PollInterval.TotalMilliseconds, e);
+                    LogMessages.LeaderRevocationsUnread(logger, (int)PollInterval.TotalMilliseconds, e);
                     failing = true;
                 }
             }
@@ -203,7 +204,7 @@ public sealed class LeaderTokenRevocationFeed(
             catch (Exception e) when (e is NpgsqlException or IOException or TimeoutException && !cancellationToken.IsCancellationRequested)
             {
                 Volatile.Write(ref _listening, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-                GatewayLog.LeaderRevocationsListenFailed(logger, (int)delay.TotalMilliseconds, e);
+                LogMessages.LeaderRevocationsListenFailed(logger, (int)delay.TotalMilliseconds, e);
                 await Task.Delay(delay + TimeSpan.FromMilliseconds(Random.Shared.Next(0, 100)), timeProvider, cancellationToken);
                 delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 5000));
             }

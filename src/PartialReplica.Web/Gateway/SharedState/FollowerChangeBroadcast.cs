@@ -60,7 +60,7 @@ public sealed class FollowerChangeBroadcast(RedisLink redis, ILogger<FollowerCha
             try
             {
                 await subscriber.SubscribeAsync(redis.Channel(ChannelName), (_, _) => Changed?.Invoke());
-                GatewayLog.FollowerWakeupsSubscribed(logger);
+                LogMessages.FollowerWakeupsSubscribed(logger);
                 _subscribed.TrySetResult();
                 return;
             }

@@ -94,12 +94,12 @@ public sealed class RedisAuthenticationFailureLimiter(
         var windowSeconds = (long)_options.Window.TotalSeconds;
         if (byLogin.Count == _options.FailuresPerLogin + 1)
         {
-            GatewayLog.LoginFailuresLimited(logger, login, _options.FailuresPerLogin, windowSeconds);
+            LogMessages.LoginFailuresLimited(logger, login, _options.FailuresPerLogin, windowSeconds);
         }
 
         if (byAddress.Count == _options.FailuresPerAddress + 1)
         {
-            GatewayLog.AddressFailuresLimited(logger, AuthenticationFailureLimiter.AddressKey(client), _options.FailuresPerAddress, windowSeconds);
+            LogMessages.AddressFailuresLimited(logger, AuthenticationFailureLimiter.AddressKey(client), _options.FailuresPerAddress, windowSeconds);
         }
 
         var over = new[] { (byLogin, _options.FailuresPerLogin), (byAddress, _options.FailuresPerAddress) }

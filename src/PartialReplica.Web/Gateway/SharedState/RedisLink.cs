@@ -176,11 +176,11 @@ public sealed class RedisLink : IHostedService, IAsyncDisposable
 
         if (Interlocked.Exchange(ref _announcedDown, 0) == 1)
         {
-            GatewayLog.RedisBack(_logger);
+            LogMessages.RedisBack(_logger);
         }
         else
         {
-            GatewayLog.RedisConnected(_logger);
+            LogMessages.RedisConnected(_logger);
         }
 
         Restored?.Invoke();
@@ -189,6 +189,6 @@ public sealed class RedisLink : IHostedService, IAsyncDisposable
     private void AnnounceDown(Exception exception)
     {
         Volatile.Write(ref _announcedDown, 1);
-        GatewayLog.RedisUnavailable(_logger, exception.GetType().Name, exception);
+        LogMessages.RedisUnavailable(_logger, exception.GetType().Name, exception);
     }
 }

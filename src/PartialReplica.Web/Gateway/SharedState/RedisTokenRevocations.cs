@@ -44,7 +44,7 @@ public sealed class RedisTokenRevocations : ITokenRevocations
         await _local.DenyAsync(roleId, issuedAtOrBefore, cancellationToken);
         if (!_redis.Available)
         {
-            GatewayLog.RevocationKeptLocally(_logger, roleId);
+            LogMessages.RevocationKeptLocally(_logger, roleId);
             return;
         }
 
@@ -55,7 +55,7 @@ public sealed class RedisTokenRevocations : ITokenRevocations
         catch (Exception e) when (RedisLink.IsOutage(e))
         {
             _redis.ReportFailure(e);
-            GatewayLog.RevocationKeptLocally(_logger, roleId);
+            LogMessages.RevocationKeptLocally(_logger, roleId);
         }
     }
 

@@ -23,7 +23,7 @@ internal static class PeerCertificateRefusals
             catch (Exception e) when (Refusal(e) is { } refused && !context.Response.HasStarted)
             {
                 var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(PeerCertificateRefusals));
-                GatewayLog.PeerCertificateRefused(logger, context.Request.Path, refused);
+                LogMessages.PeerCertificateRefused(logger, context.Request.Path, refused);
                 context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
                 await context.Response.WriteAsJsonAsync(
                     ErrorBody.Of("peer_certificate_refused", $"This host's TLS peer presented a certificate that {setting} does not vouch for; see this host's log."),

@@ -23,7 +23,7 @@ public sealed class PlainHttpWarning(IServer server, IHostApplicationLifetime li
     {
         foreach (var address in ExposedPlainHttp(addresses))
         {
-            GatewayLog.PlainHttpBeyondLoopback(logger, address);
+            LogMessages.PlainHttpBeyondLoopback(logger, address);
         }
     }
 

@@ -16,6 +16,7 @@ namespace PartialReplica.Leader.Dispatch;
 /// heartbeat and prunes the outbox. Nothing depends on a notification arriving: the outbox and cursors are the
 /// truth. Each of these loops, and each worker, runs under <paramref name="supervisor"/> (R8; named in
 /// <see cref="Loops"/>): a failure a loop does not expect is logged with its stack trace, reported, and the loop restarts.
+/// Pushes and failures are counted on <paramref name="metrics"/>, the host's instance.
 /// </summary>
 /// <remarks>
 /// Several gateways share the followers (issue 26): each keeps a lease in <c>partial_replica.gateways</c>
@@ -26,7 +27,7 @@ namespace PartialReplica.Leader.Dispatch;
 /// the URL recorded beside this gateway's id (asked at each renewal: it may be known only once the server listens).
 /// </remarks>
 public sealed class Dispatcher(
-    NpgsqlDataSource leader, IBatchSender sender, DispatchOptions options, ILogger logger, LoopSupervisor? supervisor = null,
+    NpgsqlDataSource leader, IBatchSender sender, DispatchOptions options, ILogger logger, PushMetrics metrics, LoopSupervisor? supervisor = null,
     Func<string?>? publicUrl = null)
 {
     /// <summary>The <c>application_name</c> of the gateway's LISTEN connection on the leader.</summary>
@@ -283,7 +284,7 @@ public sealed class Dispatcher(
                 var stop = CancellationTokenSource.CreateLinkedTokenSource(_stopped);
                 var abort = new CancellationTokenSource();
                 stop.Token.Register(() => abort.CancelAfter(options.DrainTimeout));
-                var worker = new FollowerWorker(leader, follower, sender, _beacon, options, logger, OnPushed, abort.Token);
+                var worker = new FollowerWorker(leader, follower, sender, _beacon, options, logger, metrics, OnPushed, abort.Token);
                 var task = Task.Run(() => _supervisor.RunAsync(Loops.Worker(follower.Name), worker.RunAsync, stop.Token), CancellationToken.None);
                 _workers[follower.Name] = (worker, task, stop);
             }
@@ -320,7 +321,7 @@ public sealed class Dispatcher(
     private void OnPushed(PushEvent pushed)
     {
         LogMessages.Pushed(logger, pushed.Follower, pushed.Variables, pushed.Upserts, pushed.Deletes, pushed.Milliseconds);
-        PushMetrics.RecordPush(pushed);
+        metrics.RecordPush(pushed);
         Pushed?.Invoke(pushed);
     }
 

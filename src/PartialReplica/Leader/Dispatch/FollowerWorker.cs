@@ -29,6 +29,7 @@ internal sealed class FollowerWorker
     private readonly VariableStateReader _states;
     private readonly ResiliencePipeline<ApplyReport> _pipeline;
     private readonly Action<PushEvent> _pushed;
+    private readonly PushMetrics _metrics;
     private volatile bool _recheckDelivery;
     private int _refusals;
     // The breaker's own exception says only that it is open; status shows the failure that opened it, and until when.
@@ -40,8 +41,9 @@ internal sealed class FollowerWorker
 
     public FollowerWorker(
         NpgsqlDataSource leader, FollowerEndpoint follower, IBatchSender sender, LeaderBeacon beacon, DispatchOptions options, ILogger logger,
-        Action<PushEvent> pushed, CancellationToken abort)
+        PushMetrics metrics, Action<PushEvent> pushed, CancellationToken abort)
     {
+        _metrics = metrics;
         _abort = abort;
         _beacon = beacon;
         _leader = leader;
@@ -140,14 +142,14 @@ internal sealed class FollowerWorker
                 // over after one replication round trip, and a long first back-off would hold the follower's revokes back.
                 var backoff = TimeSpan.FromMilliseconds(Math.Min(10 * Math.Pow(2, Math.Min(_refusals++, 12)), _options.PollInterval.TotalMilliseconds * 5));
                 LogMessages.PushRefused(_logger, _follower.Name, (int)backoff.TotalMilliseconds, e);
-                PushMetrics.RecordError(_follower.Name, e);
+                _metrics.RecordError(_follower.Name, e);
                 await RecordErrorAsync(e, waits);
                 await Task.Delay(backoff, waits).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
             catch (Exception e)
             {
-                LogMessages.PushFailed(_logger, _follower.Name, e);
-                PushMetrics.RecordError(_follower.Name, e);
+                LogPushFailure(e);
+                _metrics.RecordError(_follower.Name, e);
                 await RecordErrorAsync(e, waits);
                 await Wake.WaitAsync(_options.PollInterval, waits).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
@@ -397,6 +399,29 @@ internal sealed class FollowerWorker
         _refusals = 0;
         _pushedSinceAdvance = true;
         return report;
+    }
+
+    /// <summary>One event id per kind of failure: the agent silent, the agent answering an error, the leader failing, the breaker open, anything else.</summary>
+    private void LogPushFailure(Exception e)
+    {
+        switch (e)
+        {
+            case HttpRequestException { StatusCode: { } status }:
+                LogMessages.PushAgentError(_logger, _follower.Name, (int)status, e);
+                break;
+            case HttpRequestException or TaskCanceledException or TimeoutException:
+                LogMessages.PushAgentUnreachable(_logger, _follower.Name, e);
+                break;
+            case NpgsqlException:
+                LogMessages.PushLeaderFailed(_logger, _follower.Name, e);
+                break;
+            case BrokenCircuitException:
+                LogMessages.PushBreakerOpen(_logger, _follower.Name, e);
+                break;
+            default:
+                LogMessages.PushFailed(_logger, _follower.Name, e);
+                break;
+        }
     }
 
     private async Task PrepareAsync(CancellationToken cancellationToken)

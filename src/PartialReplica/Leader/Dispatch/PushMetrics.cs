@@ -7,63 +7,65 @@ using PartialReplica.Schema;
 namespace PartialReplica.Leader.Dispatch;
 
 /// <summary>
-/// The push path's instruments on the <see cref="MeterName"/> meter (exported over OTLP by the gateway when
-/// configured). Tags are follower names and kinds, never a value.
+/// The push path's instruments on a <see cref="MeterName"/> meter created from the host's
+/// <see cref="IMeterFactory"/> (exported over OTLP by the gateway when configured). Each instance owns its meter, so
+/// a test listens to the instance its host made. Tags are follower names and kinds, never a value.
 /// </summary>
-public static class PushMetrics
+public sealed class PushMetrics
 {
     public const string MeterName = "PartialReplica";
 
-    private static readonly Meter Meter = new(MeterName, typeof(PushMetrics).Assembly.GetName().Version?.ToString());
-
     // Last sampled backlog per follower, reported by the observable gauges.
-    private static readonly ConcurrentDictionary<string, (long Pending, long LagMs)> Backlog = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (long Pending, long LagMs)> _backlog = new(StringComparer.Ordinal);
+    private readonly Counter<long> _pushes;
+    private readonly Counter<long> _rows;
+    private readonly Counter<long> _errors;
+    private readonly Histogram<double> _duration;
 
-    /// <summary>Pushes acknowledged by an agent; tags <c>follower</c>, <c>kind</c> (incremental or reconcile).</summary>
-    public static readonly Counter<long> Pushes = Meter.CreateCounter<long>(
-        "partial_replica.pushes", "{push}", "Pushes acknowledged by follower agents.");
+    public PushMetrics(IMeterFactory meterFactory)
+    {
+        Meter = meterFactory.Create(MeterName, typeof(PushMetrics).Assembly.GetName().Version?.ToString());
+        _pushes = Meter.CreateCounter<long>("partial_replica.pushes", "{push}", "Pushes acknowledged by follower agents.");
+        _rows = Meter.CreateCounter<long>("partial_replica.push.rows", "{row}", "Secret versions upserted or deleted on followers by pushes.");
+        _errors = Meter.CreateCounter<long>("partial_replica.push.errors", "{error}", "Push attempts that failed after retries.");
+        _duration = Meter.CreateHistogram<double>(
+            "partial_replica.push.duration", "ms", "Time from reading the changed states to the agent's acknowledgement.");
+        Meter.CreateObservableGauge(
+            "partial_replica.queue.depth", () => _backlog.Select(b => new Measurement<long>(b.Value.Pending, new KeyValuePair<string, object?>("follower", b.Key))),
+            "{change}", "Changes captured on the leader and not yet delivered to the follower.");
+        Meter.CreateObservableGauge(
+            "partial_replica.lag", () => _backlog.Select(b => new Measurement<long>(b.Value.LagMs, new KeyValuePair<string, object?>("follower", b.Key))),
+            "ms", "Age of the oldest change not yet delivered to the follower.");
+    }
 
-    /// <summary>Secret versions written or removed on followers; tags <c>follower</c>, <c>operation</c> (upsert or delete).</summary>
-    public static readonly Counter<long> Rows = Meter.CreateCounter<long>(
-        "partial_replica.push.rows", "{row}", "Secret versions upserted or deleted on followers by pushes.");
-
-    /// <summary>Failed push attempts (after retries); tags <c>follower</c>, <c>error.type</c>.</summary>
-    public static readonly Counter<long> Errors = Meter.CreateCounter<long>(
-        "partial_replica.push.errors", "{error}", "Push attempts that failed after retries.");
-
-    /// <summary>How long a push took, from reading states to the agent's acknowledgement.</summary>
-    public static readonly Histogram<double> Duration = Meter.CreateHistogram<double>(
-        "partial_replica.push.duration", "ms", "Time from reading the changed states to the agent's acknowledgement.");
-
-    /// <summary>Outbox changes not yet delivered, per follower (sampled by <see cref="SampleBacklogAsync"/>).</summary>
-    public static readonly ObservableGauge<long> QueueDepth = Meter.CreateObservableGauge(
-        "partial_replica.queue.depth", () => Backlog.Select(b => new Measurement<long>(b.Value.Pending, new KeyValuePair<string, object?>("follower", b.Key))),
-        "{change}", "Changes captured on the leader and not yet delivered to the follower.");
-
-    /// <summary>Age of the oldest undelivered change, per follower (0 when caught up).</summary>
-    public static readonly ObservableGauge<long> Lag = Meter.CreateObservableGauge(
-        "partial_replica.lag", () => Backlog.Select(b => new Measurement<long>(b.Value.LagMs, new KeyValuePair<string, object?>("follower", b.Key))),
-        "ms", "Age of the oldest change not yet delivered to the follower.");
+    /// <summary>
+    /// This instance's meter: <c>partial_replica.pushes</c> (tags <c>follower</c>, <c>kind</c>: incremental or
+    /// reconcile), <c>partial_replica.push.rows</c> (<c>follower</c>, <c>operation</c>: upsert or delete),
+    /// <c>partial_replica.push.errors</c> (<c>follower</c>, <c>error.type</c>; attempts that failed after retries),
+    /// <c>partial_replica.push.duration</c> (ms), and the gauges <c>partial_replica.queue.depth</c> and
+    /// <c>partial_replica.lag</c> (ms) per follower, sampled by <see cref="SampleBacklogAsync"/>.
+    /// </summary>
+    public Meter Meter { get; }
 
     /// <summary>Records one acknowledged push.</summary>
-    public static void RecordPush(PushEvent pushed)
+    public void RecordPush(PushEvent pushed)
     {
         var follower = new KeyValuePair<string, object?>("follower", pushed.Follower);
-        Pushes.Add(1, follower, new KeyValuePair<string, object?>("kind", pushed.Reconcile ? "reconcile" : "incremental"));
-        Rows.Add(pushed.Upserts, follower, new KeyValuePair<string, object?>("operation", "upsert"));
-        Rows.Add(pushed.Deletes, follower, new KeyValuePair<string, object?>("operation", "delete"));
-        Duration.Record(pushed.Milliseconds, follower);
+        _pushes.Add(1, follower, new KeyValuePair<string, object?>("kind", pushed.Reconcile ? "reconcile" : "incremental"));
+        _rows.Add(pushed.Upserts, follower, new KeyValuePair<string, object?>("operation", "upsert"));
+        _rows.Add(pushed.Deletes, follower, new KeyValuePair<string, object?>("operation", "delete"));
+        _duration.Record(pushed.Milliseconds, follower);
     }
 
     /// <summary>Records a failed push attempt.</summary>
-    public static void RecordError(string follower, Exception error) =>
-        Errors.Add(1, new KeyValuePair<string, object?>("follower", follower), new KeyValuePair<string, object?>("error.type", error.GetType().Name));
+    public void RecordError(string follower, Exception error) =>
+        _errors.Add(1, new KeyValuePair<string, object?>("follower", follower), new KeyValuePair<string, object?>("error.type", error.GetType().Name));
 
     /// <summary>
     /// Reads every follower's pending changes and lag from the leader every <paramref name="interval"/> until
     /// cancelled, for the queue depth and lag gauges. Runs beside the dispatcher, not inside it.
     /// </summary>
-    public static async Task SampleBacklogAsync(NpgsqlDataSource leader, TimeSpan interval, ILogger logger, CancellationToken cancellationToken)
+    public async Task SampleBacklogAsync(NpgsqlDataSource leader, TimeSpan interval, ILogger logger, CancellationToken cancellationToken)
     {
         using var timer = new PeriodicTimer(interval);
         var reported = new HashSet<string>(StringComparer.Ordinal);
@@ -92,17 +94,17 @@ public static class PushMetrics
     /// One sample of the backlog: the pending/lag part of the status query, without grant counts. Followers in
     /// <paramref name="reported"/> (this leader's, from the last sample) that are gone stop being reported.
     /// </summary>
-    public static async Task SampleBacklogOnceAsync(NpgsqlDataSource leader, ISet<string> reported, CancellationToken cancellationToken)
+    public async Task SampleBacklogOnceAsync(NpgsqlDataSource leader, ISet<string> reported, CancellationToken cancellationToken)
     {
         var backlog = await ReadBacklogAsync(leader, cancellationToken);
         foreach (var (follower, sample) in backlog)
         {
-            Backlog[follower] = sample;
+            _backlog[follower] = sample;
         }
 
         foreach (var gone in reported.Where(k => !backlog.ContainsKey(k)).ToList())
         {
-            Backlog.TryRemove(gone, out _);
+            _backlog.TryRemove(gone, out _);
             reported.Remove(gone);
         }
 

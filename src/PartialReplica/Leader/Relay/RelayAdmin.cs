@@ -1,12 +1,15 @@
+using Microsoft.Extensions.Logging;
 using Npgsql;
+using PartialReplica.Configuration;
 
 namespace PartialReplica.Leader.Relay;
 
 /// <summary>
 /// A long-running process's admin access to the relay (gateway: slot healing, status): the location is read from
-/// the leader when first needed and the data source kept. Null while the leader records no relay.
+/// the leader when first needed and the data source kept. Null while the leader records no relay. A host passes its
+/// <paramref name="loggerFactory"/> so the driver's log lines for these connections reach its logs.
 /// </summary>
-public sealed class RelayAdmin(string leaderConnectionString, string? relayOverride) : IAsyncDisposable
+public sealed class RelayAdmin(string leaderConnectionString, string? relayOverride, ILoggerFactory? loggerFactory = null) : IAsyncDisposable
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private NpgsqlDataSource? _relay;
@@ -27,15 +30,15 @@ public sealed class RelayAdmin(string leaderConnectionString, string? relayOverr
                 return _relay;
             }
 
-            await using var leader = new NpgsqlConnection(leaderConnectionString);
-            await leader.OpenAsync(cancellationToken);
+            await using var leaderSource = Create(leaderConnectionString);
+            await using var leader = await leaderSource.OpenConnectionAsync(cancellationToken);
             var location = await RelayLocation.TryReadAsync(leader, cancellationToken);
             if (location is null)
             {
                 return null;
             }
 
-            _relay = NpgsqlDataSource.Create(location.AdminConnectionString(leaderConnectionString, relayOverride));
+            _relay = Create(location.AdminConnectionString(leaderConnectionString, relayOverride));
             return _relay;
         }
         finally
@@ -43,6 +46,9 @@ public sealed class RelayAdmin(string leaderConnectionString, string? relayOverr
             _gate.Release();
         }
     }
+
+    private NpgsqlDataSource Create(string connectionString) =>
+        loggerFactory is null ? NpgsqlDataSource.Create(connectionString) : ServiceDataSources.Create(connectionString, loggerFactory);
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()

@@ -103,7 +103,7 @@ public sealed class LeaderSetup(ILogger logger)
         {
             await connection.ExecuteAsync("ROLLBACK TO SAVEPOINT drop_old_subscriber", cancellationToken);
             await connection.ExecuteAsync($"ALTER ROLE {SqlIdentifier.Quote(OldSharedSubscriber)} NOLOGIN NOREPLICATION", cancellationToken);
-            LogMessages.OldSubscriberNotDropped(logger, e.MessageText);
+            LogMessages.OldSubscriberNotDropped(logger, e);
         }
     }
 }

@@ -1,9 +1,13 @@
 using Microsoft.Extensions.Logging;
 
-namespace PartialReplica.Web.Gateway;
+namespace PartialReplica.Web;
 
-/// <summary>Every log line the gateway writes, with stable event ids. Never an API key, token or secret value.</summary>
-internal static partial class GatewayLog
+/// <summary>
+/// Every log line the hosts write (gateway, agent and what they share), with stable event ids: one id per kind of
+/// event, exceptions passed as exceptions. Arguments are ids, names, counts and reasons; never an API key, token,
+/// key material or secret value. The core's lines are in <c>PartialReplica.LogMessages</c> (1000–1999).
+/// </summary>
+internal static partial class LogMessages
 {
     [LoggerMessage(2001, LogLevel.Information, "Role {RoleId} authenticated with its API key")]
     public static partial void Authenticated(ILogger logger, string roleId);
@@ -116,4 +120,13 @@ internal static partial class GatewayLog
 
     [LoggerMessage(2883, LogLevel.Warning, "Listening for the leader's token revocations failed; reconnecting in {DelayMs} ms (the reader polls meanwhile)")]
     public static partial void LeaderRevocationsListenFailed(ILogger logger, int delayMs, Exception exception);
+
+    [LoggerMessage(3001, LogLevel.Information, "Applied batch {BatchId} from {Gateway}: {Variables} variables, {Skipped} skipped, {Upserts} upserts, {Deletes} deletes")]
+    public static partial void BatchApplied(ILogger logger, string batchId, string gateway, int variables, int skipped, int upserts, int deletes);
+
+    [LoggerMessage(3002, LogLevel.Warning, "Refused batch {BatchId} from {Gateway} ({Reason}, {Variables} variables): {Detail}")]
+    public static partial void BatchRefused(ILogger logger, string batchId, string gateway, string reason, int variables, string detail);
+
+    [LoggerMessage(3101, LogLevel.Warning, "Subscription {Subscription} repaired at the gateway's request: {Done}")]
+    public static partial void AgentSubscriptionRepaired(ILogger logger, string subscription, string done);
 }
