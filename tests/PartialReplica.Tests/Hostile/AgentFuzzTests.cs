@@ -19,8 +19,8 @@ namespace PartialReplica.Tests.Hostile;
 
 /// <summary>
 /// Issue 23: an agent in front of a real follower database takes over a thousand seeded mutations of valid batches
-/// (their bytes, and their fields before encoding) under a valid gateway token. Every answer is 2xx or 4xx, and every refused batch leaves the
-/// follower's <c>secrets</c> (and its applied stamps) byte for byte as they were. The seed is random unless
+/// (their bytes, and their fields before encoding) under a valid gateway token. Every answer is 2xx or 4xx, and
+/// every refused batch leaves the follower's <c>secrets</c> (and its applied stamps) byte for byte as they were. The seed is random unless
 /// <c>PARTIALREPLICA_FUZZ_SEED</c> names one, and every failure names it.
 /// </summary>
 [Collection(GatewayCollection.Name)]
