@@ -12,9 +12,9 @@ namespace PartialReplica.Protocol;
 /// <remarks>
 /// Little-endian. A string is an int32 byte count and UTF-8 bytes; an optional string, one byte 0/1 and the string
 /// when 1. The batch: the magic <c>PRB3</c>; batch id, gateway and follower strings; the sweep's end and first
-/// stamps (int64 each); the sweep range's bounds (optional strings); the variable count (int32), then per variable its id, stamp (int64) and version count (int32), and per
-/// version its number (int32), value (int32 byte count and bytes) and expiry (one byte 0/1, then int64 UTC
-/// ticks when 1). Nothing may follow.
+/// stamps (int64 each); the sweep range's bounds (optional strings); the variable count (int32), then per variable
+/// its id, stamp (int64) and version count (int32), and per version its number (int32), value (int32 byte count and
+/// bytes) and expiry (one byte 0/1, then int64 UTC ticks when 1). Nothing may follow.
 /// </remarks>
 public static class PushBatchCodec
 {
