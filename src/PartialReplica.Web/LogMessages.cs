@@ -91,9 +91,6 @@ internal static partial class LogMessages
     [LoggerMessage(2823, LogLevel.Warning, "Tokens of {Role} are refused by this gateway only: Redis does not answer, and the other gateways learn of it when it does")]
     public static partial void RevocationKeptLocally(ILogger logger, string role);
 
-    [LoggerMessage(2824, LogLevel.Information, "Tokens of {Role} issued until now are refused ({Reason})")]
-    public static partial void TokensRevoked(ILogger logger, string role, string reason);
-
     [LoggerMessage(2825, LogLevel.Debug, "Follower change wake-ups from other gateways are subscribed")]
     public static partial void FollowerWakeupsSubscribed(ILogger logger);
 

@@ -25,9 +25,6 @@ public sealed class TokenValidator(IJwksSource keys, string issuer, string audie
 
     private static readonly HashSet<string> AllowedHeaderParameters = ["alg", "kid", "typ"];
 
-    /// <summary>The audience this validator accepts (a follower agent passes its own role id).</summary>
-    public string Audience => audience;
-
     /// <summary>Validates <paramref name="token"/>; never throws for a bad token, and never quotes it in the failure.</summary>
     public async Task<TokenValidation> ValidateAsync(string token, CancellationToken cancellationToken)
     {

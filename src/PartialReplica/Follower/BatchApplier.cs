@@ -82,7 +82,7 @@ public sealed class BatchApplier(NpgsqlDataSource follower)
         var startedAt = DateTime.UtcNow;
         var latest = Latest(batch.Variables);
         var sweep = SweepRange.Of(batch);
-        if (sweep is null && batch.KeepOnly is null)
+        if (sweep is null)
         {
             return await ApplyChangesAsync(connection, batch, latest.Values, startedAt, cancellationToken);
         }
@@ -120,11 +120,6 @@ public sealed class BatchApplier(NpgsqlDataSource follower)
             deletes += removed;
         }
 
-        if (batch.KeepOnly is { } keep)
-        {
-            deletes += await RemoveUngrantedAsync(connection, keep, batch.KeepOnlyStamp, cancellationToken);
-        }
-
         var report = new ApplyReport(latest.Count, latest.Count - accepted.Count, upserts, deletes);
         await connection.ExecuteAsync("""
             INSERT INTO partial_replica.apply_log (batch_id, gateway, started_at, variables, skipped, upserts, deletes)
@@ -134,7 +129,7 @@ public sealed class BatchApplier(NpgsqlDataSource follower)
     }
 
     /// <summary>
-    /// Applies the states of a batch of changes (no sweep, no keep-only list) in one round trip: the apply lock,
+    /// Applies the states of a batch of changes (no sweep) in one round trip: the apply lock,
     /// then one statement that takes the states newer than what the follower applied, replaces those variables'
     /// versions, records their stamps, and logs the batch: one change's apply costs two round trips (this, and the
     /// commit), which bounds commit-to-visible.
@@ -300,29 +295,6 @@ public sealed class BatchApplier(NpgsqlDataSource follower)
     }
 
     /// <summary>
-    /// Removes every secret outside <paramref name="keep"/> whose applied state is older than the list,
-    /// leaving tombstones so an older push cannot bring them back.
-    /// </summary>
-    private static async Task<int> RemoveUngrantedAsync(NpgsqlConnection connection, IReadOnlyList<string> keep, long stamp, CancellationToken cancellationToken)
-    {
-        await using var command = ConnectionExtensions.Command(connection, """
-            WITH removed AS (
-                DELETE FROM secrets s
-                 WHERE NOT EXISTS (SELECT 1 FROM unnest($1::text[]) AS k(resource_id) WHERE k.resource_id = s.resource_id)
-                   AND NOT EXISTS (SELECT 1 FROM partial_replica.applied a WHERE a.resource_id = s.resource_id AND a.stamp >= $2)
-                RETURNING s.resource_id),
-            tombstones AS (
-                INSERT INTO partial_replica.applied (resource_id, stamp, present)
-                SELECT DISTINCT resource_id, $2, false FROM removed
-                ON CONFLICT (resource_id) DO UPDATE
-                   SET stamp = EXCLUDED.stamp, present = false, applied_at = clock_timestamp()
-                 WHERE partial_replica.applied.stamp < EXCLUDED.stamp)
-            SELECT count(*) FROM removed
-            """, keep.ToArray(), stamp);
-        return (int)(long)(await command.ExecuteScalarAsync(cancellationToken))!;
-    }
-
-    /// <summary>
     /// The batch's sweep: removes every secret in its range whose applied state is older than the reconcile's
     /// first stamp (or missing), except those of variables the follower holds and this batch carries (they are
     /// merged). Removed variables the batch does not carry are tombstoned: at the reconcile's end stamp by its
@@ -354,7 +326,7 @@ public sealed class BatchApplier(NpgsqlDataSource follower)
         removed.ExceptWith(carried.Keys);
         if (removed.Count > 0)
         {
-            var stamp = carried.Count == 0 ? Math.Max(batch.KeepOnlyStamp, batch.SweepBefore) : batch.SweepBefore - 1;
+            var stamp = carried.Count == 0 ? Math.Max(batch.SweepEnd, batch.SweepBefore) : batch.SweepBefore - 1;
             await connection.ExecuteAsync("""
                 INSERT INTO partial_replica.applied (resource_id, stamp, present)
                 SELECT unnest($1::text[]), $2, false

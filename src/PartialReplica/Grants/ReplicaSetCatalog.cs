@@ -1,5 +1,4 @@
 using Npgsql;
-using PartialReplica.Policies;
 using PartialReplica.Schema;
 
 namespace PartialReplica.Grants;
@@ -34,18 +33,5 @@ public static class ReplicaSetCatalog
         }
 
         return sets;
-    }
-
-    /// <summary>
-    /// Recomputes every follower's granted set from the Conjur tables (after changes made outside a policy
-    /// load) and queues the differences in the outbox, as a policy load does; returns them.
-    /// </summary>
-    public static async Task<IReadOnlyList<FollowerGrantChange>> RefreshAsync(NpgsqlConnection leader, CancellationToken cancellationToken)
-    {
-        await using var transaction = await leader.BeginTransactionAsync(cancellationToken);
-        await leader.ExecuteAsync("SELECT pg_advisory_xact_lock($1)", cancellationToken, PolicyLoader.PolicyLockKey);
-        var changes = await PolicyLoader.RefreshGrantsAsync(leader, cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        return changes;
     }
 }

@@ -39,7 +39,7 @@ namespace PartialReplica.Policies;
 public sealed class PolicyLoader(ILogger logger)
 {
     // Serialises policy loads on a leader: each computes its grant difference against the previous one.
-    // ReplicaSetCatalog.RefreshAsync takes the same key.
+    // ChangeNotifier.RequeueFollowerAsync takes the same key.
     internal const long PolicyLockKey = 0x5056_504f_4c49;
 
     /// <summary>Parses and loads a policy; see <see cref="PolicyMode"/> for the modes.</summary>
@@ -182,7 +182,7 @@ public sealed class PolicyLoader(ILogger logger)
     }
 
     /// <summary>Refreshes every follower's materialised grants, queues the differences in the outbox and wakes the gateway.</summary>
-    internal static async Task<List<FollowerGrantChange>> RefreshGrantsAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    private static async Task<List<FollowerGrantChange>> RefreshGrantsAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
         var byFollower = new Dictionary<string, (string RoleId, List<string> Added, List<string> Removed)>(StringComparer.Ordinal);
         await using (var command = new NpgsqlCommand(PolicyStatements.RefreshGrants, connection))

@@ -9,16 +9,8 @@ namespace PartialReplica.Protocol;
 /// <param name="Gateway">The pushing gateway instance.</param>
 /// <param name="Follower">The follower this batch is addressed to.</param>
 /// <param name="Variables">Each variable's state.</param>
-/// <param name="KeepOnly">
-/// With a full reconcile's last batch: every variable the follower may hold. The agent removes the rest,
-/// unless it applied a newer state for them than <paramref name="KeepOnlyStamp"/>.
-/// </param>
-/// <param name="KeepOnlyStamp">
-/// The stamp of the <paramref name="KeepOnly"/> list, or of the sweep: variables the agent removes are
-/// tombstoned at it, so an older push cannot bring them back.
-/// </param>
 /// <param name="SweepBefore">
-/// With a full reconcile's batches, instead of a list: the stamp taken before the reconcile's first page. Every
+/// With a full reconcile's batches: the stamp taken before the reconcile's first page. Every
 /// variable the reconcile pushes gets an applied state at least that new, so in the batch's range
 /// (<paramref name="SweepAfter"/>, <paramref name="SweepThrough"/>] the agent removes every secret whose applied
 /// state is older (or missing) and that the batch does not carry. The pages' ranges run from the first id to the
@@ -26,19 +18,22 @@ namespace PartialReplica.Protocol;
 /// </param>
 /// <param name="SweepAfter">The sweep range's exclusive lower bound (the previous page's last id); null: open.</param>
 /// <param name="SweepThrough">The sweep range's inclusive upper bound (this page's last id); null: open.</param>
+/// <param name="SweepEnd">
+/// With a reconcile's last batch: the stamp read after its last page. The variables that batch's sweep removes are
+/// tombstoned at it, so an older push cannot bring them back. Zero otherwise.
+/// </param>
 public sealed record PushBatch(
     string BatchId, string Gateway, string Follower, IReadOnlyList<VariableState> Variables,
-    IReadOnlyList<string>? KeepOnly = null, long KeepOnlyStamp = 0, long SweepBefore = 0,
-    string? SweepAfter = null, string? SweepThrough = null)
+    long SweepBefore = 0, string? SweepAfter = null, string? SweepThrough = null, long SweepEnd = 0)
 {
     /// <summary>
-    /// The newest leader position the batch claims (its states' stamps, its keep-only and sweep stamps): the gateway
+    /// The newest leader position the batch claims (its states' stamps, its sweep's first and end stamps): the gateway
     /// commits a heartbeat at least this far before sending it, and the agent applies it only once its follower has
     /// replayed such a heartbeat.
     /// </summary>
     public long NewestStamp()
     {
-        var newest = Math.Max(KeepOnlyStamp, SweepBefore);
+        var newest = Math.Max(SweepBefore, SweepEnd);
         foreach (var variable in Variables)
         {
             newest = Math.Max(newest, variable.Stamp);

@@ -5,25 +5,23 @@ using System.Text;
 namespace PartialReplica.Protocol;
 
 /// <summary>
-/// The binary wire format of a push batch (<see cref="ContentType"/>), which the gateway sends and the agent
-/// reads; the agent also still accepts the JSON form. Binary because JSON (values in base64) costs the agent a
-/// parse of every value; this form is a copy of lengths and bytes.
+/// The binary wire format of a push batch (<see cref="ContentType"/>), the only form the gateway sends and the agent
+/// reads. Binary because JSON (values in base64) costs the agent a parse of every value; this form is a copy of
+/// lengths and bytes.
 /// </summary>
 /// <remarks>
 /// Little-endian. A string is an int32 byte count and UTF-8 bytes; an optional string, one byte 0/1 and the string
-/// when 1. The batch: the magic <c>PRB2</c>; batch id, gateway and follower strings; the keep-only stamp and the
-/// sweep stamp (int64 each); the sweep range's bounds (optional strings); the keep-only count (int32, -1 for none)
-/// with its ids;
-/// the variable count (int32), then per variable its id, stamp (int64) and version count (int32), and per
-/// version its number (int32), value (int32 byte count and bytes) and expiry (one byte 0/1, then int64 UTC
-/// ticks when 1). Nothing may follow.
+/// when 1. The batch: the magic <c>PRB3</c>; batch id, gateway and follower strings; the sweep's end and first
+/// stamps (int64 each); the sweep range's bounds (optional strings); the variable count (int32), then per variable
+/// its id, stamp (int64) and version count (int32), and per version its number (int32), value (int32 byte count and
+/// bytes) and expiry (one byte 0/1, then int64 UTC ticks when 1). Nothing may follow.
 /// </remarks>
 public static class PushBatchCodec
 {
     /// <summary>The media type of the binary form.</summary>
     public const string ContentType = "application/vnd.partial-replica.batch";
 
-    private static ReadOnlySpan<byte> Magic => "PRB2"u8;
+    private static ReadOnlySpan<byte> Magic => "PRB3"u8;
 
     /// <summary>Writes <paramref name="batch"/> in the binary form to <paramref name="writer"/>.</summary>
     public static void Encode(PushBatch batch, IBufferWriter<byte> writer)
@@ -32,16 +30,10 @@ public static class PushBatchCodec
         WriteString(writer, batch.BatchId);
         WriteString(writer, batch.Gateway);
         WriteString(writer, batch.Follower);
-        WriteInt64(writer, batch.KeepOnlyStamp);
+        WriteInt64(writer, batch.SweepEnd);
         WriteInt64(writer, batch.SweepBefore);
         WriteOptionalString(writer, batch.SweepAfter);
         WriteOptionalString(writer, batch.SweepThrough);
-        WriteInt32(writer, batch.KeepOnly?.Count ?? -1);
-        foreach (var id in batch.KeepOnly ?? [])
-        {
-            WriteString(writer, id);
-        }
-
         WriteInt32(writer, batch.Variables.Count);
         foreach (var variable in batch.Variables)
         {
@@ -72,39 +64,28 @@ public static class PushBatchCodec
         var reader = new Reader(data);
         if (!reader.Take(Magic.Length).SequenceEqual(Magic))
         {
-            throw new PartialReplicaException("The batch does not start with the binary push format's magic (PRB2).");
+            throw new PartialReplicaException("The batch does not start with the binary push format's magic (PRB3).");
         }
 
         var batchId = reader.String();
         var gateway = reader.String();
         var follower = reader.String();
-        var keepOnlyStamp = reader.Int64();
+        var sweepEnd = reader.Int64();
         var sweepBefore = reader.Int64();
         var sweepAfter = reader.Flag() ? reader.String() : null;
         var sweepThrough = reader.Flag() ? reader.String() : null;
-        var keepCount = reader.Count(allowNone: true, smallestItem: sizeof(int));
-        List<string>? keepOnly = null;
-        if (keepCount >= 0)
-        {
-            keepOnly = new List<string>(keepCount);
-            for (var i = 0; i < keepCount; i++)
-            {
-                keepOnly.Add(reader.String());
-            }
-        }
-
-        var variableCount = reader.Count(allowNone: false, smallestItem: sizeof(int) + sizeof(long) + sizeof(int));
+        var variableCount = reader.Count(smallestItem: sizeof(int) + sizeof(long) + sizeof(int));
         var variables = new List<VariableState>(variableCount);
         for (var i = 0; i < variableCount; i++)
         {
             var id = reader.String();
             var stamp = reader.Int64();
-            var versionCount = reader.Count(allowNone: false, smallestItem: sizeof(int) + sizeof(int) + 1);
+            var versionCount = reader.Count(smallestItem: sizeof(int) + sizeof(int) + 1);
             var versions = new SecretVersion[versionCount];
             for (var v = 0; v < versionCount; v++)
             {
                 var number = reader.Int32();
-                var value = reader.Take(reader.Count(allowNone: false, smallestItem: 1)).ToArray();
+                var value = reader.Take(reader.Count(smallestItem: 1)).ToArray();
                 DateTime? expires = reader.Flag() ? new DateTime(reader.Ticks(), DateTimeKind.Utc) : null;
                 versions[v] = new SecretVersion(number, value, expires);
             }
@@ -117,13 +98,13 @@ public static class PushBatchCodec
             throw new PartialReplicaException("The batch has bytes after its last variable.");
         }
 
-        return new PushBatch(batchId, gateway, follower, variables, keepOnly, keepOnlyStamp, sweepBefore, sweepAfter, sweepThrough);
+        return new PushBatch(batchId, gateway, follower, variables, sweepBefore, sweepAfter, sweepThrough, sweepEnd);
     }
 
     /// <summary>About how many bytes <see cref="Encode"/> writes for <paramref name="batch"/> (a buffer's first size).</summary>
     public static int EstimateSize(PushBatch batch)
     {
-        var size = 64 + ((batch.KeepOnly?.Count ?? 0) * 48) + (3 * ((batch.SweepAfter?.Length ?? 0) + (batch.SweepThrough?.Length ?? 0)));
+        var size = 64 + (3 * ((batch.SweepAfter?.Length ?? 0) + (batch.SweepThrough?.Length ?? 0)));
         foreach (var variable in batch.Variables)
         {
             size += 64;
@@ -209,15 +190,10 @@ public static class PushBatchCodec
             _ => throw new PartialReplicaException("The batch holds a flag that is neither 0 nor 1."),
         };
 
-        /// <summary>A count or length: never negative (except -1 where "none" is allowed), never more items than bytes left.</summary>
-        public int Count(bool allowNone, int smallestItem)
+        /// <summary>A count or length: never negative, never more items than bytes left.</summary>
+        public int Count(int smallestItem)
         {
             var count = Int32();
-            if (count == -1 && allowNone)
-            {
-                return -1;
-            }
-
             if (count < 0 || (long)count * smallestItem > _rest.Length)
             {
                 throw new PartialReplicaException($"The batch holds a count ({count}) its remaining {_rest.Length} bytes cannot hold.");
@@ -228,7 +204,7 @@ public static class PushBatchCodec
 
         public string String()
         {
-            var bytes = Take(Count(allowNone: false, smallestItem: 1));
+            var bytes = Take(Count(smallestItem: 1));
             try
             {
                 return Strict.GetString(bytes);

@@ -101,8 +101,8 @@ public sealed class DuplicateDeliveryTests(ReplicationFixture fixture)
         await SendAsync("mixed", oldest, newest, middle);
         await AssertHeldAsync(world, held);
 
-        // A stale reconcile (its keep-list read before everything above) removes nothing applied since.
-        var stale = new PushBatch("stale-reconcile", "replayer", FaultWorld.East, [], [], oldest[0].Stamp);
+        // A stale reconcile's last batch (its sweep over every id begun before everything above) removes nothing applied since.
+        var stale = new PushBatch("stale-reconcile", "replayer", FaultWorld.East, [], SweepBefore: oldest[0].Stamp, SweepEnd: oldest[0].Stamp);
         Interlocked.Increment(ref sent);
         Assert.Equal(0, (await sender.SendAsync(endpoint, stale, CancellationToken.None)).Deletes);
         await AssertHeldAsync(world, held);

@@ -53,13 +53,13 @@ public sealed class ForgedPushTests(ReplicationFixture fixture, ITestOutputHelpe
             world.Batch(FaultWorld.West, [await world.StateAsync(granted, stamp)]) with { SweepBefore = stamp });
 
         // (iii) Stamped 2^63-1: a granted variable's state (which would make every later real push of it look older),
-        // a sweep and a keep-only list that would wipe the follower.
+        // a sweep that would wipe the follower, and a whole-range last batch whose tombstones would outlive every push.
         await world.AssertRefusedAsync(FaultWorld.East, HttpStatusCode.Conflict, "beyond_replayed_position",
             world.Batch(FaultWorld.East, [await world.StateAsync(granted, long.MaxValue)]));
         await world.AssertRefusedAsync(FaultWorld.East, HttpStatusCode.Conflict, "beyond_replayed_position",
-            world.Batch(FaultWorld.East, []) with { SweepBefore = long.MaxValue, KeepOnlyStamp = long.MaxValue });
+            world.Batch(FaultWorld.East, []) with { SweepBefore = long.MaxValue, SweepEnd = long.MaxValue });
         await world.AssertRefusedAsync(FaultWorld.West, HttpStatusCode.Conflict, "beyond_replayed_position",
-            world.Batch(FaultWorld.West, []) with { KeepOnly = [], KeepOnlyStamp = long.MaxValue });
+            world.Batch(FaultWorld.West, []) with { SweepBefore = 1, SweepEnd = long.MaxValue });
 
         Assert.Equal(eastBefore, await SnapshotAsync(east));
         Assert.Equal(westBefore, await SnapshotAsync(west));

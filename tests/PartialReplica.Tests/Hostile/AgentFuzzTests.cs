@@ -18,9 +18,9 @@ using Xunit.Abstractions;
 namespace PartialReplica.Tests.Hostile;
 
 /// <summary>
-/// Issue 23: an agent in front of a real follower database takes over a thousand seeded mutations of valid batches,
-/// binary and JSON, under a valid gateway token. Every answer is 2xx or 4xx, and every refused batch leaves the
-/// follower's <c>secrets</c> (and its applied stamps) byte for byte as they were. The seed is random unless
+/// Issue 23: an agent in front of a real follower database takes over a thousand seeded mutations of valid batches
+/// (their bytes, and their fields before encoding) under a valid gateway token. Every answer is 2xx or 4xx, and
+/// every refused batch leaves the follower's <c>secrets</c> (and its applied stamps) byte for byte as they were. The seed is random unless
 /// <c>PARTIALREPLICA_FUZZ_SEED</c> names one, and every failure names it.
 /// </summary>
 [Collection(GatewayCollection.Name)]
@@ -114,11 +114,8 @@ public sealed class AgentFuzzTests(GatewayFixture fixture, ITestOutputHelper out
         for (var i = 0; i < Batches; i++)
         {
             var batch = Base(random, stamp: 200 + i, kind: random.Next(3));
-            var json = random.Next(2) == 0;
-            var (body, what) = random.Next(10) == 0
-                ? (json ? System.Text.Encoding.UTF8.GetBytes(System.Text.Json.JsonSerializer.Serialize(batch, HttpBatchSender.Json)) : Binary(batch), "unmutated")
-                : json ? mutator.Json(batch) : mutator.Binary(batch);
-            using var response = await PostAsync(http, tokens, body, json ? "application/json" : PushBatchCodec.ContentType);
+            var (body, what) = random.Next(10) == 0 ? (Binary(batch), "unmutated") : mutator.Binary(batch);
+            using var response = await PostAsync(http, tokens, body, PushBatchCodec.ContentType);
             var status = (int)response.StatusCode;
             var context = $"seed {seed}, batch {i} ({what}): {status} {await response.Content.ReadAsStringAsync()}";
             Assert.True(status is >= 200 and < 300 or >= 400 and < 500, context);
@@ -140,49 +137,50 @@ public sealed class AgentFuzzTests(GatewayFixture fixture, ITestOutputHelper out
         Assert.True(outcomes.GetValueOrDefault(HttpStatusCode.BadRequest) > Batches / 4, summary);
     }
 
-    // The JSON form's fields one at a time ("F" stands for this agent's follower).
+    // The binary form's fields one at a time: each decodes, and the agent's check refuses it before the database.
     [Theory]
-    [InlineData("""{"batchId":"b","gateway":"g","follower":"F","variables":[null]}""", "variables[0] is null.")]
-    [InlineData("""{"batchId":"b","gateway":"g","follower":"F","variables":[{"id":null,"stamp":1,"versions":[]}]}""", "variables[0].id is refused: it is missing.")]
-    [InlineData("""{"batchId":"b","gateway":"g","follower":"F","variables":[{"id":"default:variable:fuzz/a\u0000","stamp":1,"versions":[]}]}""",
-        "variables[0].id is refused: it contains a NUL character (U+0000), which PostgreSQL does not store in text.")]
-    [InlineData("""{"batchId":"b","gateway":"g","follower":"F","variables":[{"id":"default:variable:fuzz/a","stamp":1,"versions":null}]}""",
-        "variables[0].versions is null (an empty list means \"hold none\").")]
-    [InlineData("""{"batchId":"b","gateway":"g","follower":"F","variables":[{"id":"default:variable:fuzz/a","stamp":1,"versions":[null]}]}""",
-        "variables[0].versions[0] is null.")]
-    [InlineData("""{"batchId":"b","gateway":"g","follower":"F","variables":[{"id":"default:variable:fuzz/a","stamp":1,"versions":[{"version":1,"value":null}]}]}""",
-        "variables[0].versions[0].value is null.")]
-    [InlineData("""{"batchId":"b","gateway":"g","follower":"F","variables":[{"id":"default:variable:fuzz/a","stamp":1,"versions":[{"version":1,"value":"AA=="},{"version":1,"value":"AQ=="}]}]}""",
-        "variables[0].versions[1] repeats version 1.")]
-    [InlineData("""{"batchId":"b","gateway":"g","follower":"F","variables":[{"id":"default:variable:fuzz/a","stamp":1,"versions":[{"version":1,"value":"AA==","expiresAt":"2030-01-01T00:00:00"}]}]}""",
-        "variables[0].versions[0].expiresAt has no UTC offset (write it with Z).")]
-    [InlineData("""{"batchId":"b","gateway":"g","follower":"F","variables":[{"id":"default:variable:fuzz/a","stamp":-1,"versions":[]}]}""",
-        "variables[0].stamp is a leader position: never negative.")]
-    [InlineData("""{"batchId":null,"gateway":"g","follower":"F","variables":[]}""", "batchId is refused: it is missing.")]
-    [InlineData("""{"batchId":"b","gateway":"g\u0000","follower":"F","variables":[]}""",
-        "gateway is refused: it contains a NUL character (U+0000), which PostgreSQL does not store in text.")]
-    [InlineData("""{"batchId":"b","gateway":"g","follower":"F","variables":[],"keepOnly":[null],"keepOnlyStamp":1}""", "keepOnly[0] is refused: it is missing.")]
-    [InlineData("""{"batchId":"b","gateway":"g","follower":"F","variables":[],"sweepBefore":1,"sweepAfter":"a\u0000"}""",
-        "sweepAfter is refused: it contains a NUL character (U+0000), which PostgreSQL does not store in text.")]
-    [InlineData("""{"batchId":"b","gateway":"g","follower":"F","variables":null}""", "The batch has no variables list.")]
-    [InlineData("""null""", "The batch is empty.")]
-    [InlineData("""{"batchId":"b","gateway":"g","follower":"F","variables":[{"id":"default:variable:fuzz/a\ud800","stamp":1,"versions":[]}]}""",
-        "The batch is not valid JSON of the push format.")]
-    [InlineData("""{"batchId":"b","gateway":"g","follower":"F","variables":[{"id":"default:variable:fuzz/a","stamp":99999999999999999999,"versions":[]}]}""",
-        "The batch is not valid JSON of the push format.")]
-    public async Task Json_batches_with_null_NUL_or_unappliable_fields_are_400_naming_the_field(string json, string message)
+    [InlineData("nul-in-id", "variables[0].id is refused: it contains a NUL character (U+0000), which PostgreSQL does not store in text.")]
+    [InlineData("overlong-id", "variables[0].id is refused: it is 2049 bytes long in UTF-8, more than the limit of 2048.")]
+    [InlineData("repeated-version", "variables[0].versions[1] repeats version 1.")]
+    [InlineData("negative-stamp", "variables[0].stamp is a leader position: never negative.")]
+    [InlineData("negative-sweep-end", "The batch's sweep stamps are leader positions: never negative.")]
+    [InlineData("nul-in-gateway", "gateway is refused: it contains a NUL character (U+0000), which PostgreSQL does not store in text.")]
+    [InlineData("nul-in-sweep-bound", "sweepAfter is refused: it contains a NUL character (U+0000), which PostgreSQL does not store in text.")]
+    [InlineData("not-utf8", "The batch is not valid in the binary push format: The batch holds a string that is not UTF-8.")]
+    public async Task Batches_with_NUL_overlong_or_unappliable_fields_are_400_naming_the_field(string field, string message)
     {
         await using var leader = NpgsqlDataSource.Create(fixture.Leader);
         var tokens = SignedPushTokens.ForLeader(leader, TestGatewayKey.Key, GatewayFixture.Issuer);
         using var http = new HttpClient { BaseAddress = new Uri(_agent!.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()) };
         var before = await Db.ScalarAsync<string>(_followerDb, Checksum);
-        var body = System.Text.Encoding.UTF8.GetBytes(json.Replace("\"F\"", $"\"{Follower}\"", StringComparison.Ordinal));
+        VariableState State(string id, long stamp, params int[] versions) =>
+            new(id, stamp, [.. versions.Select(v => new SecretVersion(v, [1, 2], null))]);
+        var batch = new PushBatch("b", "g", Follower, [State(Variables[0], 1, 1)]);
+        batch = field switch
+        {
+            "nul-in-id" => batch with { Variables = [State(Variables[0] + "\0", 1)] },
+            "overlong-id" => batch with { Variables = [State("default:variable:" + new string('x', CallerText.MaxIdBytes + 1 - "default:variable:".Length), 1)] },
+            "repeated-version" => batch with { Variables = [State(Variables[0], 1, 1, 1)] },
+            "negative-stamp" => batch with { Variables = [State(Variables[0], -1, 1)] },
+            "negative-sweep-end" => batch with { SweepBefore = 1, SweepEnd = -1 },
+            "nul-in-gateway" => batch with { Gateway = "g\0" },
+            "nul-in-sweep-bound" => batch with { SweepBefore = 1, SweepAfter = "a\0" },
+            _ => batch,
+        };
+        var body = Binary(batch);
+        if (field == "not-utf8")
+        {
+            // The batch id "b", after the magic and its length: 0xFF starts no UTF-8 sequence.
+            body[8] = 0xFF;
+        }
 
-        using var response = await PostAsync(http, tokens, body, "application/json");
+        using var response = await PostAsync(http, tokens, body, PushBatchCodec.ContentType);
 
         var answer = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{(int)response.StatusCode} {answer}");
-        Assert.Equal(message, System.Text.Json.JsonDocument.Parse(answer).RootElement.GetProperty("error").GetProperty("message").GetString());
+        var error = System.Text.Json.JsonDocument.Parse(answer).RootElement.GetProperty("error");
+        Assert.Equal(("bad_request", message), (error.GetProperty("code").GetString(), error.GetProperty("message").GetString()));
+
         Assert.Equal(before, await Db.ScalarAsync<string>(_followerDb, Checksum));
         Assert.Equal(0, await Db.ScalarAsync<long>(_followerDb, "SELECT count(*) FROM partial_replica.refusals"));
     }
@@ -211,6 +209,34 @@ public sealed class AgentFuzzTests(GatewayFixture fixture, ITestOutputHelper out
         }
     }
 
+    /// <summary>
+    /// The agent reads batches only in the binary form: a well-formed batch in the JSON form it once also took (with a
+    /// valid token, for a granted variable) is a 415 with a Conjur-shaped error body naming the binary media type,
+    /// and changes nothing.
+    /// </summary>
+    [Fact]
+    public async Task A_batch_in_JSON_is_415_with_an_error_body_and_changes_nothing()
+    {
+        await using var leader = NpgsqlDataSource.Create(fixture.Leader);
+        var tokens = SignedPushTokens.ForLeader(leader, TestGatewayKey.Key, GatewayFixture.Issuer);
+        using var http = new HttpClient { BaseAddress = new Uri(_agent!.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()) };
+        var before = await Db.ScalarAsync<string>(_followerDb, Checksum);
+        var logged = await Db.ScalarAsync<long>(_followerDb, "SELECT count(*) FROM partial_replica.apply_log");
+        var json = $$"""{"batchId":"j","gateway":"g","follower":"{{Follower}}","variables":[{"id":"{{Variables[0]}}","stamp":500000,"versions":[{"version":1,"value":"AQI="}]}]}""";
+
+        using var response = await PostAsync(http, tokens, System.Text.Encoding.UTF8.GetBytes(json), "application/json");
+
+        var answer = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.UnsupportedMediaType, $"{(int)response.StatusCode} {answer}");
+        Assert.StartsWith("application/json", response.Content.Headers.ContentType?.ToString(), StringComparison.Ordinal);
+        var error = System.Text.Json.JsonDocument.Parse(answer).RootElement.GetProperty("error");
+        Assert.Equal("unsupported_media_type", error.GetProperty("code").GetString());
+        Assert.Contains(PushBatchCodec.ContentType, error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal(before, await Db.ScalarAsync<string>(_followerDb, Checksum));
+        Assert.Equal(logged, await Db.ScalarAsync<long>(_followerDb, "SELECT count(*) FROM partial_replica.apply_log"));
+        Assert.Equal(0, await Db.ScalarAsync<long>(_followerDb, "SELECT count(*) FROM partial_replica.refusals"));
+    }
+
     [Fact]
     public async Task A_body_over_the_agents_limit_is_413_and_changes_nothing()
     {
@@ -227,7 +253,7 @@ public sealed class AgentFuzzTests(GatewayFixture fixture, ITestOutputHelper out
         Assert.Equal(before, await Db.ScalarAsync<string>(_followerDb, Checksum));
     }
 
-    /// <summary>A valid batch: changes (kind 0), a reconcile page with a sweep (1), or a last page with a keep-only list (2).</summary>
+    /// <summary>A valid batch: changes (kind 0), a reconcile page with a sweep (1), or a reconcile's last batch with its end stamp (2).</summary>
     private static PushBatch Base(Random random, long stamp, int kind)
     {
         var states = Variables.Where(_ => random.Next(3) > 0).Select(id => new VariableState(id, stamp,
@@ -237,7 +263,7 @@ public sealed class AgentFuzzTests(GatewayFixture fixture, ITestOutputHelper out
         return kind switch
         {
             1 => batch with { SweepBefore = stamp, SweepAfter = "default:variable:fuzz/", SweepThrough = "default:variable:fuzz/c" },
-            2 => batch with { KeepOnly = [.. states.Select(s => s.Id)], KeepOnlyStamp = stamp },
+            2 => batch with { SweepBefore = stamp, SweepAfter = "default:variable:fuzz/b", SweepEnd = stamp },
             _ => batch,
         };
     }

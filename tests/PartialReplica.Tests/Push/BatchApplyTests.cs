@@ -146,7 +146,7 @@ public sealed class BatchApplyTests(ReplicationFixture fixture)
             await AppliedAsync(follower));
 
         // The last batch, after c: d (older than the reconcile) leaves; e, pushed newer meanwhile, stays.
-        var last = await applier.ApplyAsync(Batch() with { SweepBefore = 100, SweepAfter = Id("c"), KeepOnlyStamp = 300 }, CancellationToken.None);
+        var last = await applier.ApplyAsync(Batch() with { SweepBefore = 100, SweepAfter = Id("c"), SweepEnd = 300 }, CancellationToken.None);
 
         Assert.Equal(1, last.Deletes);
         Assert.Equal([$"{Id("a")} 2 {Convert.ToHexString(V2)}", $"{Id("c")} 1 {Convert.ToHexString(V1)}", $"{Id("e")} 1 {Convert.ToHexString(V1)}"],
@@ -179,7 +179,7 @@ public sealed class BatchApplyTests(ReplicationFixture fixture)
 
         var pages = await Task.WhenAll(
             Enumerable.Range(0, 4).Select(p => applier.ApplyAsync(Page(p * 2_000, 2_000, p == 0 ? null : Id((p * 2_000) - 1)), CancellationToken.None)));
-        var last = await applier.ApplyAsync(Batch() with { SweepBefore = 100, SweepAfter = Id(7_999), KeepOnlyStamp = 300 }, CancellationToken.None);
+        var last = await applier.ApplyAsync(Batch() with { SweepBefore = 100, SweepAfter = Id(7_999), SweepEnd = 300 }, CancellationToken.None);
 
         Assert.All(pages, report => Assert.Equal((2_000, 2_000, 0), (report.Variables, report.Upserts, report.Deletes)));
         Assert.Equal(1, last.Deletes);

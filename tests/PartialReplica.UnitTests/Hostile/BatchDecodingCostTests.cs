@@ -20,7 +20,7 @@ public sealed class BatchDecodingCostTests
                 new VariableState("default:variable:a", 42, [new SecretVersion(1, [1, 2, 3], null), new SecretVersion(2, [0, 0, 0, 0], DateTime.UnixEpoch)]),
                 new VariableState("default:variable:ü", 43, []),
             ],
-            KeepOnly: ["default:variable:a"], KeepOnlyStamp: 44, SweepBefore: 41, SweepAfter: "default:variable:", SweepThrough: "default:variable:z");
+            SweepBefore: 41, SweepAfter: "default:variable:", SweepThrough: "default:variable:z", SweepEnd: 44);
         using var writer = new PooledBufferWriter(PushBatchCodec.EstimateSize(batch));
         PushBatchCodec.Encode(batch, writer);
         var valid = writer.WrittenSpan.ToArray();

@@ -18,11 +18,10 @@ public sealed class PushBatchCodecTests
             ]),
             new VariableState("default:variable:revoked", 43, []),
         ],
-        KeepOnly: ["default:variable:a", "default:variable:ü"],
-        KeepOnlyStamp: 44,
         SweepBefore: 41,
         SweepAfter: "default:variable:a",
-        SweepThrough: "default:variable:ü");
+        SweepThrough: "default:variable:ü",
+        SweepEnd: 44);
 
     private static byte[] Encode(PushBatch batch)
     {
@@ -37,9 +36,8 @@ public sealed class PushBatchCodecTests
         var sample = Sample();
         var decoded = PushBatchCodec.Decode(Encode(sample));
 
-        Assert.Equal((sample.BatchId, sample.Gateway, sample.Follower, sample.KeepOnlyStamp, sample.SweepBefore, sample.SweepAfter, sample.SweepThrough),
-            (decoded.BatchId, decoded.Gateway, decoded.Follower, decoded.KeepOnlyStamp, decoded.SweepBefore, decoded.SweepAfter, decoded.SweepThrough));
-        Assert.Equal(sample.KeepOnly, decoded.KeepOnly);
+        Assert.Equal((sample.BatchId, sample.Gateway, sample.Follower, sample.SweepBefore, sample.SweepAfter, sample.SweepThrough, sample.SweepEnd),
+            (decoded.BatchId, decoded.Gateway, decoded.Follower, decoded.SweepBefore, decoded.SweepAfter, decoded.SweepThrough, decoded.SweepEnd));
         Assert.Equal(sample.Variables.Count, decoded.Variables.Count);
         foreach (var (expected, actual) in sample.Variables.Zip(decoded.Variables))
         {
@@ -56,12 +54,11 @@ public sealed class PushBatchCodecTests
     }
 
     [Fact]
-    public void No_keep_list_stays_no_keep_list()
+    public void No_sweep_stays_no_sweep()
     {
         var decoded = PushBatchCodec.Decode(Encode(new PushBatch("b", "g", "f", [])));
-        Assert.Null(decoded.KeepOnly);
         Assert.Empty(decoded.Variables);
-        Assert.Equal(0, decoded.SweepBefore);
+        Assert.Equal((0, 0), (decoded.SweepBefore, decoded.SweepEnd));
         Assert.Null(decoded.SweepAfter);
         Assert.Null(decoded.SweepThrough);
     }
@@ -85,6 +82,11 @@ public sealed class PushBatchCodecTests
         var magic = (byte[])bytes.Clone();
         magic[0] = (byte)'X';
         Assert.Contains("magic", Assert.Throws<PartialReplicaException>(() => PushBatchCodec.Decode(magic)).Message, StringComparison.Ordinal);
+
+        // The previous form (PRB2, which carried a keep-only list) is refused by its magic, not misread.
+        var previous = (byte[])bytes.Clone();
+        "PRB2"u8.CopyTo(previous);
+        Assert.Contains("PRB3", Assert.Throws<PartialReplicaException>(() => PushBatchCodec.Decode(previous)).Message, StringComparison.Ordinal);
 
         Assert.Contains("after its last variable",
             Assert.Throws<PartialReplicaException>(() => PushBatchCodec.Decode([.. bytes, 0])).Message, StringComparison.Ordinal);

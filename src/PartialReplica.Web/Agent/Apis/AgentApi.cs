@@ -53,11 +53,12 @@ public static class AgentApi
     }
 
     /// <summary>
-    /// Applies a batch that passes the agent's own checks (<see cref="BatchAdmission"/>). Refusals change nothing but
-    /// the follower's refusals table, and answer with a problem body naming the reason: 403 <c>misaddressed</c> (the
-    /// batch names another follower), 409 <c>beyond_replayed_position</c> (a stamp the follower has not replayed
-    /// within the wait: replication lags, or the stamp is beyond the leader), 422 <c>ungranted</c> (the follower's
-    /// replicated policy does not grant a variable the batch would show).
+    /// Applies a batch in the binary push format (any other media type is a 415) that passes the agent's own checks
+    /// (<see cref="BatchAdmission"/>). Refusals change nothing but the follower's refusals table, and answer with a
+    /// problem body naming the reason: 403 <c>misaddressed</c> (the batch names another follower), 409
+    /// <c>beyond_replayed_position</c> (a stamp the follower has not replayed within the wait: replication lags, or
+    /// the stamp is beyond the leader), 422 <c>ungranted</c> (the follower's replicated policy does not grant a
+    /// variable the batch would show).
     /// </summary>
     private static async Task<Results<Ok<ApplyReport>, UnauthorizedHttpResult, StatusCodeHttpResult, BadRequest<ErrorBody>, JsonHttpResult<ErrorBody>>> ApplyAsync(
         HttpRequest request, TokenValidator validator, BatchAdmission admission, ILoggerFactory loggers, CancellationToken cancellationToken)
@@ -67,32 +68,22 @@ public static class AgentApi
             return refused == StatusCodes.Status401Unauthorized ? TypedResults.Unauthorized() : TypedResults.StatusCode(StatusCodes.Status403Forbidden);
         }
 
-        PushBatch? batch;
+        if (!IsBinaryBatch(request))
+        {
+            return TypedResults.Json(
+                ErrorBody.Of("unsupported_media_type", $"The agent takes batches only in the binary push format ({PushBatchCodec.ContentType})."),
+                statusCode: StatusCodes.Status415UnsupportedMediaType);
+        }
+
+        PushBatch batch;
         try
         {
-            if (IsBinaryBatch(request))
-            {
-                batch = await ReadBinaryAsync(request, cancellationToken);
-            }
-            else if (request.HasJsonContentType())
-            {
-                batch = await request.ReadFromJsonAsync<PushBatch>(HttpBatchSender.Json, cancellationToken);
-            }
-            else
-            {
-                return TypedResults.StatusCode(StatusCodes.Status415UnsupportedMediaType);
-            }
+            batch = await ReadBinaryAsync(request, cancellationToken);
         }
         catch (BadHttpRequestException e)
         {
             // Kestrel's own refusals while the body is read: over the size limit (413), cut off or malformed (400).
             return TypedResults.StatusCode(e.StatusCode);
-        }
-        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or FormatException or OverflowException)
-        {
-            // The serializer reports invalid JSON, JSON of the wrong shape, a lone surrogate escape or a number out of range
-            // in these; the request's content type was checked above, so each means the body is not a batch.
-            return TypedResults.BadRequest(ErrorBody.Of("bad_request", "The batch is not valid JSON of the push format."));
         }
         catch (PartialReplicaException e)
         {
@@ -100,11 +91,10 @@ public static class AgentApi
             return TypedResults.BadRequest(ErrorBody.Of("bad_request", "The batch is not valid in the binary push format: " + e.Message));
         }
 
-        // Before the follower's database is touched: nulls, text PostgreSQL refuses, states the apply cannot take.
-        var problem = PushBatchCheck.Problem(batch);
-        if (problem is not null || batch is null)
+        // Before the follower's database is touched: text PostgreSQL refuses, states the apply cannot take.
+        if (PushBatchCheck.Problem(batch) is { } problem)
         {
-            return TypedResults.BadRequest(ErrorBody.Of("bad_request", problem ?? "The batch is empty."));
+            return TypedResults.BadRequest(ErrorBody.Of("bad_request", problem));
         }
 
         var logger = loggers.CreateLogger("PartialReplica.Agent");

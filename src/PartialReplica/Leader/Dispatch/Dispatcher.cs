@@ -90,9 +90,6 @@ public sealed class Dispatcher(
         await UnregisterAsync();
     }
 
-    /// <summary>This gateway's id among the gateways (<see cref="DispatchOptions.InstanceId"/>).</summary>
-    public string GatewayId => options.InstanceId;
-
     /// <summary>The followers this gateway serves now (those it runs a worker for), in name order.</summary>
     public IReadOnlyList<string> Served
     {

@@ -382,13 +382,13 @@ internal sealed class FollowerWorker
     }
 
     /// <summary>A reconcile batch's sweep (<see cref="PushBatch.SweepBefore"/>), with the last batch's end stamp for tombstones.</summary>
-    private sealed record Sweep(long Before, string? After, string? Through, long EndStamp);
+    private sealed record Sweep(long Before, string? After, string? Through, long End);
 
     private async Task<ApplyReport> SendAsync(IReadOnlyList<VariableState> states, Sweep? sweep, CancellationToken cancellationToken)
     {
         var batch = new PushBatch(
             Guid.NewGuid().ToString("N"), _options.InstanceId, _follower.Name, states,
-            KeepOnlyStamp: sweep?.EndStamp ?? 0, SweepBefore: sweep?.Before ?? 0, SweepAfter: sweep?.After, SweepThrough: sweep?.Through);
+            SweepBefore: sweep?.Before ?? 0, SweepAfter: sweep?.After, SweepThrough: sweep?.Through, SweepEnd: sweep?.End ?? 0);
         var stamp = batch.NewestStamp();
         var report = await _pipeline.ExecuteAsync(async token =>
         {

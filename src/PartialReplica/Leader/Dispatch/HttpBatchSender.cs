@@ -18,7 +18,7 @@ public interface IPushTokenSource
 /// </summary>
 public sealed class HttpBatchSender(HttpClient http, IPushTokenSource tokens) : IBatchSender
 {
-    /// <summary>The JSON form shared with the agent: its reports, and batches in JSON, which it still accepts.</summary>
+    /// <summary>The JSON form shared with the agent: its reports, status and subscription repairs (batches are binary).</summary>
     public static JsonSerializerOptions Json { get; } = new(JsonSerializerDefaults.Web)
     {
         TypeInfoResolver = JsonTypeInfoResolver.Combine(PushJsonContext.Default, new DefaultJsonTypeInfoResolver()),

@@ -106,16 +106,6 @@ public static class EdgeDeltaQuery
     }
 
     /// <summary>
-    /// Where <paramref name="followerRoleId"/> stands now: the position a client holding its whole granted set as of
-    /// this moment continues from (bench P10 times deltas from it); null when the caller is not a registered follower.
-    /// </summary>
-    public static async Task<EdgePosition?> PositionAsync(NpgsqlDataSource leader, string followerRoleId, CancellationToken cancellationToken)
-    {
-        await using var connection = await leader.OpenConnectionAsync(cancellationToken);
-        return await PositionOnAsync(connection, followerRoleId, cancellationToken);
-    }
-
-    /// <summary>
     /// The position a full pull starts deltas from, read on <paramref name="connection"/> before the pull reads its
     /// page (so no change can fall between); null when the caller is not a registered follower (no deltas).
     /// </summary>

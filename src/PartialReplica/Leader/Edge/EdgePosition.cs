@@ -32,9 +32,6 @@ public sealed record EdgePosition(long Since, long? Until = null, string? After 
 
     private static readonly UTF8Encoding Strict = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
-    /// <summary>Whether this is a continuation of a delta answered in pages.</summary>
-    public bool IsContinuation => Until is not null;
-
     /// <summary>The opaque text a client stores and sends back as <c>since</c>.</summary>
     public override string ToString()
     {

@@ -88,14 +88,4 @@ public sealed record RelayLocation(string ConnectionString)
 
         return builder.ConnectionString;
     }
-
-    /// <summary>The relay's admin connection string for a process that knows the leader (see <see cref="AdminConnectionString"/>).</summary>
-    public static async Task<string> AdminConnectionStringAsync(
-        string leaderConnectionString, string? relayOverride, CancellationToken cancellationToken)
-    {
-        await using var connection = new NpgsqlConnection(leaderConnectionString);
-        await connection.OpenAsync(cancellationToken);
-        var location = await ReadAsync(connection, cancellationToken);
-        return location.AdminConnectionString(leaderConnectionString, relayOverride);
-    }
 }
