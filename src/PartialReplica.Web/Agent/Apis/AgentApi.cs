@@ -10,7 +10,6 @@ using PartialReplica.Follower;
 using PartialReplica.Leader.Dispatch;
 using PartialReplica.Protocol;
 using PartialReplica.Status;
-using PartialReplica.Web.Gateway;
 using PartialReplica.Web.Hosting;
 
 namespace PartialReplica.Web.Agent.Apis;
