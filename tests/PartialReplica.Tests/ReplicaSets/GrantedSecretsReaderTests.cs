@@ -46,6 +46,8 @@ public sealed class GrantedSecretsReaderTests(ReplicationFixture fixture)
             """, ReportsKey);
         await Db.ExecuteAsync(db.ConnectionString, "INSERT INTO secrets (resource_id, value, expires_at) VALUES ($1, '\\x0002'::bytea, '2030-01-02 03:04:05')", BillingDb);
         await AssertAgreeAsync(db, "after the policy load");
+        Assert.NotEmpty(await db.GrantedAsync(East));
+        Assert.NotEmpty(await db.GrantedAsync(West));
 
         // Conjur's loader style, each its own transaction: a permission inserted (grant to west), a membership deleted
         // (revoke from west), a value given to the variable that had none, and a variable deleted (its permissions cascade).
@@ -56,6 +58,7 @@ public sealed class GrantedSecretsReaderTests(ReplicationFixture fixture)
         await AssertAgreeAsync(db, "after a value given");
         await Db.ExecuteAsync(db.ConnectionString, "DELETE FROM role_memberships WHERE role_id = $1 AND member_id = $2", WestFollowers, WestHosts);
         await AssertAgreeAsync(db, "after a membership deleted");
+        Assert.Empty(await db.GrantedAsync(West));
         await Db.ExecuteAsync(db.ConnectionString, "DELETE FROM resources WHERE resource_id = $1", BillingDb);
         await AssertAgreeAsync(db, "after a variable deleted");
 
@@ -91,7 +94,6 @@ public sealed class GrantedSecretsReaderTests(ReplicationFixture fixture)
         {
             var role = "default:host:" + follower;
             var rule = await db.GrantedAsync(follower);
-            Assert.NotEmpty(rule);
             var secrets = rule.Where(withValues.Contains).ToList();
 
             // Push: every granted variable, with or without value, in pages of two.
