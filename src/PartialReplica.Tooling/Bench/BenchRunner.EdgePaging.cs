@@ -106,12 +106,13 @@ internal sealed partial class BenchRunner
                 using var page = await GetAsync(after is null
                     ? string.Create(CultureInfo.InvariantCulture, $"?limit={limit}")
                     : string.Create(CultureInfo.InvariantCulture, $"?limit={limit}&after={Uri.EscapeDataString(after)}"));
-                var secrets = page.RootElement.GetProperty("secrets");
-                var length = secrets.GetArrayLength();
-                for (var i = 0; i < length; i++)
+                var length = 0;
+                // Enumerated, not indexed: a JsonElement array of objects walks from its start for each index.
+                foreach (var secret in page.RootElement.GetProperty("secrets").EnumerateArray())
                 {
-                    var id = secrets[i].GetProperty("id").GetString()!;
-                    if ((after is not null && string.CompareOrdinal(id, after) <= 0) || secrets[i].GetProperty("versions").GetArrayLength() == 0)
+                    length++;
+                    var id = secret.GetProperty("id").GetString()!;
+                    if ((after is not null && string.CompareOrdinal(id, after) <= 0) || secret.GetProperty("versions").GetArrayLength() == 0)
                     {
                         throw new PartialReplicaException($"P9: the Edge pull returned {id} out of order or without versions.");
                     }
