@@ -10,6 +10,7 @@ internal sealed class BenchCommand : Command
     private readonly Option<bool> _quick = new("--quick") { Description = "Small sizes: proves the harness and its correctness checks (used by CI)." };
     private readonly Option<bool> _json = CommonOptions.Json();
     private readonly Option<bool> _p10 = new("--p10") { Description = "Only P10 (gateway scale-out and edge sync), on a leader server of its own." };
+    private readonly Option<bool> _p9 = new("--p9") { Description = "Only P9 (Edge paging and count of P1's granted set, beside native COPY)." };
 
     public BenchCommand()
         : base("bench", "Start a leader and followers and measure P1–P7 and P10 for the gateway and for native logical replication of the same secrets rows, after verifying the followers exact.")
@@ -17,11 +18,12 @@ internal sealed class BenchCommand : Command
         Add(_quick);
         Add(_json);
         Add(_p10);
+        Add(_p9);
         SetAction((result, cancellationToken) => CommandRunner.RunAsync(async () =>
         {
             var quick = result.GetValue(_quick);
             var json = result.GetValue(_json);
-            await using var runner = new BenchRunner(quick ? BenchSizes.Quick : BenchSizes.Full, quick, CommandRunner.Logging.CreateLogger("bench"), quiet: json, onlyP10: result.GetValue(_p10));
+            await using var runner = new BenchRunner(quick ? BenchSizes.Quick : BenchSizes.Full, quick, CommandRunner.Logging.CreateLogger("bench"), quiet: json, onlyP10: result.GetValue(_p10), onlyP9: result.GetValue(_p9));
             var report = await runner.RunAsync(cancellationToken);
             if (json)
             {

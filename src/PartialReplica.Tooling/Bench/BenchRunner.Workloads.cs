@@ -475,7 +475,7 @@ internal sealed partial class BenchRunner
         for (var i = 0; i < 5; i++)
         {
             clock.Restart();
-            var count = await GrantedVariables.CountAsync(connection, "default:host:bench/p1", cancellationToken);
+            var count = await GrantedSecretsReader.CountVariablesAsync(connection, "default:host:bench/p1", cancellationToken);
             times.Add(clock.Elapsed.TotalSeconds);
             if (count != sizes.P1Secrets)
             {

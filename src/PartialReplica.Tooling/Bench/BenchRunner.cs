@@ -18,7 +18,7 @@ namespace PartialReplica.Tooling.Bench;
 /// gateway and for native logical replication of the same <c>secrets</c> rows in the same run. Every
 /// gateway follower is verified exact before any figure is reported.
 /// </summary>
-internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger logger, bool quiet, bool onlyP10 = false) : IAsyncDisposable
+internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger logger, bool quiet, bool onlyP10 = false, bool onlyP9 = false) : IAsyncDisposable
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromMinutes(10);
     private readonly List<IAsyncDisposable> _owned = [];
@@ -43,6 +43,11 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
         }
 
         await StartAsync(cancellationToken);
+        if (onlyP9)
+        {
+            return new BenchReport(await MachineAsync(_leader, cancellationToken), quick, _verified, EdgePagingFigures(await MeasureEdgePagingAloneAsync(cancellationToken)));
+        }
+
         var p1 = await MeasureInitialReplicateAsync(cancellationToken);
         var (p2, p2Followers, p2Natives) = await MeasureBurstAsync(cancellationToken);
         var rss = _gateway.PeakRssMegabytes();
@@ -55,6 +60,7 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
         var p7 = await MeasureDirectRevokeAsync(p2Followers[0], "bench/f0", cancellationToken);
         var p4 = await MeasureCaptureCostAsync(cancellationToken);
         var (p5Load, p5Count) = await MeasurePolicyAsync(cancellationToken);
+        var p9 = await MeasureEdgePagingAsync(cancellationToken);
 
         // P1–P7's servers, gateway and agents are stopped: P10 has servers, followers and gateways of its own (a leader
         // server of its own also for its relay: a relay database serves one leader database).
@@ -85,6 +91,7 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
                 GatewayP50 = p7.P50,
             },
         };
+        results.AddRange(EdgePagingFigures(p9));
         results.AddRange(p10);
         return new BenchReport(machine, quick, _verified, results);
     }

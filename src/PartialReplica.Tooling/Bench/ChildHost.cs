@@ -33,7 +33,7 @@ internal sealed class ChildHost : IAsyncDisposable
         };
         if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")
         {
-            info.ArgumentList.Add(typeof(ChildHost).Assembly.Location);
+            info.ArgumentList.Add(System.Reflection.Assembly.GetEntryAssembly()!.Location);
         }
 
         foreach (var argument in arguments)

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using PartialReplica.Authn;
+using PartialReplica.Grants;
 using PartialReplica.Leader.Dispatch;
 using PartialReplica.Supervision;
 
@@ -104,7 +105,7 @@ internal sealed class DispatchService(
         HttpBatchSender.WarmUp();
         try
         {
-            await new VariableStateReader(leader).ReadGrantedPageAsync("partial-replica:warm-up", "", 1, byRange: false, stoppingToken);
+            await new GrantedSecretsReader(leader).ReadPushPageAsync("partial-replica:warm-up", "", 1, byRange: false, stoppingToken);
             await issuer.CreateTokenAsync(SignedPushTokens.Subject, "partial-replica/warm-up", TimeSpan.FromMinutes(1), stoppingToken);
         }
         catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)

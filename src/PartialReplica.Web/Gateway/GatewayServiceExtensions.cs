@@ -83,7 +83,11 @@ public static class GatewayServiceExtensions
 
         services.AddOptions<KestrelServerOptions>()
             .Configure<IOptions<GatewayOptions>>((kestrel, gateway) => kestrel.Limits.MaxRequestBodySize = gateway.Value.MaxRequestBodyBytes);
-        services.ConfigureHttpJsonOptions(json => json.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
+        services.ConfigureHttpJsonOptions(json =>
+        {
+            json.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+            json.SerializerOptions.Converters.Add(new EdgeSecretVersionJson());
+        });
         // Status (F9) asks each follower's agent with the gateway's own push tokens.
         services.AddSingleton<IPushTokenSource>(sp => new SignedPushTokens(sp.GetRequiredService<TokenIssuer>(), sp.GetRequiredService<TimeProvider>()));
         // S5: every call to an agent trusts only Gateway:AgentCa when it is set.

@@ -1,5 +1,5 @@
 using Npgsql;
-using PartialReplica.Leader.Edge;
+using PartialReplica.Grants;
 using PartialReplica.Schema;
 
 namespace PartialReplica.Enrollment;
@@ -98,7 +98,7 @@ public static class FollowerDirectory
             }
         }
 
-        var granted = await GrantedSecretsQuery.CountGrantedVariablesAsync(connection, summary.RoleId, cancellationToken);
+        var granted = await GrantedSecretsReader.CountVariablesAsync(connection, summary.RoleId, cancellationToken);
         return new FollowerStatus(summary, sets, granted, slot, delivery);
     }
 

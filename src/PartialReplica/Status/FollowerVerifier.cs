@@ -1,4 +1,5 @@
 using Npgsql;
+using PartialReplica.Grants;
 using PartialReplica.Schema;
 
 namespace PartialReplica.Status;
@@ -21,9 +22,9 @@ public static class FollowerVerifier
     public static async Task<VerificationResult> VerifyAsync(
         NpgsqlDataSource leader, NpgsqlDataSource follower, string followerRoleId, CancellationToken cancellationToken)
     {
-        var expected = await RowsAsync(leader, """
+        var expected = await RowsAsync(leader, $"""
             SELECT s.resource_id || '#' || s.version || '#' || encode(sha256(s.value), 'hex') || '#' || coalesce(extract(epoch FROM s.expires_at)::text, '')
-              FROM secrets s JOIN partial_replica.granted_variables($1) g ON g.resource_id = s.resource_id
+              FROM ({GrantedSecretsReader.GrantedSecretRowsSql}) s
             """, followerRoleId, cancellationToken);
         var actual = await RowsAsync(follower, """
             SELECT resource_id || '#' || version || '#' || encode(sha256(value), 'hex') || '#' || coalesce(extract(epoch FROM expires_at)::text, '')

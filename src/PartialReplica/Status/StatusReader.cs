@@ -1,5 +1,6 @@
 using Npgsql;
 using PartialReplica.Follower;
+using PartialReplica.Grants;
 using PartialReplica.Leader.Dispatch;
 using PartialReplica.Leader.Gateways;
 using PartialReplica.Schema;
@@ -71,12 +72,11 @@ public sealed class StatusReader(
         Dictionary<string, List<RecentError>> recent;
         await using (var connection = await leader.OpenConnectionAsync(cancellationToken))
         {
-            await using (var command = ConnectionExtensions.Command(connection, """
+            await using (var command = ConnectionExtensions.Command(connection, $"""
                 SELECT f.name, f.role_id, f.agent_url,
                        ARRAY(SELECT split_part(s.set_id, 'conjur/replication-sets/', 2)
                                FROM partial_replica.follower_replica_sets(f.role_id) s ORDER BY 1),
-                       (SELECT count(*) FROM partial_replica.granted_variables(f.role_id) g
-                         WHERE EXISTS (SELECT 1 FROM secrets s WHERE s.resource_id = g.resource_id)),
+                       {GrantedSecretsReader.CountSecretsSql("f.role_id")},
                        pending.n, COALESCE(pending.lag_ms, 0), d.last_error, d.needs_reconcile,
                        f.subscription_event, f.subscription_event_at, f.slot_name, d.last_push_at, d.last_error_since,
                        CASE WHEN d.breaker_until IS NULL THEN NULL

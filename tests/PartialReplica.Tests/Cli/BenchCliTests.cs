@@ -21,7 +21,7 @@ public sealed class BenchCliTests
              "P10 follower 0", "P10 follower 1", "P10 follower 2", "P10 follower 3"],
             report.GetProperty("verified").EnumerateArray().Select(v => v.GetString()![..v.GetString()!.IndexOf(':', StringComparison.Ordinal)]));
         var ids = report.GetProperty("results").EnumerateArray().Select(r => r.GetProperty("id").GetString()).ToList();
-        Assert.Equal(["P1", "P2", "P3", "P4", "P5", "P5c", "P6", "P7", "P10.1", "P10.2", "P10x", "P10d", "P10f"], ids);
+        Assert.Equal(["P1", "P2", "P3", "P4", "P5", "P5c", "P6", "P7", "P9", "P9c", "P10.1", "P10.2", "P10x", "P10d", "P10f"], ids);
         var p1 = report.GetProperty("results")[0];
         foreach (var side in new[] { "gateway", "native" })
         {

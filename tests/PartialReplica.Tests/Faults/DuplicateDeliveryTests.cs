@@ -1,5 +1,6 @@
 using System.Net;
 using PartialReplica.Authn;
+using PartialReplica.Grants;
 using PartialReplica.Leader.Dispatch;
 using PartialReplica.Leader.Heartbeat;
 using PartialReplica.Policies;
@@ -39,7 +40,7 @@ public sealed class DuplicateDeliveryTests(ReplicationFixture fixture)
         await using var session = await world.LeaderSource.OpenConnectionAsync();
         string[] ids = [Kept, Pruned, Revoked];
         Task<IReadOnlyList<VariableState>> ReadAsync() =>
-            VariableStateReader.ReadAsync(session, endpoint.RoleId, ids, new HashSet<string>(ids, StringComparer.Ordinal), CancellationToken.None);
+            GrantedSecretsReader.ReadPushStatesAsync(session, endpoint.RoleId, ids, new HashSet<string>(ids, StringComparer.Ordinal), CancellationToken.None);
 
         // Three states of the same variables, oldest first: as set up; after new versions (Kept past
         // Conjur's 20 kept, so its oldest are pruned) and a deleted version; after Revoked's grant is denied.

@@ -3,6 +3,7 @@ using System.Net;
 using Npgsql;
 using PartialReplica.Authn;
 using PartialReplica.Follower;
+using PartialReplica.Grants;
 using PartialReplica.Leader.Dispatch;
 using PartialReplica.Leader.Heartbeat;
 using PartialReplica.Policies;
@@ -208,7 +209,7 @@ public sealed class ForgedPushTests(ReplicationFixture fixture, ITestOutputHelpe
         public async Task<long> StampAsync()
         {
             await using var connection = await Faults.LeaderSource.OpenConnectionAsync();
-            return await VariableStateReader.ReadStampAsync(connection, CancellationToken.None);
+            return await GrantedSecretsReader.ReadStampAsync(connection, CancellationToken.None);
         }
 
         /// <summary>Commits a heartbeat at the leader's position now, as the gateway's periodic beat does.</summary>
@@ -240,7 +241,7 @@ public sealed class ForgedPushTests(ReplicationFixture fixture, ITestOutputHelpe
         public async Task<ApplyReport> PushAsync(string follower, IReadOnlyCollection<string> ids)
         {
             await using var session = await Faults.LeaderSource.OpenConnectionAsync();
-            var states = await VariableStateReader.ReadAsync(
+            var states = await GrantedSecretsReader.ReadPushStatesAsync(
                 session, _endpoints[follower].RoleId, ids, new HashSet<string>(ids, StringComparer.Ordinal), CancellationToken.None);
             var batch = new PushBatch(Guid.NewGuid().ToString("N"), "test", follower, states);
             await _beacon.EnsureAsync(batch.NewestStamp(), CancellationToken.None);

@@ -4,6 +4,7 @@ using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Npgsql;
 using PartialReplica.Configuration;
+using PartialReplica.Grants;
 using PartialReplica.Leader.Edge;
 using PartialReplica.Tests.Gateway;
 using PartialReplica.Tests.Infrastructure;
@@ -183,10 +184,10 @@ public sealed class EdgeHostileInputTests(GatewayFixture fixture) : IAsyncLifeti
         for (var round = 0; round < Rounds; round++)
         {
             var failed = await Assert.ThrowsAsync<PostgresException>(() =>
-                GrantedSecretsQuery.PageAsync(leader, hostile.RoleId, new GrantedPage(10, After: "a\0"), CancellationToken.None));
+                EdgeFullPull.PageAsync(leader, hostile.RoleId, new GrantedPage(10, After: "a\0"), CancellationToken.None));
             Assert.Equal(PostgresErrorCodes.CharacterNotInRepertoire, failed.SqlState);
 
-            var page = await GrantedSecretsQuery.PageAsync(leader, other.RoleId, new GrantedPage(10, After: "a"), CancellationToken.None);
+            var page = await EdgeFullPull.PageAsync(leader, other.RoleId, new GrantedPage(10, After: "a"), CancellationToken.None);
             var secret = Assert.Single(page);
             Assert.Equal(GatewayFixture.VariableId(variable), secret.Id);
             Assert.Equal([9, 0, 9], Assert.Single(secret.Versions).Value);

@@ -1,4 +1,4 @@
-using PartialReplica.Leader.Dispatch;
+using PartialReplica.Grants;
 using PartialReplica.Policies;
 using PartialReplica.Tests.Faults;
 using PartialReplica.Tests.Infrastructure;
@@ -43,11 +43,11 @@ public sealed class GrantedPageReadTests(ReplicationFixture fixture)
         Assert.Equal(25, await Db.ScalarAsync<long>(leader, "SELECT count(*) FROM secrets"));
         await using (var session = await world.LeaderSource.OpenConnectionAsync())
         {
-            Assert.True(await VariableStateReader.PagesByRangeAsync(session, "default:host:" + FaultWorld.East, CancellationToken.None));
-            Assert.False(await VariableStateReader.PagesByRangeAsync(session, "default:host:" + FaultWorld.West, CancellationToken.None));
+            Assert.True(await GrantedSecretsReader.PagesByRangeAsync(session, "default:host:" + FaultWorld.East, CancellationToken.None));
+            Assert.False(await GrantedSecretsReader.PagesByRangeAsync(session, "default:host:" + FaultWorld.West, CancellationToken.None));
         }
 
-        var reader = new VariableStateReader(world.LeaderSource);
+        var reader = new GrantedSecretsReader(world.LeaderSource);
         var byRange = await ReadAllPagesAsync(reader, FaultWorld.East, byRange: true);
         var byProbes = await ReadAllPagesAsync(reader, FaultWorld.East, byRange: false);
         Assert.Equal(byProbes, byRange);
@@ -64,19 +64,18 @@ public sealed class GrantedPageReadTests(ReplicationFixture fixture)
     }
 
     /// <summary>Every page of the follower's reconcile, four variables a page: one line per version ("id version hex"), "id none" for none.</summary>
-    private static async Task<List<string>> ReadAllPagesAsync(VariableStateReader reader, string follower, bool byRange)
+    private static async Task<List<string>> ReadAllPagesAsync(GrantedSecretsReader reader, string follower, bool byRange)
     {
         var lines = new List<string>();
         var after = "";
         while (true)
         {
-            var (ids, states) = await reader.ReadGrantedPageAsync("default:host:" + follower, after, 4, byRange, CancellationToken.None);
-            if (ids.Count == 0)
+            var states = await reader.ReadPushPageAsync("default:host:" + follower, after, 4, byRange, CancellationToken.None);
+            if (states.Count == 0)
             {
                 return lines;
             }
 
-            Assert.Equal(ids, states.Select(s => s.Id));
             foreach (var state in states)
             {
                 lines.AddRange(state.Versions.Count == 0
@@ -84,7 +83,7 @@ public sealed class GrantedPageReadTests(ReplicationFixture fixture)
                     : state.Versions.Select(v => $"{state.Id} {v.Version} {Convert.ToHexStringLower(v.Value)}"));
             }
 
-            after = ids[^1];
+            after = states[^1].Id;
         }
     }
 }

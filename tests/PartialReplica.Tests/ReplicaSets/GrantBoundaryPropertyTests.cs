@@ -94,7 +94,7 @@ public sealed class GrantBoundaryPropertyTests(ReplicationFixture fixture, ITest
                 long count;
                 await using (var connection = await db.DataSource.OpenConnectionAsync())
                 {
-                    count = await GrantedVariables.CountAsync(connection, "default:host:" + follower, CancellationToken.None);
+                    count = await GrantedSecretsReader.CountVariablesAsync(connection, "default:host:" + follower, CancellationToken.None);
                 }
 
                 var change = result.GrantChanges.SingleOrDefault(c => c.Follower == follower);

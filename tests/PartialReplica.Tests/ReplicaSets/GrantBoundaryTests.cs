@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
+using PartialReplica.Grants;
 using PartialReplica.Leader.Dispatch;
 using PartialReplica.Policies;
 using PartialReplica.Tests.Infrastructure;
@@ -79,7 +80,7 @@ public sealed class GrantBoundaryTests(ReplicationFixture fixture)
         {
             var role = "default:host:" + host;
             var rule = (await Db.ColumnAsync(leader, "SELECT resource_id FROM partial_replica.granted_variables($1)", role)).ToHashSet(StringComparer.Ordinal);
-            var states = await VariableStateReader.ReadAsync(session, role, asked, absent, CancellationToken.None);
+            var states = await GrantedSecretsReader.ReadPushStatesAsync(session, role, asked, absent, CancellationToken.None);
             var expected = asked.Where(id => rule.Contains(id) || absent.Contains(id)).Order(StringComparer.Ordinal);
             Assert.Equal(expected, states.Select(s => s.Id).Order(StringComparer.Ordinal));
             foreach (var state in states)

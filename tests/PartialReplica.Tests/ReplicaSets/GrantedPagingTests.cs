@@ -10,7 +10,7 @@ namespace PartialReplica.Tests.ReplicaSets;
 public sealed class GrantedPagingTests(ReplicationFixture fixture)
 {
     [Fact]
-    public async Task Keyset_and_offset_pages_cover_the_granted_set_once_in_order()
+    public async Task Push_pages_cover_the_granted_set_and_Edge_keyset_and_offset_pages_its_secrets_once_in_order()
     {
         var db = await PolicyDatabase.CreateAsync(fixture);
         var variables = Enumerable.Range(0, 57).Select(i => $"- !variable v/{i:000}\n");
@@ -21,32 +21,59 @@ public sealed class GrantedPagingTests(ReplicationFixture fixture)
 
         await using var connection = new NpgsqlConnection(db.ConnectionString);
         await connection.OpenAsync();
-        Assert.Equal(57, await GrantedVariables.CountAsync(connection, "default:host:f", CancellationToken.None));
-        Assert.Equal(0, await GrantedVariables.CountAsync(connection, "default:host:nobody", CancellationToken.None));
+        Assert.Equal(57, await GrantedSecretsReader.CountVariablesAsync(connection, "default:host:f", CancellationToken.None));
+        Assert.Equal(0, await GrantedSecretsReader.CountVariablesAsync(connection, "default:host:nobody", CancellationToken.None));
+        var expected = Enumerable.Range(0, 57).Select(i => $"default:variable:v/{i:000}").ToList();
 
-        var keyset = new List<string>();
-        string? after = null;
+        // The push's keyset pages carry every granted variable, with or without a value.
+        await using var source = NpgsqlDataSource.Create(db.ConnectionString);
+        var reader = new GrantedSecretsReader(source);
+        var pushed = new List<string>();
         while (true)
         {
-            var page = await GrantedVariables.PageAfterAsync(connection, "default:host:f", after, 10, CancellationToken.None);
+            var page = await reader.ReadPushPageAsync("default:host:f", pushed.Count == 0 ? "" : pushed[^1], 10, byRange: false, CancellationToken.None);
             if (page.Count == 0)
             {
                 break;
             }
 
-            keyset.AddRange(page);
-            after = page[^1];
+            Assert.All(page, state => Assert.Empty(state.Versions));
+            pushed.AddRange(page.Select(state => state.Id));
+        }
+
+        Assert.Equal(expected, pushed);
+
+        // The Edge's pages carry only variables with a value: every other one gets one (as Conjur writes it).
+        Assert.Empty(await GrantedSecretsReader.ReadPageAsync(connection, "default:host:f", new GrantedPage(10), CancellationToken.None));
+        var withValues = expected.Where((_, i) => i % 2 == 0).ToList();
+        await Db.ExecuteAsync(db.ConnectionString, "INSERT INTO secrets (resource_id, value) SELECT unnest($1::text[]), '\\x01'::bytea",
+            new object?[] { withValues.ToArray() });
+        Assert.Equal(29, await GrantedSecretsReader.CountSecretsAsync(connection, "default:host:f", CancellationToken.None));
+
+        var keyset = new List<string>();
+        string? after = null;
+        while (true)
+        {
+            var page = await GrantedSecretsReader.ReadPageAsync(connection, "default:host:f", new GrantedPage(10, After: after), CancellationToken.None);
+            if (page.Count == 0)
+            {
+                break;
+            }
+
+            Assert.True(page.Count == 10 || keyset.Count + page.Count == 29);
+            keyset.AddRange(page.Select(secret => secret.Id));
+            after = page[^1].Id;
         }
 
         var offset = new List<string>();
-        for (var skip = 0; skip < 60; skip += 20)
+        for (var skip = 0; skip < 40; skip += 20)
         {
-            offset.AddRange(await GrantedVariables.PageAsync(connection, "default:host:f", skip, 20, CancellationToken.None));
+            offset.AddRange((await GrantedSecretsReader.ReadPageAsync(connection, "default:host:f", new GrantedPage(20, skip), CancellationToken.None))
+                .Select(secret => secret.Id));
         }
 
-        var expected = Enumerable.Range(0, 57).Select(i => $"default:variable:v/{i:000}").ToList();
-        Assert.Equal(expected, keyset);
-        Assert.Equal(expected, offset);
+        Assert.Equal(withValues, keyset);
+        Assert.Equal(withValues, offset);
     }
 
     [Fact]

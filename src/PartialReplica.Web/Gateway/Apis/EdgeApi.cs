@@ -5,7 +5,9 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using PartialReplica.Conjur;
+using PartialReplica.Grants;
 using PartialReplica.Leader.Edge;
+using PartialReplica.Protocol;
 using PartialReplica.Web.Gateway;
 using PartialReplica.Web.Gateway.Authentication;
 using PartialReplica.Web.Hosting;
@@ -76,10 +78,10 @@ public static class EdgeApi
 
         if (page.Count)
         {
-            return TypedResults.Ok(new CountResponse(await GrantedSecretsQuery.CountAsync(services.Leader, roleId, cancellationToken)));
+            return TypedResults.Ok(new CountResponse(await EdgeFullPull.CountAsync(services.Leader, roleId, cancellationToken)));
         }
 
-        var secrets = await GrantedSecretsQuery.PageWithPositionAsync(
+        var secrets = await EdgeFullPull.PageWithPositionAsync(
             services.Leader, roleId, new GrantedPage(page.Limit, page.Offset, page.After), cancellationToken);
         LogMessages.EdgePageServed(services.Logger, secrets.Secrets.Count, roleId);
         return TypedResults.Ok(new EdgeSecretsResponse(secrets.Secrets, secrets.Position?.ToString()));
@@ -145,7 +147,7 @@ public static class EdgeApi
             return TypedResults.Forbid();
         }
 
-        var secret = await GrantedSecretsQuery.FindAsync(services.Leader, roleId, id, cancellationToken);
+        var secret = await EdgeFullPull.FindAsync(services.Leader, roleId, id, cancellationToken);
         return secret is null ? TypedResults.NotFound(NotFoundBody) : TypedResults.Ok(secret);
     }
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using PartialReplica.Grants;
 using PartialReplica.Leader.Capture;
 using PartialReplica.Leader.Heartbeat;
 using PartialReplica.Protocol;
@@ -26,7 +27,7 @@ internal sealed class FollowerWorker
     private readonly LeaderBeacon _beacon;
     private readonly DispatchOptions _options;
     private readonly ILogger _logger;
-    private readonly VariableStateReader _states;
+    private readonly GrantedSecretsReader _states;
     private readonly ResiliencePipeline<ApplyReport> _pipeline;
     private readonly Action<PushEvent> _pushed;
     private readonly PushMetrics _metrics;
@@ -52,7 +53,7 @@ internal sealed class FollowerWorker
         _options = options;
         _logger = logger;
         _pushed = pushed;
-        _states = new VariableStateReader(leader);
+        _states = new GrantedSecretsReader(leader);
         _errors = new FollowerErrors(leader, follower.Name);
         var transient = new PredicateBuilder<ApplyReport>()
             .Handle<Exception>(e => e is not OperationCanceledException and not BrokenCircuitException and not BatchRefusedException);
@@ -289,7 +290,7 @@ internal sealed class FollowerWorker
     private async Task PushChangesAsync(NpgsqlConnection session, List<string> ids, HashSet<string> sendAbsent, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        var states = await VariableStateReader.ReadAsync(session, _follower.RoleId, ids, sendAbsent, cancellationToken);
+        var states = await GrantedSecretsReader.ReadPushStatesAsync(session, _follower.RoleId, ids, sendAbsent, cancellationToken);
         if (states.Count > 0)
         {
             var report = await SendAsync(states, sweep: null, cancellationToken);
@@ -312,8 +313,8 @@ internal sealed class FollowerWorker
     {
         var clock = Stopwatch.StartNew();
         var horizon = await OutboxReader.HorizonAsync(session, cancellationToken);
-        var sweepBefore = await VariableStateReader.ReadStampAsync(session, cancellationToken);
-        var byRange = await VariableStateReader.PagesByRangeAsync(session, _follower.RoleId, cancellationToken);
+        var sweepBefore = await GrantedSecretsReader.ReadStampAsync(session, cancellationToken);
+        var byRange = await GrantedSecretsReader.PagesByRangeAsync(session, _follower.RoleId, cancellationToken);
         int variables = 0, upserts = 0, deletes = 0;
 
         // The first page is small (ReconcileFirstBatchSize) so the agent starts applying soon; each next one doubles.
@@ -337,21 +338,22 @@ internal sealed class FollowerWorker
         {
             while (true)
             {
-                var (page, states) = await next;
+                var states = await next;
                 await prepared;
-                if (page.Count == 0)
+                if (states.Count == 0)
                 {
                     break;
                 }
 
                 stopping.ThrowIfCancellationRequested();
 
-                variables += page.Count;
+                var last = states[^1].Id;
+                variables += states.Count;
                 pageSize = Math.Min(pageSize * 2, _options.ReconcileBatchSize);
-                next = ReadReconcilePageAsync(page[^1], pageSize, byRange, cancellationToken);
+                next = ReadReconcilePageAsync(last, pageSize, byRange, cancellationToken);
                 var previous = applying;
-                applying = SendAsync(states, new Sweep(sweepBefore, swept, page[^1], 0), cancellationToken);
-                swept = page[^1];
+                applying = SendAsync(states, new Sweep(sweepBefore, swept, last, 0), cancellationToken);
+                swept = last;
                 if (previous is not null)
                 {
                     await CountAsync(previous);
@@ -374,7 +376,7 @@ internal sealed class FollowerWorker
             await prepared;
         }
 
-        var stamp = await VariableStateReader.ReadStampAsync(session, cancellationToken);
+        var stamp = await GrantedSecretsReader.ReadStampAsync(session, cancellationToken);
         var final = await SendAsync([], new Sweep(sweepBefore, swept, null, stamp), cancellationToken);
         deletes += final.Deletes;
         await AdvanceAsync(session, horizon.CompareTo(cursor) > 0 ? horizon : cursor, reconciled: true, cancellationToken);
@@ -436,9 +438,9 @@ internal sealed class FollowerWorker
         }
     }
 
-    private Task<(List<string> Ids, IReadOnlyList<VariableState> States)> ReadReconcilePageAsync(
+    private Task<IReadOnlyList<VariableState>> ReadReconcilePageAsync(
         string after, int limit, bool byRange, CancellationToken cancellationToken) =>
-        _states.ReadGrantedPageAsync(_follower.RoleId, after, limit, byRange, cancellationToken);
+        _states.ReadPushPageAsync(_follower.RoleId, after, limit, byRange, cancellationToken);
 
     private async Task<(OutboxCursor Cursor, bool NeedsReconcile)> ReadDeliveryAsync(NpgsqlConnection session, CancellationToken cancellationToken)
     {

@@ -1,3 +1,5 @@
+using PartialReplica.Protocol;
+
 namespace PartialReplica.Leader.Edge;
 
 /// <summary>How a delta pull was answered.</summary>

@@ -1,5 +1,6 @@
 using System.Data;
 using Npgsql;
+using PartialReplica.Grants;
 using PartialReplica.Schema;
 
 namespace PartialReplica.Leader.Edge;
@@ -7,7 +8,7 @@ namespace PartialReplica.Leader.Edge;
 /// <summary>
 /// Delta pulls (F13): what changed in a follower's granted set since a position (<see cref="EdgePosition"/>), read
 /// from the change outbox, each variable with its current state read through the same granted reader as the full pull
-/// (<see cref="GrantedSecretsQuery"/>).
+/// (<see cref="GrantedSecretsReader"/>).
 /// </summary>
 /// <remarks>
 /// <para>
@@ -21,8 +22,8 @@ namespace PartialReplica.Leader.Edge;
 /// commits late cannot fall behind a position.
 /// </para>
 /// <para>
-/// <b>What each carries.</b> Its current state, read in the same snapshot: granted to R now (by
-/// <c>partial_replica.granted_variables</c>, the full pull's reader) with at least one stored version → all kept
+/// <b>What each carries.</b> Its current state, read in the same snapshot: granted to R now (by the materialised
+/// <c>partial_replica.granted</c>, the full pull's reader) with at least one stored version → all kept
 /// versions, exactly as the full pull shows them; otherwise a tombstone, and the client drops the variable.
 /// </para>
 /// <para>
@@ -153,7 +154,8 @@ public static class EdgeDeltaQuery
             ids.RemoveAt(ids.Count - 1);
         }
 
-        IReadOnlyList<EdgeChange> changes = ids.Count == 0 ? [] : await GrantedSecretsQuery.StatesOnAsync(connection, followerRoleId, ids, cancellationToken);
+        IReadOnlyList<EdgeChange> changes = ids.Count == 0 ? [] :
+            [.. (await GrantedSecretsReader.ReadStatesAsync(connection, followerRoleId, ids, cancellationToken)).Select(s => new EdgeChange(s.Id, s.Versions))];
         var next = more ? new EdgePosition(since.Since, until, ids[^1]) : new EdgePosition(until);
         return new EdgeDelta(EdgeDeltaOutcome.Answered, changes, next, more);
     }
