@@ -5,6 +5,7 @@ using PartialReplica.Conjur;
 using PartialReplica.Enrollment;
 using PartialReplica.Policies;
 using PartialReplica.Tests.Infrastructure;
+using PartialReplica.Tooling.Processes;
 
 namespace PartialReplica.Tests.Faults;
 

@@ -8,6 +8,7 @@ using Npgsql;
 using PartialReplica.Conjur;
 using PartialReplica.Enrollment;
 using PartialReplica.Tests.Infrastructure;
+using PartialReplica.Tooling.Processes;
 
 namespace PartialReplica.Tests.Push;
 
