@@ -10,6 +10,7 @@ using PartialReplica.Policies;
 using PartialReplica.Schema;
 using PartialReplica.Status;
 using PartialReplica.Tooling.Clusters;
+using PartialReplica.Tooling.Processes;
 
 namespace PartialReplica.Tooling.Bench;
 
@@ -164,16 +165,17 @@ internal sealed partial class BenchRunner
                 var init = await new FollowerInit(logger).RunAsync(_steadyLeader, followerSource,
                     new FollowerInitOptions { Name = SteadyFollower(f), DataKey = _crypto }, cancellationToken);
                 roles[f] = init.RoleId;
-                var agent = await ChildHost.StartAsync(["serve", "follower", "--name", SteadyFollower(f)], new Dictionary<string, string>
+                var agent = ChildHost.Create($"agent {SteadyFollower(f)}", ["serve", "follower", "--name", SteadyFollower(f)], new Dictionary<string, string>
                 {
                     ["PARTIALREPLICA_FOLLOWER_DB"] = followers[f],
                     ["PARTIALREPLICA_GATEWAY_URL"] = _steadyGateways[0].Url,
-                }, cancellationToken);
+                });
                 lock (_owned)
                 {
                     _owned.Add(agent);
                 }
 
+                await agent.StartListeningAsync(cancellationToken);
                 await agent.WaitReadyAsync(cancellationToken);
                 await new FollowerInit(logger).RunAsync(_steadyLeader, followerSource,
                     new FollowerInitOptions { Name = SteadyFollower(f), AgentUrl = agent.Url, DataKey = _crypto }, cancellationToken);
@@ -201,10 +203,10 @@ internal sealed partial class BenchRunner
         {
             ["PARTIALREPLICA_GATEWAY_ID"] = SteadyGatewayId(_steadyGateways.Count),
         };
-        var gateway = await ChildHost.StartAsync(["serve", "gateway"], environment, cancellationToken);
+        var gateway = ChildHost.Create($"gateway {environment["PARTIALREPLICA_GATEWAY_ID"]}", ["serve", "gateway"], environment);
         _owned.Add(gateway);
         _steadyGateways.Add(gateway);
-        await gateway.WaitReadyAsync(cancellationToken);
+        await gateway.StartAsync(cancellationToken);
     }
 
     // Rendezvous hashing over 12 followers is lumpy by chance: ids gateway-1, -2, -3 would split them 7/3/2, and the

@@ -6,6 +6,7 @@ using PartialReplica.Enrollment;
 using PartialReplica.Grants;
 using PartialReplica.Policies;
 using PartialReplica.Schema;
+using PartialReplica.Tooling.Processes;
 using PartialReplica.Tooling.Samples;
 
 namespace PartialReplica.Tooling.Bench;

@@ -9,6 +9,7 @@ using PartialReplica.Policies;
 using PartialReplica.Schema;
 using PartialReplica.Status;
 using PartialReplica.Tooling.Clusters;
+using PartialReplica.Tooling.Processes;
 using Spectre.Console;
 
 namespace PartialReplica.Tooling.Bench;
@@ -172,14 +173,15 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
             DataKey = _crypto,
         }, cancellationToken);
 
-        _gateway = await ChildHost.StartAsync(["serve", "gateway"], new Dictionary<string, string>
+        _gateway = ChildHost.Create("gateway", ["serve", "gateway"], new Dictionary<string, string>
         {
             ["PARTIALREPLICA_LEADER"] = _leader,
             // The bench's own gateway key, thrown away with its servers.
             [GatewayKey.EnvironmentVariable] = GatewayKey.GenerateBase64(),
             ["CONJUR_DATA_KEY"] = DataKeyBase64,
-        }, cancellationToken);
+        });
         _owned.Add(_gateway);
+        await _gateway.StartListeningAsync(cancellationToken);
     }
 
     private static Task<PostgresCluster> StartLeaderClusterAsync(string name, CancellationToken cancellationToken) =>
@@ -211,12 +213,13 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
     /// <summary>An agent serving <paramref name="follower"/>.</summary>
     private async Task<ChildHost> StartAgentAsync(string follower, string name, CancellationToken cancellationToken)
     {
-        var agent = await ChildHost.StartAsync(["serve", "follower", "--name", name], new Dictionary<string, string>
+        var agent = ChildHost.Create($"agent {name}", ["serve", "follower", "--name", name], new Dictionary<string, string>
         {
             ["PARTIALREPLICA_FOLLOWER_DB"] = follower,
             ["PARTIALREPLICA_GATEWAY_URL"] = _gateway.Url,
-        }, cancellationToken);
+        });
         _owned.Add(agent);
+        await agent.StartListeningAsync(cancellationToken);
         return agent;
     }
 

@@ -6,7 +6,7 @@ namespace PartialReplica.Tooling.Clusters;
 /// A server someone else runs, named by a superuser connection string (tests honour
 /// <c>PARTIALREPLICA_TEST_PG</c>). Leader and followers become databases on it.
 /// </summary>
-public sealed class ExistingServer(string connectionString) : IPostgresServer
+internal sealed class ExistingServer(string connectionString) : IPostgresServer
 {
     private readonly NpgsqlConnectionStringBuilder _builder = new(connectionString);
 

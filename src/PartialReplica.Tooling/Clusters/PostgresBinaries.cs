@@ -3,7 +3,7 @@ using System.Globalization;
 namespace PartialReplica.Tooling.Clusters;
 
 /// <summary>Finds the PostgreSQL server programs: on PATH first, then the newest /usr/lib/postgresql/*/bin.</summary>
-public sealed class PostgresBinaries
+internal sealed class PostgresBinaries
 {
     private PostgresBinaries(string directory) => Directory = directory;
 

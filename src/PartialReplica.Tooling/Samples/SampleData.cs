@@ -8,7 +8,7 @@ using PartialReplica.Conjur;
 namespace PartialReplica.Tooling.Samples;
 
 /// <summary><c>partial-replica load</c>: N sample variables, defined by policy, with random encrypted values.</summary>
-public static class SampleData
+internal static class SampleData
 {
     /// <summary>The identifiers (relative to the account) of the sample variables.</summary>
     public static IReadOnlyList<string> Identifiers(string prefix, int count) =>

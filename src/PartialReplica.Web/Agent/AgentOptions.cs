@@ -6,7 +6,7 @@ namespace PartialReplica.Web.Agent;
 /// The follower agent's settings: section <c>Agent</c>, or the flat names of SPEC F8
 /// (<c>PARTIALREPLICA_FOLLOWER_DB</c>, <c>PARTIALREPLICA_GATEWAY_URL</c>, <c>PARTIALREPLICA_ACCOUNT</c>).
 /// </summary>
-public sealed class AgentOptions
+internal sealed class AgentOptions
 {
     public const string Section = "Agent";
 

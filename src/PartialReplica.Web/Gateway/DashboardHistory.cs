@@ -12,7 +12,7 @@ namespace PartialReplica.Web.Gateway;
 /// read from the leader) and how many pushes this gateway's dispatcher had acknowledged since the last sample,
 /// kept in memory for the last <see cref="Window"/>. Nothing here survives a restart, and nothing here is a value.
 /// </summary>
-public sealed class DashboardHistory
+internal sealed class DashboardHistory
 {
     /// <summary>How often a sample is taken.</summary>
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
@@ -93,10 +93,10 @@ public sealed class DashboardHistory
 /// "pending":[…],"pushesPerSecond":[…]}]}</c>, every series aligned with <c>at</c>, <c>null</c> where a follower had no
 /// sample (not registered yet, or the leader did not answer).
 /// </summary>
-public sealed record DashboardHistoryDocument(long IntervalMs, long WindowSeconds, IReadOnlyList<long> At, IReadOnlyList<FollowerHistory> Followers);
+internal sealed record DashboardHistoryDocument(long IntervalMs, long WindowSeconds, IReadOnlyList<long> At, IReadOnlyList<FollowerHistory> Followers);
 
 /// <summary>One follower's series in <see cref="DashboardHistoryDocument"/>; pushes are this gateway's only.</summary>
-public sealed record FollowerHistory(string Name, IReadOnlyList<long?> LagMs, IReadOnlyList<long?> Pending, IReadOnlyList<double?> PushesPerSecond);
+internal sealed record FollowerHistory(string Name, IReadOnlyList<long?> LagMs, IReadOnlyList<long?> Pending, IReadOnlyList<double?> PushesPerSecond);
 
 /// <summary>Samples the leader's backlog into <see cref="DashboardHistory"/> every second, under the loop supervisor (R8).</summary>
 internal sealed class DashboardHistorySampler(

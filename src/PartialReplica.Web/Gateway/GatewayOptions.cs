@@ -7,7 +7,7 @@ namespace PartialReplica.Web.Gateway;
 /// flat names of SPEC F8 (<c>PARTIALREPLICA_LEADER</c>, <c>PARTIALREPLICA_ACCOUNT</c>, <c>PARTIALREPLICA_GATEWAY_KEY</c>,
 /// <c>CONJUR_DATA_KEY</c>).
 /// </summary>
-public sealed class GatewayOptions
+internal sealed class GatewayOptions
 {
     /// <summary>The configuration section.</summary>
     public const string Section = "Gateway";

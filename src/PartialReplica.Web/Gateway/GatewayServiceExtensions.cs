@@ -24,7 +24,7 @@ using PartialReplica.Web.Hosting.Tls;
 namespace PartialReplica.Web.Gateway;
 
 /// <summary>The gateway's services, in one place.</summary>
-public static class GatewayServiceExtensions
+internal static class GatewayServiceExtensions
 {
     public static WebApplicationBuilder AddGateway(this WebApplicationBuilder builder)
     {

@@ -15,7 +15,7 @@ namespace PartialReplica.Web.Gateway;
 /// endpoint is configured: the standard <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> or <c>Telemetry:OtlpEndpoint</c>.
 /// Without one nothing is exported and no exporter runs.
 /// </summary>
-public static class GatewayTelemetry
+internal static class GatewayTelemetry
 {
     /// <summary>Our configuration key for the OTLP endpoint (e.g. <c>http://collector:4317</c>).</summary>
     public const string EndpointKey = "Telemetry:OtlpEndpoint";

@@ -2,16 +2,16 @@
 namespace PartialReplica.Web.Hosting;
 
 /// <summary>Conjur's error shape: <c>{"error":{"code":"...","message":"..."}}</c>. Messages never quote secret values.</summary>
-public sealed record ErrorBody(ErrorDetail Error)
+internal sealed record ErrorBody(ErrorDetail Error)
 {
     public static ErrorBody Of(string code, string message) => new(new ErrorDetail(code, message));
 }
 
 /// <summary>The code and message of an <see cref="ErrorBody"/>.</summary>
-public sealed record ErrorDetail(string Code, string Message);
+internal sealed record ErrorDetail(string Code, string Message);
 
 /// <summary><c>{"count": N}</c> for <c>count=true</c>.</summary>
-public sealed record CountResponse(long Count);
+internal sealed record CountResponse(long Count);
 
 /// <summary>Caller text checked by <see cref="CallerText"/> before any handler passes it to a query.</summary>
 internal static class CallerInput

@@ -13,7 +13,7 @@ namespace PartialReplica.Web.Hosting;
 /// answers its overall status on the first line, then one line per check that is not healthy, with its reason: a
 /// loop down is <c>Degraded</c> (200, the host still serves), a database that does not answer <c>Unhealthy</c> (503).
 /// </summary>
-public static class HealthApi
+internal static class HealthApi
 {
     public const string ReadyTag = "ready";
 

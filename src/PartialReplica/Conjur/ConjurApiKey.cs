@@ -9,7 +9,7 @@ namespace PartialReplica.Conjur;
 /// integer (most significant digit first, no padding), joined and lowercased. A key we issue is thus one Conjur
 /// could have issued.
 /// </summary>
-public static class ConjurApiKey
+internal static class ConjurApiKey
 {
     /// <summary>
     /// The shape of every key made here, as a regular expression: eight Crockford chunks of one to seven characters

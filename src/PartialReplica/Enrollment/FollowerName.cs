@@ -1,7 +1,7 @@
 namespace PartialReplica.Enrollment;
 
 /// <summary>Validation of follower names, which are Conjur host identifiers.</summary>
-public static class FollowerName
+internal static class FollowerName
 {
     /// <summary>Throws a clear error when the name cannot be a host identifier.</summary>
     public static string Validate(string name)

@@ -9,7 +9,7 @@ namespace PartialReplica.Enrollment;
 /// Two identifiers that map to the same name, or one too long for PostgreSQL's 63 bytes, get a short
 /// hash of the full identifier appended, so names never collide.
 /// </summary>
-public static class SlotNames
+internal static class SlotNames
 {
     private const int MaxLength = 63;
 

@@ -7,7 +7,7 @@ namespace PartialReplica.Enrollment;
 /// Where a follower's subscription stands. Until every table has finished its initial copy, tables
 /// catch up independently, so one leader transaction may be visible in part.
 /// </summary>
-public static class SubscriptionState
+internal static class SubscriptionState
 {
     /// <summary>Counts of the subscription's tables by state: ready ('r'/'s') and still copying.</summary>
     public static async Task<(int Ready, int Syncing)> ReadAsync(NpgsqlConnection follower, string subscription, CancellationToken cancellationToken)

@@ -3,14 +3,14 @@ using PartialReplica.Conjur;
 namespace PartialReplica.Policies;
 
 /// <summary>A place in a policy file, printed as <c>file:line:column</c> (1-based).</summary>
-public sealed record SourceMark(string File, long Line, long Column)
+internal sealed record SourceMark(string File, long Line, long Column)
 {
     /// <inheritdoc />
     public override string ToString() => $"{File}:{Line}:{Column}";
 }
 
 /// <summary>A reference to a record, by full id, with where the file names it.</summary>
-public sealed record PolicyReference(ConjurId Id, SourceMark Mark);
+internal sealed record PolicyReference(ConjurId Id, SourceMark Mark);
 
 /// <summary>
 /// A record the file declares (<c>!user</c>, <c>!variable</c>, <c>!policy</c>, <c>!resource</c>...).
@@ -18,7 +18,7 @@ public sealed record PolicyReference(ConjurId Id, SourceMark Mark);
 /// <see cref="Owner"/> defaults to the enclosing policy's role, or at root to the root policy's owner
 /// (<see cref="OwnedByBranchOwner"/>, resolved by the loader).
 /// </summary>
-public sealed record PolicyRecord(
+internal sealed record PolicyRecord(
     ConjurId Id,
     PolicyReference Owner,
     ConjurId PolicyId,
@@ -40,26 +40,26 @@ public sealed record PolicyRecord(
 /// <c>!grant</c> (Revoke = false) or <c>!revoke</c>: <see cref="Member"/> joins/leaves <see cref="Role"/>, with the
 /// admin option when granted through <c>!member</c> with <c>admin: true</c>.
 /// </summary>
-public sealed record PolicyMembership(PolicyReference Role, PolicyReference Member, ConjurId PolicyId, bool Revoke, SourceMark Mark)
+internal sealed record PolicyMembership(PolicyReference Role, PolicyReference Member, ConjurId PolicyId, bool Revoke, SourceMark Mark)
 {
     public bool Admin { get; init; }
 }
 
 /// <summary><c>!permit</c> (Deny = false) or <c>!deny</c> of one privilege.</summary>
-public sealed record PolicyPermission(
+internal sealed record PolicyPermission(
     PolicyReference Role, string Privilege, PolicyReference Resource, ConjurId PolicyId, bool Deny, SourceMark Mark);
 
 /// <summary><c>!delete</c> of one record.</summary>
-public sealed record PolicyDeletion(PolicyReference Record, SourceMark Mark);
+internal sealed record PolicyDeletion(PolicyReference Record, SourceMark Mark);
 
 /// <summary>
 /// A user's public key (<c>public_keys:</c>): its <c>public_key</c> resource and the key's value, trimmed, which Conjur
 /// keeps as that resource's secret.
 /// </summary>
-public sealed record PolicyPublicKey(ConjurId Resource, string Value, SourceMark Mark);
+internal sealed record PolicyPublicKey(ConjurId Resource, string Value, SourceMark Mark);
 
 /// <summary>A parsed policy file: statements in file order, ids resolved against the branch.</summary>
-public sealed record PolicyDocument(
+internal sealed record PolicyDocument(
     ConjurId Branch,
     IReadOnlyList<PolicyRecord> Records,
     IReadOnlyList<PolicyMembership> Memberships,
@@ -71,7 +71,7 @@ public sealed record PolicyDocument(
 }
 
 /// <summary>The kinds of records and what they are.</summary>
-public static class PolicyKinds
+internal static class PolicyKinds
 {
     /// <summary>YAML tag → Conjur kind, for records.</summary>
     public static IReadOnlyDictionary<string, string> RecordTags { get; } = new Dictionary<string, string>(StringComparer.Ordinal)

@@ -8,7 +8,7 @@ using YamlDotNet.RepresentationModel;
 
 namespace PartialReplica.Policies;
 
-public static partial class PolicyParser
+internal static partial class PolicyParser
 {
     /// <summary>What a reference must be.</summary>
     private enum Want

@@ -12,7 +12,7 @@ namespace PartialReplica.Policies;
 /// anchor: it keeps the id its declaring policy gave it and is declared once (Conjur skips records it has seen).
 /// Existence of referenced records is checked by the loader (it needs the database).
 /// </summary>
-public static partial class PolicyParser
+internal static partial class PolicyParser
 {
     /// <summary>Parses <paramref name="text"/> (named <paramref name="file"/> in errors) for loading into <paramref name="branch"/>.</summary>
     public static PolicyDocument Parse(string text, string file, string account, string branch)

@@ -6,7 +6,7 @@ namespace PartialReplica.Protocol;
 /// The agent's own check refused a batch (SPEC S6: misaddressed, not replayed, ungranted). The gateway does not
 /// resend the same batch: it backs off and serves the follower again from its durable cursor, re-reading the states.
 /// </summary>
-public sealed class BatchRefusedException(string message, HttpStatusCode status) : HttpRequestException(message, null, status)
+internal sealed class BatchRefusedException(string message, HttpStatusCode status) : HttpRequestException(message, null, status)
 {
     /// <summary>The problem codes of the agent's refusals (<c>{"error":{"code":…}}</c>).</summary>
     private static readonly string[] Codes = ["\"misaddressed\"", "\"beyond_replayed_position\"", "\"ungranted\""];

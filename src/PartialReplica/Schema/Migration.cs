@@ -7,7 +7,7 @@ namespace PartialReplica.Schema;
 /// One numbered SQL file under <c>Schema/Migrations</c>. The name says where it applies:
 /// <c>NNNN_name.sql</c> on both sides, <c>NNNN_name.leader.sql</c> or <c>NNNN_name.follower.sql</c> on one.
 /// </summary>
-public sealed record Migration(int Version, string Name, DatabaseRole? Only, string Sql)
+internal sealed record Migration(int Version, string Name, DatabaseRole? Only, string Sql)
 {
     private const string Prefix = "PartialReplica.Schema.Migrations.";
 

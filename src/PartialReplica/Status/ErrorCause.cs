@@ -10,7 +10,7 @@ namespace PartialReplica.Status;
 /// socket said), the follower database refusing connections (as the agent reported), a batch the agent refused.
 /// Messages come from sockets, PostgreSQL and the agent's error bodies, none of which carry secret values.
 /// </summary>
-public static class ErrorCause
+internal static class ErrorCause
 {
     public static string Describe(Exception error, string? agentUrl)
     {

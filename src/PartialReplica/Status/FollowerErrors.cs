@@ -11,7 +11,7 @@ public sealed record RecentError(DateTimeOffset At, string Message);
 /// cause and since when (kept until a push succeeds), the push breaker's pause, and the newest
 /// <see cref="Kept"/> errors with their times.
 /// </summary>
-public sealed class FollowerErrors(NpgsqlDataSource leader, string follower)
+internal sealed class FollowerErrors(NpgsqlDataSource leader, string follower)
 {
     /// <summary>How many errors are kept per follower.</summary>
     public const int Kept = 10;

@@ -1,5 +1,6 @@
 using PartialReplica.Policies;
 using PartialReplica.Tests.Infrastructure;
+using PartialReplica.Tooling.Processes;
 
 namespace PartialReplica.Tests.Faults;
 

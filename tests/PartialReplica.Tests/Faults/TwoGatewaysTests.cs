@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using PartialReplica.Leader.Gateways;
 using PartialReplica.Tests.Infrastructure;
+using PartialReplica.Tooling.Processes;
 
 namespace PartialReplica.Tests.Faults;
 

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using PartialReplica.Schema;
 using PartialReplica.Tests.Infrastructure;
+using PartialReplica.Tooling.Processes;
 
 namespace PartialReplica.Tests.Hosting;
 

@@ -1,5 +1,6 @@
 
 using PartialReplica.Conjur;
+using PartialReplica.Tooling.Processes;
 
 namespace PartialReplica.Tests.Infrastructure;
 
@@ -10,7 +11,7 @@ namespace PartialReplica.Tests.Infrastructure;
 /// </summary>
 internal static class TestDataKey
 {
-    public static readonly string Base64 = Slosilo.GenerateBase64Key();
+    public static readonly string Base64 = SharedKeys.DataKeyBase64;
 
     public static Slosilo Key { get; } = Slosilo.FromBase64Key(Base64);
 }

@@ -1,4 +1,5 @@
 using PartialReplica.Authn;
+using PartialReplica.Tooling.Processes;
 
 namespace PartialReplica.Tests.Infrastructure;
 
@@ -8,7 +9,7 @@ namespace PartialReplica.Tests.Infrastructure;
 /// </summary>
 internal static class TestGatewayKey
 {
-    public static readonly string Base64 = GatewayKey.GenerateBase64();
+    public static readonly string Base64 = SharedKeys.GatewayKeyBase64;
 
     public static GatewayKey Key { get; } = GatewayKey.FromBase64(Base64);
 }

@@ -10,6 +10,7 @@ using PartialReplica.Enrollment;
 using PartialReplica.Leader.Setup;
 using PartialReplica.Policies;
 
+using PartialReplica.Tooling.Processes;
 namespace PartialReplica.Tests.Infrastructure;
 
 /// <summary>

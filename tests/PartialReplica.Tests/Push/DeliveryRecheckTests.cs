@@ -3,6 +3,7 @@ using Npgsql;
 using PartialReplica.Leader.Capture;
 using PartialReplica.Tests.Faults;
 using PartialReplica.Tests.Infrastructure;
+using PartialReplica.Tooling.Processes;
 
 namespace PartialReplica.Tests.Push;
 

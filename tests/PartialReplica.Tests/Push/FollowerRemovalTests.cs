@@ -1,5 +1,6 @@
 using PartialReplica.Tests.Faults;
 using PartialReplica.Tests.Infrastructure;
+using PartialReplica.Tooling.Processes;
 
 namespace PartialReplica.Tests.Push;
 

@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using PartialReplica.Tests.Infrastructure;
+using PartialReplica.Tooling.Processes;
 
 namespace PartialReplica.Tests.Push;
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using PartialReplica.Tests.Faults;
 using PartialReplica.Tests.Infrastructure;
+using PartialReplica.Tooling.Processes;
 
 namespace PartialReplica.Tests.Status;
 

@@ -15,7 +15,7 @@ using PartialReplica.Web.Hosting;
 namespace PartialReplica.Web.Agent.Apis;
 
 /// <summary><c>POST /agent/batches</c>: the follower agent's one write endpoint.</summary>
-public static class AgentApi
+internal static class AgentApi
 {
     public static IEndpointRouteBuilder MapAgentApi(this IEndpointRouteBuilder app)
     {

@@ -15,7 +15,7 @@ namespace PartialReplica.Web.Agent.Apis;
 /// <c>POST /agent/subscription</c>: the gateway asks the agent to repair its follower's subscription (S6: a slot dropped
 /// by anyone heals). Only the gateway's token addressed to this follower is accepted.
 /// </summary>
-public static class AgentSubscriptionApi
+internal static class AgentSubscriptionApi
 {
     public static IEndpointRouteBuilder MapAgentSubscriptionApi(this IEndpointRouteBuilder app)
     {

@@ -17,7 +17,7 @@ using PartialReplica.Web.Hosting;
 namespace PartialReplica.Web.Gateway.Apis;
 
 /// <summary>The admin's view of followers and replica sets (F7 paging and counts, F9 status). Admin role only.</summary>
-public static class AdminApi
+internal static class AdminApi
 {
     public static IEndpointRouteBuilder MapAdminApi(this IEndpointRouteBuilder app)
     {
@@ -105,10 +105,10 @@ public static class AdminApi
 }
 
 /// <summary><c>{"kid":"..."}</c>: the key that signs from now on.</summary>
-public sealed record SigningKeyResponse(string Kid);
+internal sealed record SigningKeyResponse(string Kid);
 
 /// <summary><c>{"followers":[...]}</c></summary>
-public sealed record FollowersResponse(IReadOnlyList<FollowerSummary> Followers);
+internal sealed record FollowersResponse(IReadOnlyList<FollowerSummary> Followers);
 
 /// <summary><c>{"replica_sets":[...]}</c></summary>
-public sealed record ReplicaSetsResponse(IReadOnlyList<ReplicaSetListing> ReplicaSets);
+internal sealed record ReplicaSetsResponse(IReadOnlyList<ReplicaSetListing> ReplicaSets);

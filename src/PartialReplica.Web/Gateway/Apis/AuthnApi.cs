@@ -14,7 +14,7 @@ using PartialReplica.Web.Hosting;
 namespace PartialReplica.Web.Gateway.Apis;
 
 /// <summary>S1: API key → short-lived token, API key rotation, and the public keys that verify tokens.</summary>
-public static class AuthnApi
+internal static class AuthnApi
 {
     public static IEndpointRouteBuilder MapAuthnApi(this IEndpointRouteBuilder app)
     {

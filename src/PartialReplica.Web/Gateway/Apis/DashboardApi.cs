@@ -10,7 +10,7 @@ namespace PartialReplica.Web.Gateway.Apis;
 /// The dashboard (SPEC F11): a static page embedded in this assembly, no CDN, that signs in as the admin and
 /// polls <see cref="StatusApi"/>. The page itself carries no data, so it is served without authentication.
 /// </summary>
-public static class DashboardApi
+internal static class DashboardApi
 {
     public const string Route = "/dashboard";
 

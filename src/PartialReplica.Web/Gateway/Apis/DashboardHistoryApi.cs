@@ -13,7 +13,7 @@ namespace PartialReplica.Web.Gateway.Apis;
 /// The dashboard's charts (SPEC F11): the last 15 minutes of per-second lag and push-rate samples this gateway
 /// keeps in memory (<see cref="DashboardHistory"/>). Admin only; counts and times, never a value.
 /// </summary>
-public static class DashboardHistoryApi
+internal static class DashboardHistoryApi
 {
     public const string Route = "/status/history";
 

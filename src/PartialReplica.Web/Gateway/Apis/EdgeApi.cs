@@ -18,7 +18,7 @@ namespace PartialReplica.Web.Gateway.Apis;
 /// F7, Conjur Edge shape: a follower pulls its granted secrets, ordered by id, as stored ciphertext. The caller
 /// is the token's subject; nothing outside its granted set is visible, not even whether it exists (S2).
 /// </summary>
-public static class EdgeApi
+internal static class EdgeApi
 {
     /// <summary>The one answer for "not granted" and "does not exist".</summary>
     private static readonly ErrorBody NotFoundBody = ErrorBody.Of("not_found", "No such variable is granted to you.");
@@ -160,17 +160,17 @@ public static class EdgeApi
 /// ciphertext. <c>position</c> (opaque text, null when the caller has no deltas) was taken before the page was read:
 /// a client keeps the position of its full pull's first page and sends it as <c>since</c> next time.
 /// </summary>
-public sealed record EdgeSecretsResponse(IReadOnlyList<GrantedSecret> Secrets, string? Position);
+internal sealed record EdgeSecretsResponse(IReadOnlyList<GrantedSecret> Secrets, string? Position);
 
 /// <summary>
 /// A delta: <c>{"secrets":[{"id","versions":[...]} or {"id","deleted":true}],"next","more"}</c>, ordered by id. The
 /// client sends <c>since=next</c> again while <c>more</c> is true (the rest of this delta), and keeps <c>next</c> as its
 /// position when <c>more</c> is false.
 /// </summary>
-public sealed record EdgeDeltaResponse(IReadOnlyList<EdgeDeltaSecret> Secrets, string Next, bool More);
+internal sealed record EdgeDeltaResponse(IReadOnlyList<EdgeDeltaSecret> Secrets, string Next, bool More);
 
 /// <summary>A changed variable: its current kept versions, or <c>deleted: true</c> (drop it; no versions).</summary>
-public sealed record EdgeDeltaSecret(
+internal sealed record EdgeDeltaSecret(
     string Id,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<SecretVersion>? Versions,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool Deleted);

@@ -12,7 +12,7 @@ namespace PartialReplica.Web.Gateway.Apis;
 /// <c>GET /followers/{name}/explain?variable=ID</c> (SPEC F12): why a follower does or does not receive a variable,
 /// the same document <c>explain --json</c> prints. Admin only; ids and privileges, never a secret value.
 /// </summary>
-public static class ExplainApi
+internal static class ExplainApi
 {
     private const string Suffix = "/explain";
 

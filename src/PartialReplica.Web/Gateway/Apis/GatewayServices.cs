@@ -8,7 +8,7 @@ using PartialReplica.Web.Gateway;
 namespace PartialReplica.Web.Gateway.Apis;
 
 /// <summary>What every handler needs, bound with <c>[AsParameters]</c> (as eShop's <c>CatalogServices</c>).</summary>
-public sealed class GatewayServices(
+internal sealed class GatewayServices(
     [FromServices] NpgsqlDataSource leader,
     [FromServices] IOptions<GatewayOptions> gateway,
     [FromServices] ILogger<GatewayServices> logger,

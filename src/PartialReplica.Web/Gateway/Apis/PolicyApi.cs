@@ -16,7 +16,7 @@ namespace PartialReplica.Web.Gateway.Apis;
 /// <c>/policies/{account}/policy/{branch}</c>, <c>?dryRun=true</c>. Admin only. The body is the YAML, at most
 /// <see cref="PolicyLimits.MaxPolicyBytes"/> (the CLI's limit too); a larger one is refused with 413 naming the limit.
 /// </summary>
-public static class PolicyApi
+internal static class PolicyApi
 {
     public static IEndpointRouteBuilder MapPolicyApi(this IEndpointRouteBuilder app)
     {
@@ -90,7 +90,7 @@ public static class PolicyApi
 /// Endpoint metadata: the policy endpoints take bodies up to <see cref="PolicyLimits.MaxPolicyBytes"/>, whatever the
 /// gateway's general request limit; <see cref="Gateway.RequestBodyLimit"/> applies it and names it when refusing.
 /// </summary>
-public sealed class PolicyBodyLimit : IRequestSizeLimitMetadata
+internal sealed class PolicyBodyLimit : IRequestSizeLimitMetadata
 {
     /// <inheritdoc />
     public long? MaxRequestBodySize => PolicyLimits.MaxPolicyBytes;

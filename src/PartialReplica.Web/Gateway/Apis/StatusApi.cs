@@ -13,7 +13,7 @@ namespace PartialReplica.Web.Gateway.Apis;
 /// F9 status over HTTP, for the dashboard (F11): the same document <c>status --json</c> prints, and the
 /// replica sets with their counts. Admin only; counts and states, never a secret value.
 /// </summary>
-public static class StatusApi
+internal static class StatusApi
 {
     /// <summary>The named HttpClient that asks agents for their own counts.</summary>
     public const string AgentClientName = "agent-status";

@@ -13,7 +13,7 @@ namespace PartialReplica.Web.Gateway.Authentication;
 /// a whole /64), each permit being one failure. Failures are logged in aggregate: one summary per window, and one line
 /// when a login or an address goes over its limit, never the key that was presented.
 /// </summary>
-public sealed class AuthenticationFailureLimiter : IAuthenticationFailureLimiter, IDisposable
+internal sealed class AuthenticationFailureLimiter : IAuthenticationFailureLimiter, IDisposable
 {
     // Beyond this many distinct logins or addresses in one window, only the totals grow.
     private const int MaxTalliedKeys = 10_000;

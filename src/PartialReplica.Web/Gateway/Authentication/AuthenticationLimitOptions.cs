@@ -3,7 +3,7 @@ using System.ComponentModel.DataAnnotations;
 namespace PartialReplica.Web.Gateway.Authentication;
 
 /// <summary>Limits on failed authentications (configuration section <c>Gateway:AuthenticationLimits</c>).</summary>
-public sealed class AuthenticationLimitOptions
+internal sealed class AuthenticationLimitOptions
 {
     public const string Section = "Gateway:AuthenticationLimits";
 

@@ -8,7 +8,7 @@ namespace PartialReplica.Web.Gateway.Authentication;
 /// <see cref="AuthenticationFailureLimiter"/> serves one gateway; a shared store (Redis, SPEC F14) can implement the
 /// same contract for a tier of gateways.
 /// </summary>
-public interface IAuthenticationFailureLimiter
+internal interface IAuthenticationFailureLimiter
 {
     /// <summary>
     /// Before the key is checked: whether <paramref name="client"/> has already used up its failures for this window,
@@ -27,7 +27,7 @@ public interface IAuthenticationFailureLimiter
 /// <summary>Whether an attempt is refused for too many failures, and when the caller may try again.</summary>
 /// <param name="Limited">True when the attempt is refused with 429.</param>
 /// <param name="RetryAfter">How long until the limit lifts (whole seconds in <c>Retry-After</c>).</param>
-public readonly record struct AuthenticationLimit(bool Limited, TimeSpan RetryAfter)
+internal readonly record struct AuthenticationLimit(bool Limited, TimeSpan RetryAfter)
 {
     /// <summary>Not limited.</summary>
     public static AuthenticationLimit None => default;

@@ -8,7 +8,7 @@ namespace PartialReplica.Web.Gateway.Authentication;
 /// <see cref="InProcessTokenRevocations"/> serves one gateway; <see cref="SharedState.RedisTokenRevocations"/> every
 /// gateway sharing a Redis.
 /// </summary>
-public interface ITokenRevocations
+internal interface ITokenRevocations
 {
     /// <summary>Refuses from now on every token of <paramref name="roleId"/> issued at or before <paramref name="issuedAtOrBefore"/>.</summary>
     ValueTask DenyAsync(string roleId, DateTimeOffset issuedAtOrBefore, CancellationToken cancellationToken);
@@ -18,7 +18,7 @@ public interface ITokenRevocations
 }
 
 /// <summary>What token validation and issuing ask of <see cref="ITokenRevocations"/>.</summary>
-public static class TokenRevocationsExtensions
+internal static class TokenRevocationsExtensions
 {
     /// <summary>Whether a token of <paramref name="roleId"/> issued at <paramref name="issuedAt"/> is refused.</summary>
     public static async ValueTask<bool> IsDeniedAsync(

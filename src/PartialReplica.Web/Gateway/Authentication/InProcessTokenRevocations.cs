@@ -7,7 +7,7 @@ namespace PartialReplica.Web.Gateway.Authentication;
 /// <see cref="ITokenRevocations"/> in this gateway's memory: what this gateway was told. The default with one gateway,
 /// and what a Redis-backed gateway falls back to while Redis does not answer.
 /// </summary>
-public sealed class InProcessTokenRevocations(TimeProvider timeProvider) : ITokenRevocations
+internal sealed class InProcessTokenRevocations(TimeProvider timeProvider) : ITokenRevocations
 {
     /// <summary>How long an entry matters: a token issued at its time is expired (with the clock skew) after this.</summary>
     public static readonly TimeSpan EntryLifetime = TokenLifetimes.Max + TokenLifetimes.ClockSkew + TimeSpan.FromSeconds(1);

@@ -21,7 +21,7 @@ namespace PartialReplica.Web.Gateway.Authentication;
 /// connection comes from <c>listener</c> (<see cref="ListenerFor"/>: not pooled), so it never holds one of the
 /// requests' pooled connections.
 /// </summary>
-public sealed class LeaderTokenRevocationFeed(
+internal sealed class LeaderTokenRevocationFeed(
     NpgsqlDataSource leader, NpgsqlDataSource listener, ITokenRevocations revocations, TimeProvider timeProvider, LoopSupervisor supervisor,
     ILogger<LeaderTokenRevocationFeed> logger) : BackgroundService
 {

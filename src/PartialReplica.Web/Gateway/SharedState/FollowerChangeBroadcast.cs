@@ -12,7 +12,7 @@ namespace PartialReplica.Web.Gateway.SharedState;
 /// answer, only this gateway is woken: the others learn it from the leader's NOTIFY on the followers table or their
 /// next periodic refresh, as they always do (the leader's table stays the truth; a wake-up only makes it sooner).
 /// </summary>
-public sealed class FollowerChangeBroadcast(RedisLink redis, ILogger<FollowerChangeBroadcast> logger) : BackgroundService
+internal sealed class FollowerChangeBroadcast(RedisLink redis, ILogger<FollowerChangeBroadcast> logger) : BackgroundService
 {
     private const string ChannelName = "followers-changed";
 

@@ -16,7 +16,7 @@ namespace PartialReplica.Web.Gateway.SharedState;
 /// failures it saw (through the in-process limiter's tally). While Redis does not answer, the in-process limiter counts
 /// instead (the outage is logged once by <see cref="RedisLink"/>); its counts are this gateway's alone.
 /// </summary>
-public sealed class RedisAuthenticationFailureLimiter(
+internal sealed class RedisAuthenticationFailureLimiter(
     RedisLink redis, AuthenticationFailureLimiter local, IOptions<AuthenticationLimitOptions> options, ILogger<RedisAuthenticationFailureLimiter> logger)
     : IAuthenticationFailureLimiter
 {

@@ -12,7 +12,7 @@ namespace PartialReplica.Web.Gateway.SharedState;
 /// can be used now. An outage is logged once when it starts and once when Redis answers again, whoever noticed it
 /// (the connection's events or a command that failed); <see cref="Restored"/> fires then.
 /// </summary>
-public sealed class RedisLink : IHostedService, IAsyncDisposable
+internal sealed class RedisLink : IHostedService, IAsyncDisposable
 {
     private readonly ConfigurationOptions? _configuration;
     private readonly string _prefix;

@@ -15,7 +15,7 @@ namespace PartialReplica.Web.Gateway.SharedState;
 /// answers again its own denials of the outage are written there. Denials other gateways made during an outage
 /// reach this one only when Redis answers again.
 /// </summary>
-public sealed class RedisTokenRevocations : ITokenRevocations
+internal sealed class RedisTokenRevocations : ITokenRevocations
 {
     // Keeps the latest denial: a denial never moves earlier.
     private const string DenyScript = """

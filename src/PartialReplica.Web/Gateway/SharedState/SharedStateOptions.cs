@@ -5,7 +5,7 @@ namespace PartialReplica.Web.Gateway.SharedState;
 /// StackExchange.Redis configuration string (<c>redis.internal:6379,password=…,ssl=true</c>). Empty: each gateway keeps
 /// its authentication limits and token revocations in its own process, the embedded default.
 /// </summary>
-public sealed class SharedStateOptions
+internal sealed class SharedStateOptions
 {
     /// <summary>The configuration section (the gateway's own).</summary>
     public const string Section = "Gateway";

@@ -6,7 +6,7 @@ using PartialReplica.Web.Hosting;
 namespace PartialReplica.Web.Gateway.SharedState;
 
 /// <summary>What the gateways share (SPEC F14): in-process without <c>Gateway:Redis</c>, through Redis with it.</summary>
-public static class SharedStateServiceExtensions
+internal static class SharedStateServiceExtensions
 {
     /// <summary>
     /// Registers the authentication failure limits, the token deny-list and the follower wake-ups, backed by Redis

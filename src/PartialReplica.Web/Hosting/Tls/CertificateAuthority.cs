@@ -91,7 +91,7 @@ public sealed class CertificateAuthority
 }
 
 /// <summary>A peer's TLS certificate refused by <see cref="CertificateAuthority"/>; the message names the certificate.</summary>
-public sealed class PeerCertificateRefusedException : AuthenticationException
+internal sealed class PeerCertificateRefusedException : AuthenticationException
 {
     public PeerCertificateRefusedException(string message) : base(message) { }
 
@@ -101,7 +101,7 @@ public sealed class PeerCertificateRefusedException : AuthenticationException
 }
 
 /// <summary>The CA a host trusts for its peer (none: the system's store), loaded once from its options.</summary>
-public sealed record PeerTrust(CertificateAuthority? Authority)
+internal sealed record PeerTrust(CertificateAuthority? Authority)
 {
     public static PeerTrust From(string? path, string option) =>
         new(string.IsNullOrEmpty(path) ? null : CertificateAuthority.Load(path, option));

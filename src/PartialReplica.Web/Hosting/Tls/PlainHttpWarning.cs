@@ -12,7 +12,7 @@ namespace PartialReplica.Web.Hosting.Tls;
 /// Warns once at start when a host serves plain HTTP on an address other machines can reach: tokens and
 /// pushed ciphertext would cross the network unencrypted (SPEC S5).
 /// </summary>
-public sealed class PlainHttpWarning(IServer server, IHostApplicationLifetime lifetime, ILogger<PlainHttpWarning> logger) : IHostedService
+internal sealed class PlainHttpWarning(IServer server, IHostApplicationLifetime lifetime, ILogger<PlainHttpWarning> logger) : IHostedService
 {
     /// <summary>The addresses among <paramref name="addresses"/> (Kestrel's bound URLs) that are plain HTTP beyond loopback.</summary>
     public static IReadOnlyList<string> ExposedPlainHttp(IEnumerable<string> addresses) =>
@@ -53,7 +53,7 @@ public sealed class PlainHttpWarning(IServer server, IHostApplicationLifetime li
 }
 
 /// <summary>Registers <see cref="PlainHttpWarning"/>.</summary>
-public static class PlainHttpWarningExtensions
+internal static class PlainHttpWarningExtensions
 {
     public static IServiceCollection AddPlainHttpWarning(this IServiceCollection services) =>
         services.AddHostedService<PlainHttpWarning>();

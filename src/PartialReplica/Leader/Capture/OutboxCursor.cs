@@ -5,7 +5,7 @@ namespace PartialReplica.Leader.Capture;
 /// transactions older than every running one, so a row committed late can never fall behind the cursor
 /// (change_id order alone is not commit order).
 /// </summary>
-public readonly record struct OutboxCursor(long Tx, long ChangeId) : IComparable<OutboxCursor>
+internal readonly record struct OutboxCursor(long Tx, long ChangeId) : IComparable<OutboxCursor>
 {
     public static OutboxCursor Start => new(0, 0);
 
@@ -22,4 +22,4 @@ public readonly record struct OutboxCursor(long Tx, long ChangeId) : IComparable
 /// Whether the follower must hear of it: a revoke, grant or requeue always; a new or deleted version only
 /// of a variable the follower is granted (one it is not granted it does not hold: the revoke removed it).
 /// </param>
-public sealed record Change(OutboxCursor Position, string Kind, string ResourceId, string? Follower, DateTime CreatedAt, bool Relevant);
+internal sealed record Change(OutboxCursor Position, string Kind, string ResourceId, string? Follower, DateTime CreatedAt, bool Relevant);

@@ -4,7 +4,7 @@ using PartialReplica.Schema;
 namespace PartialReplica.Leader.Capture;
 
 /// <summary>Reads the durable change outbox on the leader (SPEC F5).</summary>
-public sealed class OutboxReader(NpgsqlDataSource leader)
+internal sealed class OutboxReader(NpgsqlDataSource leader)
 {
     /// <summary>
     /// A session for the statements below, which a gateway runs every few milliseconds. They are prepared

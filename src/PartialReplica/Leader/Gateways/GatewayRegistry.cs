@@ -14,7 +14,7 @@ public sealed record GatewayStatusRow(string Id, string? Url, DateTimeOffset Sta
 /// live while its lease has not expired by the leader's clock. Rows expired for a minute are pruned by the others'
 /// renewals.
 /// </summary>
-public sealed class GatewayRegistry(NpgsqlDataSource leader)
+internal sealed class GatewayRegistry(NpgsqlDataSource leader)
 {
     /// <summary>
     /// Registers (<paramref name="starting"/>: a new run, so <c>started_at</c> moves) or renews <paramref name="id"/>'s

@@ -9,7 +9,7 @@ namespace PartialReplica.Leader.Heartbeat;
 /// beat at least as far as the batch's stamps (see <see cref="LeaderBeacon"/>). The gateway's periodic beat is the
 /// dispatcher's supervised heartbeat loop.
 /// </summary>
-public sealed class HeartbeatWriter(NpgsqlDataSource leader)
+internal sealed class HeartbeatWriter(NpgsqlDataSource leader)
 {
     /// <summary>
     /// One beat: the row's time, and its position raised to the leader's WAL insert position read by this

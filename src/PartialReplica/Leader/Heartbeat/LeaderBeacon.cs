@@ -9,7 +9,7 @@ namespace PartialReplica.Leader.Heartbeat;
 /// it covers: requests that arrive while a beat is being written wait for it, and at most one more beat (started after
 /// they arrived, so at a position past their stamps) serves them all. A stamp already covered costs nothing.
 /// </summary>
-public sealed class LeaderBeacon(HeartbeatWriter writer)
+internal sealed class LeaderBeacon(HeartbeatWriter writer)
 {
     // Never disposed: without its wait handle a SemaphoreSlim holds nothing to release.
     private readonly SemaphoreSlim _writing = new(1, 1);

@@ -11,7 +11,7 @@ namespace PartialReplica.Leader.Relay;
 /// published tables, and membership in the groups pg_hba.conf confines to the relay database. Its password is made
 /// here, handed to the follower's subscription and kept nowhere else; rotation makes a new one.
 /// </summary>
-public static class FollowerLogins
+internal static class FollowerLogins
 {
     /// <summary>Creates the login, or gives it a fresh password; returns the password (held only by the caller).</summary>
     public static async Task<string> SetPasswordAsync(

@@ -9,7 +9,7 @@ namespace PartialReplica.Leader.Relay;
 /// cluster, secrets included). Rules are taken in file order: the first rule matching a connection decides it, so
 /// a login is confined only when a <c>reject</c> for every address comes before every rule that would admit it.
 /// </summary>
-public static class HbaCheck
+internal static class HbaCheck
 {
     /// <summary>What the check found: the ways a follower login gets in where it must not, empty when none.</summary>
     public sealed record Result(IReadOnlyList<string> Openings)

@@ -20,7 +20,7 @@ public sealed record RelaySetupResult(RelayLocation Location, bool InLeaderClust
 /// tables under the same publication name. A follower's login (made by <c>follower init</c> on the relay's server)
 /// thus decodes nothing but published rows and never reaches the leader database. Idempotent.
 /// </summary>
-public sealed partial class RelaySetup(ILogger logger)
+internal sealed partial class RelaySetup(ILogger logger)
 {
     private static readonly TimeSpan InitialCopyTimeout = TimeSpan.FromMinutes(5);
 
