@@ -116,7 +116,7 @@ internal sealed class DashboardHistorySampler(
         IReadOnlyDictionary<string, (long Pending, long LagMs)>? backlog = null;
         try
         {
-            backlog = await PushMetrics.ReadBacklogAsync(leader, cancellationToken);
+            backlog = await Backlog.ReadAsync(leader, cancellationToken);
             if (_failing)
             {
                 _failing = false;

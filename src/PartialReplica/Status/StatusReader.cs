@@ -86,12 +86,7 @@ public sealed class StatusReader(
                        (SELECT g.id FROM partial_replica.gateways g WHERE g.id = d.gateway AND g.lease_until > clock_timestamp())
                   FROM partial_replica.followers f
                   JOIN partial_replica.delivery d ON d.follower = f.name
-                  CROSS JOIN LATERAL (
-                      SELECT count(*) AS n,
-                             (extract(epoch FROM clock_timestamp() - min(c.created_at)) * 1000)::bigint AS lag_ms
-                        FROM partial_replica.changes c
-                       WHERE (c.tx, c.change_id) > (d.last_tx, d.last_change_id)
-                         AND (c.follower IS NULL OR c.follower = f.name)) pending
+                {Backlog.PendingSql}
                  ORDER BY f.name
                 """))
             await using (var reader = await command.ExecuteReaderAsync(cancellationToken))

@@ -9,7 +9,6 @@ using PartialReplica.Configuration;
 using PartialReplica.Enrollment;
 using PartialReplica.Grants;
 using PartialReplica.Leader.Relay;
-using PartialReplica.Web.Gateway;
 using PartialReplica.Web.Gateway.Authentication;
 using PartialReplica.Web.Gateway.SharedState;
 using PartialReplica.Web.Hosting;

@@ -7,7 +7,6 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
 using PartialReplica.Authn;
-using PartialReplica.Web.Gateway;
 using PartialReplica.Web.Gateway.Authentication;
 using PartialReplica.Web.Hosting;
 

@@ -4,7 +4,6 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
 using PartialReplica.Status;
-using PartialReplica.Web.Gateway;
 using PartialReplica.Web.Gateway.Authentication;
 
 namespace PartialReplica.Web.Gateway.Apis;

@@ -8,7 +8,6 @@ using PartialReplica.Conjur;
 using PartialReplica.Grants;
 using PartialReplica.Leader.Edge;
 using PartialReplica.Protocol;
-using PartialReplica.Web.Gateway;
 using PartialReplica.Web.Gateway.Authentication;
 using PartialReplica.Web.Hosting;
 

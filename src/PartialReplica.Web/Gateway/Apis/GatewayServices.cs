@@ -3,7 +3,6 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using PartialReplica.Conjur;
-using PartialReplica.Web.Gateway;
 
 namespace PartialReplica.Web.Gateway.Apis;
 

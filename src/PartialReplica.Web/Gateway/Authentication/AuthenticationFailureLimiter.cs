@@ -3,7 +3,6 @@ using System.Net.Sockets;
 using System.Threading.RateLimiting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using PartialReplica.Web.Gateway;
 
 namespace PartialReplica.Web.Gateway.Authentication;
 

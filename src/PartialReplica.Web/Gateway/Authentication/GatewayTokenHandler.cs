@@ -8,7 +8,6 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using PartialReplica.Authn;
-using PartialReplica.Web.Gateway;
 
 namespace PartialReplica.Web.Gateway.Authentication;
 

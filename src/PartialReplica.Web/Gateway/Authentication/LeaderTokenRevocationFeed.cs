@@ -4,7 +4,6 @@ using Npgsql;
 using PartialReplica.Configuration;
 using PartialReplica.Schema;
 using PartialReplica.Supervision;
-using PartialReplica.Web.Gateway;
 
 namespace PartialReplica.Web.Gateway.Authentication;
 

@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using PartialReplica.Web.Gateway;
 using StackExchange.Redis;
 
 namespace PartialReplica.Web.Gateway.SharedState;

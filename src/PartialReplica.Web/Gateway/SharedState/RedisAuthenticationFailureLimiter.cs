@@ -1,7 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using PartialReplica.Web.Gateway;
 using PartialReplica.Web.Gateway.Authentication;
 using StackExchange.Redis;
 

@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using PartialReplica.Web.Gateway;
 using StackExchange.Redis;
 
 namespace PartialReplica.Web.Gateway.SharedState;

@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Logging;
-using PartialReplica.Web.Gateway;
 using PartialReplica.Web.Gateway.Authentication;
 using StackExchange.Redis;
 

@@ -96,7 +96,7 @@ public sealed class PushMetrics
     /// </summary>
     public async Task SampleBacklogOnceAsync(NpgsqlDataSource leader, ISet<string> reported, CancellationToken cancellationToken)
     {
-        var backlog = await ReadBacklogAsync(leader, cancellationToken);
+        var backlog = await Backlog.ReadAsync(leader, cancellationToken);
         foreach (var (follower, sample) in backlog)
         {
             _backlog[follower] = sample;
@@ -109,33 +109,5 @@ public sealed class PushMetrics
         }
 
         reported.UnionWith(backlog.Keys);
-    }
-
-    /// <summary>
-    /// Every registered follower's undelivered changes and the age of its oldest one in ms (0 when caught up), read
-    /// from the leader's outbox and delivery cursors: the gauges above and the dashboard's lag history.
-    /// </summary>
-    public static async Task<IReadOnlyDictionary<string, (long Pending, long LagMs)>> ReadBacklogAsync(
-        NpgsqlDataSource leader, CancellationToken cancellationToken)
-    {
-        await using var connection = await leader.OpenConnectionAsync(cancellationToken);
-        await using var command = ConnectionExtensions.Command(connection, """
-            SELECT d.follower, pending.n, COALESCE(pending.lag_ms, 0)
-              FROM partial_replica.delivery d
-              CROSS JOIN LATERAL (
-                  SELECT count(*) AS n,
-                         (extract(epoch FROM clock_timestamp() - min(c.created_at)) * 1000)::bigint AS lag_ms
-                    FROM partial_replica.changes c
-                   WHERE (c.tx, c.change_id) > (d.last_tx, d.last_change_id)
-                     AND (c.follower IS NULL OR c.follower = d.follower)) pending
-            """);
-        var backlog = new Dictionary<string, (long Pending, long LagMs)>(StringComparer.Ordinal);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            backlog[reader.GetString(0)] = (reader.GetInt64(1), reader.GetInt64(2));
-        }
-
-        return backlog;
     }
 }
