@@ -10,18 +10,3 @@ public sealed record GrantedState(string Id, IReadOnlyList<SecretVersion>? Versi
 
 /// <summary>A page of the granted list: offset paging, or keyset paging after an id (both ordered by id, bytewise).</summary>
 public sealed record GrantedPage(int Limit, int Offset = 0, string? After = null);
-
-/// <summary>
-/// Receives a page of granted secrets as <see cref="GrantedSecretsReader"/> reads them, in order: for each secret,
-/// <see cref="BeginSecret"/>, its versions by <see cref="AddVersion"/>, then <see cref="EndSecret"/>. Lets a caller
-/// write a page (the Edge API's JSON) straight from the rows, without building it first.
-/// </summary>
-public interface IGrantedPageSink
-{
-    void BeginSecret(string id);
-
-    /// <summary>One kept version; <paramref name="expiresAt"/> is UTC.</summary>
-    void AddVersion(int version, byte[] value, DateTime? expiresAt);
-
-    void EndSecret();
-}

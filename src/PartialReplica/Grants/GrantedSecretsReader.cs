@@ -255,50 +255,54 @@ public sealed class GrantedSecretsReader(NpgsqlDataSource leader)
     public static async Task<IReadOnlyList<GrantedSecret>> ReadPageAsync(
         NpgsqlConnection connection, string followerRoleId, GrantedPage page, CancellationToken cancellationToken)
     {
-        var secrets = new GrantedSecretList(page.Limit);
-        await ReadPageAsync(connection, followerRoleId, page, secrets, cancellationToken);
-        return secrets.Secrets;
-    }
-
-    /// <summary>
-    /// <see cref="ReadPageAsync(NpgsqlConnection, string, GrantedPage, CancellationToken)"/> handed to
-    /// <paramref name="sink"/> row by row as it is read, nothing built in between; returns how many secrets it got.
-    /// </summary>
-    public static async Task<int> ReadPageAsync(
-        NpgsqlConnection connection, string followerRoleId, GrantedPage page, IGrantedPageSink sink, CancellationToken cancellationToken)
-    {
         var limit = page.Limit is > 0 and <= MaxPageSize ? page.Limit : throw new PartialReplicaException($"limit must be between 1 and {MaxPageSize}");
         if (page.Offset < 0)
         {
             throw new PartialReplicaException("offset must not be negative");
         }
 
+        var secrets = new List<GrantedSecret>(limit);
         if (page.Offset > 0)
         {
             await using var command = ConnectionExtensions.Command(connection, OffsetPageSql, followerRoleId, limit, page.Offset);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            return (await SendSecretsAsync(reader, sink, limit, cancellationToken)).Sent;
+            foreach (var variable in await ReadGroupsAsync(reader, limit, cancellationToken))
+            {
+                secrets.Add(new GrantedSecret(variable.Id, variable.Versions));
+            }
+
+            return secrets;
         }
 
         // The push's page, keyset: variables without a value are skipped, so a page may need another round to fill up.
         var byRange = await PagesByRangeAsync(connection, followerRoleId, cancellationToken);
         var after = page.After ?? "";
-        var sent = 0;
-        while (sent < limit)
+        while (secrets.Count < limit)
         {
-            await using var command = PageCommand(connection, followerRoleId, after, limit, byRange);
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            var round = await SendSecretsAsync(reader, sink, limit - sent, cancellationToken);
-            sent += round.Sent;
-            if (round.Variables < limit)
+            List<GrantedVariable> round;
+            await using (var command = PageCommand(connection, followerRoleId, after, limit, byRange))
+            await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+            {
+                round = await ReadGroupsAsync(reader, limit, cancellationToken);
+            }
+
+            foreach (var variable in round)
+            {
+                if (variable.Versions.Count > 0 && secrets.Count < limit)
+                {
+                    secrets.Add(new GrantedSecret(variable.Id, variable.Versions));
+                }
+            }
+
+            if (round.Count < limit)
             {
                 break;
             }
 
-            after = round.LastId!;
+            after = round[^1].Id;
         }
 
-        return sent;
+        return secrets;
     }
 
     /// <summary>One variable when it is granted to the follower and has a value; null otherwise.</summary>
@@ -343,74 +347,6 @@ public sealed class GrantedSecretsReader(NpgsqlDataSource leader)
         }
 
         return variables;
-    }
-
-    /// <summary>
-    /// Hands rows <c>(id, version, value, expires_at)</c> ordered by id, then version, to <paramref name="sink"/>: the
-    /// first <paramref name="room"/> variables with a version (one without has a single row of nulls and is skipped).
-    /// Returns how many secrets were sent, how many variables were read and the last variable's id.
-    /// </summary>
-    private static async Task<(int Sent, int Variables, string? LastId)> SendSecretsAsync(
-        NpgsqlDataReader reader, IGrantedPageSink sink, int room, CancellationToken cancellationToken)
-    {
-        var sent = 0;
-        var variables = 0;
-        string? current = null;
-        var open = false;
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            var id = reader.GetString(0);
-            if (id != current)
-            {
-                if (open)
-                {
-                    sink.EndSecret();
-                    open = false;
-                }
-
-                current = id;
-                variables++;
-                if (!reader.IsDBNull(1) && sent < room)
-                {
-                    sink.BeginSecret(id);
-                    open = true;
-                    sent++;
-                }
-            }
-
-            if (open)
-            {
-                // Conjur's expires_at is a timestamp without time zone, read as UTC.
-                sink.AddVersion(reader.GetInt32(1), reader.GetFieldValue<byte[]>(2),
-                    reader.IsDBNull(3) ? null : DateTime.SpecifyKind(reader.GetDateTime(3), DateTimeKind.Utc));
-            }
-        }
-
-        if (open)
-        {
-            sink.EndSecret();
-        }
-
-        return (sent, variables, current);
-    }
-
-    /// <summary>Builds a page as a list (every caller but the Edge API's JSON).</summary>
-    private sealed class GrantedSecretList(int capacity) : IGrantedPageSink
-    {
-        private string? _id;
-        private List<SecretVersion>? _versions;
-
-        public List<GrantedSecret> Secrets { get; } = new(Math.Clamp(capacity, 0, MaxPageSize));
-
-        public void BeginSecret(string id)
-        {
-            _id = id;
-            _versions = new List<SecretVersion>(1);
-        }
-
-        public void AddVersion(int version, byte[] value, DateTime? expiresAt) => _versions!.Add(new SecretVersion(version, value, expiresAt));
-
-        public void EndSecret() => Secrets.Add(new GrantedSecret(_id!, _versions!));
     }
 
     private sealed record GrantedVariable(string Id, bool Granted, List<SecretVersion> Versions);

@@ -3,9 +3,7 @@ using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Http.Json;
 using Microsoft.AspNetCore.Routing;
-using Microsoft.Extensions.Options;
 using PartialReplica.Conjur;
 using PartialReplica.Grants;
 using PartialReplica.Leader.Edge;
@@ -45,7 +43,7 @@ public static class EdgeApi
         return app;
     }
 
-    public static async Task<Results<EdgeSecretsPageJson, Ok<CountResponse>, Ok<EdgeDeltaResponse>, BadRequest<ErrorBody>, JsonHttpResult<ErrorBody>, ForbidHttpResult>> ListSecretsAsync(
+    public static async Task<Results<Ok<EdgeSecretsResponse>, Ok<CountResponse>, Ok<EdgeDeltaResponse>, BadRequest<ErrorBody>, JsonHttpResult<ErrorBody>, ForbidHttpResult>> ListSecretsAsync(
         string account,
         string? limit,
         string? offset,
@@ -54,7 +52,6 @@ public static class EdgeApi
         string? since,
         ClaimsPrincipal user,
         [AsParameters] GatewayServices services,
-        IOptions<JsonOptions> json,
         CancellationToken cancellationToken)
     {
         // Caller text is checked before anything else, so a refused value never reaches a query (CallerText).
@@ -84,12 +81,10 @@ public static class EdgeApi
             return TypedResults.Ok(new CountResponse(await EdgeFullPull.CountAsync(services.Leader, roleId, cancellationToken)));
         }
 
-        // Written straight from the rows, in the shape of EdgeSecretsResponse.
-        var secrets = new EdgeSecretsPageJson(json.Value.SerializerOptions);
-        var position = await EdgeFullPull.PageWithPositionAsync(
-            services.Leader, roleId, new GrantedPage(page.Limit, page.Offset, page.After), secrets, cancellationToken);
-        LogMessages.EdgePageServed(services.Logger, secrets.Count, roleId);
-        return secrets.Finish(position?.ToString());
+        var secrets = await EdgeFullPull.PageWithPositionAsync(
+            services.Leader, roleId, new GrantedPage(page.Limit, page.Offset, page.After), cancellationToken);
+        LogMessages.EdgePageServed(services.Logger, secrets.Secrets.Count, roleId);
+        return TypedResults.Ok(new EdgeSecretsResponse(secrets.Secrets, secrets.Position?.ToString()));
     }
 
     /// <summary>
@@ -98,7 +93,7 @@ public static class EdgeApi
     /// (<see cref="EdgeDeltaQuery"/> has the rule), and <c>next</c>. 410 when the position can no longer be answered:
     /// the client pulls the full list again.
     /// </summary>
-    private static async Task<Results<EdgeSecretsPageJson, Ok<CountResponse>, Ok<EdgeDeltaResponse>, BadRequest<ErrorBody>, JsonHttpResult<ErrorBody>, ForbidHttpResult>> DeltaAsync(
+    private static async Task<Results<Ok<EdgeSecretsResponse>, Ok<CountResponse>, Ok<EdgeDeltaResponse>, BadRequest<ErrorBody>, JsonHttpResult<ErrorBody>, ForbidHttpResult>> DeltaAsync(
         string roleId, string since, string? limit, string? otherPaging, GatewayServices services, CancellationToken cancellationToken)
     {
         if (otherPaging is not null)

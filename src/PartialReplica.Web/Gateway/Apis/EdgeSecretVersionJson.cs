@@ -14,15 +14,11 @@ public sealed class EdgeSecretVersionJson : JsonConverter<SecretVersion>
     public override SecretVersion Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
         throw new NotSupportedException("The Edge API only writes secret versions.");
 
-    public override void Write(Utf8JsonWriter writer, SecretVersion value, JsonSerializerOptions options) =>
-        Write(writer, value.Version, value.Value, value.ExpiresAt);
-
-    /// <summary>One version's JSON, as the converter writes it (also for pages written straight from the rows).</summary>
-    public static void Write(Utf8JsonWriter writer, int version, byte[] value, DateTime? expiresAt)
+    public override void Write(Utf8JsonWriter writer, SecretVersion value, JsonSerializerOptions options)
     {
         writer.WriteStartObject();
-        writer.WriteNumber("version", version);
-        if (expiresAt is { } expires)
+        writer.WriteNumber("version", value.Version);
+        if (value.ExpiresAt is { } expires)
         {
             writer.WriteString("expires_at", new DateTimeOffset(DateTime.SpecifyKind(expires, DateTimeKind.Utc)));
         }
@@ -31,7 +27,7 @@ public sealed class EdgeSecretVersionJson : JsonConverter<SecretVersion>
             writer.WriteNull("expires_at");
         }
 
-        writer.WriteBase64String("value", value);
+        writer.WriteBase64String("value", value.Value);
         writer.WriteEndObject();
     }
 }

@@ -18,18 +18,16 @@ public static class EdgeFullPull
         OnConnectionAsync(leader, connection => GrantedSecretsReader.ReadPageAsync(connection, followerRoleId, page, cancellationToken), cancellationToken);
 
     /// <summary>
-    /// One page of the full pull, handed to <paramref name="sink"/> as it is read, with the position to start delta
-    /// pulls from (<see cref="EdgeDeltaQuery"/>), taken on the same connection before the page is read: every change
-    /// the page does not show yet is at or after it. A client keeps the position of its first page. Null position:
-    /// the caller is not a registered follower.
+    /// One page of the full pull with the position to start delta pulls from (<see cref="EdgeDeltaQuery"/>), taken on
+    /// the same connection before the page is read: every change the page does not show yet is at or after it. A
+    /// client keeps the position of its first page. Null position: the caller is not a registered follower.
     /// </summary>
-    public static Task<EdgePosition?> PageWithPositionAsync(
-        NpgsqlDataSource leader, string followerRoleId, GrantedPage page, IGrantedPageSink sink, CancellationToken cancellationToken) =>
+    public static Task<GrantedSecretsPage> PageWithPositionAsync(
+        NpgsqlDataSource leader, string followerRoleId, GrantedPage page, CancellationToken cancellationToken) =>
         OnConnectionAsync(leader, async connection =>
         {
             var position = await EdgeDeltaQuery.PositionOnAsync(connection, followerRoleId, cancellationToken);
-            await GrantedSecretsReader.ReadPageAsync(connection, followerRoleId, page, sink, cancellationToken);
-            return position;
+            return new GrantedSecretsPage(await GrantedSecretsReader.ReadPageAsync(connection, followerRoleId, page, cancellationToken), position);
         }, cancellationToken);
 
     /// <summary>How many granted secrets the follower has (the length of the full list, whatever the page).</summary>
