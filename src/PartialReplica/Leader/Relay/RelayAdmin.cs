@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using PartialReplica.Configuration;
 
@@ -48,7 +49,7 @@ public sealed class RelayAdmin(string leaderConnectionString, string? relayOverr
     }
 
     private NpgsqlDataSource Create(string connectionString) =>
-        loggerFactory is null ? NpgsqlDataSource.Create(connectionString) : ServiceDataSources.Create(connectionString, loggerFactory);
+        ServiceDataSources.Create(connectionString, loggerFactory ?? NullLoggerFactory.Instance);
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
