@@ -1,3 +1,4 @@
+using System.Data;
 using Npgsql;
 using PartialReplica.Protocol;
 using PartialReplica.Schema;
@@ -21,13 +22,13 @@ namespace PartialReplica.Grants;
 /// <para>
 /// Secrets are read by one primary-key probe per variable, fenced in a LATERAL subquery (<c>OFFSET 0</c> keeps the
 /// planner from flattening it): otherwise, after a bulk load, the planner hashes the page and scans the whole
-/// <c>secrets</c> table for each page. A follower granted most secrets reads its pages by one range scan instead
-/// (<see cref="PageWithSecretsByRangeSql"/>).
+/// <c>secrets</c> table for each page. A follower granted most secrets reads a page as its ids and then one range scan
+/// of versions, matched in memory (<see cref="RangeVersionsSql"/>).
 /// </para>
 /// <para>
-/// Every statement that returns versions returns rows <c>(id, version, value, expires_at[, granted])</c> ordered by id,
-/// then version; an id without a value has one row of nulls. <see cref="ReadGroupsAsync"/> turns them into variables
-/// with their versions, for every caller. Values are the stored Slosilo ciphertext, never decrypted.
+/// Every other statement that returns versions returns rows <c>(id, version, value, expires_at[, granted])</c> ordered
+/// by id, then version; an id without a value has one row of nulls. <see cref="ReadGroupsAsync"/> turns them into
+/// variables with their versions, for every caller. Values are the stored Slosilo ciphertext, never decrypted.
 /// </para>
 /// <para>
 /// A "granted secret" (Edge, status) is a granted variable with at least one stored version; the push also carries
@@ -77,23 +78,25 @@ public sealed class GrantedSecretsReader(NpgsqlDataSource leader)
          ORDER BY p.resource_id, s.version
         """;
 
+    /// <summary>$1 role id, $2 keyset start (exclusive; '' from the start), $3 limit → the page's granted ids.</summary>
+    private const string PageIdsSql = """
+        SELECT g.resource_id FROM partial_replica.granted g
+         WHERE g.follower_role_id = $1 AND g.resource_id > $2::text COLLATE "C"
+         ORDER BY g.resource_id LIMIT $3
+        """;
+
     /// <summary>
-    /// <see cref="PageWithSecretsSql"/> for a follower granted most secrets, on a leader whose <c>secrets</c> ids compare
-    /// by bytes as the grant table's do (<see cref="PagesByRangeSql"/>): the page's secrets by one range scan between its
-    /// first and last id, hashed against the page. The range also holds the secrets of variables not granted between
-    /// the page's ones, read and dropped, which is why sparse followers keep the probes.
+    /// $1 exclusive start, $2 inclusive end → every kept version of every variable in that range of ids, in the
+    /// primary key's order (no sort): for a follower granted most secrets, on a leader whose <c>secrets</c> ids compare
+    /// by bytes as the grant table's do (<see cref="PagesByRangeSql"/>), a page's versions are this range between its
+    /// first and last id, read in the same snapshot as <see cref="PageIdsSql"/> and matched to the page's ids by the
+    /// reader. The range also holds the versions of variables not granted between the page's ones, read and dropped,
+    /// which is why sparse followers keep the probes of <see cref="PageWithSecretsSql"/>.
     /// </summary>
-    private const string PageWithSecretsByRangeSql = """
-        WITH page AS MATERIALIZED (
-            SELECT g.resource_id FROM partial_replica.granted g
-             WHERE g.follower_role_id = $1 AND g.resource_id > $2::text COLLATE "C"
-             ORDER BY g.resource_id LIMIT $3)
-        SELECT p.resource_id, s.version, s.value, s.expires_at
-          FROM page p
-          LEFT JOIN secrets s ON s.resource_id = p.resource_id COLLATE "default"
-               AND s.resource_id > $2::text COLLATE "default"
-               AND s.resource_id <= (SELECT max(l.resource_id) FROM page l) COLLATE "default"
-         ORDER BY p.resource_id, s.version
+    private const string RangeVersionsSql = """
+        SELECT s.resource_id, s.version, s.value, s.expires_at FROM secrets s
+         WHERE s.resource_id > $1::text COLLATE "default" AND s.resource_id <= $2::text COLLATE "default"
+         ORDER BY s.resource_id, s.version
         """;
 
     /// <summary>
@@ -111,13 +114,14 @@ public sealed class GrantedSecretsReader(NpgsqlDataSource leader)
 
     /// <summary>
     /// $1 role id, $2 limit, $3 offset → an offset page of granted secrets (Conjur's limit/offset). Offset paging must
-    /// check every granted variable before the offset for a value, so the Edge's first and keyset pages avoid it.
+    /// skip every granted variable before the offset that has no value (<c>partial_replica.unset_variables</c>), so the
+    /// Edge's first and keyset pages avoid it.
     /// </summary>
     private const string OffsetPageSql = """
         WITH page AS (
             SELECT g.resource_id FROM partial_replica.granted g
              WHERE g.follower_role_id = $1
-               AND EXISTS (SELECT 1 FROM secrets s WHERE s.resource_id = g.resource_id COLLATE "default")
+               AND NOT EXISTS (SELECT 1 FROM partial_replica.unset_variables u WHERE u.resource_id = g.resource_id)
              ORDER BY g.resource_id LIMIT $2 OFFSET $3)
         SELECT p.resource_id, s.version, s.value, s.expires_at
           FROM page p JOIN secrets s ON s.resource_id = p.resource_id COLLATE "default"
@@ -146,11 +150,13 @@ public sealed class GrantedSecretsReader(NpgsqlDataSource leader)
     /// A scalar subquery: how many granted secrets (variables with at least one version) the follower whose role id
     /// is the SQL expression <paramref name="roleId"/> has (a parameter such as <c>$1</c>, or a column of a query
     /// over followers, as status reads them all in one statement). Never caller text: parameters carry values.
+    /// Its granted count less those of its variables without a version (<c>partial_replica.unset_variables</c>, kept
+    /// by the capture): one row read and a probe per unset variable, however large the granted set.
     /// </summary>
     public static string CountSecretsSql(string roleId) => $"""
-        (SELECT count(*) FROM partial_replica.granted g
-          WHERE g.follower_role_id = {roleId}
-            AND EXISTS (SELECT 1 FROM secrets s WHERE s.resource_id = g.resource_id COLLATE "default"))
+        (coalesce((SELECT n.variables FROM partial_replica.granted_counts n WHERE n.follower_role_id = {roleId}), 0)
+         - (SELECT count(*) FROM partial_replica.unset_variables u
+              JOIN partial_replica.granted g ON g.follower_role_id = {roleId} AND g.resource_id = u.resource_id))
         """;
 
     /// <summary>
@@ -182,10 +188,8 @@ public sealed class GrantedSecretsReader(NpgsqlDataSource leader)
     {
         await using var connection = await leader.OpenConnectionAsync(cancellationToken);
         var stamp = await ReadStampAsync(connection, cancellationToken);
-        await using var command = PageCommand(connection, followerRoleId, after, limit, byRange);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var states = new List<VariableState>(limit);
-        foreach (var variable in await ReadGroupsAsync(reader, limit, cancellationToken))
+        foreach (var variable in await ReadPageGroupsAsync(connection, followerRoleId, after, limit, byRange, cancellationToken))
         {
             states.Add(new VariableState(variable.Id, stamp, variable.Versions));
         }
@@ -279,13 +283,7 @@ public sealed class GrantedSecretsReader(NpgsqlDataSource leader)
         var after = page.After ?? "";
         while (secrets.Count < limit)
         {
-            List<GrantedVariable> round;
-            await using (var command = PageCommand(connection, followerRoleId, after, limit, byRange))
-            await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
-            {
-                round = await ReadGroupsAsync(reader, limit, cancellationToken);
-            }
-
+            var round = await ReadPageGroupsAsync(connection, followerRoleId, after, limit, byRange, cancellationToken);
             foreach (var variable in round)
             {
                 if (variable.Versions.Count > 0 && secrets.Count < limit)
@@ -315,8 +313,58 @@ public sealed class GrantedSecretsReader(NpgsqlDataSource leader)
         return found.Count == 0 ? null : new GrantedSecret(found[0].Id, found[0].Versions);
     }
 
-    private static NpgsqlCommand PageCommand(NpgsqlConnection connection, string followerRoleId, string after, int limit, bool byRange) =>
-        ConnectionExtensions.Command(connection, byRange ? PageWithSecretsByRangeSql : PageWithSecretsSql, followerRoleId, after, limit);
+    /// <summary>
+    /// The next <paramref name="limit"/> granted variables after <paramref name="after"/> with their versions: by one
+    /// probe per variable, or (<paramref name="byRange"/>) as the page's ids and then its range of versions, both in one
+    /// repeatable-read snapshot, matched here. Either way the leader neither hashes nor sorts: both reads follow an index.
+    /// </summary>
+    private static async Task<List<GrantedVariable>> ReadPageGroupsAsync(
+        NpgsqlConnection connection, string followerRoleId, string after, int limit, bool byRange, CancellationToken cancellationToken)
+    {
+        if (!byRange)
+        {
+            await using var command = ConnectionExtensions.Command(connection, PageWithSecretsSql, followerRoleId, after, limit);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            return await ReadGroupsAsync(reader, limit, cancellationToken);
+        }
+
+        await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);
+        var variables = new List<GrantedVariable>(limit);
+        var byId = new Dictionary<string, List<SecretVersion>>(limit, StringComparer.Ordinal);
+        await using (var command = ConnectionExtensions.Command(connection, PageIdsSql, followerRoleId, after, limit))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var versions = new List<SecretVersion>(1);
+                var id = reader.GetString(0);
+                byId[id] = versions;
+                variables.Add(new GrantedVariable(id, true, versions));
+            }
+        }
+
+        if (variables.Count > 0)
+        {
+            await using var command = ConnectionExtensions.Command(connection, RangeVersionsSql, after, variables[^1].Id);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                if (byId.TryGetValue(reader.GetString(0), out var versions))
+                {
+                    versions.Add(ReadVersion(reader));
+                }
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return variables;
+    }
+
+    /// <summary>The version in columns 1–3 of a row <c>(id, version, value, expires_at)</c> whose version is not null.</summary>
+    private static SecretVersion ReadVersion(NpgsqlDataReader reader) =>
+        // Conjur's expires_at is a timestamp without time zone, read as UTC.
+        new(reader.GetInt32(1), reader.GetFieldValue<byte[]>(2),
+            reader.IsDBNull(3) ? null : DateTime.SpecifyKind(reader.GetDateTime(3), DateTimeKind.Utc));
 
     /// <summary>
     /// Groups rows <c>(id, version, value, expires_at[, granted])</c> ordered by id into variables with their versions
@@ -340,9 +388,7 @@ public sealed class GrantedSecretsReader(NpgsqlDataSource leader)
 
             if (!reader.IsDBNull(1))
             {
-                // Conjur's expires_at is a timestamp without time zone, read as UTC.
-                versions!.Add(new SecretVersion(reader.GetInt32(1), reader.GetFieldValue<byte[]>(2),
-                    reader.IsDBNull(3) ? null : DateTime.SpecifyKind(reader.GetDateTime(3), DateTimeKind.Utc)));
+                versions!.Add(ReadVersion(reader));
             }
         }
 

@@ -4,6 +4,7 @@ using PartialReplica.Follower;
 using PartialReplica.Grants;
 using PartialReplica.Leader.Edge;
 using PartialReplica.Policies;
+using PartialReplica.Schema;
 using PartialReplica.Status;
 using PartialReplica.Tests.Infrastructure;
 using PartialReplica.Tests.Policies;
@@ -76,10 +77,63 @@ public sealed class GrantedSecretsReaderTests(ReplicationFixture fixture)
         await Db.ExecuteAsync(db.ConnectionString, "INSERT INTO secrets (resource_id, value) VALUES ('default:variable:apps/inventory/late', '\\x04'::bytea)");
         await AssertAgreeAsync(db, "after a policy update");
         Assert.Contains("default:variable:apps/inventory/late", await db.GrantedAsync(West));
+
+        // Values taken away with plain SQL: every version of one variable (it counts again as without value), then all.
+        await Db.ExecuteAsync(db.ConnectionString, "DELETE FROM secrets WHERE resource_id = $1", ReportsKey);
+        await AssertAgreeAsync(db, "after a variable's every version deleted");
+        await Db.ExecuteAsync(db.ConnectionString, "INSERT INTO secrets (resource_id, value) VALUES ($1, '\\x05'::bytea)", ReportsKey);
+        await AssertAgreeAsync(db, "after a value given again");
+        await Db.ExecuteAsync(db.ConnectionString, "TRUNCATE secrets");
+        await AssertAgreeAsync(db, "after secrets truncated");
+        Assert.Equal(0, await EdgeFullPull.CountAsync(db.DataSource, "default:host:" + East, CancellationToken.None));
     }
 
+    /// <summary>
+    /// The variables without a value (<c>partial_replica.unset_variables</c>, by which counts are made) stay exact when
+    /// one session deletes a variable's last version while another inserts a new one, in either order: the second
+    /// waits for the first (the variable's row lock), then judges with what the first committed.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_last_version_deleted_while_another_is_inserted_leaves_the_variable_counted_with_its_value(bool deleteFirst)
+    {
+        var db = await PolicyDatabase.CreateAsync(fixture);
+        await db.LoadAsync(PolicyDatabase.RepositoryPolicy("demo.yml"));
+        await db.RegisterFollowerAsync(East);
+        await Db.ExecuteAsync(db.ConnectionString, "INSERT INTO partial_replica.delivery (follower) VALUES ($1)", East);
+        await Db.ExecuteAsync(db.ConnectionString, "INSERT INTO secrets (resource_id, value) VALUES ($1, '\\x01'::bytea)", BillingDb);
+        Assert.DoesNotContain(BillingDb, await UnsetAsync(db));
+
+        await using var deleter = await db.DataSource.OpenConnectionAsync();
+        await using var inserter = await db.DataSource.OpenConnectionAsync();
+        await using var deleting = await deleter.BeginTransactionAsync();
+        await using var inserting = await inserter.BeginTransactionAsync();
+        var (first, firstSql, second, secondSql) = deleteFirst
+            ? (deleter, "DELETE FROM secrets WHERE resource_id = $1", inserter, "INSERT INTO secrets (resource_id, value) VALUES ($1, '\\x02'::bytea)")
+            : (inserter, "INSERT INTO secrets (resource_id, value) VALUES ($1, '\\x02'::bytea)", deleter, "DELETE FROM secrets WHERE resource_id = $1 AND version = 1");
+        await first.ExecuteAsync(firstSql, CancellationToken.None, BillingDb);
+        var blocked = second.ExecuteAsync(secondSql, CancellationToken.None, BillingDb);
+        var secondPid = second.ProcessID;
+        await Eventually.HoldsAsync(async () => await Db.ScalarAsync<bool>(db.ConnectionString,
+                "SELECT coalesce((SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1), false)", secondPid),
+            "the second session waits for the first's lock on the variable");
+        Assert.False(blocked.IsCompleted);
+        await (deleteFirst ? deleting : inserting).CommitAsync();
+        await blocked;
+        await (deleteFirst ? inserting : deleting).CommitAsync();
+
+        // Either way one version remains (the inserted one) and the variable is not among those without a value.
+        Assert.Equal(1, await Db.ScalarAsync<long>(db.ConnectionString, "SELECT count(*) FROM secrets WHERE resource_id = $1", BillingDb));
+        Assert.DoesNotContain(BillingDb, await UnsetAsync(db));
+        await AssertAgreeAsync(db, deleteFirst ? "after a delete then a concurrent insert" : "after an insert then a concurrent delete", [East]);
+    }
+
+    private static Task<List<string>> UnsetAsync(PolicyDatabase db) =>
+        Db.ColumnAsync(db.ConnectionString, "SELECT resource_id FROM partial_replica.unset_variables");
+
     /// <summary>For each follower: the rule, the materialised table and every consumer name the same variables.</summary>
-    private static async Task AssertAgreeAsync(PolicyDatabase db, string when)
+    private static async Task AssertAgreeAsync(PolicyDatabase db, string when, string[]? followers = null)
     {
         var everyVariable = await Db.ColumnAsync(db.ConnectionString,
             "SELECT resource_id FROM resources WHERE kind(resource_id) = 'variable' ORDER BY resource_id COLLATE \"C\"");
@@ -90,7 +144,11 @@ public sealed class GrantedSecretsReaderTests(ReplicationFixture fixture)
         var reader = new GrantedSecretsReader(db.DataSource);
         await using var connection = await db.DataSource.OpenConnectionAsync();
 
-        foreach (var follower in new[] { East, West })
+        // The variables counted as without a value are exactly those with no version.
+        Assert.Equal(everyVariable.Where(id => !withValues.Contains(id)).Order(StringComparer.Ordinal),
+            (await Db.ColumnAsync(db.ConnectionString, "SELECT resource_id FROM partial_replica.unset_variables")).Order(StringComparer.Ordinal));
+
+        foreach (var follower in followers ?? [East, West])
         {
             var role = "default:host:" + follower;
             var rule = await db.GrantedAsync(follower);

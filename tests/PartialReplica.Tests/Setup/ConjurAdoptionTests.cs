@@ -156,6 +156,40 @@ public sealed class ConjurAdoptionTests(ReplicationFixture fixture) : IClassFixt
             "the relay replays the leader's policy_log and schema_migrations");
     }
 
+    /// <summary>
+    /// A leader Conjur already filled: setup counts the variables it finds without a value (by which Edge and status
+    /// counts are made), and Conjur's own writes keep that set after.
+    /// </summary>
+    [Fact]
+    public async Task Setup_on_a_filled_Conjur_leader_knows_which_variables_have_no_value()
+    {
+        var cluster = await fixture.StartClusterAsync("conjur-filled");
+        var leader = cluster.ConnectionString(await cluster.CreateDatabaseAsync("conjur", CancellationToken.None));
+        await ConjurSchema.LoadAsync(leader);
+        await Db.ExecuteAsync(leader, """
+            INSERT INTO roles (role_id) VALUES ('default:user:admin');
+            INSERT INTO resources (resource_id, owner_id)
+            SELECT 'default:variable:app/v' || i, 'default:user:admin' FROM generate_series(1, 4) i
+            UNION ALL SELECT 'default:webservice:app/api', 'default:user:admin';
+            INSERT INTO secrets (resource_id, value) VALUES ('default:variable:app/v1', '\x01');
+            INSERT INTO secrets (resource_id, value) VALUES ('default:variable:app/v1', '\x02');
+            INSERT INTO secrets (resource_id, value) VALUES ('default:variable:app/v3', '\x03');
+            """);
+
+        await new LeaderSetup(NullLogger.Instance).RunAsync(leader, new SetupOptions { DataKey = TestDataKey.Key }, CancellationToken.None);
+        const string Unset = "SELECT resource_id FROM partial_replica.unset_variables ORDER BY 1";
+        Assert.Equal(["default:variable:app/v2", "default:variable:app/v4"], await Db.ColumnAsync(leader, Unset));
+
+        // Conjur's writes after setup: a value set, a variable's versions deleted, a new variable, a variable deleted.
+        await Db.ExecuteAsync(leader, """
+            INSERT INTO secrets (resource_id, value) VALUES ('default:variable:app/v2', '\x04');
+            DELETE FROM secrets WHERE resource_id = 'default:variable:app/v3';
+            INSERT INTO resources (resource_id, owner_id) VALUES ('default:variable:app/v5', 'default:user:admin');
+            DELETE FROM resources WHERE resource_id = 'default:variable:app/v4';
+            """);
+        Assert.Equal(["default:variable:app/v3", "default:variable:app/v5"], await Db.ColumnAsync(leader, Unset));
+    }
+
     [Fact]
     public async Task Follower_init_on_a_Conjur_follower_database_subscribes_without_recreating_its_tables()
     {
