@@ -119,7 +119,7 @@ public sealed class Dispatcher(
     /// <summary>Re-reads the registered followers now (a gateway of the tier changed them; SPEC F14).</summary>
     public void FollowersChanged() => _followersChanged.Pulse();
 
-    /// <summary>Wakes every worker (the gate starting, the LISTEN connection made again, an operator's wake-up).</summary>
+    /// <summary>Wakes every worker (the gate starting, an operator's wake-up): each reads the outbox from its own cursor.</summary>
     public void WakeAll()
     {
         lock (_workers)
