@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
+using PartialReplica.Leader.Capture;
 using PartialReplica.Leader.Dispatch;
 using PartialReplica.Tests.Infrastructure;
 
@@ -47,49 +48,95 @@ public sealed class WakeupModeTests(ReplicationFixture fixture)
     }
 
     /// <summary>
-    /// A writer that found no gateway waiting skips the wake-up check for the next 50 ms (leader baseline), so a write in
-    /// the moment a gateway turns idle may not notify. Turning idle, the gate wakes every worker at once and
-    /// again once such remembered answers have run out, not only at the workers' fallback poll.
+    /// Standalone on a real leader (no LISTEN, so no notification reaches it): the gate wakes every worker only when it
+    /// starts; after that it reads the outbox itself and hands on what it found. Turning busy it polls; turning idle
+    /// it reads at once and again once writers' remembered answers have run out (a writer that found no gateway
+    /// waiting skips the wake-up check for the next 50 ms, leader baseline, so its commit may not be notified); idle,
+    /// it reads when notified (or at its fallback poll, a minute here), so commits nobody notified stay unread until then.
     /// </summary>
     [Fact]
-    public async Task Turning_idle_the_gate_wakes_the_workers_at_once_and_again_when_writers_remembered_answers_have_run_out()
+    public async Task The_gate_wakes_every_worker_only_at_its_start_and_turning_idle_reads_at_once_and_when_writers_remembered_answers_have_run_out()
     {
         var (leader, _) = await fixture.CreateLeaderAsync();
+        await CreateVariablesAsync(leader);
         await using var source = NpgsqlDataSource.Create(leader);
-        var gate = new WakeupGate(source, new DispatchOptions { InstanceId = "gate-under-test" }, NullLogger.Instance);
-        var wakes = new List<TimeSpan>();
-        var clock = Stopwatch.StartNew();
-        int Wakes()
+        var options = new DispatchOptions
         {
-            lock (wakes)
-            {
-                return wakes.Count;
-            }
-        }
+            InstanceId = "gate-under-test",
+            PollInterval = TimeSpan.FromMinutes(1),
 
+            // Busy polls 5 ms apart whatever they find; a writer committing every 10 ms does not keep the gate busy.
+            HotPollInterval = TimeSpan.FromMilliseconds(5),
+            QuietPollInterval = TimeSpan.FromMilliseconds(5),
+            HotChanges = 200,
+        };
+        var gate = new WakeupGate(source, options, NullLogger.Instance);
+        var wakes = 0;
+        var reads = new List<(TimeSpan At, OutboxCursor To)>();
+        var clock = Stopwatch.StartNew();
         using var stop = new CancellationTokenSource();
-        var running = gate.RunAsync(() =>
+        var running = gate.RunAsync(() => Interlocked.Increment(ref wakes), (_, to, _) =>
         {
-            lock (wakes)
+            lock (reads)
             {
-                wakes.Add(clock.Elapsed);
+                reads.Add((clock.Elapsed, to));
             }
-        }, (_, _, _) => { }, stop.Token);
+        }, stop.Token);
         try
         {
-            // Starting idle counts as turning idle: two wake-ups.
             await AwaitWaitingAsync(leader);
-            await Eventually.HoldsAsync(() => Task.FromResult(Wakes() == 2), "the starting gate's two wake-ups");
+            await Eventually.HoldsAsync(() => Task.FromResult(Volatile.Read(ref wakes) == 1), "the starting gate's wake-up of every worker");
 
-            // Busy (one wake-up: notifications are off from here on), then idle again once the changes stop.
-            gate.ReportChanges(new DispatchOptions().HotChanges);
-            await Eventually.HoldsAsync(() => Task.FromResult(Wakes() == 5), "the wake-up on turning busy and the two on turning idle");
-            await AwaitWaitingAsync(leader);
-
-            lock (wakes)
+            // Busy, then idle again, while a writer commits every 10 ms (the workload's pace) until a second after.
+            using var writing = new CancellationTokenSource();
+            long lastCommitTicks = 0;
+            var writer = Task.Run(async () =>
             {
-                Assert.True(wakes[4] - wakes[3] >= WakeupGate.WritersRemember, $"the second wake-up came {wakes[4] - wakes[3]} after the first");
+                for (var i = 0; !writing.IsCancellationRequested; i++)
+                {
+                    await WriteAsync(leader, i % 100);
+                    Interlocked.Exchange(ref lastCommitTicks, clock.Elapsed.Ticks);
+                    await Task.Delay(10);
+                }
+            });
+            gate.ReportChanges(options.HotChanges);
+            await Eventually.HoldsAsync(
+                async () => await Db.ScalarAsync<bool?>(leader, "SELECT bool_or(waiting) FROM partial_replica.listeners") == false,
+                "the busy gate tells writers not to notify");
+            await AwaitWaitingAsync(leader);
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            await writing.CancelAsync();
+            await writer;
+
+            List<(TimeSpan At, OutboxCursor To)> seen;
+            lock (reads)
+            {
+                seen = [.. reads];
             }
+
+            Assert.Equal(1, Volatile.Read(ref wakes));
+            Assert.True(seen.Count >= 3, $"the gate read {seen.Count} times");
+            var (last, previous) = (seen[^1], seen[^2]);
+            // The second read after turning idle comes WritersRemember after the turn, less the first read's time.
+            Assert.True(last.At - previous.At >= WakeupGate.WritersRemember - TimeSpan.FromMilliseconds(30),
+                $"the gate's last reads came {(last.At - previous.At).TotalMilliseconds:0} ms apart: no read once writers' remembered answers ran out");
+            var lastCommit = TimeSpan.FromTicks(Interlocked.Read(ref lastCommitTicks));
+            Assert.True(lastCommit - last.At >= TimeSpan.FromMilliseconds(500),
+                $"the idle gate's last read came only {(lastCommit - last.At).TotalMilliseconds:0} ms before the last commit: it read without a notification");
+
+            // A notification has it read what came since, at once.
+            await using var session = await OutboxReader.OpenSessionAsync(source, CancellationToken.None);
+            var horizon = await OutboxReader.HorizonAsync(session, CancellationToken.None);
+            Assert.True(horizon.CompareTo(last.To) > 0);
+            gate.Notified();
+            await Eventually.HoldsAsync(() =>
+            {
+                lock (reads)
+                {
+                    return Task.FromResult(reads[^1].To == horizon);
+                }
+            }, "the notified gate reads up to the horizon");
+            Assert.Equal(1, Volatile.Read(ref wakes));
         }
         finally
         {

@@ -40,7 +40,8 @@ internal sealed class OutboxReader(NpgsqlDataSource leader)
         NpgsqlConnection connection, OutboxCursor after, string follower, string followerRoleId, int limit, CancellationToken cancellationToken)
     {
         await using var command = ConnectionExtensions.Command(connection, """
-            -- The grant probe is a scalar subquery, one index lookup per change (see ConcernedAsync).
+            -- The grant probe is a scalar subquery on purpose, one primary-key lookup per change: as EXISTS the
+            -- planner turned it into a hash of the whole grant table (100,000 rows) on every read.
             SELECT c.tx::text::bigint, c.change_id, c.kind, c.resource_id, c.follower, c.created_at,
                    c.kind NOT IN ('upsert', 'delete') OR (
                        SELECT 1 FROM partial_replica.granted g
@@ -86,8 +87,9 @@ internal sealed class OutboxReader(NpgsqlDataSource leader)
     /// <summary>
     /// What came after <paramref name="after"/> (up to <paramref name="limit"/> changes that can no longer be
     /// overtaken): the new horizon, how many changes, and the names of the followers any of it concerns by the
-    /// same rule as <see cref="ReadAsync"/>. Null when nothing came. One statement per poll of a busy gateway, so followers
-    /// a burst does not concern are not woken to read it.
+    /// same rule as <see cref="ReadAsync"/>. Null when nothing came. One statement per read of the wake-up gate, so
+    /// followers a change does not concern are not woken to read it; its work grows with the followers granted what
+    /// changed, not with all followers.
     /// </summary>
     /// <remarks>Runs on the caller's own session, prepared.</remarks>
     public static async Task<(OutboxCursor Horizon, long Count, string[] Followers, bool More)?> ConcernedAsync(
@@ -102,15 +104,21 @@ internal sealed class OutboxReader(NpgsqlDataSource leader)
                  ORDER BY c.tx, c.change_id
                  LIMIT $3)
             SELECT last.tx::text::bigint, last.change_id, last.n,
-                   -- The grant probe is a scalar subquery on purpose: as EXISTS the planner turned it into
-                   -- a hash of the whole grant table (100,000 rows) on every poll; this way it stays one
-                   -- primary-key lookup per change and follower.
-                   ARRAY(SELECT DISTINCT fo.name
-                           FROM fresh f CROSS JOIN partial_replica.followers fo
-                          WHERE CASE WHEN f.kind IN ('upsert', 'delete')
-                                     THEN (SELECT 1 FROM partial_replica.granted g
-                                            WHERE g.follower_role_id = fo.role_id AND g.resource_id = f.resource_id) IS NOT NULL
-                                     ELSE f.follower IS NULL OR f.follower = fo.name END)
+                   ARRAY(
+                       -- A new or deleted version: the followers granted the variable, one range of the grant
+                       -- table's resource index per changed variable. OFFSET 0 keeps the probe a lookup per
+                       -- variable: as a join the planner may hash the whole grant table (a million rows) instead.
+                       SELECT fo.name
+                         FROM (SELECT DISTINCT f.resource_id FROM fresh f WHERE f.kind IN ('upsert', 'delete')) v
+                        CROSS JOIN LATERAL (
+                            SELECT g.follower_role_id FROM partial_replica.granted g
+                             WHERE g.resource_id = v.resource_id OFFSET 0) g
+                         JOIN partial_replica.followers fo ON fo.role_id = g.follower_role_id
+                       UNION
+                       -- A grant, revoke or requeue: its one follower, or every follower when it names none.
+                       SELECT fo.name
+                         FROM (SELECT DISTINCT f.follower FROM fresh f WHERE f.kind NOT IN ('upsert', 'delete')) o
+                         JOIN partial_replica.followers fo ON o.follower IS NULL OR o.follower = fo.name)
               FROM (SELECT f.tx, f.change_id, count(*) OVER () AS n FROM fresh f
                      ORDER BY f.tx DESC, f.change_id DESC LIMIT 1) last
             """, after.Tx.ToString(System.Globalization.CultureInfo.InvariantCulture), after.ChangeId, limit);

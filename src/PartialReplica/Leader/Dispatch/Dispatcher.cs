@@ -119,7 +119,7 @@ public sealed class Dispatcher(
     /// <summary>Re-reads the registered followers now (a gateway of the tier changed them; SPEC F14).</summary>
     public void FollowersChanged() => _followersChanged.Pulse();
 
-    /// <summary>Wakes every worker (what a notification does).</summary>
+    /// <summary>Wakes every worker (the gate starting, an operator's wake-up): each reads the outbox from its own cursor.</summary>
     public void WakeAll()
     {
         lock (_workers)
@@ -338,8 +338,9 @@ public sealed class Dispatcher(
     }
 
     /// <summary>
-    /// LISTEN with reconnect and exponential backoff; every notification wakes all workers, and an operator's
-    /// (<see cref="ChangeNotifier.RecheckPayload"/>) also has them re-read their delivery rows.
+    /// LISTEN with reconnect and exponential backoff; every notification has the wake-up gate read what came (it wakes
+    /// the workers of the followers that concerns), and an operator's (<see cref="ChangeNotifier.RecheckPayload"/>)
+    /// also has every worker re-read its delivery row and the outbox.
     /// </summary>
     private async Task ListenAsync(CancellationToken cancellationToken)
     {
@@ -357,13 +358,14 @@ public sealed class Dispatcher(
                         return;
                     }
 
-                    _gate.ReportChanges(1);
                     if (notification.Payload == ChangeNotifier.RecheckPayload)
                     {
                         RecheckAll();
+                        WakeAll();
                     }
 
-                    WakeAll();
+                    // The gate reads what came and wakes the workers of the followers it concerns, no others.
+                    _gate.Notified();
                 };
 
                 // Named so operators (and fault tests) find this backend in pg_stat_activity; the pool's
@@ -373,8 +375,8 @@ public sealed class Dispatcher(
                 await connection.ExecuteAsync($"LISTEN {SqlIdentifier.Quote(ReplicationRoles.FollowersChannel)}", cancellationToken);
                 delay = TimeSpan.FromMilliseconds(100);
 
-                // Changes (and followers) committed while we were not listening are found by the next read.
-                WakeAll();
+                // Changes (and followers) committed while we were not listening are found by the gate's next read.
+                _gate.ReadNow();
                 _followersChanged.Pulse();
                 while (true)
                 {

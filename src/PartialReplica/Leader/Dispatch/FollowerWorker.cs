@@ -243,6 +243,7 @@ internal sealed class FollowerWorker
 
             cursor = Unconcerned.Skip(cursor.Value);
             var changes = await OutboxReader.ReadAsync(session, cursor.Value, _follower.Name, _follower.RoleId, _options.BatchSize, cancellationToken);
+            _metrics.RecordOutboxRead(_follower.Name);
             if (changes.Count == 0)
             {
                 await Wake.WaitAsync(_options.PollInterval, waits);

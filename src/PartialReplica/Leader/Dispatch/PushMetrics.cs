@@ -20,6 +20,7 @@ public sealed class PushMetrics
     private readonly Counter<long> _pushes;
     private readonly Counter<long> _rows;
     private readonly Counter<long> _errors;
+    private readonly Counter<long> _outboxReads;
     private readonly Histogram<double> _duration;
 
     public PushMetrics(IMeterFactory meterFactory)
@@ -28,6 +29,8 @@ public sealed class PushMetrics
         _pushes = Meter.CreateCounter<long>("partial_replica.pushes", "{push}", "Pushes acknowledged by follower agents.");
         _rows = Meter.CreateCounter<long>("partial_replica.push.rows", "{row}", "Secret versions upserted or deleted on followers by pushes.");
         _errors = Meter.CreateCounter<long>("partial_replica.push.errors", "{error}", "Push attempts that failed after retries.");
+        _outboxReads = Meter.CreateCounter<long>(
+            "partial_replica.outbox.reads", "{read}", "Reads of the change outbox by the worker of a follower (it reads when woken or at its poll).");
         _duration = Meter.CreateHistogram<double>(
             "partial_replica.push.duration", "ms", "Time from reading the changed states to the agent's acknowledgement.");
         Meter.CreateObservableGauge(
@@ -42,7 +45,8 @@ public sealed class PushMetrics
     /// This instance's meter: <c>partial_replica.pushes</c> (tags <c>follower</c>, <c>kind</c>: incremental or
     /// reconcile), <c>partial_replica.push.rows</c> (<c>follower</c>, <c>operation</c>: upsert or delete),
     /// <c>partial_replica.push.errors</c> (<c>follower</c>, <c>error.type</c>; attempts that failed after retries),
-    /// <c>partial_replica.push.duration</c> (ms), and the gauges <c>partial_replica.queue.depth</c> and
+    /// <c>partial_replica.push.duration</c> (ms), <c>partial_replica.outbox.reads</c> (<c>follower</c>; a worker's reads of
+    /// the outbox: a change wakes only the workers of the followers it concerns), and the gauges <c>partial_replica.queue.depth</c> and
     /// <c>partial_replica.lag</c> (ms) per follower, sampled by <see cref="SampleBacklogAsync"/>.
     /// </summary>
     public Meter Meter { get; }
@@ -56,6 +60,9 @@ public sealed class PushMetrics
         _rows.Add(pushed.Deletes, follower, new KeyValuePair<string, object?>("operation", "delete"));
         _duration.Record(pushed.Milliseconds, follower);
     }
+
+    /// <summary>Records one read of the outbox by <paramref name="follower"/>'s worker.</summary>
+    public void RecordOutboxRead(string follower) => _outboxReads.Add(1, new KeyValuePair<string, object?>("follower", follower));
 
     /// <summary>Records a failed push attempt.</summary>
     public void RecordError(string follower, Exception error) =>

@@ -7,17 +7,20 @@ using PartialReplica.Schema;
 namespace PartialReplica.Leader.Dispatch;
 
 /// <summary>
-/// Decides how a gateway learns of new changes. At a low rate of changes, it asks writers for NOTIFY wake-ups
-/// (its row in <c>partial_replica.listeners</c> says waiting): a notification is the fastest wake-up, and
-/// commits that seldom overlap lose nothing to it. Busy (at least <see cref="DispatchOptions.HotChanges"/>
-/// changes within <see cref="DispatchOptions.HotPeriod"/>), it tells writers not to notify (each notifying
-/// commit serialises the leader's commits) and instead reads what came after the outbox horizon every few
-/// milliseconds, waking only the workers of followers it concerns (a burst of changes granted to nobody
-/// wakes nobody, and the other workers move their cursors across it unread, while the gate polls less often:
-/// <see cref="NextPollInterval"/>); it stays busy until fewer than half as many came within the period. On
-/// becoming busy, and going idle again, it wakes every worker, so a change that slipped between notifications
-/// and polling is still found; going idle, it wakes them once more when writers' remembered answers have run
-/// out (<see cref="WritersRemember"/>); the workers' own poll interval bounds anything left.
+/// Decides how a gateway learns of new changes, and routes them: whatever the mode, the gate alone reads what came
+/// after its outbox horizon (<see cref="OutboxReader.ConcernedAsync"/>, one statement) and wakes only the workers of
+/// the followers it concerns; the other workers move their cursors across it unread (<see cref="FollowerWorker.Unconcerned"/>),
+/// so a commit costs the gateway work for the followers granted what changed, not for every follower. At a low rate of
+/// changes, it asks writers for NOTIFY wake-ups (its row in <c>partial_replica.listeners</c> says waiting), and each
+/// notification has it read at once: a notification is the fastest wake-up, and commits that seldom overlap lose nothing
+/// to it. Busy (at least <see cref="DispatchOptions.HotChanges"/> changes within <see cref="DispatchOptions.HotPeriod"/>),
+/// it tells writers not to notify (each notifying commit serialises the leader's commits) and reads every few
+/// milliseconds instead (less often while it finds only changes no follower holds: <see cref="NextPollInterval"/>); it
+/// stays busy until fewer than half as many came within the period. The horizon is examined without a gap whatever the
+/// mode, so a change that slipped between notifications and polling is still found: turning idle, the gate reads at
+/// once and again when writers' remembered answers have run out (<see cref="WritersRemember"/>); idle, it reads at
+/// least every <see cref="DispatchOptions.PollInterval"/> without a notification. Starting, it takes the horizon and
+/// wakes every worker once (each reads from its own cursor up to there); the workers' own poll bounds anything left.
 /// </summary>
 internal sealed class WakeupGate(NpgsqlDataSource leader, DispatchOptions options, ILogger logger)
 {
@@ -31,9 +34,26 @@ internal sealed class WakeupGate(NpgsqlDataSource leader, DispatchOptions option
 
     private readonly WakeSignal _activity = new();
 
+    // 1 when a notification came since the gate last read (it reads at once, whatever else woke it).
+    private int _notified;
+
     // When the last HotChanges changes were seen, oldest at _next (a ring; 0: not yet).
     private readonly long[] _seenAt = new long[Math.Max(2, options.HotChanges)];
     private int _next;
+
+    /// <summary>A notification came (one committed transaction): the gate reads what came after its horizon now.</summary>
+    public void Notified()
+    {
+        Interlocked.Exchange(ref _notified, 1);
+        ReportChanges(1);
+    }
+
+    /// <summary>Has the gate read what came after its horizon now (notifications may have been missed).</summary>
+    public void ReadNow()
+    {
+        Interlocked.Exchange(ref _notified, 1);
+        _activity.Pulse();
+    }
 
     /// <summary>Changes were seen: a notification (one committed transaction) or the horizon poll's count.</summary>
     public void ReportChanges(long count)
@@ -64,15 +84,21 @@ internal sealed class WakeupGate(NpgsqlDataSource leader, DispatchOptions option
         return at != 0 && Stopwatch.GetElapsedTime(at) < options.HotPeriod;
     }
 
+    /// <summary>
+    /// Runs until cancelled: <paramref name="wakeAll"/> when it starts (every worker reads up to the horizon from its
+    /// own cursor), then <paramref name="examined"/> for each range after the horizon it read (from, to, the followers
+    /// it concerns).
+    /// </summary>
     public async Task RunAsync(Action wakeAll, Action<OutboxCursor, OutboxCursor, IReadOnlyCollection<string>> examined, CancellationToken cancellationToken)
     {
         bool? waiting = null;
         OutboxCursor? horizon = null;
         var pollInterval = options.HotPollInterval;
         var seen = Stopwatch.StartNew();
+        var sinceRead = Stopwatch.StartNew();
         Stopwatch? sinceIdle = null;
 
-        // One session of its own: the horizon is polled every few milliseconds while writers are busy.
+        // One session of its own: the horizon is read at every notification, and every few milliseconds while writers are busy.
         NpgsqlConnection? session = null;
         try
         {
@@ -91,6 +117,7 @@ internal sealed class WakeupGate(NpgsqlDataSource leader, DispatchOptions option
 
         async Task PollAsync()
         {
+            var read = true;
             while (!cancellationToken.IsCancellationRequested)
             {
                 try
@@ -103,49 +130,69 @@ internal sealed class WakeupGate(NpgsqlDataSource leader, DispatchOptions option
                         seen.Restart();
                         if (!hot && waiting != true)
                         {
-                            // Notifications are back on: anything committed while they were off is read now, and
-                            // again once writers that skipped the check since are bound to have asked (leader baseline).
-                            wakeAll();
-                            horizon = null;
+                            // Notifications are back on: what was committed while they were off is read now, and again
+                            // once writers that skipped the check since are bound to have asked (leader baseline).
                             sinceIdle = Stopwatch.StartNew();
+                            read = true;
+                        }
+                        else if (hot && waiting != false)
+                        {
+                            pollInterval = options.HotPollInterval;
                         }
 
                         waiting = !hot;
                     }
 
-                    if (hot)
+                    var notified = Interlocked.Exchange(ref _notified, 0) == 1;
+                    if (horizon is null)
                     {
-                        sinceIdle = null;
-                        if (horizon is null)
-                        {
-                            // Notifications are off from here on: every worker reads up to now, polling takes the rest.
-                            pollInterval = options.HotPollInterval;
-                            horizon = await OutboxReader.HorizonAsync(session, cancellationToken);
-                            wakeAll();
-                        }
-                        else if (await OutboxReader.ConcernedAsync(session, horizon.Value, options.BatchSize, cancellationToken) is { } fresh)
+                        // Every worker reads up to here from its own cursor; what comes after, the gate examines.
+                        horizon = await OutboxReader.HorizonAsync(session, cancellationToken);
+                        wakeAll();
+                        read = false;
+                        sinceRead.Restart();
+                    }
+                    else if (read || hot || notified || sinceRead.Elapsed >= options.PollInterval)
+                    {
+                        read = false;
+                        sinceRead.Restart();
+                        if (await OutboxReader.ConcernedAsync(session, horizon.Value, options.BatchSize, cancellationToken) is { } fresh)
                         {
                             examined(horizon.Value, fresh.Horizon, fresh.Followers);
                             horizon = fresh.Horizon;
-                            ReportChanges(fresh.Count);
+                            if (hot)
+                            {
+                                // Idle, each notification counted its commit already.
+                                ReportChanges(fresh.Count);
+                            }
 
                             pollInterval = NextPollInterval(pollInterval, fresh.Followers.Length > 0, options);
                             if (fresh.More)
                             {
+                                read = true;
                                 continue;
                             }
                         }
+                    }
 
+                    if (hot)
+                    {
+                        sinceIdle = null;
                         await Task.Delay(pollInterval, cancellationToken);
                     }
                     else if (sinceIdle is not null && sinceIdle.Elapsed >= WritersRemember)
                     {
-                        wakeAll();
                         sinceIdle = null;
+                        read = true;
                     }
                     else
                     {
-                        var timeout = sinceIdle is null ? SeenEvery : WritersRemember - sinceIdle.Elapsed;
+                        var timeout = Min(SeenEvery - seen.Elapsed, options.PollInterval - sinceRead.Elapsed);
+                        if (sinceIdle is not null)
+                        {
+                            timeout = Min(timeout, WritersRemember - sinceIdle.Elapsed);
+                        }
+
                         await _activity.WaitAsync(timeout > TimeSpan.Zero ? timeout : TimeSpan.Zero, cancellationToken);
                     }
                 }
@@ -155,9 +202,10 @@ internal sealed class WakeupGate(NpgsqlDataSource leader, DispatchOptions option
                 }
                 catch (Exception e) when (e is NpgsqlException or TimeoutException or IOException)
                 {
+                    // The horizon stays: the next session reads on from it, so nothing committed meanwhile goes unexamined.
                     LogMessages.WakeupGateFailed(logger, (int)options.PollInterval.TotalMilliseconds, e);
                     waiting = null;
-                    horizon = null;
+                    read = true;
                     if (session is not null)
                     {
                         await session.DisposeAsync();
@@ -169,6 +217,8 @@ internal sealed class WakeupGate(NpgsqlDataSource leader, DispatchOptions option
             }
         }
     }
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
     /// <summary>
     /// The wait before a busy gateway's next horizon poll: <see cref="DispatchOptions.HotPollInterval"/> after a poll

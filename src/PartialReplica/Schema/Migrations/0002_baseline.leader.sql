@@ -505,6 +505,8 @@ CREATE TABLE partial_replica.granted (
     resource_id      text COLLATE "C" NOT NULL,
     PRIMARY KEY (follower_role_id, resource_id)
 );
+-- Who is granted a changed variable: the wake-up gate wakes only those followers' workers (OutboxReader.ConcernedAsync).
+CREATE INDEX granted_by_resource ON partial_replica.granted (resource_id, follower_role_id);
 
 -- How many variables each follower is granted, kept by refresh_granted: a count is one row read, whatever the
 -- size of the set (P5), and needs no vacuumed visibility map.
