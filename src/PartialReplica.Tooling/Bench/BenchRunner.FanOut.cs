@@ -14,7 +14,7 @@ namespace PartialReplica.Tooling.Bench;
 /// ready first; then native logical replication copies the same rows into as many new databases of the follower
 /// server, all subscriptions created at once, each of its own table on the leader holding just that follower's granted
 /// rows (so native moves the same rows and bytes), timed from the first <c>CREATE SUBSCRIPTION</c> until every
-/// database holds its rows; those subscriptions are then dropped. Then the gateway's: every agent's URL recorded at
+/// database holds its rows; those subscriptions and tables are then dropped. Then the gateway's: every agent's URL recorded at
 /// once (<c>follower init</c> again, as P1 does for one), timed from the first of those commits (commit timestamps)
 /// until every follower holds its granted set; every follower is then verified exact.</para>
 /// <para>Steady state at a quarter, half and all of the followers (at least two): the followers beyond those served
@@ -175,9 +175,11 @@ internal sealed partial class BenchRunner
             $"CREATE SUBSCRIPTION {FanOutNativeTable(f)} CONNECTION {conninfo} PUBLICATION {FanOutNativeTable(f)} WITH (copy_data = true)", cancellationToken)));
         var seconds = (await done - started).TotalSeconds;
 
+        // The copies' tables go too, so that the gateway's sync and the steady runs meet the leader P8 describes.
         for (var f = 0; f < w.Followers; f++)
         {
             await UnsubscribeNativeAsync(natives[f], FanOutNativeTable(f), cancellationToken);
+            await BenchData.ExecuteAsync(_steadyLeader, $"DROP PUBLICATION {FanOutNativeTable(f)}; DROP TABLE {FanOutNativeTable(f)}", cancellationToken);
         }
 
         return seconds;
@@ -312,11 +314,7 @@ internal sealed partial class BenchRunner
     private List<BenchFigure> FanOutFigures(
         SteadyWorkload w, (double Gateway, double Native, long Rows) sync, List<(int Followers, SteadyRun Run)> runs, double rss, LeaderConnections connections)
     {
-        var figures = new List<BenchFigure>
-        {
-            new("P8i", $"initial sync of {w.Followers} followers at once, {sync.Rows:N0} granted rows of {w.Variables:N0} variables; native: a table per follower, {w.Followers} subscriptions at once",
-                Math.Round(sync.Gateway, 3), Math.Round(sync.Native, 3), "s", "≤ 3× native", "≤ 1.5× native"),
-        };
+        var figures = new List<BenchFigure>();
         foreach (var (n, r) in runs)
         {
             figures.Add(new BenchFigure(
@@ -330,6 +328,22 @@ internal sealed partial class BenchRunner
         }
 
         var (first, last) = (runs[0], runs[^1]);
+        if (first.Run.GatewayCpuMsPerCommit <= 0)
+        {
+            throw new PartialReplicaException($"P8: the gateway used no CPU in the run at {first.Followers} followers; no cost ratio is reported.");
+        }
+
+        var cost = Math.Round(last.Run.GatewayCpuMsPerCommit / first.Run.GatewayCpuMsPerCommit, 2);
+
+        // The figure SPEC §6 names P8 (the initial sync, with the steady p99, cost ratio and RSS at all followers), then
+        // each step's and the comparisons' lines.
+        figures.Insert(0, new BenchFigure("P8", $"initial sync of {w.Followers} followers at once, {sync.Rows:N0} granted rows of {w.Variables:N0} variables; native: a table per follower, {w.Followers} subscriptions at once",
+            Math.Round(sync.Gateway, 3), Math.Round(sync.Native, 3), "s", "≤ 3× native", "≤ 1.5× native")
+        {
+            SteadyP99Ms = last.Run.P99,
+            CostRatio20To5 = cost,
+            RssMb = Math.Round(rss, 1),
+        });
         var details = new Dictionary<string, double>();
         void Compare(string measure, double? at, double? baseline)
         {
@@ -343,13 +357,8 @@ internal sealed partial class BenchRunner
         Compare("gatewayCpuPerDelivery", PerDelivery(last.Run), PerDelivery(first.Run));
         Compare("leaderTransactionsPerCommit", last.Run.LeaderTransactionsPerCommit, first.Run.LeaderTransactionsPerCommit);
         Compare("leaderStatementsPerCommit", last.Run.LeaderStatementsPerCommit, first.Run.LeaderStatementsPerCommit);
-        if (first.Run.GatewayCpuMsPerCommit <= 0)
-        {
-            throw new PartialReplicaException($"P8: the gateway used no CPU in the run at {first.Followers} followers; no cost ratio is reported.");
-        }
-
         figures.Add(new BenchFigure("P8x", $"cost per commit, {last.Followers} followers / {first.Followers}: gateway CPU ms per commit",
-            Math.Round(last.Run.GatewayCpuMsPerCommit / first.Run.GatewayCpuMsPerCommit, 2), null, "×", "≤ 1.2×", "≤ 1.2×")
+            cost, null, "×", "≤ 1.2×", "≤ 1.2×")
         {
             Details = details,
         });

@@ -150,9 +150,6 @@ internal sealed partial class BenchRunner
                     // worker per native subscriber during its initial copy.
                     ["max_logical_replication_workers"] = Math.Max(40, (3 * w.Followers) + 8).ToString(CultureInfo.InvariantCulture),
                     ["max_worker_processes"] = Math.Max(60, (3 * w.Followers) + 28).ToString(CultureInfo.InvariantCulture),
-                    // PostgreSQL 15's launcher starts apply workers at most once per this interval (5 s by default):
-                    // P8's native subscriptions, created together, would otherwise wait it out (see P1's natives).
-                    ["wal_retrieve_retry_interval"] = "50ms",
                 },
             }, cancellationToken));
         _owned.AddRange(clusters);
