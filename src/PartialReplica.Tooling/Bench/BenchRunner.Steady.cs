@@ -34,8 +34,9 @@ namespace PartialReplica.Tooling.Bench;
 /// <para>Gateway CPU: utime + stime of every gateway process (<c>/proc/&lt;pid&gt;/stat</c>) from the start of the
 /// writing until the followers hold every row, per commit. Leader transactions per commit: the leader database's
 /// <c>pg_stat_database.xact_commit</c> over the same interval, less the writers' own commits (P10's leader does not
-/// load pg_stat_statements; P8's does, and its runs count leader statements per commit too): the work the gateways, agents' checks and relay do on the leader for each commit. Backends
-/// report these counters at most once a second, so each end of the interval may be off by up to a second's worth.</para>
+/// load pg_stat_statements; P8's does, and its runs count leader statements per commit too): the work the gateways,
+/// agents' checks and relay do on the leader for each commit. Backends report these counters at most once a second,
+/// so each end of the interval may be off by up to a second's worth.</para>
 /// </remarks>
 internal sealed partial class BenchRunner
 {
