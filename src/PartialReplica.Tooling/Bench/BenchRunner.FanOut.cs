@@ -51,7 +51,7 @@ internal sealed partial class BenchRunner
         _steadyTag = "p8";
         _steadyGateways.Clear();
         await StartSteadyDeploymentAsync(w, edge: false, statements: true, cancellationToken);
-        var (followers, roles, agentUrls) = await RegisterSteadyFollowersAsync(w, recordAgentUrls: false, cancellationToken);
+        var (followers, roles, agentUrls) = await RegisterSteadyFollowersAsync(w, recordAgentUrls: false, 4, cancellationToken);
 
         var sets = new GrantedSet[w.Followers];
         for (var f = 0; f < w.Followers; f++)
@@ -162,7 +162,8 @@ internal sealed partial class BenchRunner
             await BenchData.ExecuteAsync(natives[f], FanOutNativeTableSql(table), cancellationToken);
         }
 
-        await BenchData.ExecuteAsync(_steadyLeader, "VACUUM (ANALYZE)", cancellationToken);
+        await BenchData.ExecuteAsync(_steadyLeader,
+            "VACUUM (ANALYZE) " + string.Join(", ", Enumerable.Range(0, w.Followers).Select(FanOutNativeTable)), cancellationToken);
         await UntilAsync(() => LeaderQuietAsync(_steadyLeader, cancellationToken), "leader without running transactions", cancellationToken);
 
         Say($"P8: native initial sync: {w.Followers} subscriptions at once");

@@ -115,7 +115,7 @@ internal sealed partial class BenchRunner
     private async Task<(string[] Followers, string[] Roles)> StartSteadyAsync(SteadyWorkload w, CancellationToken cancellationToken)
     {
         await StartSteadyDeploymentAsync(w, edge: true, statements: false, cancellationToken);
-        var (followers, roles, _) = await RegisterSteadyFollowersAsync(w, recordAgentUrls: true, cancellationToken);
+        var (followers, roles, _) = await RegisterSteadyFollowersAsync(w, recordAgentUrls: true, 3, cancellationToken);
 
         Say($"P10: initial replicate of {w.Followers} followers");
         for (var f = 0; f < w.Followers; f++)
@@ -191,19 +191,20 @@ internal sealed partial class BenchRunner
     /// <summary>
     /// Registers the steady workload's followers, each with its database and agent; with <paramref name="recordAgentUrls"/>
     /// the agents' URLs are recorded too (the gateway starts their reconciles), otherwise they are returned unrecorded.
+    /// <paramref name="atOnce"/> are set up at a time.
     /// </summary>
     private async Task<(string[] Followers, string[] Roles, string[] AgentUrls)> RegisterSteadyFollowersAsync(
-        SteadyWorkload w, bool recordAgentUrls, CancellationToken cancellationToken)
+        SteadyWorkload w, bool recordAgentUrls, int atOnce, CancellationToken cancellationToken)
     {
         Say($"{_steadyTag.ToUpperInvariant()}: registering {w.Followers} followers (follower init copies their other tables), each with its agent");
 
-        // Followers are set up three at a time, each as a deployment does it: a database registered by follower init
-        // (its other tables copied), then its agent, ready, then init again with the agent's URL. (An agent started
-        // before its database had the schema, twelve inits copying at once, gave up waiting on a loaded machine.)
+        // Followers are set up a few at a time (P10 three, P8 four), each as a deployment does it: a database registered
+        // by follower init (its other tables copied), then its agent, ready, then init again with the agent's URL. (An
+        // agent started before its database had the schema, twelve inits copying at once, gave up waiting on a loaded machine.)
         var followers = new string[w.Followers];
         var roles = new string[w.Followers];
         var agentUrls = new string[w.Followers];
-        using var slots = new SemaphoreSlim(3);
+        using var slots = new SemaphoreSlim(atOnce);
         await Task.WhenAll(Enumerable.Range(0, w.Followers).Select(async f =>
         {
             await slots.WaitAsync(cancellationToken);

@@ -9,7 +9,8 @@ public sealed class BenchCliTests
     [Fact]
     public async Task Bench_quick_verifies_every_follower_and_reports_all_figures_as_json()
     {
-        var result = await CliProcess.RunAsync(null, "bench", "--quick", "--json");
+        // P1–P10 and P8 start eight PostgreSQL servers and some twenty child processes: 6–8 min at load ~30 on two cores.
+        var result = await CliProcess.RunAsync(TimeSpan.FromMinutes(15), null, "bench", "--quick", "--json");
 
         Assert.True(result.ExitCode == 0, result.Stdout + result.Stderr);
         var report = JsonDocument.Parse(result.Stdout).RootElement;
