@@ -35,6 +35,21 @@ internal sealed record BenchFigure(
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyList<double>? NativeSamples { get; init; }
 
+    /// <summary>P8 (SPEC §6): the steady run's p99 at all followers, ms.</summary>
+    [JsonPropertyName("steadyP99Ms")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? SteadyP99Ms { get; init; }
+
+    /// <summary>P8: gateway CPU per commit at all followers / at a quarter of them (20 / 5 at full size).</summary>
+    [JsonPropertyName("costRatio20to5")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? CostRatio20To5 { get; init; }
+
+    /// <summary>P8: the gateway's peak RSS at all followers, MB.</summary>
+    [JsonPropertyName("rssMb")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? RssMb { get; init; }
+
     /// <summary>Further named measures of the figure (P10: latency, backlog, CPU and leader work per commit).</summary>
     [JsonPropertyName("details")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]

@@ -33,23 +33,35 @@ namespace PartialReplica.Tooling.Bench;
 /// bound: then <c>backlog</c>, the commits not yet everywhere when the last one committed, stays small).</para>
 /// <para>Gateway CPU: utime + stime of every gateway process (<c>/proc/&lt;pid&gt;/stat</c>) from the start of the
 /// writing until the followers hold every row, per commit. Leader transactions per commit: the leader database's
-/// <c>pg_stat_database.xact_commit</c> over the same interval, less the writers' own commits (pg_stat_statements is
-/// not installed): the work the gateways, agents' checks and relay do on the leader for each commit. Backends
-/// report these counters at most once a second, so each end of the interval may be off by up to a second's worth.</para>
+/// <c>pg_stat_database.xact_commit</c> over the same interval, less the writers' own commits (P10's leader does not
+/// load pg_stat_statements; P8's does, and its runs count leader statements per commit too): the work the gateways,
+/// agents' checks and relay do on the leader for each commit. Backends report these counters at most once a second,
+/// so each end of the interval may be off by up to a second's worth.</para>
 /// </remarks>
 internal sealed partial class BenchRunner
 {
-    private const string SteadyPrefix = "bench/p10";
     private const string SteadyEdgeHost = "bench/p10-edge";
+
+    // The application_name of the bench's own connections to a steady leader, so that P8 counts only the deployment's.
+    private const string BenchApplicationName = "partial-replica-bench";
+
+    // Which figure's steady deployment runs (P10, then P8 on servers of their own): names its variables, sets,
+    // followers and servers.
+    private string _steadyTag = "p10";
     private PostgresCluster _steadyFollowers = null!;
     private string _steadyLeader = "";
     private NpgsqlDataSource _steadyLeaderSource = null!;
     private readonly List<ChildHost> _steadyGateways = [];
     private readonly Dictionary<string, string> _steadyGatewayEnvironment = [];
 
-    private static string SteadyFollower(int f) => string.Create(CultureInfo.InvariantCulture, $"bench/p10-f{f}");
+    // Whether the steady leader runs pg_stat_statements (P8's does): then runs count leader statements per commit too.
+    private bool _steadyStatements;
 
-    private static string SteadySet(int f) => string.Create(CultureInfo.InvariantCulture, $"p10s{f}");
+    private string SteadyPrefix => "bench/" + _steadyTag;
+
+    private string SteadyFollower(int f) => string.Create(CultureInfo.InvariantCulture, $"bench/{_steadyTag}-f{f}");
+
+    private string SteadySet(int f) => string.Create(CultureInfo.InvariantCulture, $"{_steadyTag}s{f}");
 
     /// <summary>P10: throughput and latency at 1..G gateways, beside native; then the edge sync.</summary>
     private async Task<IReadOnlyList<BenchFigure>> MeasureScaleOutAsync(CancellationToken cancellationToken)
@@ -80,15 +92,7 @@ internal sealed partial class BenchRunner
 
         for (var f = 0; f < w.Followers; f++)
         {
-            await using var followerSource = NpgsqlDataSource.Create(followers[f]);
-            var result = await FollowerVerifier.VerifyAsync(_steadyLeaderSource, followerSource, roles[f], cancellationToken);
-            if (!result.Exact)
-            {
-                throw new PartialReplicaException(
-                    $"Correctness check failed for P10 follower {f}: {result.Missing.Count} secret versions missing or different, {result.Extra.Count} extra. No figures are reported.");
-            }
-
-            _verified.Add($"P10 follower {f}: {result.Expected} secret versions exact");
+            await VerifyAsync($"P10 follower {f}", followers[f], roles[f], cancellationToken, _steadyLeaderSource);
         }
 
         var edge = await MeasureEdgeSyncAsync(w, cancellationToken);
@@ -110,51 +114,97 @@ internal sealed partial class BenchRunner
 
     private async Task<(string[] Followers, string[] Roles)> StartSteadyAsync(SteadyWorkload w, CancellationToken cancellationToken)
     {
-        Say($"P10: leader and follower servers of its own (commit timestamps on), {w.Variables:N0} variables, {w.Followers} followers granted ~{w.Share:P0} each");
+        await StartSteadyDeploymentAsync(w, edge: true, statements: false, cancellationToken);
+        var (followers, roles, _) = await RegisterSteadyFollowersAsync(w, recordAgentUrls: true, 3, cancellationToken);
+
+        Say($"P10: initial replicate of {w.Followers} followers");
+        for (var f = 0; f < w.Followers; f++)
+        {
+            var (db, target) = (followers[f], Enumerable.Range(0, w.Variables).Count(i => w.Granted(f, i)));
+            await UntilAsync(async () => await BenchData.CountAsync(db, CountSecrets, cancellationToken) == target, "P10 initial replicate",
+                TimeSpan.FromMilliseconds(100), cancellationToken);
+        }
+
+        return (followers, roles);
+    }
+
+    /// <summary>
+    /// The steady workload's leader and follower servers (commit timestamps on), its variables, grants and values, and
+    /// its first gateway. <paramref name="edge"/>: P10's edge client's set is granted every variable too.
+    /// <paramref name="statements"/>: the leader preloads pg_stat_statements (installed with this machine's
+    /// PostgreSQL), so that runs count leader statements per commit.
+    /// </summary>
+    private async Task StartSteadyDeploymentAsync(SteadyWorkload w, bool edge, bool statements, CancellationToken cancellationToken)
+    {
+        var figure = _steadyTag.ToUpperInvariant();
+        Say($"{figure}: leader and follower servers of its own (commit timestamps on), {w.Variables:N0} variables, {w.Followers} followers granted ~{w.Share:P0} each");
         var clusters = await Task.WhenAll(
-            StartLeaderClusterAsync("bench-p10-leader", cancellationToken),
+            StartLeaderClusterAsync($"bench-{_steadyTag}-leader", cancellationToken, w.Followers, statements),
             PostgresCluster.StartAsync(new ClusterOptions
             {
-                Name = "bench-p10-followers",
+                Name = $"bench-{_steadyTag}-followers",
                 Durable = true,
                 Settings = new Dictionary<string, string>
                 {
                     ["track_commit_timestamp"] = "on",
-                    // One apply worker per gateway follower and per native subscriber, at once.
-                    ["max_logical_replication_workers"] = "40",
-                    ["max_worker_processes"] = "60",
+                    // One apply worker per gateway follower and per native subscriber at once, and (P8) a table sync
+                    // worker per native subscriber during its initial copy.
+                    ["max_logical_replication_workers"] = Math.Max(40, (3 * w.Followers) + 8).ToString(CultureInfo.InvariantCulture),
+                    ["max_worker_processes"] = Math.Max(60, (3 * w.Followers) + 28).ToString(CultureInfo.InvariantCulture),
                 },
             }, cancellationToken));
         _owned.AddRange(clusters);
         var steadyLeaderCluster = clusters[0];
         _steadyFollowers = clusters[1];
-        _steadyLeader = steadyLeaderCluster.ConnectionString(await steadyLeaderCluster.CreateDatabaseAsync("conjur", cancellationToken));
+        var leader = steadyLeaderCluster.ConnectionString(await steadyLeaderCluster.CreateDatabaseAsync("conjur", cancellationToken));
+        _steadyLeader = new NpgsqlConnectionStringBuilder(leader) { ApplicationName = BenchApplicationName }.ConnectionString;
         _steadyLeaderSource = NpgsqlDataSource.Create(_steadyLeader);
         _owned.Add(_steadyLeaderSource);
+        _steadyStatements = statements;
+        if (statements)
+        {
+            await BenchData.ExecuteAsync(_steadyLeader, "CREATE EXTENSION pg_stat_statements", cancellationToken);
+        }
+
         await new LeaderSetup(logger).RunAsync(_steadyLeader, new SetupOptions { DataKey = _crypto }, cancellationToken);
-        await BenchData.ExecuteAsync(_steadyLeader, "CREATE PUBLICATION bench_p10_native FOR TABLE secrets", cancellationToken);
+        await BenchData.ExecuteAsync(_steadyLeader, $"CREATE PUBLICATION bench_{_steadyTag}_native FOR TABLE secrets", cancellationToken);
+        var hosts = Enumerable.Range(0, w.Followers).Select(f => (SteadySet(f), SteadyFollower(f)));
         await new PolicyLoader(logger).LoadAsync(_steadyLeaderSource, new PolicyLoadRequest
         {
-            PolicyText = BenchData.Policy([.. Enumerable.Range(0, w.Followers).Select(f => (SteadySet(f), SteadyFollower(f))), ("p10edge", SteadyEdgeHost)]),
-            FileName = "p10.yml",
+            PolicyText = BenchData.Policy(edge ? [.. hosts, ("p10edge", SteadyEdgeHost)] : hosts),
+            FileName = $"{_steadyTag}.yml",
             DataKey = _crypto,
         }, cancellationToken);
+        Say($"{figure}: {w.Variables:N0} variables, their grants and values, by COPY");
         await BenchData.CreateVariablesAsync(_steadyLeaderSource, SteadyPrefix, w.Variables,
-            i => w.GrantedTo(i).Select(SteadySet).Append("p10edge"), cancellationToken);
+            i => edge ? w.GrantedTo(i).Select(SteadySet).Append("p10edge") : w.GrantedTo(i).Select(SteadySet), cancellationToken);
         await BenchData.InsertValuesAsync(_steadyLeaderSource, SteadyPrefix, w.Variables, _crypto, cancellationToken);
         await BenchData.ExecuteAsync(_steadyLeader, "VACUUM (ANALYZE)", cancellationToken);
 
-        _steadyGatewayEnvironment["PARTIALREPLICA_LEADER"] = _steadyLeader;
+        // The gateways connect without the bench's application_name.
+        _steadyGatewayEnvironment["PARTIALREPLICA_LEADER"] = leader;
         _steadyGatewayEnvironment[GatewayKey.EnvironmentVariable] = GatewayKey.GenerateBase64();
         _steadyGatewayEnvironment["CONJUR_DATA_KEY"] = DataKeyBase64;
         await StartSteadyGatewayAsync(cancellationToken);
+    }
 
-        // Followers are set up three at a time, each as a deployment does it: a database registered by follower init
-        // (its other tables copied), then its agent, ready, then init again with the agent's URL. (An agent started
-        // before its database had the schema, twelve inits copying at once, gave up waiting on a loaded machine.)
+    /// <summary>
+    /// Registers the steady workload's followers, each with its database and agent; with <paramref name="recordAgentUrls"/>
+    /// the agents' URLs are recorded too (the gateway starts their reconciles), otherwise they are returned unrecorded.
+    /// <paramref name="atOnce"/> are set up at a time.
+    /// </summary>
+    private async Task<(string[] Followers, string[] Roles, string[] AgentUrls)> RegisterSteadyFollowersAsync(
+        SteadyWorkload w, bool recordAgentUrls, int atOnce, CancellationToken cancellationToken)
+    {
+        Say($"{_steadyTag.ToUpperInvariant()}: registering {w.Followers} followers (follower init copies their other tables), each with its agent");
+
+        // Followers are set up a few at a time (P10 three, P8 four), each as a deployment does it: a database registered
+        // by follower init (its other tables copied), then its agent, ready, then init again with the agent's URL. (An
+        // agent started before its database had the schema, twelve inits copying at once, gave up waiting on a loaded machine.)
         var followers = new string[w.Followers];
         var roles = new string[w.Followers];
-        using var slots = new SemaphoreSlim(3);
+        var agentUrls = new string[w.Followers];
+        using var slots = new SemaphoreSlim(atOnce);
         await Task.WhenAll(Enumerable.Range(0, w.Followers).Select(async f =>
         {
             await slots.WaitAsync(cancellationToken);
@@ -177,8 +227,12 @@ internal sealed partial class BenchRunner
 
                 await agent.StartListeningAsync(cancellationToken);
                 await agent.WaitReadyAsync(cancellationToken);
-                await new FollowerInit(logger).RunAsync(_steadyLeader, followerSource,
-                    new FollowerInitOptions { Name = SteadyFollower(f), AgentUrl = agent.Url, DataKey = _crypto }, cancellationToken);
+                agentUrls[f] = agent.Url;
+                if (recordAgentUrls)
+                {
+                    await new FollowerInit(logger).RunAsync(_steadyLeader, followerSource,
+                        new FollowerInitOptions { Name = SteadyFollower(f), AgentUrl = agent.Url, DataKey = _crypto }, cancellationToken);
+                }
             }
             finally
             {
@@ -186,15 +240,7 @@ internal sealed partial class BenchRunner
             }
         }));
 
-        Say($"P10: initial replicate of {w.Followers} followers");
-        for (var f = 0; f < w.Followers; f++)
-        {
-            var (db, target) = (followers[f], Enumerable.Range(0, w.Variables).Count(i => w.Granted(f, i)));
-            await UntilAsync(async () => await BenchData.CountAsync(db, CountSecrets, cancellationToken) == target, "P10 initial replicate",
-                TimeSpan.FromMilliseconds(100), cancellationToken);
-        }
-
-        return (followers, roles);
+        return (followers, roles, agentUrls);
     }
 
     private async Task StartSteadyGatewayAsync(CancellationToken cancellationToken)
@@ -322,12 +368,20 @@ internal sealed partial class BenchRunner
     /// <summary>What one run measured (see the remarks on this class).</summary>
     private sealed record SteadyRun(
         int Commits, int Concerned, double CommittedPerSecond, double DeliveredPerSecond, int Backlog, double P50, double P99,
-        double GatewayCpuMsPerCommit, double LeaderTransactionsPerCommit);
+        double GatewayCpuMsPerCommit, double LeaderTransactionsPerCommit)
+    {
+        /// <summary>Deliveries: (commit, target granted its variable) pairs; each commit counted at every target granted it.</summary>
+        public int Deliveries { get; init; }
+
+        /// <summary>Leader statements per commit less the writers' own (pg_stat_statements, top level), where the leader runs it.</summary>
+        public double? LeaderStatementsPerCommit { get; init; }
+    }
 
     /// <summary>
     /// One open-loop run into <paramref name="targets"/>: native targets (every commit reaches every target) when
     /// <paramref name="expected"/> counts start at the native marker, gateway followers otherwise. Waits until every
-    /// target holds every row it must, then reads the commit timestamps. <paramref name="expected"/> is advanced.
+    /// target holds every row it must, then reads the commit timestamps. <paramref name="expected"/> is advanced, for
+    /// every follower it counts: P8 passes all its followers' counts and serves only the first <paramref name="targets"/>.
     /// </summary>
     private async Task<SteadyRun> RunSteadyAsync(
         SteadyWorkload w, double rate, TimeSpan duration, string[] targets, long[] expected, CancellationToken cancellationToken)
@@ -342,6 +396,7 @@ internal sealed partial class BenchRunner
 
         var cpuBefore = _steadyGateways.Sum(g => g.CpuMilliseconds());
         var transactionsBefore = await LeaderTransactionsAsync(cancellationToken);
+        var statementsBefore = _steadyStatements ? await LeaderStatementsAsync(cancellationToken) : 0;
         var clock = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, w.Writers).Select(async writer =>
         {
@@ -372,17 +427,24 @@ internal sealed partial class BenchRunner
         }));
 
         var commits = made.Where(c => c is not null).Select(c => c!.Value).ToArray();
-        for (var f = 0; f < targets.Length; f++)
+        for (var f = 0; f < expected.Length; f++)
         {
             var target = f;
             expected[f] += native ? commits.Length : commits.Count(c => w.Granted(target, c.Index));
         }
 
+        // Each target is probed for its last row by primary key, and only once it holds that, counted: counting every
+        // follower's whole table every 100 ms (P8: twenty of 100,000 rows) took the cores that deliver the backlog.
+        SteadyCommit? LastFor(int target) => commits.Where(c => native || w.Granted(target, c.Index)).Select(c => (SteadyCommit?)c).LastOrDefault();
         var probes = await Task.WhenAll(targets.Select(t => OpenAsync(t, cancellationToken)));
         try
         {
             await Task.WhenAll(Enumerable.Range(0, targets.Length).Select(f =>
-                UntilAsync(async () => await CountOnAsync(probes[f], cancellationToken) == expected[f], "P10 drain", TimeSpan.FromMilliseconds(100), cancellationToken)));
+            {
+                var last = LastFor(f);
+                return UntilAsync(async () => (last is not { } l || await HoldsVersionOnAsync(probes[f], l, cancellationToken))
+                    && await CountOnAsync(probes[f], cancellationToken) == expected[f], "steady drain", TimeSpan.FromMilliseconds(100), cancellationToken);
+            }));
         }
         finally
         {
@@ -394,14 +456,17 @@ internal sealed partial class BenchRunner
 
         var cpu = _steadyGateways.Sum(g => g.CpuMilliseconds()) - cpuBefore;
         var transactions = await LeaderTransactionsAsync(cancellationToken) - transactionsBefore;
+        var statements = _steadyStatements ? await LeaderStatementsAsync(cancellationToken) - statementsBefore : 0;
 
         // Commit timestamps: the leader's, then each target's for the rows it must hold.
         var leaderAt = await CommitTimestampsAsync(_steadyLeader, commits, native: false, cancellationToken);
         var lastVisible = new DateTime[commits.Length];
+        var deliveries = 0;
         for (var f = 0; f < targets.Length; f++)
         {
             var target = f;
             var mine = Enumerable.Range(0, commits.Length).Where(c => w.Granted(target, commits[c].Index)).ToArray();
+            deliveries += mine.Length;
             var at = await CommitTimestampsAsync(targets[f], mine.Select(c => commits[c]).ToArray(), native, cancellationToken);
             for (var j = 0; j < mine.Length; j++)
             {
@@ -432,10 +497,34 @@ internal sealed partial class BenchRunner
             Percentile(latencies, 50),
             Percentile(latencies, 99),
             Math.Round(cpu / commits.Length, 3),
-            Math.Round((double)(transactions - commits.Length) / commits.Length, 2));
+            Math.Round((double)(transactions - commits.Length) / commits.Length, 2))
+        {
+            Deliveries = deliveries,
+            // The leader's statements and the writers' one INSERT a commit are both counted by pg_stat_statements (top
+            // level; the capture trigger's statements run inside the INSERT and are not counted on their own).
+            LeaderStatementsPerCommit = _steadyStatements ? Math.Round((double)(statements - commits.Length) / commits.Length, 2) : null,
+        };
     }
 
-    /// <summary>Committed transactions of the P10 leader database so far (pg_stat_database).</summary>
+    /// <summary>Top-level statements run in the steady leader database so far (pg_stat_statements), the bench's own included.</summary>
+    private async Task<long> LeaderStatementsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await _steadyLeaderSource.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(
+            "SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            connection);
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    private async Task<bool> HoldsVersionOnAsync(NpgsqlConnection connection, SteadyCommit commit, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM secrets WHERE resource_id = $1 AND version = $2)", connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = BenchData.VariableId(SteadyPrefix, commit.Index) });
+        command.Parameters.Add(new NpgsqlParameter { Value = commit.Version });
+        return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    /// <summary>Committed transactions of the steady leader database so far (pg_stat_database).</summary>
     private async Task<long> LeaderTransactionsAsync(CancellationToken cancellationToken)
     {
         await using var connection = await _steadyLeaderSource.OpenConnectionAsync(cancellationToken);
@@ -447,7 +536,7 @@ internal sealed partial class BenchRunner
     /// When each commit's row became visible in <paramref name="database"/>: the commit timestamp of the transaction
     /// that wrote it, or on a native subscriber the time its apply recorded (see StartSteadyNativesAsync).
     /// </summary>
-    private static async Task<DateTime[]> CommitTimestampsAsync(string database, SteadyCommit[] commits, bool native, CancellationToken cancellationToken)
+    private async Task<DateTime[]> CommitTimestampsAsync(string database, SteadyCommit[] commits, bool native, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(database, cancellationToken);
         await using var command = new NpgsqlCommand(native

@@ -77,7 +77,7 @@ internal sealed partial class BenchRunner
     {
         Say($"P1: native initial table sync ({sample + 1} of {sizes.P1Samples})");
         var native = await AddNativeFollowerAsync(cancellationToken);
-        await UntilAsync(() => LeaderQuietAsync(cancellationToken), "leader without running transactions", cancellationToken);
+        await UntilAsync(() => LeaderQuietAsync(_leader, cancellationToken), "leader without running transactions", cancellationToken);
         var clock = Stopwatch.StartNew();
         var subscription = string.Create(CultureInfo.InvariantCulture, $"bench_p1_{sample + 1}");
         await SubscribeNativeAsync(native, subscription, copyData: true, cancellationToken);
@@ -119,8 +119,8 @@ internal sealed partial class BenchRunner
     }
 
     /// <summary>Whether no other session on the leader is in a transaction that holds a transaction id.</summary>
-    private async Task<bool> LeaderQuietAsync(CancellationToken cancellationToken) =>
-        await BenchData.CountAsync(_leader,
+    private static async Task<bool> LeaderQuietAsync(string leader, CancellationToken cancellationToken) =>
+        await BenchData.CountAsync(leader,
             "SELECT count(*) FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()", cancellationToken) == 0;
 
     /// <summary>

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using PartialReplica.Authn;
@@ -19,7 +20,8 @@ namespace PartialReplica.Tooling.Bench;
 /// gateway and for native logical replication of the same <c>secrets</c> rows in the same run. Every
 /// gateway follower is verified exact before any figure is reported.
 /// </summary>
-internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger logger, bool quiet, bool onlyP10 = false, bool onlyP9 = false) : IAsyncDisposable
+internal sealed partial class BenchRunner(
+    BenchSizes sizes, bool quick, ILogger logger, bool quiet, bool onlyP10 = false, bool onlyP9 = false, bool onlyP8 = false) : IAsyncDisposable
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromMinutes(10);
     private readonly List<IAsyncDisposable> _owned = [];
@@ -37,6 +39,12 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
 
     public async Task<BenchReport> RunAsync(CancellationToken cancellationToken)
     {
+        if (onlyP8)
+        {
+            var fanOut = await MeasureFanOutAsync(cancellationToken);
+            return new BenchReport(await MachineAsync(_steadyLeader, cancellationToken), quick, _verified, fanOut);
+        }
+
         if (onlyP10)
         {
             var alone = await MeasureScaleOutAsync(cancellationToken);
@@ -69,6 +77,15 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
         await StopOwnedAsync();
         var p10 = await MeasureScaleOutAsync(cancellationToken);
 
+        // P8 at full size (a million variables, twenty followers) takes about as long as the rest together: `bench --p8`
+        // runs it alone. The quick run includes its small version, on servers of its own once P10's are stopped.
+        IReadOnlyList<BenchFigure> p8 = [];
+        if (quick)
+        {
+            await StopOwnedAsync();
+            p8 = await MeasureFanOutAsync(cancellationToken);
+        }
+
         var results = new List<BenchFigure>
         {
             new("P1", $"initial replicate of {sizes.P1Secrets:N0} granted secrets to an empty follower (median of {sizes.P1Samples})",
@@ -94,6 +111,7 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
         };
         results.AddRange(EdgePagingFigures(p9));
         results.AddRange(p10);
+        results.AddRange(p8);
         return new BenchReport(machine, quick, _verified, results);
     }
 
@@ -184,20 +202,29 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
         await _gateway.StartListeningAsync(cancellationToken);
     }
 
-    private static Task<PostgresCluster> StartLeaderClusterAsync(string name, CancellationToken cancellationToken) =>
-        PostgresCluster.StartAsync(new ClusterOptions
+    /// <summary>
+    /// A leader server. <paramref name="followers"/>: the most followers it serves at once; <paramref name="statements"/>:
+    /// it preloads pg_stat_statements (P8).
+    /// </summary>
+    private static Task<PostgresCluster> StartLeaderClusterAsync(string name, CancellationToken cancellationToken, int followers = 12, bool statements = false)
+    {
+        // P1's gateway clock starts when the follower's registration commits; P10 reads commit timestamps.
+        // P10's leader holds a follower and a native subscription per follower: 12 + 12 slots and walsenders; P8's
+        // also a table sync slot per native subscription during its initial copy.
+        var senders = Math.Max(60, (3 * followers) + 10).ToString(CultureInfo.InvariantCulture);
+        var settings = new Dictionary<string, string>
         {
-            Name = name,
-            Durable = true,
-            // P1's gateway clock starts when the follower's registration commits; P10 reads commit timestamps.
-            // P10's leader holds a follower and a native subscription per follower: 12 + 12 slots and walsenders.
-            Settings = new Dictionary<string, string>
-            {
-                ["track_commit_timestamp"] = "on",
-                ["max_wal_senders"] = "60",
-                ["max_replication_slots"] = "60",
-            },
-        }, cancellationToken);
+            ["track_commit_timestamp"] = "on",
+            ["max_wal_senders"] = senders,
+            ["max_replication_slots"] = senders,
+        };
+        if (statements)
+        {
+            settings["shared_preload_libraries"] = "pg_stat_statements";
+        }
+
+        return PostgresCluster.StartAsync(new ClusterOptions { Name = name, Durable = true, Settings = settings }, cancellationToken);
+    }
 
     private async Task<(string Follower, FollowerInitResult Init)> AddGatewayFollowerAsync(string name, CancellationToken cancellationToken)
     {
@@ -262,10 +289,11 @@ internal sealed partial class BenchRunner(BenchSizes sizes, bool quick, ILogger 
     private static Task UnsubscribeNativeAsync(string native, string name, CancellationToken cancellationToken) =>
         BenchData.ExecuteAsync(native, $"DROP SUBSCRIPTION {SqlIdentifier.Quote(name)}", cancellationToken);
 
-    private async Task VerifyAsync(string what, string follower, string roleId, CancellationToken cancellationToken)
+    /// <summary>Checks a follower exact against P1–P7's leader, or <paramref name="leader"/> (the steady workloads').</summary>
+    private async Task VerifyAsync(string what, string follower, string roleId, CancellationToken cancellationToken, NpgsqlDataSource? leader = null)
     {
         await using var followerSource = NpgsqlDataSource.Create(follower);
-        var result = await FollowerVerifier.VerifyAsync(_leaderSource, followerSource, roleId, cancellationToken);
+        var result = await FollowerVerifier.VerifyAsync(leader ?? _leaderSource, followerSource, roleId, cancellationToken);
         if (!result.Exact)
         {
             throw new PartialReplicaException(
