@@ -11,6 +11,8 @@ internal sealed class BenchCommand : Command
     private readonly Option<bool> _json = CommonOptions.Json();
     private readonly Option<bool> _p10 = new("--p10") { Description = "Only P10 (gateway scale-out and edge sync), on a leader server of its own." };
     private readonly Option<bool> _p9 = new("--p9") { Description = "Only P9 (Edge paging and count of P1's granted set, beside native COPY)." };
+    private readonly Option<bool> _p1 = new("--p1") { Description = "Only P1 (initial replicate), with --p3 also P3." };
+    private readonly Option<bool> _p3 = new("--p3") { Description = "Only P3 (commit → visible) and the P2 burst that sets its followers up, with --p1 also P1." };
 
     public BenchCommand()
         : base("bench", "Start a leader and followers and measure P1–P7 and P10 for the gateway and for native logical replication of the same secrets rows, after verifying the followers exact.")
@@ -19,11 +21,14 @@ internal sealed class BenchCommand : Command
         Add(_json);
         Add(_p10);
         Add(_p9);
+        Add(_p1);
+        Add(_p3);
         SetAction((result, cancellationToken) => CommandRunner.RunAsync(async () =>
         {
             var quick = result.GetValue(_quick);
             var json = result.GetValue(_json);
-            await using var runner = new BenchRunner(quick ? BenchSizes.Quick : BenchSizes.Full, quick, CommandRunner.Logging.CreateLogger("bench"), quiet: json, onlyP10: result.GetValue(_p10), onlyP9: result.GetValue(_p9));
+            await using var runner = new BenchRunner(quick ? BenchSizes.Quick : BenchSizes.Full, quick, CommandRunner.Logging.CreateLogger("bench"), quiet: json, onlyP10: result.GetValue(_p10), onlyP9: result.GetValue(_p9),
+                onlyP1: result.GetValue(_p1), onlyP3: result.GetValue(_p3));
             var report = await runner.RunAsync(cancellationToken);
             if (json)
             {
