@@ -14,6 +14,8 @@ internal sealed class BenchCommand : Command
     private readonly Option<bool> _p8 = new("--p8") { Description = "Only P8 (fan-out: 1,000,000 variables, 20 followers; initial sync of all beside native, steady state at 5, 10 and 20 followers)." };
     private readonly Option<int?> _variables = new("--variables") { Description = "With --p8: how many variables (default 1,000,000)." };
     private readonly Option<int?> _followers = new("--followers") { Description = "With --p8: how many followers (default 20); steady runs serve a quarter, a half and all of them." };
+    private readonly Option<bool> _p1 = new("--p1") { Description = "Only P1 (initial replicate), with --p3 also P3." };
+    private readonly Option<bool> _p3 = new("--p3") { Description = "Only P3 (commit → visible) and the P2 burst that sets its followers up, with --p1 also P1." };
 
     public BenchCommand()
         : base("bench", "Start a leader and followers and measure P1–P7, P9 and P10 (P8 with --p8, or small with --quick) for the gateway and for native logical replication of the same secrets rows, after verifying the followers exact.")
@@ -25,6 +27,8 @@ internal sealed class BenchCommand : Command
         Add(_p8);
         Add(_variables);
         Add(_followers);
+        Add(_p1);
+        Add(_p3);
         SetAction((result, cancellationToken) => CommandRunner.RunAsync(async () =>
         {
             var quick = result.GetValue(_quick);
@@ -32,9 +36,9 @@ internal sealed class BenchCommand : Command
             var p8 = result.GetValue(_p8);
             var sizes = quick ? BenchSizes.Quick : BenchSizes.Full;
             var (variables, followers) = (result.GetValue(_variables), result.GetValue(_followers));
-            if (new[] { p8, result.GetValue(_p9), result.GetValue(_p10) }.Count(only => only) > 1)
+            if (new[] { p8, result.GetValue(_p9), result.GetValue(_p10), result.GetValue(_p1) || result.GetValue(_p3) }.Count(only => only) > 1)
             {
-                throw new PartialReplicaException("--p8, --p9 and --p10 each run one figure alone; give at most one.");
+                throw new PartialReplicaException("--p8, --p9, --p10 and --p1/--p3 each run alone; give at most one of them.");
             }
 
             if ((variables is not null || followers is not null) && !p8)
@@ -54,7 +58,7 @@ internal sealed class BenchCommand : Command
 
             sizes = sizes with { P8 = sizes.P8 with { Variables = variables ?? sizes.P8.Variables, Followers = followers ?? sizes.P8.Followers } };
             await using var runner = new BenchRunner(sizes, quick, CommandRunner.Logging.CreateLogger("bench"), quiet: json,
-                onlyP10: result.GetValue(_p10), onlyP9: result.GetValue(_p9), onlyP8: p8);
+                onlyP10: result.GetValue(_p10), onlyP9: result.GetValue(_p9), onlyP8: p8, onlyP1: result.GetValue(_p1), onlyP3: result.GetValue(_p3));
             var report = await runner.RunAsync(cancellationToken);
             if (json)
             {

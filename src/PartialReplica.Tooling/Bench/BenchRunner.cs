@@ -21,7 +21,7 @@ namespace PartialReplica.Tooling.Bench;
 /// gateway follower is verified exact before any figure is reported.
 /// </summary>
 internal sealed partial class BenchRunner(
-    BenchSizes sizes, bool quick, ILogger logger, bool quiet, bool onlyP10 = false, bool onlyP9 = false, bool onlyP8 = false) : IAsyncDisposable
+    BenchSizes sizes, bool quick, ILogger logger, bool quiet, bool onlyP10 = false, bool onlyP9 = false, bool onlyP8 = false, bool onlyP1 = false, bool onlyP3 = false) : IAsyncDisposable
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromMinutes(10);
     private readonly List<IAsyncDisposable> _owned = [];
@@ -57,6 +57,11 @@ internal sealed partial class BenchRunner(
             return new BenchReport(await MachineAsync(_leader, cancellationToken), quick, _verified, EdgePagingFigures(await MeasureEdgePagingAloneAsync(cancellationToken)));
         }
 
+        if (onlyP1 || onlyP3)
+        {
+            return new BenchReport(await MachineAsync(_leader, cancellationToken), quick, _verified, await MeasureLatencyFiguresAsync(onlyP1, onlyP3, cancellationToken));
+        }
+
         var p1 = await MeasureInitialReplicateAsync(cancellationToken);
         var (p2, p2Followers, p2Natives) = await MeasureBurstAsync(cancellationToken);
         var rss = _gateway.PeakRssMegabytes();
@@ -88,18 +93,9 @@ internal sealed partial class BenchRunner(
 
         var results = new List<BenchFigure>
         {
-            new("P1", $"initial replicate of {sizes.P1Secrets:N0} granted secrets to an empty follower (median of {sizes.P1Samples})",
-                p1.Gateway, p1.Native, "s", "≤ 3× native", "≤ 1.5× native")
-            {
-                GatewaySamples = p1.GatewaySamples,
-                NativeSamples = p1.NativeSamples,
-            },
+            InitialReplicateFigure(p1),
             new("P2", $"{sizes.P2Transactions:N0} single-row commits, 2 writers, 3 followers: last commit → all exact", p2.Gateway, p2.Native, "s", "≤ 0.5 s", "≤ 0.1 s"),
-            new("P3", $"one change, idle: commit → visible ({sizes.P3Changes} changes)", p3.GatewayP99, p3.NativeP99, "ms", "p99 ≤ 100 ms", "p50 ≤ 10, p99 ≤ 30 ms")
-            {
-                GatewayP50 = p3.GatewayP50,
-                NativeP50 = p3.NativeP50,
-            },
+            LatencyFigure(p3),
             new("P4", "leader commits/s with capture (gateway) vs without (native)", p4.With, p4.Without, "commits/s", "≥ 80% of without", "≥ 90% of without"),
             new("P5", $"policy load of {sizes.P5Variables:N0} variables with grants", p5Load, null, "s", "≤ 5 s", "≤ 2 s"),
             new("P5c", $"granted-count for a follower granted {sizes.P1Secrets:N0} variables", p5Count, null, "s", "≤ 0.2 s", "≤ 0.05 s"),

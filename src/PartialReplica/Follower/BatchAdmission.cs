@@ -38,7 +38,10 @@ public sealed class BatchAdmission(
           FROM replayed
         """;
 
-    /// <summary>Checks the batch and, when it passes, applies it in the same transaction; a refusal is recorded.</summary>
+    /// <summary>
+    /// Checks the batch and, when it passes, applies it in the same transaction; a refusal is recorded. An applied batch
+    /// is visible once its transaction commits and durable when this returns (see <see cref="BatchApplier.MakeDurableAsync"/>).
+    /// </summary>
     public async Task<AdmissionResult> ApplyAsync(PushBatch batch, CancellationToken cancellationToken)
     {
         if (!string.Equals(batch.Follower, followerName, StringComparison.Ordinal))
@@ -51,17 +54,22 @@ public sealed class BatchAdmission(
         // What would become visible: the newest state of each variable, when it holds versions.
         var shown = BatchApplier.Latest(batch.Variables).Values.Where(v => v.Versions.Count > 0).Select(v => v.Id).ToArray();
         await using var connection = await follower.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var refusal = await CheckAsync(connection, stamp, shown, cancellationToken);
-        if (refusal is not null)
+        AppliedBatch applied;
+        await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
         {
-            await transaction.RollbackAsync(cancellationToken);
-            return await RefuseAsync(batch, refusal, cancellationToken);
+            var refusal = await CheckAsync(connection, stamp, shown, cancellationToken);
+            if (refusal is not null)
+            {
+                await transaction.RollbackAsync(cancellationToken);
+                return await RefuseAsync(batch, refusal, cancellationToken);
+            }
+
+            applied = await applier.ApplyInAsync(connection, batch, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
         }
 
-        var report = await applier.ApplyInAsync(connection, batch, cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        return new AdmissionResult(report, null);
+        await BatchApplier.MakeDurableAsync(connection, applied, cancellationToken);
+        return new AdmissionResult(applied.Report, null);
     }
 
     /// <summary>

@@ -29,6 +29,15 @@ public sealed class BatchApplier(NpgsqlDataSource follower)
     private const long ApplyLockKey = 0x5052_4150_504c;
 
     /// <summary>
+    /// The apply transaction commits without waiting for its WAL to reach disk: its rows are visible to the follower's
+    /// readers one flush earlier (bench P3). It is made durable before the batch is answered, by
+    /// <see cref="MakeDurableAsync"/>: the gateway's cursor moves only on an answer, so a batch lost in a crash between
+    /// the two commits was never acknowledged, and is pushed again. Native logical replication's apply worker commits
+    /// the same way, reporting as flushed only what the follower has flushed.
+    /// </summary>
+    private const string CommitWithoutFlush = "SET LOCAL synchronous_commit = off";
+
+    /// <summary>
     /// Whether both resource_id columns order by bytes (collation C or POSIX, the column's own or the database's),
     /// so the agent can tell without asking the database whether an id lies in a sweep range. Looked up once.
     /// </summary>
@@ -37,15 +46,30 @@ public sealed class BatchApplier(NpgsqlDataSource follower)
 
     private bool? _comparesBytewise;
 
-    /// <summary>Applies the batch; returns what changed.</summary>
+    /// <summary>Applies the batch; returns what changed, once it is durable.</summary>
     public async Task<ApplyReport> ApplyAsync(PushBatch batch, CancellationToken cancellationToken)
     {
         await using var connection = await follower.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var report = await ApplyInAsync(connection, batch, cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        return report;
+        AppliedBatch applied;
+        await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
+        {
+            applied = await ApplyInAsync(connection, batch, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        await MakeDurableAsync(connection, applied, cancellationToken);
+        return applied.Report;
     }
+
+    /// <summary>
+    /// Once the apply transaction (committed without waiting for its flush) has committed, makes it durable: a
+    /// transaction that writes, committed with the session's synchronous commit, flushes the WAL up to its own commit
+    /// record, and with it the apply's, which precedes it. What it writes is the batch's log row's
+    /// <c>applied_at</c>, now the time the apply was durable. Call before the batch is answered.
+    /// </summary>
+    internal static Task MakeDurableAsync(NpgsqlConnection connection, AppliedBatch applied, CancellationToken cancellationToken) =>
+        connection.ExecuteAsync(
+            "UPDATE partial_replica.apply_log SET applied_at = clock_timestamp() WHERE id = $1", cancellationToken, applied.LogId);
 
     /// <summary>
     /// Runs both apply paths (a batch decoded from the binary form; a reconcile page copying a new variable, then a
@@ -76,8 +100,11 @@ public sealed class BatchApplier(NpgsqlDataSource follower)
         await transaction.RollbackAsync(cancellationToken);
     }
 
-    /// <summary>Applies the batch on <paramref name="connection"/>, inside the caller's transaction.</summary>
-    internal async Task<ApplyReport> ApplyInAsync(NpgsqlConnection connection, PushBatch batch, CancellationToken cancellationToken)
+    /// <summary>
+    /// Applies the batch on <paramref name="connection"/>, inside the caller's transaction, which then commits without
+    /// waiting for its flush: the caller makes it durable by <see cref="MakeDurableAsync"/> after the commit.
+    /// </summary>
+    internal async Task<AppliedBatch> ApplyInAsync(NpgsqlConnection connection, PushBatch batch, CancellationToken cancellationToken)
     {
         var startedAt = DateTime.UtcNow;
         var latest = Latest(batch.Variables);
@@ -121,11 +148,12 @@ public sealed class BatchApplier(NpgsqlDataSource follower)
         }
 
         var report = new ApplyReport(latest.Count, latest.Count - accepted.Count, upserts, deletes);
-        await connection.ExecuteAsync("""
+        var logId = await connection.ScalarAsync<long>("""
             INSERT INTO partial_replica.apply_log (batch_id, gateway, started_at, variables, skipped, upserts, deletes)
             VALUES ($1, $2, $3, $4, $5, $6, $7)
+            RETURNING id
             """, cancellationToken, batch.BatchId, batch.Gateway, startedAt, report.Variables, report.Skipped, report.Upserts, report.Deletes);
-        return report;
+        return new AppliedBatch(report, logId);
     }
 
     /// <summary>
@@ -134,22 +162,27 @@ public sealed class BatchApplier(NpgsqlDataSource follower)
     /// versions, records their stamps, and logs the batch: one change's apply costs two round trips (this, and the
     /// commit), which bounds commit-to-visible.
     /// </summary>
-    private static async Task<ApplyReport> ApplyChangesAsync(
+    private static async Task<AppliedBatch> ApplyChangesAsync(
         NpgsqlConnection connection, PushBatch batch, IReadOnlyCollection<VariableState> latest, DateTime startedAt, CancellationToken cancellationToken)
     {
         var apply = ConnectionExtensions.BatchCommand(MergeStates + """
             INSERT INTO partial_replica.apply_log (batch_id, gateway, started_at, variables, skipped, upserts, deletes)
             SELECT $8, $9, $10, $11, $11 - (SELECT count(*) FROM accepted), (SELECT count(*) FROM written), (SELECT count(*) FROM deleted)
-            RETURNING skipped, upserts, deletes
+            RETURNING skipped, upserts, deletes, id
             """, [.. MergeParameters(latest), batch.BatchId, batch.Gateway, startedAt, latest.Count]);
         await using var statements = new NpgsqlBatch(connection)
         {
-            BatchCommands = { ConnectionExtensions.BatchCommand("SELECT pg_advisory_xact_lock($1)", ApplyLockKey), apply },
+            BatchCommands =
+            {
+                ConnectionExtensions.BatchCommand(CommitWithoutFlush),
+                ConnectionExtensions.BatchCommand("SELECT pg_advisory_xact_lock($1)", ApplyLockKey),
+                apply,
+            },
         };
         await using var reader = await statements.ExecuteReaderAsync(cancellationToken);
         await reader.NextResultAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
-        return new ApplyReport(latest.Count, reader.GetInt32(0), reader.GetInt32(1), reader.GetInt32(2));
+        return new AppliedBatch(new ApplyReport(latest.Count, reader.GetInt32(0), reader.GetInt32(1), reader.GetInt32(2)), reader.GetInt64(3));
     }
 
     /// <summary>
@@ -166,6 +199,7 @@ public sealed class BatchApplier(NpgsqlDataSource follower)
         {
             BatchCommands =
             {
+                ConnectionExtensions.BatchCommand(CommitWithoutFlush),
                 ConnectionExtensions.BatchCommand(shared ? "SELECT pg_advisory_xact_lock_shared($1)" : "SELECT pg_advisory_xact_lock($1)", ApplyLockKey),
                 ConnectionExtensions.BatchCommand($"SELECT resource_id, stamp FROM partial_replica.applied WHERE {where}", parameters),
             },
