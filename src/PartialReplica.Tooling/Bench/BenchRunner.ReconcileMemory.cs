@@ -66,23 +66,24 @@ internal sealed partial class BenchRunner
         await BenchData.InsertValuesAsync(_leaderSource, ReconcileMemoryPrefix, largest, _crypto, cancellationToken);
         await BenchData.ExecuteAsync(_leader, "VACUUM (ANALYZE)", cancellationToken);
 
+        // One gateway key for the run: the first gateway makes the leader's signing keys with it, and each next one must decrypt them.
+        var gatewayKey = GatewayKey.GenerateBase64();
         var figures = new List<BenchFigure>();
         foreach (var size in sizes)
         {
-            figures.Add(await MeasureReconcileMemoryAsync(leader, size, cancellationToken));
+            figures.Add(await MeasureReconcileMemoryAsync(leader, gatewayKey, size, cancellationToken));
         }
 
         return new BenchReport(await MachineAsync(_leader, cancellationToken), quick, _verified, figures);
     }
 
-    private async Task<BenchFigure> MeasureReconcileMemoryAsync(string gatewayLeader, int size, CancellationToken cancellationToken)
+    private async Task<BenchFigure> MeasureReconcileMemoryAsync(string gatewayLeader, string gatewayKey, int size, CancellationToken cancellationToken)
     {
         Say($"reconcile memory: {size:N0} granted, new gateway");
         _gateway = ChildHost.Create("gateway", ["serve", "gateway"], new Dictionary<string, string>
         {
             ["PARTIALREPLICA_LEADER"] = gatewayLeader,
-            // The bench's own gateway key, thrown away with its servers.
-            [GatewayKey.EnvironmentVariable] = GatewayKey.GenerateBase64(),
+            [GatewayKey.EnvironmentVariable] = gatewayKey,
             ["CONJUR_DATA_KEY"] = DataKeyBase64,
         });
         _owned.Add(_gateway);
