@@ -16,6 +16,7 @@ internal sealed class BenchCommand : Command
     private readonly Option<int?> _followers = new("--followers") { Description = "With --p8: how many followers (default 20); steady runs serve a quarter, a half and all of them." };
     private readonly Option<bool> _p1 = new("--p1") { Description = "Only P1 (initial replicate), with --p3 also P3." };
     private readonly Option<bool> _p3 = new("--p3") { Description = "Only P3 (commit → visible) and the P2 burst that sets its followers up, with --p1 also P1." };
+    private readonly Option<bool> _reconcileMemory = new("--reconcile-memory") { Description = "Only the gateway's peak RSS during a full reconcile of 10,000, 100,000 and 1,000,000 granted secrets." };
 
     public BenchCommand()
         : base("bench", "Start a leader and followers and measure P1–P7, P9 and P10 (P8 with --p8, or small with --quick) for the gateway and for native logical replication of the same secrets rows, after verifying the followers exact.")
@@ -29,6 +30,7 @@ internal sealed class BenchCommand : Command
         Add(_followers);
         Add(_p1);
         Add(_p3);
+        Add(_reconcileMemory);
         SetAction((result, cancellationToken) => CommandRunner.RunAsync(async () =>
         {
             var quick = result.GetValue(_quick);
@@ -36,9 +38,9 @@ internal sealed class BenchCommand : Command
             var p8 = result.GetValue(_p8);
             var sizes = quick ? BenchSizes.Quick : BenchSizes.Full;
             var (variables, followers) = (result.GetValue(_variables), result.GetValue(_followers));
-            if (new[] { p8, result.GetValue(_p9), result.GetValue(_p10), result.GetValue(_p1) || result.GetValue(_p3) }.Count(only => only) > 1)
+            if (new[] { p8, result.GetValue(_p9), result.GetValue(_p10), result.GetValue(_p1) || result.GetValue(_p3), result.GetValue(_reconcileMemory) }.Count(only => only) > 1)
             {
-                throw new PartialReplicaException("--p8, --p9, --p10 and --p1/--p3 each run alone; give at most one of them.");
+                throw new PartialReplicaException("--p8, --p9, --p10, --p1/--p3 and --reconcile-memory each run alone; give at most one of them.");
             }
 
             if ((variables is not null || followers is not null) && !p8)
@@ -59,7 +61,7 @@ internal sealed class BenchCommand : Command
             sizes = sizes with { P8 = sizes.P8 with { Variables = variables ?? sizes.P8.Variables, Followers = followers ?? sizes.P8.Followers } };
             await using var runner = new BenchRunner(sizes, quick, CommandRunner.Logging.CreateLogger("bench"), quiet: json,
                 onlyP10: result.GetValue(_p10), onlyP9: result.GetValue(_p9), onlyP8: p8, onlyP1: result.GetValue(_p1), onlyP3: result.GetValue(_p3));
-            var report = await runner.RunAsync(cancellationToken);
+            var report = result.GetValue(_reconcileMemory) ? await runner.RunReconcileMemoryAsync(cancellationToken) : await runner.RunAsync(cancellationToken);
             if (json)
             {
                 Console.WriteLine(report.ToJson());

@@ -1,4 +1,6 @@
 
+using PartialReplica.Grants;
+
 namespace PartialReplica.Leader.Dispatch;
 
 /// <summary>How the gateway dispatches (bound from configuration section <c>Dispatch</c>).</summary>
@@ -79,15 +81,16 @@ public sealed record DispatchOptions
     public int BatchSize { get; init; } = 2000;
 
     /// <summary>
-    /// Variables per push during a full reconcile: smaller pages pay more round trips, larger ones keep the agent
-    /// waiting longer for each (docs/performance.md, P1).
+    /// Variables per push during a full reconcile (1 to <see cref="GrantedSecretsReader.MaxPageSize"/>): smaller pages
+    /// pay more round trips, larger ones keep the agent waiting longer for each (docs/performance.md, P1). A reconcile
+    /// holds at most two pages in memory, so this also bounds its memory, whatever the size of the granted set.
     /// </summary>
     public int ReconcileBatchSize { get; init; } = 10000;
 
     /// <summary>
     /// Variables in a full reconcile's first push; each next page doubles it, up to <see cref="ReconcileBatchSize"/>.
     /// A new follower's agent waits for the first page while the gateway reads it, sends it and the agent decodes it,
-    /// so a small first page starts the apply sooner.
+    /// so a small first page starts the apply sooner. At least 1 and at most <see cref="ReconcileBatchSize"/>.
     /// </summary>
     public int ReconcileFirstBatchSize { get; init; } = 1000;
 
@@ -115,6 +118,16 @@ public sealed record DispatchOptions
             {
                 problems.Add($"Dispatch:{name} must be a positive time span (hh:mm:ss).");
             }
+        }
+
+        if (ReconcileBatchSize is < 1 or > GrantedSecretsReader.MaxPageSize)
+        {
+            problems.Add($"Dispatch:ReconcileBatchSize ({ReconcileBatchSize}) must be between 1 and {GrantedSecretsReader.MaxPageSize} variables.");
+        }
+
+        if (ReconcileFirstBatchSize < 1 || ReconcileFirstBatchSize > ReconcileBatchSize)
+        {
+            problems.Add($"Dispatch:ReconcileFirstBatchSize ({ReconcileFirstBatchSize}) must be at least 1 and at most Dispatch:ReconcileBatchSize ({ReconcileBatchSize}).");
         }
 
         if (LeaseRenewInterval > TimeSpan.Zero && LeaseDuration < LeaseRenewInterval * 2)

@@ -300,6 +300,14 @@ internal sealed class FollowerWorker
     }
 
     /// <summary>
+    /// The most full-reconcile pages a worker holds at once. A page is held from the start of its read on the leader
+    /// until the agent acknowledges it (its states, and its encoded body while it is sent, live that long), so a
+    /// reconcile's memory is two pages of at most <see cref="DispatchOptions.ReconcileBatchSize"/> variables, whatever
+    /// the size of the granted set.
+    /// </summary>
+    internal const int ReconcilePagesHeld = 2;
+
+    /// <summary>
     /// Pushes every granted variable, page by page, each page sweeping its id range: the agent drops every secret
     /// there whose applied state is older than the stamp taken before the first page (everything granted is
     /// pushed with a newer one); a last batch sweeps the range after the last page. Changes up to the horizon
@@ -319,59 +327,82 @@ internal sealed class FollowerWorker
         int variables = 0, upserts = 0, deletes = 0;
 
         // The first page is small (ReconcileFirstBatchSize) so the agent starts applying soon; each next one doubles.
-        // Pipelined: the next page is read on the leader while the agent applies this one, and a page is sent
-        // while the one before is still applied (the agent applies pages of disjoint ranges side by side, so the
-        // follower's cores copy at once). The push itself is readied (token, connection)
-        // while the first page is read. The last batch goes when every page is acknowledged.
+        // Pipelined within ReconcilePagesHeld: a page is read on the leader and sent while the one before is still
+        // applied (the agent applies pages of disjoint ranges side by side, so the follower's cores copy at once), and
+        // the page after that is read only once the oldest is acknowledged. The push itself is readied (token,
+        // connection) while the first page is read. The last batch goes when every page is acknowledged.
         var prepared = PrepareAsync(cancellationToken);
         var pageSize = Math.Clamp(_options.ReconcileFirstBatchSize, 1, _options.ReconcileBatchSize);
-        var next = ReadReconcilePageAsync("", pageSize, byRange, cancellationToken);
-        Task<ApplyReport>? applying = null;
+        var held = new Queue<Task<ApplyReport>>(ReconcilePagesHeld);
+        var after = "";
         string? swept = null;
-        async Task CountAsync(Task<ApplyReport> acknowledged)
+        void Count(ApplyReport report)
         {
-            var report = await acknowledged;
             upserts += report.Upserts;
             deletes += report.Deletes;
+        }
+
+        async Task<ApplyReport> PushPageAsync(IReadOnlyList<VariableState> states, Sweep sweep)
+        {
+            try
+            {
+                return await SendAsync(states, sweep, cancellationToken);
+            }
+            finally
+            {
+                _metrics.RecordReconcilePages(_follower.Name, -1);
+            }
         }
 
         try
         {
             while (true)
             {
-                var states = await next;
-                await prepared;
+                if (held.Count == ReconcilePagesHeld)
+                {
+                    Count(await held.Dequeue());
+                }
+
+                _metrics.RecordReconcilePages(_follower.Name, 1);
+                IReadOnlyList<VariableState> states;
+                try
+                {
+                    states = await ReadReconcilePageAsync(after, pageSize, byRange, cancellationToken);
+                    await prepared;
+                    if (states.Count > 0)
+                    {
+                        stopping.ThrowIfCancellationRequested();
+                    }
+                }
+                catch
+                {
+                    _metrics.RecordReconcilePages(_follower.Name, -1);
+                    throw;
+                }
+
                 if (states.Count == 0)
                 {
+                    _metrics.RecordReconcilePages(_follower.Name, -1);
                     break;
                 }
 
-                stopping.ThrowIfCancellationRequested();
-
-                var last = states[^1].Id;
+                after = states[^1].Id;
                 variables += states.Count;
                 pageSize = Math.Min(pageSize * 2, _options.ReconcileBatchSize);
-                next = ReadReconcilePageAsync(last, pageSize, byRange, cancellationToken);
-                var previous = applying;
-                applying = SendAsync(states, new Sweep(sweepBefore, swept, last, 0), cancellationToken);
-                swept = last;
-                if (previous is not null)
-                {
-                    await CountAsync(previous);
-                }
+                held.Enqueue(PushPageAsync(states, new Sweep(sweepBefore, swept, after, 0)));
+                swept = after;
             }
 
-            if (applying is not null)
+            while (held.TryDequeue(out var page))
             {
-                await CountAsync(applying);
+                Count(await page);
             }
         }
         finally
         {
-            await ((Task)next).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            if (applying is not null)
+            foreach (var page in held)
             {
-                await ((Task)applying).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                await ((Task)page).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
 
             await prepared;

@@ -22,6 +22,7 @@ public sealed class PushMetrics
     private readonly Counter<long> _errors;
     private readonly Counter<long> _outboxReads;
     private readonly Histogram<double> _duration;
+    private readonly UpDownCounter<long> _reconcilePages;
 
     public PushMetrics(IMeterFactory meterFactory)
     {
@@ -33,6 +34,9 @@ public sealed class PushMetrics
             "partial_replica.outbox.reads", "{read}", "Reads of the change outbox by the worker of a follower (it reads when woken or at its poll).");
         _duration = Meter.CreateHistogram<double>(
             "partial_replica.push.duration", "ms", "Time from reading the changed states to the agent's acknowledgement.");
+        _reconcilePages = Meter.CreateUpDownCounter<long>(
+            "partial_replica.reconcile.pages", "{page}",
+            "Full-reconcile pages the gateway holds: read from the leader and not yet acknowledged by the agent (at most two per follower).");
         Meter.CreateObservableGauge(
             "partial_replica.queue.depth", () => _backlog.Select(b => new Measurement<long>(b.Value.Pending, new KeyValuePair<string, object?>("follower", b.Key))),
             "{change}", "Changes captured on the leader and not yet delivered to the follower.");
@@ -46,7 +50,8 @@ public sealed class PushMetrics
     /// reconcile), <c>partial_replica.push.rows</c> (<c>follower</c>, <c>operation</c>: upsert or delete),
     /// <c>partial_replica.push.errors</c> (<c>follower</c>, <c>error.type</c>; attempts that failed after retries),
     /// <c>partial_replica.push.duration</c> (ms), <c>partial_replica.outbox.reads</c> (<c>follower</c>; a worker's reads of
-    /// the outbox: a change wakes only the workers of the followers it concerns), and the gauges <c>partial_replica.queue.depth</c> and
+    /// the outbox: a change wakes only the workers of the followers it concerns), <c>partial_replica.reconcile.pages</c>
+    /// (<c>follower</c>; pages a full reconcile holds, read and not yet acknowledged, never more than two), and the gauges <c>partial_replica.queue.depth</c> and
     /// <c>partial_replica.lag</c> (ms) per follower, sampled by <see cref="SampleBacklogAsync"/>.
     /// </summary>
     public Meter Meter { get; }
@@ -63,6 +68,10 @@ public sealed class PushMetrics
 
     /// <summary>Records one read of the outbox by <paramref name="follower"/>'s worker.</summary>
     public void RecordOutboxRead(string follower) => _outboxReads.Add(1, new KeyValuePair<string, object?>("follower", follower));
+
+    /// <summary>A full reconcile of <paramref name="follower"/> took a page (+1: its read starts) or let one go (-1: acknowledged, failed or empty).</summary>
+    public void RecordReconcilePages(string follower, int change) =>
+        _reconcilePages.Add(change, new KeyValuePair<string, object?>("follower", follower));
 
     /// <summary>Records a failed push attempt.</summary>
     public void RecordError(string follower, Exception error) =>
