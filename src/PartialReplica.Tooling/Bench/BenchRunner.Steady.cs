@@ -151,6 +151,9 @@ internal sealed partial class BenchRunner
                     // worker per native subscriber during its initial copy.
                     ["max_logical_replication_workers"] = Math.Max(40, (3 * w.Followers) + 8).ToString(CultureInfo.InvariantCulture),
                     ["max_worker_processes"] = Math.Max(60, (3 * w.Followers) + 28).ToString(CultureInfo.InvariantCulture),
+                    // A subscriber tracks each subscription's and each table sync's replication origin in a slot of its
+                    // own: at 20 followers, 20 gateway followers' subscriptions, 20 native ones and their table syncs.
+                    ["max_replication_slots"] = Math.Max(60, (3 * w.Followers) + 10).ToString(CultureInfo.InvariantCulture),
                 },
             }, cancellationToken));
         _owned.AddRange(clusters);
