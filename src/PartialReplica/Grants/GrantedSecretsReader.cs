@@ -316,7 +316,7 @@ public sealed class GrantedSecretsReader(NpgsqlDataSource leader)
     /// <summary>
     /// The next <paramref name="limit"/> granted variables after <paramref name="after"/> with their versions: by one
     /// probe per variable, or (<paramref name="byRange"/>) as the page's ids and then its range of versions, both in one
-    /// repeatable-read snapshot, matched here. Either way the leader neither hashes nor sorts: both reads follow an index.
+    /// repeatable-read snapshot, matched here: both of those reads follow an index, so the leader neither hashes nor sorts.
     /// </summary>
     private static async Task<List<GrantedVariable>> ReadPageGroupsAsync(
         NpgsqlConnection connection, string followerRoleId, string after, int limit, bool byRange, CancellationToken cancellationToken)
