@@ -1,8 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using PartialReplica.Leader.Dispatch;
 using PartialReplica.Tests.Infrastructure;
 
 namespace PartialReplica.Tests.Metrics;
@@ -21,19 +19,11 @@ public sealed class PushMetricsTests(ReplicationFixture fixture) : IAsyncLifetim
     private const string BillingToken = "default:variable:apps/billing/api/token";
 
     private readonly ConcurrentDictionary<(string Instrument, string Follower, string? Kind), long> _totals = new();
-    private readonly MeterListener _listener = new();
-    private Meter? _meter;
+    private GatewayMeterListener _listener = null!;
 
     public Task InitializeAsync()
     {
-        _listener.InstrumentPublished = (instrument, listener) =>
-        {
-            if (ReferenceEquals(instrument.Meter, _meter))
-            {
-                listener.EnableMeasurementEvents(instrument);
-            }
-        };
-        _listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
+        _listener = new GatewayMeterListener(_ => true, (instrument, value, tags, _) =>
         {
             string? follower = null, kind = null;
             foreach (var tag in tags)
@@ -89,12 +79,7 @@ public sealed class PushMetricsTests(ReplicationFixture fixture) : IAsyncLifetim
             .Secret(BillingDb, "metrics")
             .Secret(BillingToken, "metrics")
             .Gateway()
-            .Then(world =>
-            {
-                _meter = world.GatewayApp!.Services.GetRequiredService<PushMetrics>().Meter;
-                _listener.Start();
-                return Task.CompletedTask;
-            })
+            .Then(_listener.ListenAsync)
             .Follower(Receiver, 0)
             .FollowerWithoutAgent(Unreachable, 1, "http://127.0.0.1:1")
             .StartAsync();

@@ -1,7 +1,4 @@
 using System.Diagnostics;
-using System.Diagnostics.Metrics;
-using Microsoft.Extensions.DependencyInjection;
-using PartialReplica.Leader.Dispatch;
 using PartialReplica.Tests.Infrastructure;
 using PartialReplica.Tooling.Bench;
 
@@ -22,19 +19,11 @@ public sealed class ConcernedWakeupTests(ReplicationFixture fixture) : IAsyncLif
 
     private readonly Dictionary<string, long> _reads = new(StringComparer.Ordinal);
     private readonly Stopwatch _sinceRead = Stopwatch.StartNew();
-    private readonly MeterListener _listener = new();
-    private Meter? _meter;
+    private GatewayMeterListener _listener = null!;
 
     public Task InitializeAsync()
     {
-        _listener.InstrumentPublished = (instrument, listener) =>
-        {
-            if (ReferenceEquals(instrument.Meter, _meter) && instrument.Name == "partial_replica.outbox.reads")
-            {
-                listener.EnableMeasurementEvents(instrument);
-            }
-        };
-        _listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        _listener = new GatewayMeterListener(name => name == "partial_replica.outbox.reads", (_, value, tags, _) =>
         {
             foreach (var tag in tags)
             {
@@ -71,12 +60,7 @@ public sealed class ConcernedWakeupTests(ReplicationFixture fixture) : IAsyncLif
                 await BenchData.InsertValuesAsync(world.LeaderSource, Prefix, Followers * PerFollower, world.Crypto, CancellationToken.None);
             })
             .Gateway(new Dictionary<string, string?> { ["Dispatch:PollInterval"] = "00:01:00" })
-            .Then(world =>
-            {
-                _meter = world.GatewayApp!.Services.GetRequiredService<PushMetrics>().Meter;
-                _listener.Start();
-                return Task.CompletedTask;
-            })
+            .Then(_listener.ListenAsync)
             .Follower(Name(0), 0).Follower(Name(1), 1).Follower(Name(2), 0).Follower(Name(3), 1).Follower(Name(4), 0)
             .StartAsync();
         for (var f = 0; f < Followers; f++)

@@ -1,6 +1,3 @@
-using System.Diagnostics.Metrics;
-using Microsoft.Extensions.DependencyInjection;
-using PartialReplica.Leader.Dispatch;
 using PartialReplica.Tests.Infrastructure;
 
 namespace PartialReplica.Tests.Push;
@@ -20,9 +17,8 @@ public sealed class ReconcileMemoryBoundTests(ReplicationFixture fixture) : IAsy
     private const int First = 5;
     private const int Largest = 25;
 
-    private readonly MeterListener _listener = new();
     private readonly object _gate = new();
-    private Meter? _meter;
+    private GatewayMeterListener _listener = null!;
     private long _held;
     private long _mostHeld;
     private long _changes;
@@ -33,14 +29,7 @@ public sealed class ReconcileMemoryBoundTests(ReplicationFixture fixture) : IAsy
 
     public Task InitializeAsync()
     {
-        _listener.InstrumentPublished = (instrument, listener) =>
-        {
-            if (ReferenceEquals(instrument.Meter, _meter) && instrument.Name == "partial_replica.reconcile.pages")
-            {
-                listener.EnableMeasurementEvents(instrument);
-            }
-        };
-        _listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        _listener = new GatewayMeterListener(name => name == "partial_replica.reconcile.pages", (_, value, tags, _) =>
         {
             foreach (var tag in tags)
             {
@@ -77,12 +66,7 @@ public sealed class ReconcileMemoryBoundTests(ReplicationFixture fixture) : IAsy
                 ["Dispatch:ReconcileFirstBatchSize"] = First.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 ["Dispatch:ReconcileBatchSize"] = Largest.ToString(System.Globalization.CultureInfo.InvariantCulture),
             })
-            .Then(world =>
-            {
-                _meter = world.GatewayApp!.Services.GetRequiredService<PushMetrics>().Meter;
-                _listener.Start();
-                return Task.CompletedTask;
-            })
+            .Then(_listener.ListenAsync)
             .Follower(Follower, 0)
             .StartAsync();
 
