@@ -523,10 +523,17 @@ CREATE TABLE partial_replica.granted_counts (
 CREATE TABLE partial_replica.unset_variables (
     resource_id text COLLATE "C" PRIMARY KEY
 );
-INSERT INTO partial_replica.unset_variables (resource_id)
-SELECT r.resource_id FROM resources r
- WHERE split_part(r.resource_id, ':', 2) = 'variable'
-   AND NOT EXISTS (SELECT 1 FROM secrets s WHERE s.resource_id = r.resource_id);
+
+-- Rebuilds it from what the tables hold: at setup (an adopted leader's variables), and after a TRUNCATE.
+CREATE FUNCTION partial_replica.refill_unset_variables() RETURNS void
+LANGUAGE sql AS $$
+    DELETE FROM partial_replica.unset_variables;
+    INSERT INTO partial_replica.unset_variables (resource_id)
+    SELECT r.resource_id FROM resources r
+     WHERE split_part(r.resource_id, ':', 2) = 'variable'
+       AND NOT EXISTS (SELECT 1 FROM secrets s WHERE s.resource_id = r.resource_id);
+$$;
+SELECT partial_replica.refill_unset_variables();
 
 -- New variables enter; an UPDATE that renames one (nothing in Conjur does) moves it.
 CREATE FUNCTION partial_replica.track_unset_variables() RETURNS trigger
@@ -553,11 +560,7 @@ CREATE TRIGGER partial_replica_unset_update AFTER UPDATE ON resources
 CREATE FUNCTION partial_replica.reset_unset_variables() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    DELETE FROM partial_replica.unset_variables;
-    INSERT INTO partial_replica.unset_variables (resource_id)
-    SELECT r.resource_id FROM resources r
-     WHERE split_part(r.resource_id, ':', 2) = 'variable'
-       AND NOT EXISTS (SELECT 1 FROM secrets s WHERE s.resource_id = r.resource_id);
+    PERFORM partial_replica.refill_unset_variables();
     RETURN NULL;
 END
 $$;
