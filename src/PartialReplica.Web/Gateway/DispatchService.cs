@@ -105,7 +105,7 @@ internal sealed class DispatchService(
         HttpBatchSender.WarmUp();
         try
         {
-            await new GrantedSecretsReader(leader).ReadPushPageAsync("partial-replica:warm-up", "", 1, byRange: false, stoppingToken);
+            await new GrantedSecretsReader(leader).ReadPushPageAsync("partial-replica:warm-up", "", 1, new PageReads(rangeAllowed: false), stoppingToken);
             await issuer.CreateTokenAsync(SignedPushTokens.Subject, "partial-replica/warm-up", TimeSpan.FromMinutes(1), stoppingToken);
         }
         catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)

@@ -22,8 +22,8 @@ namespace PartialReplica.Grants;
 /// <para>
 /// Secrets are read by one primary-key probe per variable, fenced in a LATERAL subquery (<c>OFFSET 0</c> keeps the
 /// planner from flattening it): otherwise, after a bulk load, the planner hashes the page and scans the whole
-/// <c>secrets</c> table for each page. A follower granted most secrets reads a page as its ids and then one range scan
-/// of versions, matched in memory (<see cref="RangeVersionsSql"/>).
+/// <c>secrets</c> table for each page. Where ids order by bytes, a page is read as its ids and then its range of
+/// versions, matched in memory, the range bounded and the ids it did not reach probed (<see cref="PageReads"/>).
 /// </para>
 /// <para>
 /// Every other statement that returns versions returns rows <c>(id, version, value, expires_at[, granted])</c> ordered
@@ -86,31 +86,33 @@ public sealed class GrantedSecretsReader(NpgsqlDataSource leader)
         """;
 
     /// <summary>
-    /// $1 exclusive start, $2 inclusive end → every kept version of every variable in that range of ids, in the
-    /// primary key's order (no sort): for a follower granted most secrets, on a leader whose <c>secrets</c> ids compare
-    /// by bytes as the grant table's do (<see cref="PagesByRangeSql"/>), a page's versions are this range between its
-    /// first and last id, read in the same snapshot as <see cref="PageIdsSql"/> and matched to the page's ids by the
-    /// reader. The range also holds the versions of variables not granted between the page's ones, read and dropped,
-    /// which is why sparse followers keep the probes of <see cref="PageWithSecretsSql"/>.
+    /// $1 id, $2 version (a keyset start, exclusive, in the primary key's order), $3 inclusive end id, $4 limit → up to
+    /// $4 kept versions of the variables after ($1, $2) through $3, in the primary key's order (no sort): a page read by
+    /// range (<see cref="PageReads"/>) reads its versions here in chunks, in the same snapshot as
+    /// <see cref="PageIdsSql"/>, and matches them to the page's ids. The range also holds the versions of variables not
+    /// granted between the page's ones, read and dropped; the limit bounds that.
     /// </summary>
     private const string RangeVersionsSql = """
         SELECT s.resource_id, s.version, s.value, s.expires_at FROM secrets s
-         WHERE s.resource_id > $1::text COLLATE "default" AND s.resource_id <= $2::text COLLATE "default"
+         WHERE (s.resource_id, s.version) > ($1::text COLLATE "default", $2::int) AND s.resource_id <= $3::text COLLATE "default"
          ORDER BY s.resource_id, s.version
+         LIMIT $4
+        """;
+
+    /// <summary>$1 text[] of ids → their kept versions, one primary-key probe per id (the page's ids a range did not reach).</summary>
+    private const string ProbeVersionsSql = """
+        SELECT i.id, s.version, s.value, s.expires_at
+          FROM unnest($1::text[]) AS i(id)
+          JOIN LATERAL (
+                SELECT s.version, s.value, s.expires_at FROM secrets s
+                 WHERE s.resource_id = i.id COLLATE "default" ORDER BY s.version OFFSET 0) s ON true
         """;
 
     /// <summary>
-    /// $1 role id → whether pages are read by range: only when <c>secrets.resource_id</c> orders by bytes (collation C
-    /// or POSIX; then a range of ids means the same on both tables) and the follower is granted at least half as many
-    /// variables as <c>secrets</c> has rows (planner statistics; unknown counts as no). Pages' ranges are disjoint, so
-    /// a whole pass reads every secret at most once: at most twice the rows it returns.
+    /// Whether <c>secrets.resource_id</c> orders by bytes (collation C or POSIX): only then does a range of ids cut in the
+    /// grant table's order mean the same on <c>secrets</c>, so that pages may be read by range.
     /// </summary>
-    private static readonly string PagesByRangeSql = $"""
-        SELECT ({ByteOrderSql.ResourceIdsOrderByBytes("'public.secrets'::regclass")})
-           AND (SELECT t.reltuples >= 0 AND 2 * coalesce((SELECT n.variables FROM partial_replica.granted_counts n
-                                                           WHERE n.follower_role_id = $1), 0) >= t.reltuples
-                  FROM pg_class t WHERE t.oid = 'public.secrets'::regclass)
-        """;
+    private static readonly string IdsOrderByBytesSql = ByteOrderSql.ResourceIdsOrderByBytes("'public.secrets'::regclass");
 
     /// <summary>
     /// $1 role id, $2 limit, $3 offset → an offset page of granted secrets (Conjur's limit/offset). Offset paging must
@@ -166,9 +168,9 @@ public sealed class GrantedSecretsReader(NpgsqlDataSource leader)
     public static Task<long> ReadStampAsync(NpgsqlConnection connection, CancellationToken cancellationToken) =>
         connection.ScalarAsync<long>(StampSql, cancellationToken);
 
-    /// <summary>Whether a full pass over the follower's granted set reads its pages by range; asked once per pass.</summary>
-    public static Task<bool> PagesByRangeAsync(NpgsqlConnection connection, string followerRoleId, CancellationToken cancellationToken) =>
-        connection.ScalarAsync<bool>(PagesByRangeSql, cancellationToken, followerRoleId);
+    /// <summary>How a pass over a granted set reads its pages on this leader (<see cref="PageReads"/>); asked once per pass.</summary>
+    public static async Task<PageReads> PlanPageReadsAsync(NpgsqlConnection connection, CancellationToken cancellationToken) =>
+        new(await connection.ScalarAsync<bool>(IdsOrderByBytesSql, cancellationToken));
 
     /// <summary>How many variables the follower may hold, with or without values (status, admin, push).</summary>
     public static Task<long> CountVariablesAsync(NpgsqlConnection connection, string followerRoleId, CancellationToken cancellationToken) =>
@@ -184,12 +186,12 @@ public sealed class GrantedSecretsReader(NpgsqlDataSource leader)
     /// trip on a connection of its own.
     /// </summary>
     public async Task<IReadOnlyList<VariableState>> ReadPushPageAsync(
-        string followerRoleId, string after, int limit, bool byRange, CancellationToken cancellationToken)
+        string followerRoleId, string after, int limit, PageReads reads, CancellationToken cancellationToken)
     {
         await using var connection = await leader.OpenConnectionAsync(cancellationToken);
         var stamp = await ReadStampAsync(connection, cancellationToken);
         var states = new List<VariableState>(limit);
-        foreach (var variable in await ReadPageGroupsAsync(connection, followerRoleId, after, limit, byRange, cancellationToken))
+        foreach (var variable in await ReadPageGroupsAsync(connection, followerRoleId, after, limit, reads, cancellationToken))
         {
             states.Add(new VariableState(variable.Id, stamp, variable.Versions));
         }
@@ -279,11 +281,11 @@ public sealed class GrantedSecretsReader(NpgsqlDataSource leader)
         }
 
         // The push's page, keyset: variables without a value are skipped, so a page may need another round to fill up.
-        var byRange = await PagesByRangeAsync(connection, followerRoleId, cancellationToken);
+        var reads = await PlanPageReadsAsync(connection, cancellationToken);
         var after = page.After ?? "";
         while (secrets.Count < limit)
         {
-            var round = await ReadPageGroupsAsync(connection, followerRoleId, after, limit, byRange, cancellationToken);
+            var round = await ReadPageGroupsAsync(connection, followerRoleId, after, limit, reads, cancellationToken);
             foreach (var variable in round)
             {
                 if (variable.Versions.Count > 0 && secrets.Count < limit)
@@ -315,13 +317,14 @@ public sealed class GrantedSecretsReader(NpgsqlDataSource leader)
 
     /// <summary>
     /// The next <paramref name="limit"/> granted variables after <paramref name="after"/> with their versions: by one
-    /// probe per variable, or (<paramref name="byRange"/>) as the page's ids and then its range of versions, both in one
-    /// repeatable-read snapshot, matched here: both of those reads follow an index, so the leader neither hashes nor sorts.
+    /// probe per variable, or (<paramref name="reads"/> permitting) as the page's ids and then its range of versions in
+    /// bounded chunks, the ids the range did not reach probed; all in one repeatable-read snapshot, matched here. Every
+    /// read follows an index, so the leader neither hashes nor sorts.
     /// </summary>
     private static async Task<List<GrantedVariable>> ReadPageGroupsAsync(
-        NpgsqlConnection connection, string followerRoleId, string after, int limit, bool byRange, CancellationToken cancellationToken)
+        NpgsqlConnection connection, string followerRoleId, string after, int limit, PageReads reads, CancellationToken cancellationToken)
     {
-        if (!byRange)
+        if (!reads.NextPageByRange())
         {
             await using var command = ConnectionExtensions.Command(connection, PageWithSecretsSql, followerRoleId, after, limit);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -345,19 +348,78 @@ public sealed class GrantedSecretsReader(NpgsqlDataSource leader)
 
         if (variables.Count > 0)
         {
-            await using var command = ConnectionExtensions.Command(connection, RangeVersionsSql, after, variables[^1].Id);
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
+            var unreached = await ReadRangeAsync(connection, variables, byId, after, cancellationToken);
+            reads.RangeEnded(reachedPageEnd: unreached == variables.Count);
+            if (unreached < variables.Count)
             {
-                if (byId.TryGetValue(reader.GetString(0), out var versions))
+                var probed = variables.Skip(unreached).Select(v => v.Id).ToArray();
+                await using var command = ConnectionExtensions.Command(connection, ProbeVersionsSql, new object?[] { probed });
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
                 {
-                    versions.Add(ReadVersion(reader));
+                    byId[reader.GetString(0)].Add(ReadVersion(reader));
                 }
             }
         }
 
         await transaction.CommitAsync(cancellationToken);
         return variables;
+    }
+
+    /// <summary>
+    /// Reads the versions between <paramref name="after"/> and the page's last id in chunks, adding each page id's to
+    /// <paramref name="byId"/>, while a chunk reaches at least one page id in <see cref="PageReads.MostRowsPerReachedId"/>
+    /// rows. Returns the index of the first page id whose versions it did not read completely (the page's length when
+    /// it read them all); that id and every later one hold no versions read here.
+    /// </summary>
+    private static async Task<int> ReadRangeAsync(
+        NpgsqlConnection connection, List<GrantedVariable> page, Dictionary<string, List<SecretVersion>> byId, string after,
+        CancellationToken cancellationToken)
+    {
+        var through = page[^1].Id;
+        (string Id, int Version) from = (after, int.MaxValue);
+        var reached = 0;
+        while (true)
+        {
+            var bound = PageReads.RowsPerId * (page.Count - reached);
+            var rows = 0;
+            await using (var command = ConnectionExtensions.Command(connection, RangeVersionsSql, from.Id, from.Version, through, bound))
+            await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+            {
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    rows++;
+                    var version = ReadVersion(reader);
+                    from = (reader.GetString(0), version.Version);
+                    if (byId.TryGetValue(from.Id, out var versions))
+                    {
+                        versions.Add(version);
+                    }
+                }
+            }
+
+            if (rows < bound)
+            {
+                return page.Count;
+            }
+
+            // The chunk stopped at `from`: every page id before it is complete; `from` itself may have more versions.
+            var before = reached;
+            while (reached < page.Count && SweepRange.CompareUtf8(page[reached].Id, from.Id) < 0)
+            {
+                reached++;
+            }
+
+            if ((reached - before) * PageReads.MostRowsPerReachedId < rows)
+            {
+                if (reached < page.Count && page[reached].Id == from.Id)
+                {
+                    page[reached].Versions.Clear();
+                }
+
+                return reached;
+            }
+        }
     }
 
     /// <summary>The version in columns 1–3 of a row <c>(id, version, value, expires_at)</c> whose version is not null.</summary>

@@ -6,14 +6,15 @@ using PartialReplica.Tests.Infrastructure;
 namespace PartialReplica.Tests.Push;
 
 /// <summary>
-/// A full reconcile's pages read by range (for a follower granted most secrets) hold exactly what the pages read by
-/// one probe per variable hold: the follower's granted variables in byte order with all their kept versions, a
-/// variable without a value as an empty state, and nothing of the variables not granted between them.
+/// A full reconcile's pages read by range hold exactly what pages read by one probe per variable hold: the follower's
+/// granted variables in byte order with all their kept versions, a variable without a value as an empty state, and
+/// nothing of the variables not granted between them, whether the range reached the page's end in one read, in
+/// several, or stopped short and left the rest of the page to probes.
 /// </summary>
 [Collection(FaultsCollection.Name)]
 public sealed class GrantedPageReadTests(ReplicationFixture fixture)
 {
-    private const string HiddenBetween = "default:variable:apps/billing/burst-hidden/0";
+    private const int HiddenBetween = 20;
     private const string Emptied = "default:variable:apps/billing/burst/1";
     private const string Versioned = "default:variable:apps/billing/burst/2";
 
@@ -25,9 +26,13 @@ public sealed class GrantedPageReadTests(ReplicationFixture fixture)
 
         // Variables no follower is granted whose ids sort between granted ones ("burst-hidden" < "burst/"), so a page's
         // range holds their secrets; a granted variable with three versions, and one whose every version is deleted.
-        await world.LoadPolicyAsync("- !variable burst-hidden/0\n- !variable burst-hidden/1\n", PolicyMode.Load, "apps/billing");
-        await world.SetSecretAsync(HiddenBetween, [9]);
-        await world.SetSecretAsync("default:variable:apps/billing/burst-hidden/1", [9]);
+        await world.LoadPolicyAsync(
+            string.Concat(Enumerable.Range(0, HiddenBetween).Select(i => $"- !variable burst-hidden/{i}\n")), PolicyMode.Load, "apps/billing");
+        for (var i = 0; i < HiddenBetween; i++)
+        {
+            await world.SetSecretAsync($"default:variable:apps/billing/burst-hidden/{i}", [9]);
+        }
+
         await world.SetSecretAsync(Versioned, [2]);
         await world.SetSecretAsync(Versioned, [3]);
         await Db.ExecuteAsync(leader, "DELETE FROM secrets WHERE resource_id = $1", Emptied);
@@ -37,40 +42,54 @@ public sealed class GrantedPageReadTests(ReplicationFixture fixture)
                 follower, "default:host:" + follower, "pr_" + Guid.NewGuid().ToString("N"));
         }
 
-        await Db.ExecuteAsync(leader, "ANALYZE secrets");
-
-        // 25 secrets rows; east-1 is granted 15 variables (by range), west-1 8 (by probes).
-        Assert.Equal(25, await Db.ScalarAsync<long>(leader, "SELECT count(*) FROM secrets"));
+        var reader = new GrantedSecretsReader(world.LeaderSource);
         await using (var session = await world.LeaderSource.OpenConnectionAsync())
         {
-            Assert.True(await GrantedSecretsReader.PagesByRangeAsync(session, "default:host:" + FaultWorld.East, CancellationToken.None));
-            Assert.False(await GrantedSecretsReader.PagesByRangeAsync(session, "default:host:" + FaultWorld.West, CancellationToken.None));
+            Assert.True((await GrantedSecretsReader.PlanPageReadsAsync(session, CancellationToken.None)).RangeAllowed);
         }
 
-        var reader = new GrantedSecretsReader(world.LeaderSource);
-        var byRange = await ReadAllPagesAsync(reader, FaultWorld.East, byRange: true);
-        var byProbes = await ReadAllPagesAsync(reader, FaultWorld.East, byRange: false);
-        Assert.Equal(byProbes, byRange);
+        foreach (var follower in new[] { FaultWorld.East, FaultWorld.West })
+        {
+            var granted = FaultWorld.GrantedTo(follower).Order(StringComparer.Ordinal).ToList();
+            var leaderRows = await Db.ColumnAsync(leader, """
+                SELECT resource_id || ' ' || version || ' ' || encode(value, 'hex') FROM secrets
+                 WHERE resource_id = ANY($1) ORDER BY resource_id COLLATE "C", version
+                """, new object?[] { granted.ToArray() });
+            foreach (var pageSize in new[] { 1, 3, 4, 25 })
+            {
+                var byProbes = await ReadAllPagesAsync(reader, follower, pageSize, new PageReads(rangeAllowed: false));
+                var reads = new PageReads(rangeAllowed: true);
+                var byRange = await ReadAllPagesAsync(reader, follower, pageSize, reads);
+                Assert.True(reads.RangePages > 0);
+                Assert.Equal(byProbes, byRange);
+                Assert.Equal(granted, byRange.Select(v => v.Split(' ')[0]).Distinct());
+                Assert.Equal(leaderRows, byRange.Where(v => !v.EndsWith(" none", StringComparison.Ordinal)));
+                Assert.Equal([Emptied + " none"], byRange.Where(v => v.EndsWith(" none", StringComparison.Ordinal)));
+                Assert.Equal(["1", "2", "3"], byRange.Where(v => v.StartsWith(Versioned + " ", StringComparison.Ordinal)).Select(v => v.Split(' ')[1]));
+            }
+        }
 
-        var granted = FaultWorld.GrantedTo(FaultWorld.East).Order(StringComparer.Ordinal).ToList();
-        Assert.Equal(granted, byRange.Select(v => v.Split(' ')[0]).Distinct());
-        var leaderRows = await Db.ColumnAsync(leader, """
-            SELECT resource_id || ' ' || version || ' ' || encode(value, 'hex') FROM secrets
-             WHERE resource_id = ANY($1) ORDER BY resource_id COLLATE "C", version
-            """, new object?[] { granted.ToArray() });
-        Assert.Equal(leaderRows, byRange.Where(v => !v.EndsWith(" none", StringComparison.Ordinal)));
-        Assert.Equal([Emptied + " none"], byRange.Where(v => v.EndsWith(" none", StringComparison.Ordinal)));
-        Assert.Equal(["1", "2", "3"], byRange.Where(v => v.StartsWith(Versioned + " ", StringComparison.Ordinal)).Select(v => v.Split(' ')[1]));
+        // One page of 25 for each: east-1's 15 ids reach the 20 hidden secrets and then most of its own, so its range
+        // reads on to the page's end; west-1's 8 ids are outnumbered by the hidden ones in its first chunk, so its range
+        // stops short and the rest of its page is probed, and the pass's next page is probed.
+        var east = new PageReads(rangeAllowed: true);
+        await reader.ReadPushPageAsync("default:host:" + FaultWorld.East, "", 25, east, CancellationToken.None);
+        Assert.Equal((1, 0), (east.RangePages, east.ShortRanges));
+        var west = new PageReads(rangeAllowed: true);
+        await reader.ReadPushPageAsync("default:host:" + FaultWorld.West, "", 25, west, CancellationToken.None);
+        Assert.Equal((1, 1), (west.RangePages, west.ShortRanges));
+        await reader.ReadPushPageAsync("default:host:" + FaultWorld.West, "", 25, west, CancellationToken.None);
+        Assert.Equal(1, west.RangePages);
     }
 
-    /// <summary>Every page of the follower's reconcile, four variables a page: one line per version ("id version hex"), "id none" for none.</summary>
-    private static async Task<List<string>> ReadAllPagesAsync(GrantedSecretsReader reader, string follower, bool byRange)
+    /// <summary>Every page of the follower's reconcile: one line per version ("id version hex"), "id none" for none.</summary>
+    private static async Task<List<string>> ReadAllPagesAsync(GrantedSecretsReader reader, string follower, int pageSize, PageReads reads)
     {
         var lines = new List<string>();
         var after = "";
         while (true)
         {
-            var states = await reader.ReadPushPageAsync("default:host:" + follower, after, 4, byRange, CancellationToken.None);
+            var states = await reader.ReadPushPageAsync("default:host:" + follower, after, pageSize, reads, CancellationToken.None);
             if (states.Count == 0)
             {
                 return lines;

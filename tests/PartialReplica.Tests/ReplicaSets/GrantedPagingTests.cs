@@ -31,7 +31,7 @@ public sealed class GrantedPagingTests(ReplicationFixture fixture)
         var pushed = new List<string>();
         while (true)
         {
-            var page = await reader.ReadPushPageAsync("default:host:f", pushed.Count == 0 ? "" : pushed[^1], 10, byRange: false, CancellationToken.None);
+            var page = await reader.ReadPushPageAsync("default:host:f", pushed.Count == 0 ? "" : pushed[^1], 10, new PageReads(rangeAllowed: false), CancellationToken.None);
             if (page.Count == 0)
             {
                 break;

@@ -159,7 +159,7 @@ public sealed class GrantedSecretsReaderTests(ReplicationFixture fixture)
             var pushedVersions = new Dictionary<string, string>(StringComparer.Ordinal);
             while (true)
             {
-                var page = await reader.ReadPushPageAsync(role, pushed.Count == 0 ? "" : pushed[^1], 2, byRange: false, CancellationToken.None);
+                var page = await reader.ReadPushPageAsync(role, pushed.Count == 0 ? "" : pushed[^1], 2, new PageReads(rangeAllowed: false), CancellationToken.None);
                 if (page.Count == 0)
                 {
                     break;

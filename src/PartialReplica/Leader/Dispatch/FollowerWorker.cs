@@ -323,7 +323,7 @@ internal sealed class FollowerWorker
         var clock = Stopwatch.StartNew();
         var horizon = await OutboxReader.HorizonAsync(session, cancellationToken);
         var sweepBefore = await GrantedSecretsReader.ReadStampAsync(session, cancellationToken);
-        var byRange = await GrantedSecretsReader.PagesByRangeAsync(session, _follower.RoleId, cancellationToken);
+        var reads = await GrantedSecretsReader.PlanPageReadsAsync(session, cancellationToken);
         int variables = 0, upserts = 0, deletes = 0;
 
         // The first page is small (ReconcileFirstBatchSize) so the agent starts applying soon; each next one doubles.
@@ -367,7 +367,7 @@ internal sealed class FollowerWorker
                 IReadOnlyList<VariableState> states;
                 try
                 {
-                    states = await ReadReconcilePageAsync(after, pageSize, byRange, cancellationToken);
+                    states = await ReadReconcilePageAsync(after, pageSize, reads, cancellationToken);
                     await prepared;
                     if (states.Count > 0)
                     {
@@ -471,8 +471,8 @@ internal sealed class FollowerWorker
     }
 
     private Task<IReadOnlyList<VariableState>> ReadReconcilePageAsync(
-        string after, int limit, bool byRange, CancellationToken cancellationToken) =>
-        _states.ReadPushPageAsync(_follower.RoleId, after, limit, byRange, cancellationToken);
+        string after, int limit, PageReads reads, CancellationToken cancellationToken) =>
+        _states.ReadPushPageAsync(_follower.RoleId, after, limit, reads, cancellationToken);
 
     private async Task<(OutboxCursor Cursor, bool NeedsReconcile)> ReadDeliveryAsync(NpgsqlConnection session, CancellationToken cancellationToken)
     {
