@@ -29,6 +29,15 @@ internal static partial class LogMessages
     [LoggerMessage(1106, LogLevel.Warning, "Follower {Follower}: replication slot {Slot} was missing on the relay; recreated it")]
     public static partial void SlotRecreated(ILogger logger, string follower, string slot);
 
+    [LoggerMessage(1107, LogLevel.Warning, "The relay {Relay}'s slot {Slot} on the leader was {Status}: rebuilding the relay from a new slot's snapshot")]
+    public static partial void RelayRebuilding(ILogger logger, string relay, string slot, string status);
+
+    [LoggerMessage(1108, LogLevel.Information, "The relay {Relay} streams again through a new slot {Slot}; {Changed} relay rows changed to match the leader")]
+    public static partial void RelayRebuilt(ILogger logger, string relay, string slot, long changed);
+
+    [LoggerMessage(1109, LogLevel.Warning, "Follower {Follower}: replication slot {Slot} on the relay was lost (the server removed WAL it had not read); recreated it")]
+    public static partial void SlotLostRecreated(ILogger logger, string follower, string slot);
+
     [LoggerMessage(1201, LogLevel.Information, "Follower {Follower} registered with slot {Slot}")]
     public static partial void FollowerRegistered(ILogger logger, string follower, string slot);
 

@@ -89,15 +89,8 @@ internal sealed partial class RelaySetup(ILogger logger)
         }
         else
         {
-            // A fresh password each time the subscription is made: the subscription holds the only copy.
-            var password = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
-            await leader.ExecuteAsync($"ALTER ROLE {SqlIdentifier.Quote(login)} WITH LOGIN REPLICATION PASSWORD {SqlIdentifier.Literal(password)}", cancellationToken);
-            var conninfo = ConnInfo.Build(leaderBuilder.Host ?? "127.0.0.1", leaderBuilder.Port, leader.Database, login, password, subscription, leaderBuilder);
-            await relay.ExecuteAsync(
-                $"CREATE SUBSCRIPTION {SqlIdentifier.Quote(subscription)} CONNECTION {SqlIdentifier.Literal(conninfo)} " +
-                $"PUBLICATION {SqlIdentifier.Quote(ReplicationRoles.Publication)} " +
-                $"WITH (create_slot = false, slot_name = {SqlIdentifier.Literal(subscription)}, copy_data = true, synchronous_commit = 'local')",
-                cancellationToken);
+            var password = await RotateUpstreamPasswordAsync(leader, login, cancellationToken);
+            await CreateUpstreamSubscriptionAsync(relay, leaderBuilder, leader.Database, login, password, subscription, copyData: true, cancellationToken);
         }
 
         await SubscriptionState.WaitUntilReadyAsync(relaySource, subscription, InitialCopyTimeout, cancellationToken);
@@ -106,6 +99,42 @@ internal sealed partial class RelaySetup(ILogger logger)
         var location = RelayLocation.FromAdminConnection(relayAdmin);
         await location.WriteAsync(leader, cancellationToken);
         return new RelaySetupResult(location, preflight.InLeaderCluster, preflight.HbaAdvice);
+    }
+
+    /// <summary>
+    /// Gives the relay's upstream login on the leader a fresh password and returns it: each time the subscription is
+    /// made, so the subscription holds the only copy.
+    /// </summary>
+    internal static async Task<string> RotateUpstreamPasswordAsync(NpgsqlConnection leader, string login, CancellationToken cancellationToken)
+    {
+        var password = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
+        await leader.ExecuteAsync($"ALTER ROLE {SqlIdentifier.Quote(login)} WITH LOGIN REPLICATION PASSWORD {SqlIdentifier.Literal(password)}", cancellationToken);
+        return password;
+    }
+
+    /// <summary>
+    /// The upstream login's connection to the leader database, as the relay's subscription makes it (the same host,
+    /// port and TLS settings as <paramref name="leaderBuilder"/>).
+    /// </summary>
+    internal static string UpstreamConnInfo(NpgsqlConnectionStringBuilder leaderBuilder, string leaderDatabase, string login, string password, string subscription) =>
+        ConnInfo.Build(leaderBuilder.Host ?? "127.0.0.1", leaderBuilder.Port, leaderDatabase, login, password, subscription, leaderBuilder);
+
+    /// <summary>
+    /// Creates the relay's subscription to the leader's publication through the existing slot named like it (made
+    /// beforehand: CREATE SUBSCRIPTION hangs making one when publisher and subscriber share a server).
+    /// <paramref name="copyData"/>: whether it copies the tables first (a new relay) or only streams (a rebuilt one,
+    /// whose tables were brought to the slot's snapshot already).
+    /// </summary>
+    internal static async Task CreateUpstreamSubscriptionAsync(
+        NpgsqlConnection relay, NpgsqlConnectionStringBuilder leaderBuilder, string leaderDatabase, string login, string password,
+        string subscription, bool copyData, CancellationToken cancellationToken)
+    {
+        var conninfo = UpstreamConnInfo(leaderBuilder, leaderDatabase, login, password, subscription);
+        await relay.ExecuteAsync(
+            $"CREATE SUBSCRIPTION {SqlIdentifier.Quote(subscription)} CONNECTION {SqlIdentifier.Literal(conninfo)} " +
+            $"PUBLICATION {SqlIdentifier.Quote(ReplicationRoles.Publication)} " +
+            $"WITH (create_slot = false, slot_name = {SqlIdentifier.Literal(subscription)}, copy_data = {(copyData ? "true" : "false")}, synchronous_commit = 'local')",
+            cancellationToken);
     }
 
     /// <summary>

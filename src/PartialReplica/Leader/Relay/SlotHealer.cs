@@ -16,10 +16,13 @@ namespace PartialReplica.Leader.Relay;
 public sealed record SubscriptionRepairRequest(string Follower, string RoleId, string Slot, string? AgentUrl, bool Recopy);
 
 /// <summary>
-/// S6: any replication login on the relay can drop any slot there (slots have no owner). The gateway runs this check
-/// periodically: a follower's missing slot is recreated and its agent asked to copy the tables anew; a slot left
-/// unused for <see cref="InactiveAfter"/> gets its subscription re-enabled; slots and logins of followers that are no
-/// longer registered are dropped. Each action is recorded on the follower's row for <c>status</c> and the dashboard.
+/// S6: any replication login on the relay can drop any slot there (slots have no owner), and a server whose
+/// <c>max_slot_wal_keep_size</c> is set invalidates a slot that falls too far behind (<c>wal_status = 'lost'</c>). The
+/// gateway runs this check periodically: a relay whose own slot on the leader is missing or lost is rebuilt
+/// (<see cref="RelayRebuild"/>); a follower's missing or lost slot is recreated and its agent asked to copy the tables
+/// anew; a slot left unused for <see cref="InactiveAfter"/> gets its subscription re-enabled; slots and logins of
+/// followers that are no longer registered are dropped. Each action is recorded on the follower's row for
+/// <c>status</c> and the dashboard.
 /// </summary>
 public sealed class SlotHealer(ILogger logger, TimeProvider timeProvider)
 {
@@ -36,16 +39,31 @@ public sealed class SlotHealer(ILogger logger, TimeProvider timeProvider)
     public async Task<IReadOnlyList<SubscriptionRepairRequest>> CheckAsync(
         NpgsqlConnection leader, NpgsqlConnection relay, CancellationToken cancellationToken)
     {
+        // The relay first: while its own slot is broken, no follower sees any leader change.
+        if (await RelayRebuild.BrokenAsync(leader, relay, cancellationToken) is { } broken)
+        {
+            LogMessages.RelayRebuilding(logger, relay.Database, RelayNames.UpstreamSubscription(relay.Database), broken);
+            var changed = await new RelayRebuild(leader.ConnectionString, logger).RunAsync(leader, relay, cancellationToken);
+            await leader.ExecuteAsync(
+                "UPDATE partial_replica.followers SET subscription_event = $1, subscription_event_at = clock_timestamp()", cancellationToken,
+                $"the relay's slot on the leader was {broken}: relay rebuilt from a new slot ({changed} rows brought up to date)");
+        }
+
         // Slots and logins are read before the registrations: follower init registers a follower before it makes
         // its slot and login, so anything read here that no registration read after it names is an orphan.
         var slots = new Dictionary<string, bool>(StringComparer.Ordinal);
+        var lost = new HashSet<string>(StringComparer.Ordinal);
         await using (var command = ConnectionExtensions.Command(relay,
-            "SELECT slot_name::text, active FROM pg_replication_slots WHERE database = current_database() AND slot_type = 'logical'"))
+            "SELECT slot_name::text, active, wal_status IS NOT DISTINCT FROM 'lost' FROM pg_replication_slots WHERE database = current_database() AND slot_type = 'logical'"))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
             while (await reader.ReadAsync(cancellationToken))
             {
                 slots[reader.GetString(0)] = reader.GetBoolean(1);
+                if (reader.GetBoolean(2))
+                {
+                    lost.Add(reader.GetString(0));
+                }
             }
         }
 
@@ -84,7 +102,19 @@ public sealed class SlotHealer(ILogger logger, TimeProvider timeProvider)
                 continue; // registered, but follower init has not made its subscription yet
             }
 
-            if (_owedRecopies.Remove(follower.Name, out var owed) && slots.ContainsKey(follower.Slot))
+            if (lost.Contains(follower.Slot))
+            {
+                // It can never stream again: dropped (its subscription's walsender, if any, ended) and made anew.
+                await FollowerLogins.DropAsync(relay, follower.Slot, null, logger, cancellationToken);
+                await FollowerLogins.EnsureSlotAsync(relay, follower.Slot, cancellationToken);
+                LogMessages.SlotLostRecreated(logger, follower.Name, follower.Slot);
+                await RecordAsync(leader, follower.Name,
+                    "slot was lost on the relay (the server removed WAL it had not read): recreated; the agent copies the tables anew", cancellationToken);
+                _owedRecopies.Remove(follower.Name);
+                requests.Add(new SubscriptionRepairRequest(follower.Name, follower.RoleId, follower.Slot, follower.AgentUrl, Recopy: true));
+                _inactiveSince.Remove(follower.Name);
+            }
+            else if (_owedRecopies.Remove(follower.Name, out var owed) && slots.ContainsKey(follower.Slot))
             {
                 requests.Add(owed with { AgentUrl = follower.AgentUrl });
             }

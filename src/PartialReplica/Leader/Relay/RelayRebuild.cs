@@ -1,0 +1,173 @@
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using Npgsql.Replication;
+using Npgsql.Replication.PgOutput;
+using PartialReplica.Enrollment;
+using PartialReplica.Leader.Setup;
+using PartialReplica.Schema;
+
+namespace PartialReplica.Leader.Relay;
+
+/// <summary>
+/// Brings the relay back when its slot on the leader is gone or lost (<c>wal_status = 'lost'</c>: the leader's
+/// <c>max_slot_wal_keep_size</c> removed WAL the relay had not read yet, say during a bulk load while the relay fell
+/// behind). Such a slot can never stream again, and every follower reads the relay: without this, no follower would
+/// see another leader change, heartbeats included, so pushes would be refused as ahead of them.
+/// </summary>
+/// <remarks>
+/// <para>
+/// A new slot is made over a replication connection that exports its snapshot; the leader's published tables are read
+/// in that snapshot and the relay's tables are brought to them row by row (deleted, inserted or updated only where they
+/// differ) in one relay transaction; then the subscription is made again on that slot without a copy, so it streams
+/// exactly the commits after the snapshot. The relay's followers receive the differences as ordinary changes, so their
+/// subscriptions and slots carry on untouched.
+/// </para>
+/// <para>
+/// Emptying the relay's tables and copying them anew would instead send the followers a TRUNCATE, which a follower
+/// cannot apply to <c>resources</c> while its pushed <c>secrets</c> reference it.
+/// </para>
+/// </remarks>
+internal sealed class RelayRebuild(string leaderConnectionString, ILogger logger)
+{
+    /// <summary>Whether the relay's slot on the leader is missing or lost while the relay has a subscription.</summary>
+    public static async Task<string?> BrokenAsync(NpgsqlConnection leader, NpgsqlConnection relay, CancellationToken cancellationToken)
+    {
+        var subscription = RelayNames.UpstreamSubscription(relay.Database);
+        if (!await SubscriptionState.ExistsAsync(relay, subscription, cancellationToken))
+        {
+            return null; // setup has not made it: nothing to rebuild
+        }
+
+        var status = await leader.ScalarAsync<string>(
+            "SELECT coalesce((SELECT wal_status FROM pg_replication_slots WHERE slot_name = $1), 'missing')", cancellationToken, subscription);
+        return status is "lost" or "missing" ? status : null;
+    }
+
+    /// <summary>Rebuilds the relay (see the class comment); returns how many relay rows it changed.</summary>
+    public async Task<long> RunAsync(NpgsqlConnection leader, NpgsqlConnection relay, CancellationToken cancellationToken)
+    {
+        var subscription = RelayNames.UpstreamSubscription(relay.Database);
+        var login = RelayNames.UpstreamLogin(relay.Database);
+        var quoted = SqlIdentifier.Quote(subscription);
+
+        // The old subscription and its slot go first: the new slot takes the same name.
+        await relay.ExecuteAsync($"ALTER SUBSCRIPTION {quoted} DISABLE", cancellationToken);
+        await relay.ExecuteAsync($"ALTER SUBSCRIPTION {quoted} SET (slot_name = NONE)", cancellationToken);
+        await relay.ExecuteAsync($"DROP SUBSCRIPTION {quoted}", cancellationToken);
+        await leader.ExecuteAsync(
+            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1", cancellationToken, subscription);
+
+        var password = await RelaySetup.RotateUpstreamPasswordAsync(leader, login, cancellationToken);
+        var upstream = new NpgsqlConnectionStringBuilder(leaderConnectionString)
+        {
+            Username = login,
+            Password = password,
+            ApplicationName = subscription,
+            Pooling = false,
+        };
+
+        long changed;
+        await using (var replication = new LogicalReplicationConnection(upstream.ConnectionString))
+        {
+            await replication.Open(cancellationToken);
+            var slot = await replication.CreatePgOutputReplicationSlot(
+                subscription, slotSnapshotInitMode: LogicalSlotSnapshotInitMode.Export, cancellationToken: cancellationToken);
+
+            // The snapshot stays importable while the replication connection is open and idle.
+            await using var snapshot = await leader.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
+            await leader.ExecuteAsync($"SET TRANSACTION SNAPSHOT {SqlIdentifier.Literal(slot.SnapshotName!)}", cancellationToken);
+            await using var merge = await relay.BeginTransactionAsync(cancellationToken);
+            changed = 0;
+            foreach (var table in await PublishedTablesAsync(relay, cancellationToken))
+            {
+                changed += await MergeTableAsync(leader, relay, table, cancellationToken);
+            }
+
+            await merge.CommitAsync(cancellationToken);
+            await snapshot.CommitAsync(cancellationToken);
+        }
+
+        await RelaySetup.CreateUpstreamSubscriptionAsync(
+            relay, new NpgsqlConnectionStringBuilder(leaderConnectionString), leader.Database, login, password, subscription, copyData: false,
+            cancellationToken);
+        LogMessages.RelayRebuilt(logger, relay.Database, subscription, changed);
+        return changed;
+    }
+
+    /// <summary>A published table on the relay: its quoted name, its columns (in order) and its primary key's (none: empty).</summary>
+    private sealed record PublishedTable(string Name, IReadOnlyList<string> Columns, IReadOnlyList<string> Key);
+
+    private static async Task<IReadOnlyList<PublishedTable>> PublishedTablesAsync(NpgsqlConnection relay, CancellationToken cancellationToken)
+    {
+        var tables = new List<PublishedTable>();
+        await using var command = ConnectionExtensions.Command(relay, """
+            SELECT format('%I.%I', t.schemaname, t.tablename),
+                   array(SELECT quote_ident(a.attname) FROM pg_attribute a
+                          WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+                          ORDER BY a.attnum),
+                   coalesce(array(SELECT quote_ident(a.attname) FROM pg_index i
+                                    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+                                   WHERE i.indrelid = c.oid AND i.indisprimary ORDER BY array_position(i.indkey, a.attnum)), '{}')
+              FROM pg_publication_tables t
+              JOIN pg_class c ON c.oid = format('%I.%I', t.schemaname, t.tablename)::regclass
+             WHERE t.pubname = $1
+             ORDER BY 1
+            """, ReplicationRoles.Publication);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            tables.Add(new PublishedTable(reader.GetString(0), reader.GetFieldValue<string[]>(1), reader.GetFieldValue<string[]>(2)));
+        }
+
+        return tables;
+    }
+
+    /// <summary>
+    /// Copies the leader's rows of <paramref name="table"/> (in the snapshot's transaction) into a temporary table on the
+    /// relay, then changes the relay's table only where it differs: by primary key (rows deleted, inserted, or updated
+    /// when any column differs), or for a table without one, by whole rows. Returns the rows changed.
+    /// </summary>
+    private static async Task<long> MergeTableAsync(NpgsqlConnection leader, NpgsqlConnection relay, PublishedTable table, CancellationToken cancellationToken)
+    {
+        var columns = string.Join(", ", table.Columns);
+        await relay.ExecuteAsync($"CREATE TEMP TABLE partial_replica_rebuild ON COMMIT DROP AS SELECT {columns} FROM {table.Name} WITH NO DATA", cancellationToken);
+        await using (var source = await leader.BeginRawBinaryCopyAsync($"COPY (SELECT {columns} FROM {table.Name}) TO STDOUT (FORMAT binary)", cancellationToken))
+        await using (var target = await relay.BeginRawBinaryCopyAsync($"COPY partial_replica_rebuild ({columns}) FROM STDIN (FORMAT binary)", cancellationToken))
+        {
+            await source.CopyToAsync(target, cancellationToken);
+        }
+
+        long changed;
+        if (table.Key.Count > 0)
+        {
+            var keyMatch = string.Join(" AND ", table.Key.Select(k => $"s.{k} = t.{k}"));
+            var updates = string.Join(", ", table.Columns.Select(c => $"{c} = EXCLUDED.{c}"));
+            changed = await relay.ExecuteAsync(
+                $"DELETE FROM {table.Name} t WHERE NOT EXISTS (SELECT 1 FROM partial_replica_rebuild s WHERE {keyMatch})", cancellationToken);
+            changed += await relay.ExecuteAsync(
+                $"INSERT INTO {table.Name} AS t ({columns}) SELECT {columns} FROM partial_replica_rebuild " +
+                $"ON CONFLICT ({string.Join(", ", table.Key)}) DO UPDATE SET {updates} " +
+                $"WHERE ({string.Join(", ", table.Columns.Select(c => "t." + c))}) IS DISTINCT FROM ({string.Join(", ", table.Columns.Select(c => "EXCLUDED." + c))})",
+                cancellationToken);
+        }
+        else
+        {
+            // Without a key (Conjur's policy_log), rows are told apart only whole, as many times as they occur: the
+            // relay's n-th copy of a row goes when the leader has fewer than n; then what the leader has more of comes.
+            var row = $"ROW({columns})::text";
+            changed = await relay.ExecuteAsync($"""
+                DELETE FROM {table.Name} WHERE ctid IN (
+                    SELECT t.ctid FROM (SELECT ctid, {row} AS r, row_number() OVER (PARTITION BY {row}) AS n FROM {table.Name}) t
+                     WHERE NOT EXISTS (SELECT 1 FROM (SELECT {row} AS r, row_number() OVER (PARTITION BY {row}) AS n
+                                                        FROM partial_replica_rebuild) s
+                                        WHERE s.r = t.r AND s.n = t.n))
+                """, cancellationToken);
+            changed += await relay.ExecuteAsync(
+                $"INSERT INTO {table.Name} ({columns}) SELECT {columns} FROM partial_replica_rebuild EXCEPT ALL SELECT {columns} FROM {table.Name}",
+                cancellationToken);
+        }
+
+        await relay.ExecuteAsync("DROP TABLE partial_replica_rebuild", cancellationToken);
+        return changed;
+    }
+}
