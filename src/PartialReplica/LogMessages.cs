@@ -29,8 +29,8 @@ internal static partial class LogMessages
     [LoggerMessage(1106, LogLevel.Warning, "Follower {Follower}: replication slot {Slot} was missing on the relay; recreated it")]
     public static partial void SlotRecreated(ILogger logger, string follower, string slot);
 
-    [LoggerMessage(1107, LogLevel.Warning, "The relay {Relay}'s slot {Slot} on the leader was {Status}: rebuilding the relay from a new slot's snapshot")]
-    public static partial void RelayRebuilding(ILogger logger, string relay, string slot, string status);
+    [LoggerMessage(1107, LogLevel.Warning, "The relay {Relay} (slot {Slot}) is broken, {Reason}: rebuilding it from a new slot's snapshot")]
+    public static partial void RelayRebuilding(ILogger logger, string relay, string slot, string reason);
 
     [LoggerMessage(1108, LogLevel.Information, "The relay {Relay} streams again through a new slot {Slot}; {Changed} relay rows changed to match the leader")]
     public static partial void RelayRebuilt(ILogger logger, string relay, string slot, long changed);

@@ -29,18 +29,21 @@ namespace PartialReplica.Leader.Relay;
 /// </remarks>
 internal sealed class RelayRebuild(string leaderConnectionString, ILogger logger)
 {
-    /// <summary>Whether the relay's slot on the leader is missing or lost while the relay has a subscription.</summary>
+    /// <summary>
+    /// How the relay is broken, or null when it is not: its slot on the leader lost or missing, or its subscription
+    /// missing (a rebuild stopped part way). Asked only of a relay the leader records, which setup made complete.
+    /// </summary>
     public static async Task<string?> BrokenAsync(NpgsqlConnection leader, NpgsqlConnection relay, CancellationToken cancellationToken)
     {
         var subscription = RelayNames.UpstreamSubscription(relay.Database);
         if (!await SubscriptionState.ExistsAsync(relay, subscription, cancellationToken))
         {
-            return null; // setup has not made it: nothing to rebuild
+            return "its subscription was missing (a rebuild stopped part way)";
         }
 
         var status = await leader.ScalarAsync<string>(
             "SELECT coalesce((SELECT wal_status FROM pg_replication_slots WHERE slot_name = $1), 'missing')", cancellationToken, subscription);
-        return status is "lost" or "missing" ? status : null;
+        return status is "lost" or "missing" ? $"its slot on the leader was {status}" : null;
     }
 
     /// <summary>Rebuilds the relay (see the class comment); returns how many relay rows it changed.</summary>
@@ -50,10 +53,15 @@ internal sealed class RelayRebuild(string leaderConnectionString, ILogger logger
         var login = RelayNames.UpstreamLogin(relay.Database);
         var quoted = SqlIdentifier.Quote(subscription);
 
-        // The old subscription and its slot go first: the new slot takes the same name.
-        await relay.ExecuteAsync($"ALTER SUBSCRIPTION {quoted} DISABLE", cancellationToken);
-        await relay.ExecuteAsync($"ALTER SUBSCRIPTION {quoted} SET (slot_name = NONE)", cancellationToken);
-        await relay.ExecuteAsync($"DROP SUBSCRIPTION {quoted}", cancellationToken);
+        // The old subscription and its slot go first: the new slot takes the same name. A rebuild stopped part way
+        // left either none, or a slot without a subscription: both are made anew.
+        if (await SubscriptionState.ExistsAsync(relay, subscription, cancellationToken))
+        {
+            await relay.ExecuteAsync($"ALTER SUBSCRIPTION {quoted} DISABLE", cancellationToken);
+            await relay.ExecuteAsync($"ALTER SUBSCRIPTION {quoted} SET (slot_name = NONE)", cancellationToken);
+            await relay.ExecuteAsync($"DROP SUBSCRIPTION {quoted}", cancellationToken);
+        }
+
         await leader.ExecuteAsync(
             "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1", cancellationToken, subscription);
 

@@ -46,7 +46,7 @@ public sealed class SlotHealer(ILogger logger, TimeProvider timeProvider)
             var changed = await new RelayRebuild(leader.ConnectionString, logger).RunAsync(leader, relay, cancellationToken);
             await leader.ExecuteAsync(
                 "UPDATE partial_replica.followers SET subscription_event = $1, subscription_event_at = clock_timestamp()", cancellationToken,
-                $"the relay's slot on the leader was {broken}: relay rebuilt from a new slot ({changed} rows brought up to date)");
+                $"relay rebuilt ({broken}): {changed} relay rows brought up to date; it streams from a new slot");
         }
 
         // Slots and logins are read before the registrations: follower init registers a follower before it makes
