@@ -23,6 +23,12 @@ namespace PartialReplica.Leader.Relay;
 /// subscriptions and slots carry on untouched.
 /// </para>
 /// <para>
+/// Before that, a first pass brings the relay's tables near the leader's with no slot held, one table per transaction.
+/// A relay in the leader's server writes the leader server's WAL, and what a slot holds while the relay catches up from
+/// far behind (a million rows: gigabytes) would invalidate that slot in turn, and any other slot made meanwhile (a
+/// follower registering). The second pass, under the new slot, then writes only what changed since the first.
+/// </para>
+/// <para>
 /// Emptying the relay's tables and copying them anew would instead send the followers a TRUNCATE, which a follower
 /// cannot apply to <c>resources</c> while its pushed <c>secrets</c> reference it.
 /// </para>
@@ -65,6 +71,17 @@ internal sealed class RelayRebuild(string leaderConnectionString, ILogger logger
         await leader.ExecuteAsync(
             "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1", cancellationToken, subscription);
 
+        var tables = await PublishedTablesAsync(relay, cancellationToken);
+        long nearly = 0;
+        foreach (var table in tables)
+        {
+            await using var snapshot = await leader.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
+            await using var merge = await relay.BeginTransactionAsync(cancellationToken);
+            nearly += await MergeTableAsync(leader, relay, table, cancellationToken);
+            await merge.CommitAsync(cancellationToken);
+            await snapshot.CommitAsync(cancellationToken);
+        }
+
         var password = await RelaySetup.RotateUpstreamPasswordAsync(leader, login, cancellationToken);
         var upstream = new NpgsqlConnectionStringBuilder(leaderConnectionString)
         {
@@ -85,8 +102,8 @@ internal sealed class RelayRebuild(string leaderConnectionString, ILogger logger
             await using var snapshot = await leader.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
             await leader.ExecuteAsync($"SET TRANSACTION SNAPSHOT {SqlIdentifier.Literal(slot.SnapshotName!)}", cancellationToken);
             await using var merge = await relay.BeginTransactionAsync(cancellationToken);
-            changed = 0;
-            foreach (var table in await PublishedTablesAsync(relay, cancellationToken))
+            changed = nearly;
+            foreach (var table in tables)
             {
                 changed += await MergeTableAsync(leader, relay, table, cancellationToken);
             }
