@@ -77,9 +77,12 @@ internal sealed class RedisLink : IHostedService, IAsyncDisposable
     /// <summary>Records that a command failed because Redis did not answer: the outage starts (logged once).</summary>
     public void ReportFailure(Exception exception)
     {
-        if (Interlocked.Exchange(ref _down, 1) == 0 || Interlocked.Exchange(ref _announcedDown, 1) == 0)
+        // Announced once per outage, by whichever failure claims it first: two failures at once (a probe and the
+        // connection's own event) both see Redis down, and only one may say so.
+        Interlocked.Exchange(ref _down, 1);
+        if (Interlocked.Exchange(ref _announcedDown, 1) == 0)
         {
-            AnnounceDown(exception);
+            LogMessages.RedisUnavailable(_logger, exception.GetType().Name, exception);
         }
     }
 
@@ -183,11 +186,5 @@ internal sealed class RedisLink : IHostedService, IAsyncDisposable
         }
 
         Restored?.Invoke();
-    }
-
-    private void AnnounceDown(Exception exception)
-    {
-        Volatile.Write(ref _announcedDown, 1);
-        LogMessages.RedisUnavailable(_logger, exception.GetType().Name, exception);
     }
 }

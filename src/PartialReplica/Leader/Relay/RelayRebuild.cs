@@ -59,7 +59,29 @@ internal sealed class RelayRebuild(string leaderConnectionString, ILogger logger
         var login = RelayNames.UpstreamLogin(relay.Database);
         var quoted = SqlIdentifier.Quote(subscription);
 
-        // The old subscription and its slot go first: the new slot takes the same name. A rebuild stopped part way
+        // The replication connection first, with the login's new password (the subscription made at the end holds the
+        // only copy): a gateway that may not open one (pg_hba.conf) stops here, before anything is dropped.
+        var password = await RelaySetup.RotateUpstreamPasswordAsync(leader, login, cancellationToken);
+        var upstream = new NpgsqlConnectionStringBuilder(leaderConnectionString)
+        {
+            Username = login,
+            Password = password,
+            ApplicationName = subscription,
+            Pooling = false,
+        };
+        await using var replication = new LogicalReplicationConnection(upstream.ConnectionString);
+        try
+        {
+            await replication.Open(cancellationToken);
+        }
+        catch (Exception e) when (e is NpgsqlException && !cancellationToken.IsCancellationRequested)
+        {
+            throw new PartialReplicaException(
+                $"The relay {relay.Database} needs rebuilding, but this gateway cannot open a replication connection to the leader as " +
+                $"{login} ({e.Message}); let pg_hba.conf admit it from the gateway's host.", e);
+        }
+
+        // The old subscription and its slot go next: the new slot takes the same name. A rebuild stopped part way
         // left either none, or a slot without a subscription: both are made anew.
         if (await SubscriptionState.ExistsAsync(relay, subscription, cancellationToken))
         {
@@ -82,27 +104,15 @@ internal sealed class RelayRebuild(string leaderConnectionString, ILogger logger
             await snapshot.CommitAsync(cancellationToken);
         }
 
-        var password = await RelaySetup.RotateUpstreamPasswordAsync(leader, login, cancellationToken);
-        var upstream = new NpgsqlConnectionStringBuilder(leaderConnectionString)
-        {
-            Username = login,
-            Password = password,
-            ApplicationName = subscription,
-            Pooling = false,
-        };
+        var slot = await replication.CreatePgOutputReplicationSlot(
+            subscription, slotSnapshotInitMode: LogicalSlotSnapshotInitMode.Export, cancellationToken: cancellationToken);
 
-        long changed;
-        await using (var replication = new LogicalReplicationConnection(upstream.ConnectionString))
+        // The snapshot stays importable while the replication connection is open and idle.
+        long changed = nearly;
+        await using (var snapshot = await leader.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken))
         {
-            await replication.Open(cancellationToken);
-            var slot = await replication.CreatePgOutputReplicationSlot(
-                subscription, slotSnapshotInitMode: LogicalSlotSnapshotInitMode.Export, cancellationToken: cancellationToken);
-
-            // The snapshot stays importable while the replication connection is open and idle.
-            await using var snapshot = await leader.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
             await leader.ExecuteAsync($"SET TRANSACTION SNAPSHOT {SqlIdentifier.Literal(slot.SnapshotName!)}", cancellationToken);
             await using var merge = await relay.BeginTransactionAsync(cancellationToken);
-            changed = nearly;
             foreach (var table in tables)
             {
                 changed += await MergeTableAsync(leader, relay, table, cancellationToken);
@@ -112,6 +122,8 @@ internal sealed class RelayRebuild(string leaderConnectionString, ILogger logger
             await snapshot.CommitAsync(cancellationToken);
         }
 
+        // Closed before the subscription starts: the connection that made the slot holds it until then.
+        await replication.DisposeAsync();
         await RelaySetup.CreateUpstreamSubscriptionAsync(
             relay, new NpgsqlConnectionStringBuilder(leaderConnectionString), leader.Database, login, password, subscription, copyData: false,
             cancellationToken);
