@@ -137,23 +137,13 @@ internal sealed class RelayRebuild(string leaderConnectionString, ILogger logger
     private static async Task<IReadOnlyList<PublishedTable>> PublishedTablesAsync(NpgsqlConnection relay, CancellationToken cancellationToken)
     {
         var tables = new List<PublishedTable>();
-        await using var command = ConnectionExtensions.Command(relay, """
-            SELECT format('%I.%I', t.schemaname, t.tablename),
-                   array(SELECT quote_ident(a.attname) FROM pg_attribute a
-                          WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
-                          ORDER BY a.attnum),
-                   coalesce(array(SELECT quote_ident(a.attname) FROM pg_index i
-                                    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
-                                   WHERE i.indrelid = c.oid AND i.indisprimary ORDER BY array_position(i.indkey, a.attnum)), '{}')
-              FROM pg_publication_tables t
-              JOIN pg_class c ON c.oid = format('%I.%I', t.schemaname, t.tablename)::regclass
-             WHERE t.pubname = $1
-             ORDER BY 1
-            """, ReplicationRoles.Publication);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
+        foreach (var (schema, table) in await PublishedTableShapes.PublishedAsync(relay, cancellationToken))
         {
-            tables.Add(new PublishedTable(reader.GetString(0), reader.GetFieldValue<string[]>(1), reader.GetFieldValue<string[]>(2)));
+            var name = SqlIdentifier.Quote(schema, table);
+            // Generated columns are neither published nor written.
+            var columns = (await PublishedTableShapes.ColumnsAsync(relay, name, cancellationToken)).Where(c => !c.Generated).Select(c => SqlIdentifier.Quote(c.Name));
+            var key = (await PublishedTableShapes.PrimaryKeyAsync(relay, name, cancellationToken)).Select(SqlIdentifier.Quote);
+            tables.Add(new PublishedTable(name, [.. columns], [.. key]));
         }
 
         return tables;

@@ -113,13 +113,6 @@ internal sealed partial class RelaySetup(ILogger logger)
     }
 
     /// <summary>
-    /// The upstream login's connection to the leader database, as the relay's subscription makes it (the same host,
-    /// port and TLS settings as <paramref name="leaderBuilder"/>).
-    /// </summary>
-    internal static string UpstreamConnInfo(NpgsqlConnectionStringBuilder leaderBuilder, string leaderDatabase, string login, string password, string subscription) =>
-        ConnInfo.Build(leaderBuilder.Host ?? "127.0.0.1", leaderBuilder.Port, leaderDatabase, login, password, subscription, leaderBuilder);
-
-    /// <summary>
     /// Creates the relay's subscription to the leader's publication through the existing slot named like it (made
     /// beforehand: CREATE SUBSCRIPTION hangs making one when publisher and subscriber share a server).
     /// <paramref name="copyData"/>: whether it copies the tables first (a new relay) or only streams (a rebuilt one,
@@ -129,7 +122,8 @@ internal sealed partial class RelaySetup(ILogger logger)
         NpgsqlConnection relay, NpgsqlConnectionStringBuilder leaderBuilder, string leaderDatabase, string login, string password,
         string subscription, bool copyData, CancellationToken cancellationToken)
     {
-        var conninfo = UpstreamConnInfo(leaderBuilder, leaderDatabase, login, password, subscription);
+        // The same host, port and TLS settings as the leader connection.
+        var conninfo = ConnInfo.Build(leaderBuilder.Host ?? "127.0.0.1", leaderBuilder.Port, leaderDatabase, login, password, subscription, leaderBuilder);
         await relay.ExecuteAsync(
             $"CREATE SUBSCRIPTION {SqlIdentifier.Quote(subscription)} CONNECTION {SqlIdentifier.Literal(conninfo)} " +
             $"PUBLICATION {SqlIdentifier.Quote(ReplicationRoles.Publication)} " +

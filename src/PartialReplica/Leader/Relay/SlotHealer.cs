@@ -102,27 +102,35 @@ public sealed class SlotHealer(ILogger logger, TimeProvider timeProvider)
                 continue; // registered, but follower init has not made its subscription yet
             }
 
-            if (lost.Contains(follower.Slot))
+            // A lost slot can never stream again: it is dropped (its subscription's walsender, if any, ended) and then
+            // made anew as a missing one is; a recopy still owed is replaced by the one that asks for.
+            var wasLost = lost.Contains(follower.Slot);
+            if (wasLost)
             {
-                // It can never stream again: dropped (its subscription's walsender, if any, ended) and made anew.
                 await FollowerLogins.DropAsync(relay, follower.Slot, null, logger, cancellationToken);
-                await FollowerLogins.EnsureSlotAsync(relay, follower.Slot, cancellationToken);
-                LogMessages.SlotLostRecreated(logger, follower.Name, follower.Slot);
-                await RecordAsync(leader, follower.Name,
-                    "slot was lost on the relay (the server removed WAL it had not read): recreated; the agent copies the tables anew", cancellationToken);
+                slots.Remove(follower.Slot);
                 _owedRecopies.Remove(follower.Name);
-                requests.Add(new SubscriptionRepairRequest(follower.Name, follower.RoleId, follower.Slot, follower.AgentUrl, Recopy: true));
-                _inactiveSince.Remove(follower.Name);
             }
-            else if (_owedRecopies.Remove(follower.Name, out var owed) && slots.ContainsKey(follower.Slot))
+
+            if (_owedRecopies.Remove(follower.Name, out var owed) && slots.ContainsKey(follower.Slot))
             {
                 requests.Add(owed with { AgentUrl = follower.AgentUrl });
             }
             else if (!slots.TryGetValue(follower.Slot, out var active))
             {
                 await FollowerLogins.EnsureSlotAsync(relay, follower.Slot, cancellationToken);
-                LogMessages.SlotRecreated(logger, follower.Name, follower.Slot);
-                await RecordAsync(leader, follower.Name, "slot was missing on the relay: recreated; the agent copies the tables anew", cancellationToken);
+                if (wasLost)
+                {
+                    LogMessages.SlotLostRecreated(logger, follower.Name, follower.Slot);
+                }
+                else
+                {
+                    LogMessages.SlotRecreated(logger, follower.Name, follower.Slot);
+                }
+
+                await RecordAsync(leader, follower.Name, wasLost
+                    ? "slot was lost on the relay (the server removed WAL it had not read): recreated; the agent copies the tables anew"
+                    : "slot was missing on the relay: recreated; the agent copies the tables anew", cancellationToken);
                 requests.Add(new SubscriptionRepairRequest(follower.Name, follower.RoleId, follower.Slot, follower.AgentUrl, Recopy: true));
                 _inactiveSince.Remove(follower.Name);
             }

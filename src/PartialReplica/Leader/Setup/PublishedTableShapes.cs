@@ -21,15 +21,9 @@ internal static class PublishedTableShapes
             var columns = await ColumnsAsync(source, name, cancellationToken);
             if (!await target.ScalarAsync<bool>("SELECT to_regclass($1) IS NOT NULL", cancellationToken, name))
             {
-                var key = await source.ScalarAsync<string[]>("""
-                    SELECT array_agg(a.attname::text ORDER BY k.ord)
-                      FROM pg_index i
-                      CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
-                      JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-                     WHERE i.indrelid = $1::regclass AND i.indisprimary
-                    """, cancellationToken, name);
+                var key = await PrimaryKeyAsync(source, name, cancellationToken);
                 var definitions = columns.Select(c => $"{SqlIdentifier.Quote(c.Name)} {c.Type}{(c.NotNull ? " NOT NULL" : "")}").ToList();
-                if (key is { Length: > 0 })
+                if (key.Length > 0)
                 {
                     definitions.Add($"PRIMARY KEY ({string.Join(", ", key.Select(SqlIdentifier.Quote))})");
                 }
@@ -65,13 +59,24 @@ internal static class PublishedTableShapes
         return tables;
     }
 
-    private static async Task<List<(string Name, string Type, bool NotNull)>> ColumnsAsync(
+    /// <summary>The primary key's column names of <paramref name="table"/> (a quoted name), in key order; empty without one.</summary>
+    public static async Task<string[]> PrimaryKeyAsync(NpgsqlConnection connection, string table, CancellationToken cancellationToken) =>
+        await connection.ScalarAsync<string[]>("""
+            SELECT array_agg(a.attname::text ORDER BY k.ord)
+              FROM pg_index i
+              CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+              JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+             WHERE i.indrelid = $1::regclass AND i.indisprimary
+            """, cancellationToken, table) ?? [];
+
+    /// <summary>The columns of <paramref name="table"/> (a quoted name) in order: name, type, NOT NULL, generated.</summary>
+    public static async Task<List<(string Name, string Type, bool NotNull, bool Generated)>> ColumnsAsync(
         NpgsqlConnection connection, string table, CancellationToken cancellationToken)
     {
-        var columns = new List<(string, string, bool)>();
+        var columns = new List<(string, string, bool, bool)>();
         // format_type qualifies a type whose schema is not on the search path (hstore, Conjur's enums elsewhere).
         await using var command = ConnectionExtensions.Command(connection, """
-            SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull
+            SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attgenerated <> ''
               FROM pg_attribute a
              WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped
              ORDER BY a.attnum
@@ -79,7 +84,7 @@ internal static class PublishedTableShapes
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            columns.Add((reader.GetString(0), reader.GetString(1), reader.GetBoolean(2)));
+            columns.Add((reader.GetString(0), reader.GetString(1), reader.GetBoolean(2), reader.GetBoolean(3)));
         }
 
         return columns;
