@@ -200,9 +200,11 @@ internal sealed partial class BenchRunner(
 
     /// <summary>
     /// A leader server. <paramref name="followers"/>: the most followers it serves at once; <paramref name="statements"/>:
-    /// it preloads pg_stat_statements (P8).
+    /// it preloads pg_stat_statements (P8); <paramref name="maxSlotWalKeep"/>: its <c>max_slot_wal_keep_size</c>, in place
+    /// of the clusters' 1 GB.
     /// </summary>
-    private static Task<PostgresCluster> StartLeaderClusterAsync(string name, CancellationToken cancellationToken, int followers = 12, bool statements = false)
+    private static Task<PostgresCluster> StartLeaderClusterAsync(
+        string name, CancellationToken cancellationToken, int followers = 12, bool statements = false, string? maxSlotWalKeep = null)
     {
         // P1's gateway clock starts when the follower's registration commits; P10 reads commit timestamps.
         // P10's leader holds a follower and a native subscription per follower: 12 + 12 slots and walsenders; P8's
@@ -217,6 +219,11 @@ internal sealed partial class BenchRunner(
         if (statements)
         {
             settings["shared_preload_libraries"] = "pg_stat_statements";
+        }
+
+        if (maxSlotWalKeep is not null)
+        {
+            settings["max_slot_wal_keep_size"] = maxSlotWalKeep;
         }
 
         return PostgresCluster.StartAsync(new ClusterOptions { Name = name, Durable = true, Settings = settings }, cancellationToken);
