@@ -116,6 +116,9 @@ internal static partial class LogMessages
     [LoggerMessage(1705, LogLevel.Debug, "Follower {Follower}: clearing this gateway's claim on it failed (the session is gone, and its lock with it)")]
     public static partial void FollowerClaimNotCleared(ILogger logger, string follower, Exception exception);
 
+    [LoggerMessage(1720, LogLevel.Warning, "Listening for the follower's replayed heartbeats failed; pushes wait by polling until it reconnects in {DelayMs} ms")]
+    public static partial void ReplayWatchFailed(ILogger logger, int delayMs, Exception exception);
+
     [LoggerMessage(1740, LogLevel.Warning, "Push to follower {Follower} failed: its agent did not answer; retried from its durable cursor")]
     public static partial void PushAgentUnreachable(ILogger logger, string follower, Exception exception);
 

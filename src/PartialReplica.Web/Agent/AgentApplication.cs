@@ -51,13 +51,15 @@ public static class AgentApplication
         services.AddSingleton(sp => ServiceDataSources.Create(
             ConnectionStrings.ForService(sp.GetRequiredService<IOptions<AgentOptions>>().Value.Database, "follower database"), sp.GetRequiredService<ILoggerFactory>()));
         services.AddSingleton(sp => new BatchApplier(sp.GetRequiredService<NpgsqlDataSource>()));
+        services.AddSingleton(sp => new ReplayWatch(sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<ILogger<ReplayWatch>>()));
+        services.AddHostedService<ReplayWatchService>();
         services.AddSingleton(sp =>
         {
             var options = sp.GetRequiredService<IOptions<AgentOptions>>().Value;
             return new BatchAdmission(
                 sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<BatchApplier>(), options.Name,
                 ConjurId.Host(options.Account, options.Name).ToString(), new AdmissionOptions { ReplayTimeout = options.ReplayTimeout },
-                sp.GetRequiredService<TimeProvider>());
+                sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ReplayWatch>());
         });
         // S5: the gateway's JWKS is fetched trusting only Agent:GatewayCa when it is set.
         services.AddSingleton(sp => PeerTrust.From(sp.GetRequiredService<IOptions<AgentOptions>>().Value.GatewayCa, AgentOptionsValidator.GatewayCaOption));

@@ -16,8 +16,13 @@ public sealed record AdmissionResult(ApplyReport? Report, BatchRefusal? Refusal)
 /// batch writes nothing but its row in <c>partial_replica.refusals</c>. Removals are not grant-checked (removing is
 /// always safe) but their stamps are bounded like every other.
 /// </summary>
+/// <remarks>
+/// The wait for the follower's replay ends when <paramref name="replays"/> reports a replayed beat (the follower's
+/// heartbeat trigger notifies it) or at the next poll, whichever is first; without a watch, at the next poll.
+/// </remarks>
 public sealed class BatchAdmission(
-    NpgsqlDataSource follower, BatchApplier applier, string followerName, string followerRoleId, AdmissionOptions options, TimeProvider time)
+    NpgsqlDataSource follower, BatchApplier applier, string followerName, string followerRoleId, AdmissionOptions options, TimeProvider time,
+    ReplayWatch? replays = null)
 {
     /// <summary>
     /// One statement, so one snapshot: the leader position the follower has replayed, and — only once that reaches
@@ -73,8 +78,9 @@ public sealed class BatchAdmission(
     }
 
     /// <summary>
-    /// Waits (short pauses, doubling) until the follower has replayed the leader up to <paramref name="stamp"/>, then
-    /// asks its policy about <paramref name="shown"/>. Null when the batch may be applied.
+    /// Waits until the follower has replayed the leader up to <paramref name="stamp"/> (read again at each replayed
+    /// beat, and after short pauses, doubling), then asks its policy about <paramref name="shown"/>. Null when the
+    /// batch may be applied.
     /// </summary>
     private async Task<BatchRefusal?> CheckAsync(NpgsqlConnection connection, long stamp, string[] shown, CancellationToken cancellationToken)
     {
@@ -83,6 +89,8 @@ public sealed class BatchAdmission(
         await using var command = ConnectionExtensions.Command(connection, ReplayedAndUngranted, followerRoleId, shown, stamp);
         while (true)
         {
+            // Taken before the read: a beat replayed after the read still ends the wait below.
+            var replayedBeat = replays?.Next;
             long replayed;
             string[]? ungranted;
             await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
@@ -108,7 +116,9 @@ public sealed class BatchAdmission(
             }
 
             var remaining = options.ReplayTimeout - waited;
-            await Task.Delay(pause < remaining ? pause : remaining, time, cancellationToken);
+            var poll = Task.Delay(pause < remaining ? pause : remaining, time, cancellationToken);
+            await (replayedBeat is null ? poll : Task.WhenAny(replayedBeat, poll));
+            cancellationToken.ThrowIfCancellationRequested();
             pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, options.MaxPollInterval.Ticks));
         }
     }

@@ -426,9 +426,24 @@ internal sealed class FollowerWorker
         var stamp = batch.NewestStamp();
         var report = await _pipeline.ExecuteAsync(async token =>
         {
-            // The agent applies the batch once its follower has replayed a beat at least this far (SPEC S6).
-            await _beacon.EnsureAsync(stamp, token);
-            return await _sender.SendAsync(_follower, batch, token);
+            // The agent applies the batch once its follower has replayed a beat at least this far (SPEC S6). It waits
+            // for that replay in any case, so the beat is committed while the request travels rather than before it.
+            // A failed beat fails the push with its own error; the request is cancelled.
+            using var sending = CancellationTokenSource.CreateLinkedTokenSource(token);
+            var beat = _beacon.EnsureAsync(stamp, token);
+            var send = _sender.SendAsync(_follower, batch, sending.Token);
+            try
+            {
+                await beat;
+            }
+            catch
+            {
+                await sending.CancelAsync();
+                await ((Task)send).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                throw;
+            }
+
+            return await send;
         }, cancellationToken);
         _refusals = 0;
         _pushedSinceAdvance = true;
