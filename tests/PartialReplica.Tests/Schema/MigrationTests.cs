@@ -40,7 +40,7 @@ public sealed class MigrationTests(ReplicationFixture fixture) : IClassFixture<R
         Assert.Equal(await Db.ColumnAsync(leader, tables), await Db.ColumnAsync(follower, tables));
         // The one trigger notifies the agent of each replayed heartbeat; it fires for the apply worker (enabled always).
         Assert.Equal(["partial_replica.heartbeat heartbeat_replayed A"], await Db.ColumnAsync(follower,
-            "SELECT tgrelid::regclass || ' ' || tgname || ' ' || tgenabled FROM pg_trigger WHERE NOT tgisinternal"));
+            "SELECT tgrelid::regclass || ' ' || tgname || ' ' || tgenabled::text FROM pg_trigger WHERE NOT tgisinternal"));
         Assert.Equal(0L, await Db.ScalarAsync<long>(follower, "SELECT count(*) FROM pg_constraint WHERE contype = 'f'"));
         Assert.True(await Db.ScalarAsync<long>(leader, "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND conrelid = 'secrets'::regclass") == 1);
 
