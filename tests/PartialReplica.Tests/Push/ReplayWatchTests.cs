@@ -31,7 +31,6 @@ public sealed class ReplayWatchTests(ReplicationFixture fixture)
             .Follower(East, 0)
             .StartAsync();
         var follower = world.FollowerDb(East);
-        var beacon = new LeaderBeacon(world.LeaderSource);
 
         // The agent runs a watch of its own.
         await Eventually.HoldsAsync(async () => (await Db.ColumnAsync(follower, WatchBackends, ReplayWatch.ApplicationName)).Count == 1,
@@ -41,6 +40,20 @@ public sealed class ReplayWatchTests(ReplicationFixture fixture)
         var watch = new ReplayWatch(source, NullLogger<ReplayWatch>.Instance);
         using var stop = new CancellationTokenSource();
         var running = watch.RunAsync(stop.Token);
+        try
+        {
+            await WatchedAsync(world, follower, watch);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await running;
+        }
+    }
+
+    private static async Task WatchedAsync(TestWorld world, string follower, ReplayWatch watch)
+    {
+        var beacon = new LeaderBeacon(world.LeaderSource);
         await watch.Listening.WaitAsync(Eventually.DefaultDeadline);
 
         // Only notifications move this on: without the trigger, or with the apply worker not firing it, the first wait
@@ -77,8 +90,5 @@ public sealed class ReplayWatchTests(ReplicationFixture fixture)
             }, "both watches listen again, on new backends");
         await watch.Listening.WaitAsync(Eventually.DefaultDeadline);
         await BeatIsNotifiedAsync();
-
-        await stop.CancelAsync();
-        await running;
     }
 }

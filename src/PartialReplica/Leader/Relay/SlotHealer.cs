@@ -32,6 +32,19 @@ public sealed class SlotHealer(ILogger logger, TimeProvider timeProvider)
     private readonly Dictionary<string, DateTimeOffset> _inactiveSince = new(StringComparer.Ordinal);
     private readonly Dictionary<string, SubscriptionRepairRequest> _owedRecopies = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// The relay database's logical slots: name, in use, lost. A table sync slot is in use while its walsender copies
+    /// the table too: PostgreSQL holds the slot only while it is made and while it streams, not during the COPY between
+    /// (minutes for a million resources), and names that walsender's session after the slot.
+    /// </summary>
+    private const string SlotsSql = """
+        SELECT s.slot_name::text,
+               s.active OR EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = s.slot_name::text),
+               s.wal_status IS NOT DISTINCT FROM 'lost'
+          FROM pg_replication_slots s
+         WHERE s.database = current_database() AND s.slot_type = 'logical'
+        """;
+
     /// <summary>How long a registered follower's slot may stay unused before its agent is asked to re-enable it.</summary>
     public TimeSpan InactiveAfter { get; init; } = TimeSpan.FromSeconds(30);
 
@@ -53,8 +66,7 @@ public sealed class SlotHealer(ILogger logger, TimeProvider timeProvider)
         // its slot and login, so anything read here that no registration read after it names is an orphan.
         var slots = new Dictionary<string, bool>(StringComparer.Ordinal);
         var lost = new HashSet<string>(StringComparer.Ordinal);
-        await using (var command = ConnectionExtensions.Command(relay,
-            "SELECT slot_name::text, active, wal_status IS NOT DISTINCT FROM 'lost' FROM pg_replication_slots WHERE database = current_database() AND slot_type = 'logical'"))
+        await using (var command = ConnectionExtensions.Command(relay, SlotsSql))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
             while (await reader.ReadAsync(cancellationToken))
@@ -152,8 +164,9 @@ public sealed class SlotHealer(ILogger logger, TimeProvider timeProvider)
         }
 
         // Only follower slots (named pr_...) of followers no longer registered are orphans. A subscription's table
-        // copy runs through temporary slots of its own (pg_<sub>_sync_<table>_<system>), in use while it copies;
-        // one left unused for InactiveAfter was abandoned (a subscription dropped mid-copy) and holds WAL for nothing.
+        // copy runs through temporary slots of its own (pg_<sub>_sync_<table>_<system>), in use while it copies (see
+        // SlotsSql); one left unused for InactiveAfter was abandoned (a subscription dropped mid-copy) and holds WAL
+        // for nothing. (Dropping one whose copy was still running left that table's sync failing for ever.)
         var registeredSlots = followers.Select(f => f.Slot).ToHashSet(StringComparer.Ordinal);
         var registeredLogins = followers.Where(f => f.Login is not null).Select(f => f.Login!).ToHashSet(StringComparer.Ordinal);
         foreach (var orphan in slots.Keys.Where(s => s.StartsWith("pr_", StringComparison.Ordinal) && !registeredSlots.Contains(s)))
