@@ -56,8 +56,9 @@ public sealed class FollowerInit(ILogger logger)
             {
                 // The password goes straight into the subscription, the only place it is kept.
                 var password = await FollowerLogins.SetPasswordAsync(relay, login, logger, cancellationToken);
+                // No application_name: PostgreSQL names each table copy's session after its sync slot (see ConnInfo.Build).
                 var conninfo = ConnInfo.Build(
-                    options.PublisherHost ?? location.Host, options.PublisherPort ?? location.Port, relay.Database, login, password, slot,
+                    options.PublisherHost ?? location.Host, options.PublisherPort ?? location.Port, relay.Database, login, password, null,
                     new NpgsqlConnectionStringBuilder(location.ConnectionString));
                 // Only before a first copy: an existing subscription (whose login was gone) keeps what it applied.
                 if (!subscribed)

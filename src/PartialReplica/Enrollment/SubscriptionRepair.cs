@@ -1,4 +1,5 @@
 using Npgsql;
+using PartialReplica.Leader.Relay;
 using PartialReplica.Schema;
 
 namespace PartialReplica.Enrollment;
@@ -67,8 +68,10 @@ public static class SubscriptionRepair
             await connection.ExecuteAsync($"TRUNCATE {string.Join(", ", tables)}", cancellationToken);
         }
 
+        // A connection made by an older follower init named every session of the subscription after it; without the
+        // name, each table copy's session is named after its sync slot, which the gateway's slot check reads.
         await connection.ExecuteAsync(
-            $"CREATE SUBSCRIPTION {name} CONNECTION {SqlIdentifier.Literal(conninfo)} " +
+            $"CREATE SUBSCRIPTION {name} CONNECTION {SqlIdentifier.Literal(ConnInfo.WithoutApplicationName(conninfo))} " +
             $"PUBLICATION {string.Join(", ", publications.Select(SqlIdentifier.Quote))} " +
             $"WITH (create_slot = false, slot_name = {SqlIdentifier.Literal(subscription)}, copy_data = true)",
             cancellationToken);

@@ -16,6 +16,8 @@ namespace PartialReplica.Tests.SideChannels;
 [Collection(LeaderServersCollection.Name)]
 public sealed class TableSyncSlotTests(ReplicationFixture fixture)
 {
+    private const string East = "conjur/followers/east-1";
+
     private const string SyncSlots = """
         SELECT slot_name::text FROM pg_replication_slots WHERE database = current_database() AND slot_name LIKE 'pg\_%\_sync\_%' ORDER BY 1
         """;
@@ -24,8 +26,17 @@ public sealed class TableSyncSlotTests(ReplicationFixture fixture)
     public async Task A_sync_slot_is_kept_while_its_walsender_copies_and_dropped_once_abandoned()
     {
         // No gateway: the test runs the slot check itself, on a clock of its own.
-        await using var world = await TestWorld.On(fixture).DemoPolicy().StartAsync();
+        await using var world = await TestWorld.On(fixture).DemoPolicy().FollowerWithoutAgent(East, 0, "http://127.0.0.1:9").StartAsync();
         var relayAdmin = new NpgsqlConnectionStringBuilder(world.Leader) { Database = world.Setup.Relay!.Location.Database }.ConnectionString;
+
+        // Follower init leaves the names of the subscription's sessions to PostgreSQL: its apply worker's is the
+        // subscription's (= its slot's), and each table copy's is its sync slot's.
+        var east = world.FollowerInit(East).SlotName;
+        Assert.DoesNotContain("application_name", await Db.ScalarAsync<string>(world.FollowerDb(East),
+            "SELECT subconninfo FROM pg_subscription WHERE subname = $1", east), StringComparison.Ordinal);
+        await Eventually.HoldsAsync(async () => await Db.ScalarAsync<long>(relayAdmin,
+            "SELECT count(*) FROM pg_stat_replication r JOIN pg_replication_slots s ON s.active_pid = r.pid WHERE s.slot_name = $1 AND r.application_name = $1",
+            east) == 1, "east-1's walsender is named after its slot");
 
         // What a table sync worker leaves while it copies: its slot, made on its replication connection and unused
         // since, and that connection's session named after the slot (PostgreSQL's tablesync passes the slot name as

@@ -17,6 +17,16 @@ public sealed class SubscriptionConnInfoTests
     }
 
     [Fact]
+    public void Without_an_application_name_none_is_written_and_one_written_before_can_be_taken_out()
+    {
+        Assert.Equal("host='h' port='5432' dbname='db' user='u' password='p\\'q'", ConnInfo.Build("h", 5432, "db", "u", "p'q", null));
+        Assert.Equal(
+            "host='h' port='5432' dbname='db' user='u' password='p\\'q' sslmode=verify-full",
+            ConnInfo.WithoutApplicationName("host='h' port='5432' dbname='db' user='u' password='p\\'q' application_name='pr_it\\'s' sslmode=verify-full"));
+        Assert.Equal("host=h user=u", ConnInfo.WithoutApplicationName("host=h application_name=pr_x user=u"));
+    }
+
+    [Fact]
     public void Multi_host_becomes_parallel_host_and_port_lists()
     {
         var conninfo = ConnInfo.Build("a.example:5432,[::1]:5434,b.example", 6000, "db", "u", "p", "app");

@@ -1,17 +1,24 @@
 using System.Globalization;
+using System.Text.RegularExpressions;
 using Npgsql;
 
 namespace PartialReplica.Leader.Relay;
 
 /// <summary>libpq <c>key=value</c> connection strings for subscriptions (the only place a replication password lives).</summary>
-internal static class ConnInfo
+internal static partial class ConnInfo
 {
     /// <summary>
     /// A subscription's conninfo; TLS settings of <paramref name="tls"/> carry over. <paramref name="host"/> may be
     /// Npgsql's multi-host form (<c>a:5432,b:5433</c>, a port per host or <paramref name="port"/> for all), which
     /// libpq takes as parallel <c>host</c> and <c>port</c> lists.
     /// </summary>
-    public static string Build(string host, int port, string database, string user, string password, string applicationName, NpgsqlConnectionStringBuilder? tls = null)
+    /// <remarks>
+    /// Without <paramref name="applicationName"/>, PostgreSQL names the subscription's sessions on the publisher itself:
+    /// the apply worker's after the subscription, each table copy's after its table sync slot (the gateway's slot check
+    /// tells a copy still running by that name; <see cref="SlotHealer"/>).
+    /// </remarks>
+    public static string Build(
+        string host, int port, string database, string user, string password, string? applicationName, NpgsqlConnectionStringBuilder? tls = null)
     {
         var (hosts, ports) = HostLists(host, port);
         var parts = new List<string>
@@ -21,8 +28,12 @@ internal static class ConnInfo
             $"dbname={Value(database)}",
             $"user={Value(user)}",
             $"password={Value(password)}",
-            $"application_name={Value(applicationName)}",
         };
+        if (applicationName is not null)
+        {
+            parts.Add($"application_name={Value(applicationName)}");
+        }
+
         if (tls is not null && tls.SslMode != SslMode.Disable && tls.SslMode != SslMode.Prefer)
         {
             parts.Add("sslmode=" + tls.SslMode switch
@@ -45,6 +56,15 @@ internal static class ConnInfo
 
         return string.Join(' ', parts);
     }
+
+    /// <summary>
+    /// <paramref name="conninfo"/> without its <c>application_name</c> (as <see cref="Build"/> made it for followers
+    /// before their table copies were named after their slots).
+    /// </summary>
+    public static string WithoutApplicationName(string conninfo) => ApplicationNamePart().Replace(conninfo, "").Trim();
+
+    [GeneratedRegex(@"\s*\bapplication_name\s*=\s*(?:'(?:[^'\\]|\\.)*'|[^\s']\S*)")]
+    private static partial Regex ApplicationNamePart();
 
     private static (string Hosts, string Ports) HostLists(string host, int port)
     {
