@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using PartialReplica.Leader.Relay;
@@ -10,7 +9,7 @@ namespace PartialReplica.Enrollment;
 /// <c>follower rotate-credentials</c> and <c>follower remove</c> (S6): a follower's replication login on the relay
 /// gets a new password that goes straight into its subscription, or goes away with the follower.
 /// </summary>
-public sealed partial class FollowerCredentials(ILogger logger)
+public sealed class FollowerCredentials(ILogger logger)
 {
     /// <summary>Gives the follower's login a new password and its subscription the new connection.</summary>
     public async Task RotateAsync(
@@ -26,11 +25,7 @@ public sealed partial class FollowerCredentials(ILogger logger)
         await using var relay = new NpgsqlConnection(relayAdmin);
         await relay.OpenAsync(cancellationToken);
         var password = await FollowerLogins.SetPasswordAsync(relay, login, logger, cancellationToken);
-        var rotated = PasswordPart().Replace(conninfo, _ => "password='" + password + "'", 1);
-        if (rotated == conninfo)
-        {
-            rotated = conninfo + " password='" + password + "'";
-        }
+        var rotated = ConnInfo.WithPassword(conninfo, password);
 
         // The apply worker restarts with the new connection; a session already streaming is ended so the old
         // password stops mattering at once.
@@ -87,7 +82,4 @@ public sealed partial class FollowerCredentials(ILogger logger)
         var login = reader.IsDBNull(1) ? RelayNames.FollowerLogin(location.Database, slot) : reader.GetString(1);
         return (slot, login, location.AdminConnectionString(leaderConnectionString, relayOverride));
     }
-
-    [GeneratedRegex(@"password=('(?:[^'\\]|\\.)*'|\S+)")]
-    private static partial Regex PasswordPart();
 }

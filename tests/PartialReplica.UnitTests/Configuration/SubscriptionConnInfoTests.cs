@@ -27,6 +27,14 @@ public sealed class SubscriptionConnInfoTests
     }
 
     [Fact]
+    public void A_rotated_password_replaces_the_old_one_or_is_added()
+    {
+        Assert.Equal("host='h' password='new' sslpassword='k' user='u'",
+            ConnInfo.WithPassword("host='h' password='o\\'ld' sslpassword='k' user='u'", "new"));
+        Assert.Equal("host='h' sslpassword='k' password='new'", ConnInfo.WithPassword("host='h' sslpassword='k'", "new"));
+    }
+
+    [Fact]
     public void Multi_host_becomes_parallel_host_and_port_lists()
     {
         var conninfo = ConnInfo.Build("a.example:5432,[::1]:5434,b.example", 6000, "db", "u", "p", "app");

@@ -63,8 +63,22 @@ internal static partial class ConnInfo
     /// </summary>
     public static string WithoutApplicationName(string conninfo) => ApplicationNamePart().Replace(conninfo, "").Trim();
 
-    [GeneratedRegex(@"\s*\bapplication_name\s*=\s*(?:'(?:[^'\\]|\\.)*'|[^\s']\S*)")]
+    /// <summary><paramref name="conninfo"/> with <paramref name="password"/> in place of its password (added when it had none).</summary>
+    public static string WithPassword(string conninfo, string password)
+    {
+        var part = "password=" + Value(password);
+        var replaced = PasswordPart().Replace(conninfo, _ => part, 1);
+        return replaced == conninfo ? conninfo + " " + part : replaced;
+    }
+
+    // A libpq value: quoted (backslash escapes inside) or bare up to the next space.
+    private const string ValuePattern = @"(?:'(?:[^'\\]|\\.)*'|[^\s']\S*)";
+
+    [GeneratedRegex(@"\s*\bapplication_name\s*=\s*" + ValuePattern)]
     private static partial Regex ApplicationNamePart();
+
+    [GeneratedRegex(@"\bpassword\s*=\s*" + ValuePattern)]
+    private static partial Regex PasswordPart();
 
     private static (string Hosts, string Ports) HostLists(string host, int port)
     {
